@@ -1,0 +1,65 @@
+package store
+
+import (
+	"time"
+)
+
+// Member is one member of the initial cluster.
+type Member struct {
+	Name     string
+	PeerURLs []string
+}
+
+// Config configures one member. Field names follow etcd's flags.
+type Config struct {
+	Name    string // --name
+	DataDir string // --data-dir
+
+	ListenClientURLs    []string // --listen-client-urls
+	AdvertiseClientURLs []string // --advertise-client-urls
+	ListenPeerURLs      []string // --listen-peer-urls
+	AdvertisePeerURLs   []string // --initial-advertise-peer-urls
+
+	InitialCluster      []Member // --initial-cluster, parsed
+	InitialClusterState string   // --initial-cluster-state: "new" or "existing"
+	InitialClusterToken string   // --initial-cluster-token
+
+	SnapshotCount     uint64        // --snapshot-count: applied entries between snapshots
+	HeartbeatInterval time.Duration // --heartbeat-interval
+	ElectionTimeout   time.Duration // --election-timeout
+	QuotaBackendBytes int64         // --quota-backend-bytes
+	MaxRequestBytes   int           // --max-request-bytes
+	MaxTxnOps         int           // --max-txn-ops
+
+	LogBackend string // --log-backend: a name in the backend registry
+
+	// BackendBatchInterval and BackendBatchLimit bound how long and how many
+	// writes the MVCC store's bbolt batch holds before it commits.
+	BackendBatchInterval time.Duration
+	BackendBatchLimit    int
+}
+
+// DefaultConfig returns etcd's defaults: one member called "default" on
+// 127.0.0.1:2379/2380 with its data in ./default.adrbench.
+func DefaultConfig() Config {
+	return Config{
+		Name:                 "default",
+		DataDir:              "default.adrbench",
+		ListenClientURLs:     []string{"http://127.0.0.1:2379"},
+		AdvertiseClientURLs:  []string{"http://127.0.0.1:2379"},
+		ListenPeerURLs:       []string{"http://127.0.0.1:2380"},
+		AdvertisePeerURLs:    []string{"http://127.0.0.1:2380"},
+		InitialCluster:       []Member{{Name: "default", PeerURLs: []string{"http://127.0.0.1:2380"}}},
+		InitialClusterState:  "new",
+		InitialClusterToken:  "etcd-cluster",
+		SnapshotCount:        100000,
+		HeartbeatInterval:    100 * time.Millisecond,
+		ElectionTimeout:      1000 * time.Millisecond,
+		QuotaBackendBytes:    2 << 30,
+		MaxRequestBytes:      1536 * 1024,
+		MaxTxnOps:            128,
+		LogBackend:           "batched",
+		BackendBatchInterval: 100 * time.Millisecond,
+		BackendBatchLimit:    10000,
+	}
+}
