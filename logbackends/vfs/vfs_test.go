@@ -1,0 +1,223 @@
+package vfs
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"math/rand"
+	"path/filepath"
+	"syscall"
+	"testing"
+)
+
+// exercise runs the same file operations against any FS.
+func exercise(t *testing.T, fsys FS, dir string) {
+	t.Helper()
+	if err := fsys.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	name := filepath.Join(dir, "a")
+	f, err := fsys.Create(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Preallocate(4096); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := f.Size(); err != nil || n != 4096 {
+		t.Fatalf("size after preallocate = %d, %v", n, err)
+	}
+	if _, err := f.WriteAt([]byte("hello"), 10); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Write([]byte("xy")); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 15)
+	if _, err := f.ReadAt(buf, 0); err != nil {
+		t.Fatal(err)
+	}
+	want := append([]byte("xy"), make([]byte, 8)...)
+	want = append(want, "hello"...)
+	if !bytes.Equal(buf, want) {
+		t.Fatalf("read %q, want %q", buf, want)
+	}
+	if _, err := f.ReadAt(make([]byte, 10), 4090); !errors.Is(err, io.EOF) {
+		t.Fatalf("read past end: err = %v, want EOF", err)
+	}
+	if err := f.Truncate(12); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := fsys.Rename(name, filepath.Join(dir, "b")); err != nil {
+		t.Fatal(err)
+	}
+	if err := fsys.SyncDir(dir); err != nil {
+		t.Fatal(err)
+	}
+	names, err := fsys.List(dir)
+	if err != nil || len(names) != 1 || names[0] != "b" {
+		t.Fatalf("List = %v, %v", names, err)
+	}
+	fi, err := fsys.Stat(filepath.Join(dir, "b"))
+	if err != nil || fi.Size() != 12 {
+		t.Fatalf("Stat = %v, %v", fi, err)
+	}
+	if _, err := fsys.Open(filepath.Join(dir, "a")); err == nil {
+		t.Fatal("open of renamed file succeeded")
+	}
+	if err := fsys.Remove(filepath.Join(dir, "b")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestFS(t *testing.T) {
+	tests := []struct {
+		name string
+		fs   FS
+		dir  func(t *testing.T) string
+	}{
+		{"os", OS{}, func(t *testing.T) string { return t.TempDir() }},
+		{"mem", NewMem(), func(*testing.T) string { return "/data/log" }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { exercise(t, tt.fs, tt.dir(t)) })
+	}
+}
+
+func readAll(t *testing.T, fsys FS, name string) []byte {
+	t.Helper()
+	f, err := fsys.Open(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	n, _ := f.Size()
+	b := make([]byte, n)
+	if _, err := f.ReadAt(b, 0); err != nil && n > 0 {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestMemCrashClone(t *testing.T) {
+	m := NewMem()
+	if err := m.MkdirAll("/d", 0o700); err != nil {
+		t.Fatal(err)
+	}
+	f, _ := m.Create("/d/f")
+	f.WriteAt([]byte("durable"), 0)
+	if err := f.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.SyncDir("/d"); err != nil {
+		t.Fatal(err)
+	}
+	f.WriteAt([]byte("volatile"), 7)
+	g, _ := m.Create("/d/g") // never dir-synced
+
+	tests := []struct {
+		name     string
+		keep     float64
+		wantF    string
+		wantGone bool
+	}{
+		{"keep nothing unsynced", 0, "durable", true},
+		{"keep everything unsynced", 1, "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := m.CrashClone(rand.New(rand.NewSource(1)), tt.keep)
+			got := string(readAll(t, c, "/d/f"))
+			if tt.wantF != "" && got != tt.wantF {
+				t.Fatalf("f = %q, want %q", got, tt.wantF)
+			}
+			if tt.keep == 1 && got != "durablevolatile" && got != "durable" {
+				// A kept write may still be torn at a sector boundary;
+				// one this short is kept whole or not at all.
+				t.Fatalf("f = %q", got)
+			}
+			if _, err := c.Stat("/d/g"); (err != nil) != tt.wantGone {
+				t.Fatalf("g present = %v, want gone = %v", err == nil, tt.wantGone)
+			}
+		})
+	}
+	_ = g
+	// Everything durable survives every clone, and the clone is durable itself.
+	rng := rand.New(rand.NewSource(2))
+	for i := 0; i < 50; i++ {
+		c := m.CrashClone(rng, 0.5)
+		got := readAll(t, c, "/d/f")
+		if !bytes.HasPrefix(got, []byte("durable")) {
+			t.Fatalf("clone %d lost synced bytes: %q", i, got)
+		}
+		cc := c.CrashClone(rng, 0)
+		if !bytes.Equal(readAll(t, cc, "/d/f"), got) {
+			t.Fatalf("a clone is not durable")
+		}
+	}
+}
+
+func TestMemTornWritesAtSectorBoundaries(t *testing.T) {
+	m := NewMem()
+	m.MkdirAll("/d", 0o700)
+	f, _ := m.Create("/d/f")
+	m.SyncDir("/d")
+	payload := bytes.Repeat([]byte{0xAB}, 4*SectorSize)
+	f.WriteAt(payload, 100)
+	rng := rand.New(rand.NewSource(3))
+	torn := 0
+	for i := 0; i < 200; i++ {
+		got := readAll(t, m.CrashClone(rng, 1), "/d/f")
+		n := len(got)
+		if n != 0 && n != 100+len(payload) {
+			torn++
+			if n%SectorSize != 0 {
+				t.Fatalf("torn write ends at %d, not at a sector boundary", n)
+			}
+		}
+	}
+	if torn == 0 {
+		t.Fatal("no clone tore the write")
+	}
+}
+
+func TestMemFaults(t *testing.T) {
+	m := NewMem()
+	m.MkdirAll("/d", 0o700)
+	f, _ := m.Create("/d/f")
+	m.SyncDir("/d")
+	m.FailWritesAfter(5)
+	n, err := f.Write([]byte("0123456789"))
+	if n != 5 || !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("Write = %d, %v; want 5, ENOSPC", n, err)
+	}
+	m.FailWritesAfter(-1)
+	if _, err := f.Write([]byte("ok")); err != nil {
+		t.Fatal(err)
+	}
+	m.FailSyncs(syscall.EIO)
+	if err := f.Sync(); !errors.Is(err, syscall.EIO) {
+		t.Fatalf("Sync = %v, want EIO", err)
+	}
+	if got := readAll(t, m.CrashClone(rand.New(rand.NewSource(1)), 0), "/d/f"); len(got) != 0 {
+		t.Fatalf("a failed sync made %q durable", got)
+	}
+	m.FailSyncs(nil)
+	calls := 0
+	m.SetSyncHook(func(name string) { calls++ })
+	if err := f.Sync(); err != nil || calls != 1 {
+		t.Fatalf("Sync = %v, hook calls = %d", err, calls)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Write([]byte("x")); err == nil {
+		t.Fatal("write after close succeeded")
+	}
+}
