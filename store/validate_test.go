@@ -1,0 +1,194 @@
+package store
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseInitialCluster(t *testing.T) {
+	tests := []struct {
+		name    string
+		in      string
+		want    []Member
+		wantErr string // substring of the error; empty means success
+	}{
+		{
+			name: "one member",
+			in:   "default=http://127.0.0.1:2380",
+			want: []Member{{Name: "default", PeerURLs: []string{"http://127.0.0.1:2380"}}},
+		},
+		{
+			name: "three members keep their order",
+			in:   "infra2=http://10.0.1.12:2380,infra0=http://10.0.1.10:2380, infra1=http://10.0.1.11:2380",
+			want: []Member{
+				{Name: "infra2", PeerURLs: []string{"http://10.0.1.12:2380"}},
+				{Name: "infra0", PeerURLs: []string{"http://10.0.1.10:2380"}},
+				{Name: "infra1", PeerURLs: []string{"http://10.0.1.11:2380"}},
+			},
+		},
+		{
+			name: "repeated name adds a URL",
+			in:   "a=http://10.0.0.1:2380,b=http://10.0.0.2:2380,a=http://10.0.0.1:7001",
+			want: []Member{
+				{Name: "a", PeerURLs: []string{"http://10.0.0.1:2380", "http://10.0.0.1:7001"}},
+				{Name: "b", PeerURLs: []string{"http://10.0.0.2:2380"}},
+			},
+		},
+		{name: "empty", in: " ", wantErr: "--initial-cluster: must name at least one member"},
+		{name: "no URL", in: "infra0=http://10.0.1.10:2380,infra9=", wantErr: `--initial-cluster: member "infra9" has no URL`},
+		{name: "no equals", in: "infra0", wantErr: `entry "infra0" is not name=url`},
+		{name: "no name", in: "=http://10.0.0.1:2380", wantErr: "has no name"},
+		{name: "trailing comma", in: "a=http://10.0.0.1:2380,", wantErr: "empty entry"},
+		{name: "https", in: "a=https://10.0.0.1:2380", wantErr: "scheme must be http"},
+		{name: "no port", in: "a=http://10.0.0.1", wantErr: "must be http://host:port"},
+		{name: "bad port", in: "a=http://10.0.0.1:99999", wantErr: "port must be a number"},
+		{name: "path", in: "a=http://10.0.0.1:2380/x", wantErr: "nothing after the port"},
+		{name: "same URL twice", in: "a=http://10.0.0.1:2380,a=http://10.0.0.1:2380", wantErr: "lists http://10.0.0.1:2380 twice"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := ParseInitialCluster(tt.in)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("ParseInitialCluster(%q) error = %v, want one containing %q", tt.in, err, tt.wantErr)
+				}
+				if !errors.Is(err, ErrInvalidConfig) {
+					t.Fatalf("error %v does not wrap ErrInvalidConfig", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("ParseInitialCluster(%q): %v", tt.in, err)
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Fatalf("ParseInitialCluster(%q) = %+v, want %+v", tt.in, got, tt.want)
+			}
+			if back := FormatInitialCluster(got); !sameURLs(strings.Split(back, ","), strings.Split(strings.ReplaceAll(tt.in, " ", ""), ",")) {
+				t.Fatalf("FormatInitialCluster round trip = %q, want the entries of %q", back, tt.in)
+			}
+		})
+	}
+}
+
+// threeMembers returns a valid config for member m1 of a 3-member cluster.
+func threeMembers(dataDir string) Config {
+	c := DefaultConfig()
+	c.Name = "m1"
+	c.DataDir = dataDir
+	c.ListenPeerURLs = []string{"http://127.0.0.1:22380"}
+	c.AdvertisePeerURLs = []string{"http://127.0.0.1:22380"}
+	c.InitialCluster = []Member{
+		{Name: "m0", PeerURLs: []string{"http://127.0.0.1:12380"}},
+		{Name: "m1", PeerURLs: []string{"http://127.0.0.1:22380"}},
+		{Name: "m2", PeerURLs: []string{"http://127.0.0.1:32380"}},
+	}
+	return c
+}
+
+func TestValidate(t *testing.T) {
+	emptyDir := t.TempDir()
+	usedDir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(usedDir, "member"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name     string
+		edit     func(c *Config)
+		wantFlag string // empty means valid
+		wantMsg  string
+	}{
+		{name: "defaults", edit: func(c *Config) { *c = DefaultConfig() }},
+		{name: "three members", edit: func(c *Config) {}},
+		{name: "advertise URLs in another order", edit: func(c *Config) {
+			c.AdvertisePeerURLs = []string{"http://127.0.0.1:22381", "http://127.0.0.1:22380"}
+			c.InitialCluster[1].PeerURLs = []string{"http://127.0.0.1:22380", "http://127.0.0.1:22381"}
+		}},
+		{name: "existing with a used data dir", edit: func(c *Config) {
+			c.InitialClusterState = "existing"
+			c.DataDir = usedDir
+		}},
+		{name: "no name", edit: func(c *Config) { c.Name = "" }, wantFlag: "--name"},
+		{name: "no data dir", edit: func(c *Config) { c.DataDir = "" }, wantFlag: "--data-dir"},
+		{name: "no client URLs", edit: func(c *Config) { c.ListenClientURLs = nil }, wantFlag: "--listen-client-urls", wantMsg: "at least one URL"},
+		{name: "bad advertise client URL", edit: func(c *Config) { c.AdvertiseClientURLs = []string{"127.0.0.1:2379"} }, wantFlag: "--advertise-client-urls"},
+		{name: "https peer URL", edit: func(c *Config) { c.ListenPeerURLs = []string{"https://127.0.0.1:2380"} }, wantFlag: "--listen-peer-urls", wantMsg: "TLS is not supported"},
+		{name: "member without URL", edit: func(c *Config) { c.InitialCluster[2].PeerURLs = nil }, wantFlag: "--initial-cluster", wantMsg: `member "m2" has no URL`},
+		{name: "member listed twice", edit: func(c *Config) { c.InitialCluster[2].Name = "m0" }, wantFlag: "--initial-cluster", wantMsg: `member "m0" is listed twice`},
+		{name: "shared peer URL", edit: func(c *Config) { c.InitialCluster[2].PeerURLs = c.InitialCluster[0].PeerURLs }, wantFlag: "--initial-cluster", wantMsg: "share peer URL"},
+		{name: "empty cluster", edit: func(c *Config) { c.InitialCluster = nil }, wantFlag: "--initial-cluster"},
+		{name: "not in cluster", edit: func(c *Config) { c.Name = "m9" }, wantFlag: "--initial-cluster", wantMsg: "--name=m9"},
+		{name: "advertise mismatch", edit: func(c *Config) { c.AdvertisePeerURLs = []string{"http://127.0.0.1:12380"} }, wantFlag: "--initial-advertise-peer-urls", wantMsg: "does not match"},
+		{name: "bad cluster state", edit: func(c *Config) { c.InitialClusterState = "joining" }, wantFlag: "--initial-cluster-state", wantMsg: "new or existing"},
+		{name: "existing without data", edit: func(c *Config) {
+			c.InitialClusterState = "existing"
+			c.DataDir = emptyDir
+		}, wantFlag: "--initial-cluster-state", wantMsg: "only static clusters"},
+		{name: "existing with missing data dir", edit: func(c *Config) {
+			c.InitialClusterState = "existing"
+			c.DataDir = filepath.Join(emptyDir, "missing")
+		}, wantFlag: "--initial-cluster-state"},
+		{name: "zero heartbeat", edit: func(c *Config) { c.HeartbeatInterval = 0 }, wantFlag: "--heartbeat-interval"},
+		{name: "election below 5x heartbeat", edit: func(c *Config) {
+			c.HeartbeatInterval = 100 * time.Millisecond
+			c.ElectionTimeout = 499 * time.Millisecond
+		}, wantFlag: "--election-timeout", wantMsg: "at least 5 times"},
+		{name: "election exactly 5x heartbeat", edit: func(c *Config) {
+			c.HeartbeatInterval = 100 * time.Millisecond
+			c.ElectionTimeout = 500 * time.Millisecond
+		}},
+		{name: "election too long", edit: func(c *Config) { c.ElectionTimeout = time.Minute }, wantFlag: "--election-timeout", wantMsg: "too long"},
+		{name: "zero snapshot count", edit: func(c *Config) { c.SnapshotCount = 0 }, wantFlag: "--snapshot-count"},
+		{name: "zero quota", edit: func(c *Config) { c.QuotaBackendBytes = 0 }, wantFlag: "--quota-backend-bytes"},
+		{name: "negative quota", edit: func(c *Config) { c.QuotaBackendBytes = -1 }, wantFlag: "--quota-backend-bytes"},
+		{name: "zero max request", edit: func(c *Config) { c.MaxRequestBytes = 0 }, wantFlag: "--max-request-bytes"},
+		{name: "zero max txn ops", edit: func(c *Config) { c.MaxTxnOps = 0 }, wantFlag: "--max-txn-ops"},
+		{name: "no log backend", edit: func(c *Config) { c.LogBackend = "" }, wantFlag: "--log-backend"},
+		{name: "zero batch interval", edit: func(c *Config) { c.BackendBatchInterval = 0 }, wantFlag: "BackendBatchInterval"},
+		{name: "zero batch limit", edit: func(c *Config) { c.BackendBatchLimit = 0 }, wantFlag: "BackendBatchLimit"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := threeMembers(emptyDir)
+			tt.edit(&c)
+			err := c.Validate()
+			if tt.wantFlag == "" {
+				if err != nil {
+					t.Fatalf("Validate() = %v, want nil", err)
+				}
+				return
+			}
+			var ce *ConfigError
+			if !errors.As(err, &ce) {
+				t.Fatalf("Validate() = %v, want a *ConfigError for %s", err, tt.wantFlag)
+			}
+			if ce.Flag != tt.wantFlag || !strings.Contains(ce.Msg, tt.wantMsg) {
+				t.Fatalf("Validate() = %q, want flag %s and a message containing %q", err, tt.wantFlag, tt.wantMsg)
+			}
+			if !errors.Is(err, ErrInvalidConfig) {
+				t.Fatalf("Validate() = %v does not wrap ErrInvalidConfig", err)
+			}
+			if strings.Contains(err.Error(), "\n") {
+				t.Fatalf("Validate() = %q spans several lines", err)
+			}
+		})
+	}
+}
+
+// TestValidateWritesNothing checks that Validate has no side effects: a
+// missing data dir stays missing.
+func TestValidateWritesNothing(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "never-created")
+	for _, state := range []string{"new", "existing"} {
+		c := threeMembers(dir)
+		c.InitialClusterState = state
+		_ = c.Validate()
+		if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+			t.Fatalf("state %s: Validate touched %s (stat: %v)", state, dir, err)
+		}
+	}
+}
