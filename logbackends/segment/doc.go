@@ -1,0 +1,90 @@
+// Package segment is the on-disk log format shared by the file-backed raft
+// log backends (batched, fsync, async, and the drainer of adr): a directory
+// of preallocated segment files holding checksummed records of raft
+// entries, HardStates, snapshot metadata and compaction points.
+//
+// # Files
+//
+// A log directory holds segments named by a sequence number, in hex:
+// 0000000000000000.seg, 0000000000000001.seg, ... Each is created at
+// Options.SegmentSize bytes (64 MiB by default, as etcd's WAL) with
+// fallocate, synced and its name made durable before any record is written
+// to it, so appends never change its size and fdatasync has no metadata to
+// write. Records are appended until the next one does not fit; then the
+// segment is synced and the next one created. Every segment starts with the
+// current state (snapshot, compaction point, HardState) so that, after a
+// compaction, the segments holding only compacted entries can be deleted
+// and the rest still replay to the whole state.
+//
+// # Records
+//
+// Records start at multiples of 8 bytes:
+//
+//	 0       4    5         8                16              16+length    padded to 8
+//	 +-------+----+---------+----------------+-------...-------+--...--+
+//	 | crc   |type| 0 0 0   | length         | payload         | 0 pad |
+//	 +-------+----+---------+----------------+-------...-------+--...--+
+//
+//	field    bytes  meaning
+//	crc      4      CRC-32C (Castagnoli), little-endian, of bytes 4 .. 16+length
+//	type     1      1 entry, 2 HardState, 3 snapshot taken locally,
+//	                4 snapshot installed from a leader, 5 compaction point
+//	reserved 3      zero
+//	length   8      payload length, little-endian
+//	payload  length the protobuf encoding of raftpb.Entry, raftpb.HardState or
+//	                raftpb.Snapshot; for a compaction point the index and term
+//	                as two little-endian uint64s
+//	pad      0-7    zero
+//
+// Type 0 is never written, so a zeroed header means "nothing here": the end
+// of the written part of a segment.
+//
+// # Replay
+//
+// Records are applied in order: an entry whose index is already present
+// truncates the log there (raft overwrote a conflicting suffix; the later
+// record wins), a compaction point drops the entries at or below it, an
+// installed snapshot restarts the log after its index, a local snapshot
+// only becomes the current snapshot.
+//
+// # Recovery
+//
+// The hardware assumptions: a sector (512 bytes) is written atomically;
+// after a power loss each byte written since the last completed fdatasync
+// holds either what was written or its previous content, which is always
+// zero because segments are preallocated with zeros and only appended to.
+// Writes that were not synced may reach the disk out of order.
+//
+// Replay reads each segment from the start until a record is not valid
+// (header sane, length inside the file, checksum right). What happens then:
+//
+//  1. A zeroed header with nothing valid after it is the normal end of the
+//     segment; replay goes on with the next.
+//  2. In the last segment, a zeroed header followed by valid records, or a
+//     torn record (some sector's share of it reads as zero), is the
+//     unsynced tail of a crash: nothing from there on was acknowledged as
+//     durable, since a sync would have made all of it durable.
+//  3. An invalid record with no valid record anywhere after it (garbage at
+//     the very end) is also a torn tail.
+//  4. Anything else, an invalid record followed by valid ones in a segment
+//     that was synced whole or with checksummed garbage in it, is corruption
+//     and Open fails with an error wrapping logbackends.ErrCorrupt that names
+//     the file and offset. The log is never silently truncated there.
+//
+// A torn tail is cut: segments after it are removed, its segment is
+// truncated at the damage and extended with zeros again, synced, and the
+// directory synced, so the next append lands on zeros. Replay then checks
+// the entries are contiguous from the compaction point.
+//
+// Like etcd, the torn-or-corrupt rule is a heuristic at the margin: damage
+// that happens to zero a sector's share of the last record in the log is
+// taken for a torn write.
+//
+// # Writing
+//
+// Log buffers records in one reusable buffer (entries are encoded with
+// proto.MarshalOptions.MarshalAppend straight into it), Flush hands the
+// buffer to the file system with one write call, and Sync adds one
+// fdatasync. A backend that syncs once per Ready appends everything and
+// calls Sync once; one that syncs every entry calls Sync after each.
+package segment

@@ -1,0 +1,408 @@
+package segment
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync/atomic"
+	"time"
+
+	"go.etcd.io/raft/v3/raftpb"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/adrbench/adrbench/logbackends/vfs"
+)
+
+// DefaultSegmentSize is etcd's WAL segment size.
+const DefaultSegmentSize = 64 << 20
+
+// maxRetainedBuf bounds the write buffer kept between writes, so one large
+// snapshot does not pin its size in memory for the life of the log.
+const maxRetainedBuf = 4 << 20
+
+// Options configure a Log.
+type Options struct {
+	FS  vfs.FS // nil means vfs.OS
+	Dir string
+	// SegmentSize is the preallocated size of each segment; a record larger
+	// than it gets a segment of its own, as large as it needs.
+	SegmentSize int64
+	// OnSync, if set, is called after every successful fdatasync with how
+	// long it took, including the ones a segment switch makes.
+	OnSync func(time.Duration)
+}
+
+// Log is a segmented, append-only record log. It has one writer: its
+// methods must not be called concurrently, except BytesWritten and Syncs.
+//
+// Appends go to an in-memory buffer; Flush hands it to the file system in
+// one write, Sync also waits for fdatasync. After any I/O error the Log
+// refuses further work and returns that error: the state of the file after
+// a failed write or sync is unknown, so the Log must be closed and reopened
+// (replay finds what really is on disk).
+type Log struct {
+	opts    Options
+	fs      vfs.FS
+	segs    []*segFile // live segments in order; the last one is written
+	cur     vfs.File
+	curOff  int64 // where the next flush writes in cur
+	curSize int64 // cur's preallocated size
+	buf     []byte
+	failed  error
+	marshal proto.MarshalOptions
+
+	// What a new segment starts with, so every suffix of segments holds the
+	// whole state and older segments can be removed after compaction.
+	hs                  *raftpb.HardState
+	snap                *raftpb.Snapshot
+	compactIdx, compTrm uint64
+
+	bytesWritten atomic.Uint64
+	syncs        atomic.Uint64
+}
+
+// ErrFailed wraps the I/O error that stopped a Log.
+var ErrFailed = errors.New("segment log stopped after an I/O error")
+
+// Open replays the log in opts.Dir (creating the directory and a first
+// segment if there is none), cuts a torn tail, and returns the log ready
+// for appending with the state it holds. Corruption that a crash cannot
+// explain is an error wrapping logbackends.ErrCorrupt naming file and offset.
+func Open(opts Options) (*Log, *State, error) {
+	if opts.FS == nil {
+		opts.FS = vfs.OS{}
+	}
+	if opts.SegmentSize <= 0 {
+		opts.SegmentSize = DefaultSegmentSize
+	}
+	l := &Log{opts: opts, fs: opts.FS}
+	if err := l.fs.MkdirAll(opts.Dir, 0o700); err != nil {
+		return nil, nil, fmt.Errorf("segment: create %s: %w", opts.Dir, err)
+	}
+	segs, err := listSegments(l.fs, opts.Dir)
+	if err != nil {
+		return nil, nil, fmt.Errorf("segment: list %s: %w", opts.Dir, err)
+	}
+	r := &replayer{}
+	dmg, err := scan(l.fs, segs, r)
+	if err != nil {
+		return nil, nil, err
+	}
+	if dmg != nil {
+		if err := l.cut(segs, dmg); err != nil {
+			return nil, nil, err
+		}
+		segs = segs[:dmg.seg+1]
+	}
+	st, err := r.finish(opts.Dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	l.segs = segs
+	l.hs, l.snap, l.compactIdx, l.compTrm = st.HardState, st.Snapshot, st.CompactIndex, st.CompactTerm
+	if len(segs) == 0 {
+		if err := l.newSegment(0, opts.SegmentSize); err != nil {
+			return nil, nil, err
+		}
+	} else {
+		s := segs[len(segs)-1]
+		if l.cur, err = l.fs.Open(s.path); err != nil {
+			return nil, nil, fmt.Errorf("segment: open %s: %w", s.path, err)
+		}
+		if l.curSize, err = l.cur.Size(); err != nil {
+			return nil, nil, fmt.Errorf("segment: size of %s: %w", s.path, err)
+		}
+		l.curOff = s.end
+	}
+	return l, st, nil
+}
+
+// cut discards the torn tail found by scan: the damaged segment is cut at
+// the damage and zero-filled again (appends must land on zeros for the next
+// recovery to tell torn from corrupt), and segments after it are removed.
+func (l *Log) cut(segs []*segFile, d *damage) error {
+	for _, s := range segs[d.seg+1:] {
+		if err := l.fs.Remove(s.path); err != nil {
+			return fmt.Errorf("segment: remove %s after a torn tail: %w", s.path, err)
+		}
+	}
+	s := segs[d.seg]
+	f, err := l.fs.Open(s.path)
+	if err != nil {
+		return fmt.Errorf("segment: open %s: %w", s.path, err)
+	}
+	defer f.Close()
+	size, err := f.Size()
+	if err == nil {
+		err = f.Truncate(d.off)
+	}
+	if err == nil {
+		err = f.Preallocate(size)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if err == nil {
+		err = l.fs.SyncDir(l.opts.Dir)
+	}
+	if err != nil {
+		return fmt.Errorf("segment: cut torn tail of %s at offset %d: %w", s.path, d.off, err)
+	}
+	s.end = d.off
+	return nil
+}
+
+// newSegment creates, preallocates and durably names the next segment; the
+// state records every segment starts with are buffered for the next flush.
+func (l *Log) newSegment(seq uint64, size int64) error {
+	path := filepath.Join(l.opts.Dir, segmentName(seq))
+	f, err := l.fs.Create(path)
+	if err == nil {
+		err = f.Preallocate(size)
+		if err == nil {
+			err = f.Sync()
+		}
+		if err == nil {
+			err = l.fs.SyncDir(l.opts.Dir)
+		}
+		if err != nil {
+			f.Close()
+		}
+	}
+	if err != nil {
+		return l.fail(fmt.Errorf("segment: create %s: %w", path, err))
+	}
+	l.segs = append(l.segs, &segFile{seq: seq, path: path})
+	l.cur, l.curOff, l.curSize = f, 0, size
+	if l.snap != nil {
+		if err := l.encodeProto(TypeSnapshot, l.snap); err != nil {
+			return err
+		}
+	}
+	if l.compactIdx > 0 {
+		l.encodeCompact(l.compactIdx, l.compTrm)
+	}
+	if l.hs != nil {
+		return l.encodeProto(TypeHardState, l.hs)
+	}
+	return nil
+}
+
+func (l *Log) fail(err error) error {
+	if l.failed == nil {
+		l.failed = err
+	}
+	return err
+}
+
+func (l *Log) check() error {
+	if l.failed != nil {
+		return fmt.Errorf("%w: %w", ErrFailed, l.failed)
+	}
+	return nil
+}
+
+func (l *Log) encodeProto(typ byte, m proto.Message) error {
+	start := len(l.buf)
+	l.buf = beginRecord(l.buf, typ)
+	b, err := l.marshal.MarshalAppend(l.buf, m)
+	if err != nil {
+		l.buf = l.buf[:start]
+		return fmt.Errorf("segment: encode record type %d: %w", typ, err)
+	}
+	l.buf = endRecord(b, start)
+	return nil
+}
+
+func (l *Log) encodeCompact(index, term uint64) {
+	start := len(l.buf)
+	l.buf = beginRecord(l.buf, TypeCompact)
+	l.buf = binary.LittleEndian.AppendUint64(l.buf, index)
+	l.buf = binary.LittleEndian.AppendUint64(l.buf, term)
+	l.buf = endRecord(l.buf, start)
+}
+
+// fit is called after a record was encoded at buf[start:]: if the record
+// does not fit in the current segment, it is moved to a new one.
+func (l *Log) fit(start int) error {
+	if l.curOff+int64(len(l.buf)) <= l.curSize {
+		return nil
+	}
+	rec := append([]byte(nil), l.buf[start:]...)
+	l.buf = l.buf[:start]
+	if err := l.Sync(); err != nil {
+		return err
+	}
+	if err := l.cur.Close(); err != nil {
+		return l.fail(fmt.Errorf("segment: close %s: %w", l.cur.Name(), err))
+	}
+	seq := l.segs[len(l.segs)-1].seq + 1
+	if err := l.newSegment(seq, max(l.opts.SegmentSize, int64(len(rec))+int64(len(l.buf))+l.stateSize())); err != nil {
+		return err
+	}
+	l.buf = append(l.buf, rec...)
+	return nil
+}
+
+// stateSize bounds the state records a new segment starts with.
+func (l *Log) stateSize() int64 {
+	n := int64(3 * (headerSize + align))
+	n += int64(proto.Size(l.snap)) + int64(proto.Size(l.hs)) + 16
+	return n
+}
+
+// AppendEntries buffers one record per entry.
+func (l *Log) AppendEntries(ents []*raftpb.Entry) error {
+	if err := l.check(); err != nil {
+		return err
+	}
+	for _, e := range ents {
+		start := len(l.buf)
+		if err := l.encodeProto(TypeEntry, e); err != nil {
+			return err
+		}
+		if err := l.fit(start); err != nil {
+			return err
+		}
+		if s := l.segs[len(l.segs)-1]; e.GetIndex() > s.maxIndex {
+			s.maxIndex = e.GetIndex()
+		}
+	}
+	return nil
+}
+
+// AppendHardState buffers a HardState record.
+func (l *Log) AppendHardState(hs *raftpb.HardState) error {
+	if err := l.check(); err != nil {
+		return err
+	}
+	start := len(l.buf)
+	if err := l.encodeProto(TypeHardState, hs); err != nil {
+		return err
+	}
+	l.hs = hs
+	return l.fit(start)
+}
+
+// AppendSnapshot buffers a snapshot record. install says it came from a
+// leader and replaces the log; otherwise it was taken locally and the log
+// is kept.
+func (l *Log) AppendSnapshot(snap *raftpb.Snapshot, install bool) error {
+	if err := l.check(); err != nil {
+		return err
+	}
+	typ := TypeSnapshot
+	if install {
+		typ = TypeSnapshotInstall
+	}
+	start := len(l.buf)
+	if err := l.encodeProto(typ, snap); err != nil {
+		return err
+	}
+	l.snap = snap
+	if install {
+		l.compactIdx, l.compTrm = snap.GetMetadata().GetIndex(), snap.GetMetadata().GetTerm()
+	}
+	return l.fit(start)
+}
+
+// AppendCompact buffers a record saying the log now starts after index,
+// whose entry has term.
+func (l *Log) AppendCompact(index, term uint64) error {
+	if err := l.check(); err != nil {
+		return err
+	}
+	start := len(l.buf)
+	l.encodeCompact(index, term)
+	l.compactIdx, l.compTrm = index, term
+	return l.fit(start)
+}
+
+// Flush writes the buffered records with one write call. They are not
+// durable until Sync.
+func (l *Log) Flush() error {
+	if err := l.check(); err != nil {
+		return err
+	}
+	if len(l.buf) == 0 {
+		return nil
+	}
+	n, err := l.cur.WriteAt(l.buf, l.curOff)
+	l.bytesWritten.Add(uint64(n))
+	if err != nil {
+		return l.fail(fmt.Errorf("segment: write %d bytes to %s at offset %d: %w", len(l.buf), l.cur.Name(), l.curOff, err))
+	}
+	l.curOff += int64(len(l.buf))
+	l.segs[len(l.segs)-1].end = l.curOff
+	if cap(l.buf) > maxRetainedBuf {
+		l.buf = nil
+	} else {
+		l.buf = l.buf[:0]
+	}
+	return nil
+}
+
+// Sync flushes and waits until everything appended is on stable storage.
+func (l *Log) Sync() error {
+	if err := l.Flush(); err != nil {
+		return err
+	}
+	start := time.Now()
+	if err := l.cur.Sync(); err != nil {
+		return l.fail(fmt.Errorf("segment: sync %s: %w", l.cur.Name(), err))
+	}
+	l.syncs.Add(1)
+	if l.opts.OnSync != nil {
+		l.opts.OnSync(time.Since(start))
+	}
+	return nil
+}
+
+// RemoveBefore removes the oldest segments whose entries all have indexes
+// at or below index (the compaction point, which must already be durable in
+// the log). The segment being written is never removed.
+func (l *Log) RemoveBefore(index uint64) error {
+	if err := l.check(); err != nil {
+		return err
+	}
+	n := 0
+	for n < len(l.segs)-1 && l.segs[n].maxIndex <= index {
+		if err := l.fs.Remove(l.segs[n].path); err != nil {
+			return l.fail(fmt.Errorf("segment: remove %s: %w", l.segs[n].path, err))
+		}
+		n++
+	}
+	if n == 0 {
+		return nil
+	}
+	l.segs = append([]*segFile(nil), l.segs[n:]...)
+	if err := l.fs.SyncDir(l.opts.Dir); err != nil {
+		return l.fail(fmt.Errorf("segment: sync dir %s: %w", l.opts.Dir, err))
+	}
+	return nil
+}
+
+// Segments returns how many segment files the log has.
+func (l *Log) Segments() int { return len(l.segs) }
+
+// BytesWritten returns the bytes handed to the file system so far. It may
+// be called concurrently with the writer.
+func (l *Log) BytesWritten() uint64 { return l.bytesWritten.Load() }
+
+// Syncs returns the fdatasync calls made so far. It may be called
+// concurrently with the writer.
+func (l *Log) Syncs() uint64 { return l.syncs.Load() }
+
+// Close syncs what was appended and closes the current segment. After a
+// failure it only closes, and returns the failure.
+func (l *Log) Close() error {
+	err := l.check()
+	if err == nil {
+		err = l.Sync()
+	}
+	if cerr := l.cur.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("segment: close %s: %w", l.cur.Name(), cerr)
+	}
+	return err
+}

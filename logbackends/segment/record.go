@@ -1,0 +1,150 @@
+package segment
+
+import (
+	"encoding/binary"
+	"hash/crc32"
+)
+
+// Record types. Zero is never used, so a zeroed header reads as "nothing
+// written here".
+const (
+	TypeEntry           byte = 1 // a raftpb.Entry
+	TypeHardState       byte = 2 // a raftpb.HardState
+	TypeSnapshot        byte = 3 // a raftpb.Snapshot taken locally (CreateSnapshot): the log is kept
+	TypeSnapshotInstall byte = 4 // a raftpb.Snapshot received from a leader: the log restarts after it
+	TypeCompact         byte = 5 // compaction point: index and term, 16 bytes little-endian
+	maxType                  = TypeCompact
+)
+
+const (
+	headerSize = 16
+	align      = 8
+	// sectorSize is the unit a disk is assumed to write atomically; a record
+	// with a whole sector's share of it zeroed was torn by a crash.
+	sectorSize = 512
+)
+
+// castagnoli is the CRC-32C table. It is computed once and never written
+// after, so it is a constant in all but syntax.
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+func padded(n int) int { return (n + align - 1) &^ (align - 1) }
+
+// beginRecord appends a header for a record of type typ to b, to be finished
+// by endRecord once the payload has been appended after it.
+func beginRecord(b []byte, typ byte) []byte {
+	var h [headerSize]byte
+	h[4] = typ
+	return append(b, h[:]...)
+}
+
+// endRecord fills in the length and checksum of the record starting at
+// start and pads b to the alignment.
+func endRecord(b []byte, start int) []byte {
+	n := len(b) - start - headerSize
+	binary.LittleEndian.PutUint64(b[start+8:], uint64(n))
+	crc := crc32.Checksum(b[start+4:], castagnoli)
+	binary.LittleEndian.PutUint32(b[start:], crc)
+	if p := padded(len(b)) - len(b); p > 0 {
+		var z [align]byte
+		b = append(b, z[:p]...)
+	}
+	return b
+}
+
+// header is a decoded record header.
+type header struct {
+	crc    uint32
+	typ    byte
+	length uint64
+}
+
+func readHeader(b []byte) header {
+	return header{
+		crc:    binary.LittleEndian.Uint32(b[0:4]),
+		typ:    b[4],
+		length: binary.LittleEndian.Uint64(b[8:16]),
+	}
+}
+
+func allZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// parseAt reports the record at off in buf: its payload and total (padded)
+// size, or ok=false if there is no valid record there.
+func parseAt(buf []byte, off int64) (typ byte, payload []byte, size int64, ok bool) {
+	if off+headerSize > int64(len(buf)) {
+		return 0, nil, 0, false
+	}
+	h := readHeader(buf[off:])
+	if h.typ == 0 || h.typ > maxType || !allZero(buf[off+5:off+8]) {
+		return 0, nil, 0, false
+	}
+	if h.length > uint64(int64(len(buf))-off-headerSize) {
+		return 0, nil, 0, false
+	}
+	end := off + headerSize + int64(h.length)
+	if crc32.Checksum(buf[off+4:end], castagnoli) != h.crc {
+		return 0, nil, 0, false
+	}
+	return h.typ, buf[off+headerSize : end], int64(padded(int(headerSize + h.length))), true
+}
+
+// isZeroHeader reports whether nothing was ever written at off.
+func isZeroHeader(buf []byte, off int64) bool {
+	end := off + headerSize
+	if end > int64(len(buf)) {
+		end = int64(len(buf))
+	}
+	return allZero(buf[off:end])
+}
+
+// isTorn reports whether the invalid record at off looks like a write cut
+// short by a crash rather than damage: some sector's share of it reads as
+// zero. The segment is preallocated with zeros and only ever appended to,
+// so a crash can leave a record's bytes either written or zero, nothing
+// else.
+func isTorn(buf []byte, off int64) bool {
+	end := off + headerSize
+	if h := readHeader(buf[off:]); end <= int64(len(buf)) && h.length <= uint64(int64(len(buf))-end) {
+		end += int64(h.length)
+	}
+	if end > int64(len(buf)) {
+		end = int64(len(buf))
+	}
+	// A damaged length can stretch the record over later valid records and
+	// the zeros after them; a torn record never covers a record written
+	// after it.
+	for p := off + align; p < end; p += align {
+		if _, _, _, ok := parseAt(buf, p); ok {
+			return false
+		}
+	}
+	for s := off; s < end; {
+		next := (s/sectorSize + 1) * sectorSize
+		if next > end {
+			next = end
+		}
+		if allZero(buf[s:next]) {
+			return true
+		}
+		s = next
+	}
+	return false
+}
+
+// validRecordFrom reports whether any valid record starts at or after off.
+func validRecordFrom(buf []byte, off int64) bool {
+	for p := off; p+headerSize <= int64(len(buf)); p += align {
+		if _, _, _, ok := parseAt(buf, p); ok {
+			return true
+		}
+	}
+	return false
+}
