@@ -3,6 +3,8 @@ package logbackends
 import (
 	"time"
 
+	"github.com/adrbench/adrbench/logbackends/vfs"
+
 	"go.etcd.io/raft/v3"
 	"go.etcd.io/raft/v3/raftpb"
 )
@@ -94,6 +96,9 @@ type Options struct {
 	GroupCommitWindow time.Duration
 	// SyncInterval, for async: how often buffered writes are synced.
 	SyncInterval time.Duration
+	// FS is the file system file-backed backends write through; nil means
+	// the real one (vfs.OS). Tests inject a vfs.Mem.
+	FS vfs.FS
 }
 
 // DefaultOptions returns the options etcd's own WAL corresponds to.

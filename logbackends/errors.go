@@ -10,4 +10,10 @@ var (
 	ErrCorrupt = errors.New("log corrupt")
 	// ErrClosed is returned by operations on a closed backend.
 	ErrClosed = errors.New("log backend closed")
+	// ErrLogGap is returned by Save for entries that would leave a hole in
+	// the log (the first new entry is beyond the last index plus one).
+	ErrLogGap = errors.New("log entries not contiguous")
+	// ErrOutOfBounds is returned for an index beyond the last entry, or a
+	// compaction beyond the last snapshot.
+	ErrOutOfBounds = errors.New("log index out of bounds")
 )

@@ -1,0 +1,72 @@
+package logbackends
+
+import (
+	"math"
+	"sync/atomic"
+	"time"
+)
+
+// syncBucketsNanos are the upper bounds of the sync-latency buckets: 1 ms
+// doubling to 8.192 s, the buckets of etcd's
+// etcd_disk_wal_fsync_duration_seconds, so a backend's histogram exports
+// as that metric unchanged. A last bucket (math.MaxUint64) takes the rest.
+var syncBucketsNanos = [...]uint64{
+	1e6, 2e6, 4e6, 8e6, 16e6, 32e6, 64e6, 128e6, 256e6, 512e6,
+	1024e6, 2048e6, 4096e6, 8192e6, math.MaxUint64,
+}
+
+// SyncHistogram counts sync latencies into fixed buckets with atomics only,
+// so Snapshot never waits for a writer. The zero value is ready to use.
+type SyncHistogram struct {
+	counts [len(syncBucketsNanos)]atomic.Uint64
+	count  atomic.Uint64
+	sum    atomic.Uint64
+}
+
+// Record adds one sample.
+func (h *SyncHistogram) Record(d time.Duration) {
+	ns := uint64(max(d, 0))
+	i := 0
+	for ns > syncBucketsNanos[i] {
+		i++
+	}
+	h.counts[i].Add(1)
+	h.sum.Add(ns)
+	h.count.Add(1)
+}
+
+// Snapshot copies the histogram. Under concurrent Record calls the copy may
+// be off by the samples in flight, never torn within a counter.
+func (h *SyncHistogram) Snapshot() LatencySnapshot {
+	s := LatencySnapshot{
+		Count:    h.count.Load(),
+		SumNanos: h.sum.Load(),
+		Buckets:  make([]Bucket, len(syncBucketsNanos)),
+	}
+	for i := range syncBucketsNanos {
+		s.Buckets[i] = Bucket{UpperNanos: syncBucketsNanos[i], Count: h.counts[i].Load()}
+	}
+	return s
+}
+
+// Quantile returns the upper bound of the bucket holding quantile q (0..1)
+// of the samples, 0 without samples: a bound, not an estimate, as the
+// buckets are coarse.
+func (s LatencySnapshot) Quantile(q float64) uint64 {
+	var total uint64
+	for _, b := range s.Buckets {
+		total += b.Count
+	}
+	if total == 0 {
+		return 0
+	}
+	rank := uint64(math.Ceil(q * float64(total)))
+	var seen uint64
+	for _, b := range s.Buckets {
+		seen += b.Count
+		if seen >= rank && b.Count > 0 {
+			return b.UpperNanos
+		}
+	}
+	return s.Buckets[len(s.Buckets)-1].UpperNanos
+}

@@ -1,0 +1,68 @@
+package logbackends
+
+import (
+	"sync"
+	"testing"
+	"time"
+)
+
+func TestSyncHistogram(t *testing.T) {
+	tests := []struct {
+		name       string
+		samples    []time.Duration
+		wantBucket []uint64 // bucket upper bounds, one per sample
+		p99        uint64
+	}{
+		{"empty", nil, nil, 0},
+		{"sub-millisecond goes to the first bucket", []time.Duration{time.Microsecond}, []uint64{1e6}, 1e6},
+		{"exact bound is inclusive", []time.Duration{2 * time.Millisecond}, []uint64{2e6}, 2e6},
+		{"slow syncs", []time.Duration{3 * time.Millisecond, 9 * time.Second}, []uint64{4e6, ^uint64(0)}, ^uint64(0)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var h SyncHistogram
+			var sum uint64
+			for _, d := range tt.samples {
+				h.Record(d)
+				sum += uint64(d)
+			}
+			s := h.Snapshot()
+			if s.Count != uint64(len(tt.samples)) || s.SumNanos != sum {
+				t.Fatalf("count %d sum %d", s.Count, s.SumNanos)
+			}
+			for _, want := range tt.wantBucket {
+				found := false
+				for _, b := range s.Buckets {
+					if b.UpperNanos == want && b.Count > 0 {
+						found = true
+					}
+				}
+				if !found {
+					t.Fatalf("no sample in bucket %d: %+v", want, s.Buckets)
+				}
+			}
+			if got := s.Quantile(0.99); got != tt.p99 {
+				t.Fatalf("p99 = %d, want %d", got, tt.p99)
+			}
+		})
+	}
+}
+
+func TestSyncHistogramConcurrent(t *testing.T) {
+	var h SyncHistogram
+	var wg sync.WaitGroup
+	for w := 0; w < 4; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 1000; i++ {
+				h.Record(time.Duration(i) * time.Microsecond)
+				_ = h.Snapshot()
+			}
+		}()
+	}
+	wg.Wait()
+	if h.Snapshot().Count != 4000 {
+		t.Fatalf("count = %d", h.Snapshot().Count)
+	}
+}
