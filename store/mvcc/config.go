@@ -1,0 +1,66 @@
+package mvcc
+
+import (
+	"fmt"
+	"time"
+)
+
+// Config configures a Store.
+type Config struct {
+	// Path is the bbolt file. It is created if missing.
+	Path string `yaml:"path"`
+	// BatchInterval bounds how long applied writes wait in the batch
+	// transaction before it commits.
+	BatchInterval time.Duration `yaml:"batch_interval"`
+	// BatchLimit commits the batch after this many writes even if the
+	// interval has not elapsed.
+	BatchLimit int `yaml:"batch_limit"`
+	// QuotaBytes caps the logical size (LogicalSize) of the data; a write
+	// that would grow past it fails with ErrNoSpace. 0 means 2 GiB.
+	QuotaBytes int64 `yaml:"quota_bytes"`
+}
+
+// DefaultQuotaBytes is etcd's default --quota-backend-bytes.
+const DefaultQuotaBytes = 2 << 30
+
+// DefaultConfig returns etcd's backend defaults: commit every 100 ms or
+// 10,000 writes, 2 GiB quota.
+func DefaultConfig(path string) Config {
+	return Config{
+		Path:          path,
+		BatchInterval: 100 * time.Millisecond,
+		BatchLimit:    10000,
+		QuotaBytes:    DefaultQuotaBytes,
+	}
+}
+
+// withDefaults fills zero fields with the defaults.
+func (c Config) withDefaults() Config {
+	d := DefaultConfig(c.Path)
+	if c.BatchInterval == 0 {
+		c.BatchInterval = d.BatchInterval
+	}
+	if c.BatchLimit == 0 {
+		c.BatchLimit = d.BatchLimit
+	}
+	if c.QuotaBytes == 0 {
+		c.QuotaBytes = d.QuotaBytes
+	}
+	return c
+}
+
+// Validate reports the first bad field. Zero durations, limits and quotas
+// are valid: Open replaces them with the defaults.
+func (c Config) Validate() error {
+	switch {
+	case c.Path == "":
+		return fmt.Errorf("mvcc config: path is empty")
+	case c.BatchInterval < 0:
+		return fmt.Errorf("mvcc config: batch_interval %v is negative", c.BatchInterval)
+	case c.BatchLimit < 0:
+		return fmt.Errorf("mvcc config: batch_limit %d is negative", c.BatchLimit)
+	case c.QuotaBytes < 0:
+		return fmt.Errorf("mvcc config: quota_bytes %d is negative", c.QuotaBytes)
+	}
+	return nil
+}

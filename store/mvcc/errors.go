@@ -1,0 +1,48 @@
+package mvcc
+
+import "errors"
+
+// Sentinel errors. Apply, Range, Events and KVAt wrap them with the
+// operation and ids; compare with errors.Is. The API layer maps them to
+// etcd's rpctypes errors.
+var (
+	// ErrCompacted: the requested revision is older than the compaction
+	// revision, so its history is gone.
+	ErrCompacted = errors.New("mvcc: required revision has been compacted")
+	// ErrFutureRev: the requested revision is above the current revision.
+	ErrFutureRev = errors.New("mvcc: required revision is a future revision")
+	// ErrLeaseNotFound: a Put or LeaseRevoke names a lease that does not exist.
+	ErrLeaseNotFound = errors.New("mvcc: lease not found")
+	// ErrLeaseExist: LeaseGrant with an ID that is already granted.
+	ErrLeaseExist = errors.New("mvcc: lease already exists")
+	// ErrLeaseID: LeaseGrant with ID 0; the caller must choose the ID.
+	ErrLeaseID = errors.New("mvcc: lease ID must be non-zero")
+	// ErrKeyNotFound: a Put with ignore_value or ignore_lease on a key that
+	// does not exist.
+	ErrKeyNotFound = errors.New("mvcc: key not found")
+	// ErrEmptyKey: a Put with an empty key.
+	ErrEmptyKey = errors.New("mvcc: key is not provided")
+	// ErrDuplicateKey: a Txn writes the same key more than once.
+	ErrDuplicateKey = errors.New("mvcc: duplicate key given in txn request")
+	// ErrNoSpace: the write would grow the data past Config.QuotaBytes.
+	ErrNoSpace = errors.New("mvcc: database space exceeded")
+	// ErrValueProvided: a Put with ignore_value also carries a value.
+	ErrValueProvided = errors.New("mvcc: value is provided")
+	// ErrLeaseProvided: a Put with ignore_lease also carries a lease.
+	ErrLeaseProvided = errors.New("mvcc: lease is provided")
+	// ErrAlreadyApplied: Apply was given a raft index at or below
+	// ConsistentIndex; the entry was applied before and is skipped.
+	ErrAlreadyApplied = errors.New("mvcc: entry already applied")
+	// ErrUnsupported: an InternalRaftRequest this state machine does not
+	// handle (auth, alarms, membership).
+	ErrUnsupported = errors.New("mvcc: unsupported request")
+	// ErrCorrupt: the database file is not one this package wrote, or a
+	// record in it cannot be decoded.
+	ErrCorrupt = errors.New("mvcc: database corrupt")
+	// ErrClosed: the store was closed.
+	ErrClosed = errors.New("mvcc: store closed")
+	// ErrBackend: bbolt failed to commit or begin the batch transaction.
+	// The in-memory state is then ahead of the disk, so every later Apply
+	// returns this error too: the member must restart and replay its log.
+	ErrBackend = errors.New("mvcc: backend failure")
+)

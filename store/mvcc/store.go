@@ -1,0 +1,499 @@
+package mvcc
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.etcd.io/bbolt"
+	"go.etcd.io/etcd/api/v3/mvccpb"
+	"google.golang.org/protobuf/proto"
+)
+
+var (
+	bucketKey   = []byte("key")
+	bucketMeta  = []byte("meta")
+	bucketLease = []byte("lease")
+
+	metaConsistentIndex = []byte("consistent_index")
+	metaRev             = []byte("current_rev")
+	metaCompactRev      = []byte("compact_rev")
+)
+
+// Store is the MVCC state machine. One goroutine (the raft apply loop)
+// calls Apply; any number call the readers concurrently.
+//
+// Locking: txMu serialises everything that touches the bbolt batch
+// transaction (Apply, the committer, Commit, Snapshot, Restore, Close).
+// mu guards the in-memory state (index, leases, uncommitted buffer); Apply
+// holds it for writing for the span of one request, readers hold it for
+// reading only while they walk the index and pick their values, never
+// while they read bbolt pages or decode. Lock order: txMu, then mu.
+type Store struct {
+	cfg    Config
+	notify func(rev int64, evs []*mvccpb.Event)
+
+	txMu    sync.Mutex
+	tx      *bbolt.Tx // the batch; guarded by txMu
+	keyB    *bbolt.Bucket
+	metaB   *bbolt.Bucket
+	leaseB  *bbolt.Bucket
+	pending int  // writes in the batch
+	dirty   bool // batch holds anything not committed, the consistent index included
+	arena   arena
+	failed  error // sticky ErrBackend
+	closed  bool
+
+	mu           sync.RWMutex
+	db           *bbolt.DB // replaced by Restore under txMu and mu
+	keys         map[string]*keyIndex
+	order        *skiplist
+	leases       map[int64]*lease
+	buf          []bufEntry // writes in revision order above committedRev
+	committedRev int64
+	dataBytes    int64 // bytes of all records in the key and lease buckets
+
+	rev        atomic.Int64
+	compactRev atomic.Int64
+	ci         atomic.Uint64
+	size       atomic.Int64
+
+	stop chan struct{}
+	done chan struct{}
+}
+
+// bufEntry is one write still in the uncommitted batch.
+type bufEntry struct {
+	rev  revision
+	tomb bool
+	val  []byte // encoded KeyValue, in the arena
+}
+
+// Open opens (creating if needed) the store in cfg.Path and rebuilds the
+// key index and lease attachments from it. notify, if not nil, is called
+// from Apply after each revision becomes visible, with its events.
+func Open(cfg Config, notify func(rev int64, evs []*mvccpb.Event)) (*Store, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	s := &Store{cfg: cfg, notify: notify, stop: make(chan struct{}), done: make(chan struct{})}
+	db, err := openDB(cfg.Path)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	err = s.loadLocked(db)
+	s.mu.Unlock()
+	if err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	go s.runCommitter()
+	return s, nil
+}
+
+func openDB(path string) (*bbolt.DB, error) {
+	// Like etcd: the freelist is rebuilt on open rather than written on
+	// every commit, and the map freelist keeps allocation cheap.
+	db, err := bbolt.Open(path, 0o600, &bbolt.Options{
+		Timeout:        10 * time.Second,
+		NoFreelistSync: true,
+		FreelistType:   bbolt.FreelistMapType,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("mvcc: open %s: %w", path, err)
+	}
+	err = db.Update(func(tx *bbolt.Tx) error {
+		for _, b := range [][]byte{bucketKey, bucketMeta, bucketLease} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("mvcc: create buckets in %s: %w", path, err)
+	}
+	return db, nil
+}
+
+// loadLocked installs db, rebuilds the in-memory state from it and begins
+// the batch. Callers hold txMu (or own the Store exclusively) and mu.
+func (s *Store) loadLocked(db *bbolt.DB) error {
+	s.db = db
+	s.keys = make(map[string]*keyIndex)
+	s.order = newSkiplist()
+	s.leases = make(map[int64]*lease)
+	s.buf = s.buf[:0]
+	s.dataBytes = 0
+	var rev, compactRev int64
+	var ci uint64
+	err := db.View(func(tx *bbolt.Tx) error {
+		meta, kb, lb := tx.Bucket(bucketMeta), tx.Bucket(bucketKey), tx.Bucket(bucketLease)
+		if meta == nil || kb == nil || lb == nil {
+			return fmt.Errorf("%w: missing bucket", ErrCorrupt)
+		}
+		if v := meta.Get(metaConsistentIndex); v != nil {
+			n, ok := bytesU64(v)
+			if !ok {
+				return fmt.Errorf("%w: consistent index %x", ErrCorrupt, v)
+			}
+			ci = n
+		}
+		for _, m := range []struct {
+			k []byte
+			p *int64
+		}{{metaRev, &rev}, {metaCompactRev, &compactRev}} {
+			if v := m.k; meta.Get(v) != nil {
+				n, ok := bytesU64(meta.Get(v))
+				if !ok {
+					return fmt.Errorf("%w: meta %s", ErrCorrupt, v)
+				}
+				*m.p = int64(n)
+			}
+		}
+		err := lb.ForEach(func(k, v []byte) error {
+			l, err := decodeLease(k, v)
+			if err != nil {
+				return err
+			}
+			s.leases[l.id] = l
+			s.dataBytes += int64(len(k) + len(v))
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		return kb.ForEach(func(k, v []byte) error {
+			r, tomb, ok := parseRevKey(k)
+			if !ok {
+				return fmt.Errorf("%w: revision key %x", ErrCorrupt, k)
+			}
+			var kv mvccpb.KeyValue
+			if err := proto.Unmarshal(v, &kv); err != nil {
+				return fmt.Errorf("%w: record %d.%d: %v", ErrCorrupt, r.main, r.sub, err)
+			}
+			ki := s.keys[string(kv.Key)]
+			if ki == nil {
+				ki = s.newKeyLocked(kv.Key)
+			}
+			if tomb {
+				ki.tombstone(r)
+				ki.lease = 0
+			} else {
+				ki.put(r)
+				ki.lease = kv.Lease
+			}
+			rev = max(rev, r.main)
+			s.dataBytes += int64(len(k) + len(v))
+			return nil
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("mvcc: load %s: %w", s.cfg.Path, err)
+	}
+	for _, ki := range s.keys {
+		if ki.lease == 0 {
+			continue
+		}
+		if l := s.leases[ki.lease]; l != nil {
+			l.keys[string(ki.key)] = struct{}{}
+		} else {
+			// A revoke deletes the keys in the same batch as the lease,
+			// so this cannot happen in a file this package wrote.
+			return fmt.Errorf("mvcc: load %s: %w: key %q attached to missing lease %d", s.cfg.Path, ErrCorrupt, ki.key, ki.lease)
+		}
+	}
+	s.rev.Store(rev)
+	s.committedRev = rev
+	s.compactRev.Store(compactRev)
+	s.ci.Store(ci)
+	return s.beginBatchLocked()
+}
+
+func (s *Store) newKeyLocked(key []byte) *keyIndex {
+	ki := newKeyIndex(append([]byte(nil), key...))
+	s.keys[string(ki.key)] = ki
+	s.order.insert(ki)
+	return ki
+}
+
+func (s *Store) beginBatchLocked() error {
+	tx, err := s.db.Begin(true)
+	if err != nil {
+		s.failed = fmt.Errorf("%w: begin batch: %v", ErrBackend, err)
+		return s.failed
+	}
+	s.tx = tx
+	s.keyB = tx.Bucket(bucketKey)
+	// Revisions only grow, so pages split full like etcd's key bucket.
+	s.keyB.FillPercent = 0.9
+	s.metaB = tx.Bucket(bucketMeta)
+	s.leaseB = tx.Bucket(bucketLease)
+	s.pending = 0
+	s.dirty = false
+	s.size.Store(tx.Size())
+	return nil
+}
+
+// commitLocked commits the batch with the consistent index and revision
+// and begins the next one. Caller holds txMu, not mu.
+func (s *Store) commitLocked() error {
+	if s.failed != nil {
+		return s.failed
+	}
+	if s.closed {
+		return ErrClosed
+	}
+	if !s.dirty {
+		return nil
+	}
+	rev := s.rev.Load()
+	if err := s.metaB.Put(metaConsistentIndex, u64Bytes(s.ci.Load())); err != nil {
+		s.failed = fmt.Errorf("%w: write consistent index: %v", ErrBackend, err)
+		return s.failed
+	}
+	if err := s.metaB.Put(metaRev, u64Bytes(uint64(rev))); err != nil {
+		s.failed = fmt.Errorf("%w: write revision: %v", ErrBackend, err)
+		return s.failed
+	}
+	if err := s.tx.Commit(); err != nil {
+		s.failed = fmt.Errorf("%w: commit batch: %v", ErrBackend, err)
+		return s.failed
+	}
+	// Readers may drop the buffer only now that bbolt has the writes: one
+	// that finds a revision missing from the buffer under mu reads it from
+	// a bbolt transaction begun after this commit.
+	s.mu.Lock()
+	s.buf = s.buf[:0]
+	s.committedRev = rev
+	s.mu.Unlock()
+	return s.beginBatchLocked()
+}
+
+func (s *Store) runCommitter() {
+	defer close(s.done)
+	t := time.NewTicker(s.cfg.BatchInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+			s.txMu.Lock()
+			if !s.closed && s.failed == nil && s.dirty {
+				_ = s.commitLocked() // sticky in s.failed; Apply reports it
+			}
+			s.txMu.Unlock()
+		}
+	}
+}
+
+// Commit commits the batch now. Used before a raft snapshot, so that the
+// snapshot's index is durable in the state machine.
+func (s *Store) Commit() error {
+	s.txMu.Lock()
+	defer s.txMu.Unlock()
+	return s.commitLocked()
+}
+
+// Close commits the batch and closes the database.
+func (s *Store) Close() error {
+	s.txMu.Lock()
+	if s.closed {
+		s.txMu.Unlock()
+		return ErrClosed
+	}
+	err := s.commitLocked()
+	if s.tx != nil {
+		_ = s.tx.Rollback() // the empty batch begun by the commit
+	}
+	s.closed = true
+	s.txMu.Unlock()
+	close(s.stop)
+	<-s.done
+	s.mu.RLock()
+	db := s.db
+	s.mu.RUnlock()
+	if cerr := db.Close(); cerr != nil && err == nil {
+		err = fmt.Errorf("mvcc: close %s: %w", s.cfg.Path, cerr)
+	}
+	return err
+}
+
+// ConsistentIndex is the raft index of the last applied entry.
+func (s *Store) ConsistentIndex() uint64 { return s.ci.Load() }
+
+// Rev is the current revision.
+func (s *Store) Rev() int64 { return s.rev.Load() }
+
+// CompactRev is the revision of the last compaction (0 if none).
+func (s *Store) CompactRev() int64 { return s.compactRev.Load() }
+
+// Size is the size of the bbolt file as of the last commit.
+func (s *Store) Size() int64 { return s.size.Load() }
+
+// LogicalSize is the number of bytes in the stored records (revision keys,
+// encoded values, leases). Unlike Size it depends only on the applied
+// entries, never on commit timing or page reuse, so every member reaches
+// the same quota decision for the same entry; that is why QuotaBytes is
+// checked against it.
+func (s *Store) LogicalSize() int64 {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.dataBytes
+}
+
+// Snapshot commits the batch and writes a consistent copy of the whole
+// database to w: the data, leases and consistent index as of that commit.
+func (s *Store) Snapshot(w io.Writer) (int64, error) {
+	s.txMu.Lock()
+	if err := s.commitLocked(); err != nil {
+		s.txMu.Unlock()
+		return 0, err
+	}
+	tx, err := s.db.Begin(false)
+	s.txMu.Unlock()
+	if err != nil {
+		return 0, fmt.Errorf("mvcc: snapshot: %w", err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	n, err := tx.WriteTo(w)
+	if err != nil {
+		return n, fmt.Errorf("mvcc: snapshot: %w", err)
+	}
+	return n, nil
+}
+
+// Restore replaces the database with a snapshot written by Snapshot: it is
+// written to a temporary file beside Path, synced, checked, renamed over
+// Path, and the indexes are rebuilt from it. Uncommitted writes are
+// discarded: the snapshot supersedes them.
+func (s *Store) Restore(r io.Reader) error {
+	tmp := s.cfg.Path + ".restore"
+	if err := writeSynced(tmp, r); err != nil {
+		return err
+	}
+	if err := checkSnapshotFile(tmp); err != nil {
+		_ = os.Remove(tmp)
+		return err
+	}
+	s.txMu.Lock()
+	defer s.txMu.Unlock()
+	if s.closed {
+		_ = os.Remove(tmp)
+		return ErrClosed
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.tx != nil {
+		_ = s.tx.Rollback()
+		s.tx = nil
+	}
+	if err := s.db.Close(); err != nil {
+		s.failed = fmt.Errorf("%w: restore: close: %v", ErrBackend, err)
+		return s.failed
+	}
+	if err := os.Rename(tmp, s.cfg.Path); err != nil {
+		s.failed = fmt.Errorf("%w: restore: rename: %v", ErrBackend, err)
+		return s.failed
+	}
+	if err := syncDir(filepath.Dir(s.cfg.Path)); err != nil {
+		s.failed = fmt.Errorf("%w: restore: %v", ErrBackend, err)
+		return s.failed
+	}
+	db, err := openDB(s.cfg.Path)
+	if err != nil {
+		s.failed = fmt.Errorf("%w: restore: %v", ErrBackend, err)
+		return s.failed
+	}
+	s.failed = nil
+	if err := s.loadLocked(db); err != nil {
+		if s.failed == nil {
+			s.failed = fmt.Errorf("%w: restore: %v", ErrBackend, err)
+		}
+		return err
+	}
+	return nil
+}
+
+func writeSynced(path string, r io.Reader) error {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	if err != nil {
+		return fmt.Errorf("mvcc: restore: %w", err)
+	}
+	_, err = io.Copy(f, r)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		_ = os.Remove(path)
+		return fmt.Errorf("mvcc: restore: write %s: %w", path, err)
+	}
+	return nil
+}
+
+// checkSnapshotFile refuses a file that is not a bbolt database with this
+// package's buckets, before it can replace a good one.
+func checkSnapshotFile(path string) error {
+	db, err := bbolt.Open(path, 0o600, &bbolt.Options{ReadOnly: true, Timeout: time.Second})
+	if err != nil {
+		return fmt.Errorf("mvcc: restore: %w: %v", ErrCorrupt, err)
+	}
+	defer func() { _ = db.Close() }()
+	return db.View(func(tx *bbolt.Tx) error {
+		for _, b := range [][]byte{bucketKey, bucketMeta, bucketLease} {
+			if tx.Bucket(b) == nil {
+				return fmt.Errorf("mvcc: restore: %w: no %s bucket", ErrCorrupt, b)
+			}
+		}
+		return nil
+	})
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil && !errors.Is(err, os.ErrInvalid) {
+		return fmt.Errorf("sync dir %s: %w", dir, err)
+	}
+	return nil
+}
+
+// arena hands out byte slices for encoded values and revision keys. bbolt
+// keeps references to what a write transaction puts until it commits, and
+// the uncommitted buffer serves them to readers, so each write needs bytes
+// of its own; carving them from large slabs costs one allocation per
+// megabyte instead of one per write. Slices are never written twice, so
+// readers may use them without the lock.
+type arena struct{ slab []byte }
+
+const slabSize = 1 << 20
+
+func (a *arena) alloc(n int) []byte {
+	if n > slabSize/8 {
+		return make([]byte, n)
+	}
+	if cap(a.slab)-len(a.slab) < n {
+		a.slab = make([]byte, 0, slabSize)
+	}
+	off := len(a.slab)
+	a.slab = a.slab[:off+n]
+	return a.slab[off : off+n : off+n]
+}
