@@ -29,6 +29,8 @@ func newFixture(t testing.TB, cfg Config) *fixture {
 	return &fixture{hist: hist, hub: hub}
 }
 
+func deadline() <-chan time.Time { return time.After(waitLimit) }
+
 func recv(t testing.TB, s *Stream) *etcdserverpb.WatchResponse {
 	t.Helper()
 	select {
