@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"strings"
 
 	"go.etcd.io/raft/v3/raftpb"
 	"google.golang.org/protobuf/proto"
@@ -106,11 +107,16 @@ func writeHello(w io.Writer, h hello) error {
 
 func readHello(r io.Reader) (hello, error) {
 	var b [helloSize]byte
-	if _, err := io.ReadFull(r, b[:]); err != nil {
+	// The magic first, so that a stranger sending less than a hello
+	// (an HTTP request, say) is refused at once, not at the deadline.
+	if _, err := io.ReadFull(r, b[:4]); err != nil {
 		return hello{}, err
 	}
 	if string(b[0:4]) != magic {
 		return hello{}, ErrBadMagic
+	}
+	if _, err := io.ReadFull(r, b[4:]); err != nil {
+		return hello{}, err
 	}
 	return hello{
 		version: binary.BigEndian.Uint16(b[4:]),
@@ -186,7 +192,10 @@ func judgeReply(rp reply, cluster, self, peer uint64) error {
 		if !ok {
 			return fmt.Errorf("member %d refused the connection with status %d: %s", peer, rp.status, rp.reason)
 		}
-		return fmt.Errorf("%w: refused by the member at %d's url: %s", base, peer, rp.reason)
+		// The reason is the acceptor's error text, which starts with
+		// the same sentinel; say it once.
+		reason := strings.TrimPrefix(rp.reason, base.Error()+": ")
+		return fmt.Errorf("%w: refused by the member at %d's url: %s", base, peer, reason)
 	}
 	switch {
 	case rp.version != version:
