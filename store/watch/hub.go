@@ -64,7 +64,8 @@ type watcher struct {
 	// when the watcher leaves the synced index) but never exceeds it unless
 	// the watch was created with a future start revision.
 	minRev int64
-	pos    int // position in the synced index
+	pos    int        // position in the synced index, for a single key
+	node   *rangeNode // node in the synced index, for a range
 	// sentSinceTick records that an event response went out since the last
 	// progress tick, which makes a progress notification pointless.
 	sentSinceTick bool

@@ -4,13 +4,12 @@ import "bytes"
 
 // index finds the synced watchers interested in a key. Single-key watchers,
 // the common case, sit in a map so that a put costs one lookup whatever the
-// number of watchers; range watchers sit in a slice that every event scans.
-// Removal is O(1) in both through the position kept in the watcher. Nothing
-// here allocates per event: matches are reported through a callback-free
-// append into a caller-owned slice.
+// number of watchers, and leave it in O(1) through the position kept in the
+// watcher; range watchers sit in an interval treap (rangetree.go). Nothing
+// here allocates per event: matches are appended to a caller-owned slice.
 type index struct {
 	keys   map[string][]*watcher
-	ranges []*watcher
+	ranges rangeTree
 }
 
 func newIndex() index {
@@ -25,8 +24,7 @@ func (ix *index) add(w *watcher) {
 		ix.keys[k] = append(ws, w)
 		return
 	}
-	w.pos = len(ix.ranges)
-	ix.ranges = append(ix.ranges, w)
+	ix.ranges.add(w)
 }
 
 func (ix *index) remove(w *watcher) {
@@ -44,26 +42,17 @@ func (ix *index) remove(w *watcher) {
 		}
 		return
 	}
-	last := len(ix.ranges) - 1
-	ix.ranges[w.pos] = ix.ranges[last]
-	ix.ranges[w.pos].pos = w.pos
-	ix.ranges[last] = nil
-	ix.ranges = ix.ranges[:last]
+	ix.ranges.remove(w)
 }
 
 // match appends to dst the watchers whose range holds key.
 func (ix *index) match(key []byte, dst []*watcher) []*watcher {
 	dst = append(dst, ix.keys[string(key)]...)
-	for _, w := range ix.ranges {
-		if w.holds(key) {
-			dst = append(dst, w)
-		}
-	}
-	return dst
+	return ix.ranges.match(key, dst)
 }
 
 func (ix *index) len() int {
-	n := len(ix.ranges)
+	n := ix.ranges.n
 	for _, ws := range ix.keys {
 		n += len(ws)
 	}
