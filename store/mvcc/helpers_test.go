@@ -180,3 +180,5 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+func errorsIs(err, target error) bool { return errors.Is(err, target) }
