@@ -1,0 +1,194 @@
+package conformance
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"testing"
+
+	"go.etcd.io/raft/v3/raftpb"
+
+	"github.com/adrbench/adrbench/logbackends"
+	"github.com/adrbench/adrbench/logbackends/vfs"
+)
+
+// Durability is what a backend promises across a restart.
+type Durability int
+
+const (
+	// Volatile backends keep nothing across a restart (memory).
+	Volatile Durability = iota
+	// CleanClose backends keep what was saved across Close and Open, but a
+	// crash may lose acknowledged writes (async).
+	CleanClose
+	// CrashSafe backends keep every write they acknowledged as durable even
+	// across a power loss (fsync, batched, adr).
+	CrashSafe
+)
+
+// Factory describes a backend to the suite.
+type Factory struct {
+	Name       string
+	Durability Durability
+	// Segments says the backend keeps its log as segment files (package
+	// segment) in Options.Dir, written through Options.FS before Save
+	// returns: the torn-tail, corruption and full-disk cases apply.
+	Segments bool
+	// Open opens the backend; the suite fills Dir, FS and SegmentSize.
+	Open logbackends.Opener
+}
+
+const (
+	dir     = "/data/log"
+	segSize = 4096
+)
+
+// Run runs the whole suite against f.
+func Run(t *testing.T, f Factory) {
+	cases := []struct {
+		name string
+		need Durability
+		segs bool
+		run  func(t *testing.T, h *harness)
+	}{
+		{"append and read back", Volatile, false, testAppendRead},
+		{"rejects a gap", Volatile, false, testGap},
+		{"overwrite conflicting suffix", Volatile, false, testOverwrite},
+		{"snapshots and compaction", Volatile, false, testSnapshotCompaction},
+		{"install snapshot from leader", Volatile, false, testInstallSnapshot},
+		{"closed backend", Volatile, false, testClosed},
+		{"concurrent readers", Volatile, false, testConcurrentReaders},
+		{"reopen after clean close", CleanClose, false, testReopen},
+		{"crash clones keep acknowledged writes", CrashSafe, false, testCrash},
+		{"torn tail is cut", CleanClose, true, testTornTail},
+		{"corruption is reported", CleanClose, true, testCorruption},
+		{"full disk", CrashSafe, true, testFullDisk},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if f.Durability < c.need {
+				switch f.Durability {
+				case Volatile:
+					t.Skipf("%s promises nothing across restarts", f.Name)
+				default:
+					t.Skipf("%s does not promise to survive a crash", f.Name)
+				}
+			}
+			if c.segs && !f.Segments {
+				t.Skipf("%s keeps no segment files", f.Name)
+			}
+			c.run(t, &harness{t: t, f: f, fs: vfs.NewMem()})
+		})
+	}
+}
+
+// harness opens backends of one factory on one in-memory file system.
+type harness struct {
+	t  *testing.T
+	f  Factory
+	fs *vfs.Mem
+}
+
+func (h *harness) openOn(fsys vfs.FS) (logbackends.Backend, error) {
+	opts := logbackends.DefaultOptions(dir)
+	opts.FS, opts.SegmentSize = fsys, segSize
+	return h.f.Open(opts)
+}
+
+func (h *harness) open() logbackends.Backend {
+	h.t.Helper()
+	b, err := h.openOn(h.fs)
+	if err != nil {
+		h.t.Fatalf("open %s: %v", h.f.Name, err)
+	}
+	return b
+}
+
+func (h *harness) reopen(b logbackends.Backend) logbackends.Backend {
+	h.t.Helper()
+	if err := b.Close(); err != nil {
+		h.t.Fatalf("close: %v", err)
+	}
+	return h.open()
+}
+
+func entryData(i, term uint64) []byte {
+	d := fmt.Appendf(nil, "entry %d term %d:", i, term)
+	return append(d, bytes.Repeat([]byte{byte(i)}, int(i%97))...)
+}
+
+func ent(i, term uint64) *raftpb.Entry {
+	return &raftpb.Entry{Index: new(i), Term: new(term), Type: raftpb.EntryNormal.Enum(), Data: entryData(i, term)}
+}
+
+func ents(lo, hi, term uint64) []*raftpb.Entry {
+	var out []*raftpb.Entry
+	for i := lo; i <= hi; i++ {
+		out = append(out, ent(i, term))
+	}
+	return out
+}
+
+func hardState(term, commit uint64) *raftpb.HardState {
+	return &raftpb.HardState{Term: new(term), Vote: new(uint64(1)), Commit: new(commit)}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func save(t *testing.T, b logbackends.Backend, hs *raftpb.HardState, es []*raftpb.Entry) {
+	t.Helper()
+	if err := b.Save(hs, es, nil, true); err != nil {
+		t.Fatalf("Save: %v", err)
+	}
+}
+
+// checkLog checks first and last index and every entry's term and data;
+// terms[i-first] is the term entry i must have.
+func checkLog(t *testing.T, b logbackends.Backend, first uint64, terms []uint64) {
+	t.Helper()
+	fi, _ := b.FirstIndex()
+	li, _ := b.LastIndex()
+	last := first + uint64(len(terms)) - 1
+	if fi != first || li != last {
+		t.Fatalf("log is %d..%d, want %d..%d", fi, li, first, last)
+	}
+	if len(terms) == 0 {
+		return
+	}
+	got, err := b.Entries(first, last+1, ^uint64(0))
+	if err != nil {
+		t.Fatalf("Entries(%d, %d): %v", first, last+1, err)
+	}
+	if len(got) != len(terms) {
+		t.Fatalf("Entries returned %d entries, want %d", len(got), len(terms))
+	}
+	for k, e := range got {
+		i := first + uint64(k)
+		if e.GetIndex() != i || e.GetTerm() != terms[k] || !bytes.Equal(e.GetData(), entryData(i, terms[k])) {
+			t.Fatalf("entry %d = index %d term %d, want term %d", i, e.GetIndex(), e.GetTerm(), terms[k])
+		}
+		if term, err := b.Term(i); err != nil || term != terms[k] {
+			t.Fatalf("Term(%d) = %d, %v; want %d", i, term, err, terms[k])
+		}
+	}
+}
+
+func repeat(term uint64, n int) []uint64 {
+	out := make([]uint64, n)
+	for i := range out {
+		out[i] = term
+	}
+	return out
+}
+
+func isErr(t *testing.T, what string, err, want error) {
+	t.Helper()
+	if !errors.Is(err, want) {
+		t.Fatalf("%s: err = %v, want %v", what, err, want)
+	}
+}

@@ -1,0 +1,243 @@
+package conformance
+
+import (
+	"errors"
+	"fmt"
+	"math/rand"
+	"strings"
+	"syscall"
+	"testing"
+
+	"go.etcd.io/raft/v3/raftpb"
+
+	"github.com/adrbench/adrbench/logbackends"
+	"github.com/adrbench/adrbench/logbackends/segment"
+	"github.com/adrbench/adrbench/logbackends/vfs"
+)
+
+// acked is what a backend had acknowledged as durable at some instant.
+type acked struct {
+	last      uint64 // every entry up to here was saved with a sync
+	commit    uint64 // of the last HardState saved with a sync
+	snapIndex uint64 // of the last CreateSnapshot that returned
+}
+
+type crashPoint struct {
+	fs    *vfs.Mem
+	ack   acked
+	keep  float64
+	where string
+}
+
+// testCrash drives a write load (appends with HardStates, commit-only
+// HardStates without sync, snapshots, compactions over small segments) and
+// takes crash clones at random syncs and between Saves; every clone must
+// reopen with everything acknowledged before the clone was taken.
+func testCrash(t *testing.T, h *harness) {
+	const maxPoints = 40
+	rng := rand.New(rand.NewSource(7))
+	b := h.open()
+	var ack acked
+	var points []crashPoint
+	keeps := []float64{0, 0.5, 1}
+	take := func(where string) {
+		if len(points) < maxPoints {
+			k := keeps[len(points)%len(keeps)]
+			points = append(points, crashPoint{fs: h.fs.CrashClone(rng, k), ack: ack, keep: k, where: where})
+		}
+	}
+	h.fs.SetSyncHook(func(name string) {
+		if rng.Intn(4) == 0 {
+			take("in a sync of " + name)
+		}
+	})
+	last := uint64(0)
+	for round := 0; round < 150 && len(points) < maxPoints; round++ {
+		switch {
+		case round%25 == 24 && ack.commit > ack.snapIndex+5:
+			i := ack.commit - 2
+			if _, err := b.CreateSnapshot(i, &raftpb.ConfState{Voters: []uint64{1}}, nil); err != nil {
+				t.Fatalf("CreateSnapshot(%d): %v", i, err)
+			}
+			ack.snapIndex = i
+			must(t, b.Compact(i-3))
+		case round%7 == 6:
+			// Only the commit index moves: raft.MustSync is false.
+			must(t, b.Save(hardState(1, last), nil, nil, false))
+		default:
+			n := uint64(1 + rng.Intn(6))
+			commit := last
+			if err := b.Save(hardState(1, commit), ents(last+1, last+n, 1), nil, true); err != nil {
+				t.Fatalf("Save: %v", err)
+			}
+			last += n
+			ack.last, ack.commit = last, commit
+		}
+		if rng.Intn(5) == 0 {
+			take(fmt.Sprintf("after round %d", round))
+		}
+	}
+	h.fs.SetSyncHook(nil)
+	must(t, b.Close())
+	if len(points) < 10 {
+		t.Fatalf("only %d crash points taken", len(points))
+	}
+	for k, p := range points {
+		t.Run(fmt.Sprintf("point %d keep %.1f", k, p.keep), func(t *testing.T) {
+			b, err := h.openOn(p.fs)
+			if err != nil {
+				t.Fatalf("reopen after a crash %s: %v", p.where, err)
+			}
+			defer b.Close()
+			checkAcked(t, b, p.ack)
+			// The recovered log takes new writes.
+			li, _ := b.LastIndex()
+			must(t, b.Save(hardState(2, li), ents(li+1, li+2, 2), nil, true))
+		})
+	}
+}
+
+func checkAcked(t *testing.T, b logbackends.Backend, a acked) {
+	t.Helper()
+	fi, _ := b.FirstIndex()
+	li, _ := b.LastIndex()
+	if li < a.last {
+		t.Fatalf("last index %d, but %d was acknowledged", li, a.last)
+	}
+	hs, _, _ := b.InitialState()
+	if hs.GetCommit() < a.commit || hs.GetTerm() < 1 && a.last > 0 {
+		t.Fatalf("hard state %v, but commit %d was acknowledged", hs, a.commit)
+	}
+	s, _ := b.Snapshot()
+	if s.GetMetadata().GetIndex() < a.snapIndex {
+		t.Fatalf("snapshot at %d, but %d was acknowledged", s.GetMetadata().GetIndex(), a.snapIndex)
+	}
+	if fi > a.last+1 {
+		t.Fatalf("log starts at %d, past acknowledged entry %d", fi, a.last)
+	}
+	if fi <= a.last {
+		got, err := b.Entries(fi, a.last+1, ^uint64(0))
+		if err != nil {
+			t.Fatalf("Entries(%d, %d): %v", fi, a.last+1, err)
+		}
+		for k, e := range got {
+			i := fi + uint64(k)
+			if e.GetIndex() != i || string(e.GetData()) != string(entryData(i, 1)) {
+				t.Fatalf("entry %d lost or changed: index %d term %d", i, e.GetIndex(), e.GetTerm())
+			}
+		}
+	}
+}
+
+// savedLog writes entries 1..n in Saves of five and closes the backend.
+func savedLog(t *testing.T, h *harness, n uint64) {
+	t.Helper()
+	b := h.open()
+	for i := uint64(1); i <= n; i += 5 {
+		save(t, b, hardState(1, i), ents(i, i+4, 1))
+	}
+	must(t, b.Close())
+}
+
+func hurt(t *testing.T, fsys vfs.FS, path string, off int64, p []byte) {
+	t.Helper()
+	f, err := fsys.Open(path)
+	must(t, err)
+	_, err = f.WriteAt(p, off)
+	must(t, err)
+	must(t, f.Sync())
+	must(t, f.Close())
+}
+
+func lastSegment(t *testing.T, fsys vfs.FS) segment.SegmentInfo {
+	t.Helper()
+	segs, err := segment.Inspect(fsys, dir)
+	must(t, err)
+	if len(segs) == 0 {
+		t.Fatal("no segments")
+	}
+	return segs[len(segs)-1]
+}
+
+func testTornTail(t *testing.T, h *harness) {
+	tests := []struct {
+		name string
+		hurt func(t *testing.T, fsys *vfs.Mem, seg segment.SegmentInfo)
+	}{
+		{"garbage after the last record", func(t *testing.T, fsys *vfs.Mem, seg segment.SegmentInfo) {
+			r := seg.Records[len(seg.Records)-1]
+			hurt(t, fsys, seg.Path, r.Offset+r.Size, []byte(strings.Repeat("\xde\xad\xbe\xef", 20)))
+		}},
+		{"half a record after the last", func(t *testing.T, fsys *vfs.Mem, seg segment.SegmentInfo) {
+			r := seg.Records[len(seg.Records)-1]
+			f, _ := fsys.Open(seg.Path)
+			b := make([]byte, r.Size)
+			f.ReadAt(b, r.Offset)
+			f.Close()
+			hurt(t, fsys, seg.Path, r.Offset+r.Size, b[:r.Size/2])
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := &harness{t: t, f: h.f, fs: vfs.NewMem()}
+			savedLog(t, h, 40)
+			tt.hurt(t, h.fs, lastSegment(t, h.fs))
+			b := h.open()
+			checkLog(t, b, 1, repeat(1, 40))
+			save(t, b, nil, ents(41, 45, 1))
+			b = h.reopen(b)
+			checkLog(t, b, 1, repeat(1, 45))
+			must(t, b.Close())
+		})
+	}
+}
+
+func testCorruption(t *testing.T, h *harness) {
+	savedLog(t, h, 40)
+	segs, err := segment.Inspect(h.fs, dir)
+	must(t, err)
+	seg := segs[0]
+	if len(seg.Records) < 6 {
+		t.Fatalf("first segment has only %d records", len(seg.Records))
+	}
+	r := seg.Records[len(seg.Records)/2]
+	hurt(t, h.fs, seg.Path, r.Offset+r.Size-9, []byte{0xA5, 0x5A})
+	_, err = h.openOn(h.fs)
+	if !errors.Is(err, logbackends.ErrCorrupt) {
+		t.Fatalf("open after corrupting %s at %d: err = %v, want ErrCorrupt", seg.Path, r.Offset, err)
+	}
+	if want := fmt.Sprintf("%s at offset %d", seg.Path, r.Offset); !strings.Contains(err.Error(), want) {
+		t.Fatalf("error %q does not name %q", err, want)
+	}
+}
+
+func testFullDisk(t *testing.T, h *harness) {
+	b := h.open()
+	last := uint64(0)
+	for ; last < 20; last += 5 {
+		save(t, b, hardState(1, last), ents(last+1, last+5, 1))
+	}
+	h.fs.FailWritesAfter(1000)
+	var err error
+	for tries := 0; err == nil && tries < 200; tries++ {
+		if err = b.Save(hardState(1, last), ents(last+1, last+5, 1), nil, true); err == nil {
+			last += 5
+		}
+	}
+	if !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("Save on a full disk: err = %v, want ENOSPC", err)
+	}
+	t.Logf("Save on a full disk: %v", err)
+	if cerr := b.Close(); cerr != nil {
+		t.Logf("Close after ENOSPC: %v", cerr)
+	}
+	h.fs.FailWritesAfter(-1)
+	for _, fsys := range []*vfs.Mem{h.fs.CrashClone(rand.New(rand.NewSource(1)), 0), h.fs} {
+		b, err := h.openOn(fsys)
+		if err != nil {
+			t.Fatalf("reopen after ENOSPC: %v", err)
+		}
+		checkAcked(t, b, acked{last: last, commit: last - 5})
+		must(t, b.Close())
+	}
+}

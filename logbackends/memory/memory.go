@@ -1,0 +1,100 @@
+package memory
+
+import (
+	"sync/atomic"
+
+	"go.etcd.io/raft/v3/raftpb"
+
+	"github.com/adrbench/adrbench/logbackends"
+)
+
+// Name is the backend's registered name.
+const Name = "memory"
+
+// Backend keeps the log in memory.
+type Backend struct {
+	m       *logbackends.Mirror
+	closed  atomic.Bool
+	saves   atomic.Uint64
+	entries atomic.Uint64
+}
+
+var _ logbackends.Backend = (*Backend)(nil)
+
+// Open returns an empty in-memory log; opts are ignored.
+func Open(logbackends.Options) (logbackends.Backend, error) {
+	return &Backend{m: logbackends.NewMirror()}, nil
+}
+
+// InitialState implements raft.Storage.
+func (b *Backend) InitialState() (*raftpb.HardState, *raftpb.ConfState, error) {
+	return b.m.InitialState()
+}
+
+// Entries implements raft.Storage.
+func (b *Backend) Entries(lo, hi, maxSize uint64) ([]*raftpb.Entry, error) {
+	return b.m.Entries(lo, hi, maxSize)
+}
+
+// Term implements raft.Storage.
+func (b *Backend) Term(i uint64) (uint64, error) { return b.m.Term(i) }
+
+// LastIndex implements raft.Storage.
+func (b *Backend) LastIndex() (uint64, error) { return b.m.LastIndex() }
+
+// FirstIndex implements raft.Storage.
+func (b *Backend) FirstIndex() (uint64, error) { return b.m.FirstIndex() }
+
+// Snapshot implements raft.Storage.
+func (b *Backend) Snapshot() (*raftpb.Snapshot, error) { return b.m.Snapshot() }
+
+// Save implements logbackends.Backend.
+func (b *Backend) Save(hs *raftpb.HardState, ents []*raftpb.Entry, snap *raftpb.Snapshot, _ bool) error {
+	if b.closed.Load() {
+		return logbackends.ErrClosed
+	}
+	b.saves.Add(1)
+	if err := b.m.CheckSave(ents, snap); err != nil {
+		return err
+	}
+	if err := b.m.ApplySave(hs, ents, snap); err != nil {
+		return err
+	}
+	b.entries.Add(uint64(len(ents)))
+	return nil
+}
+
+// CreateSnapshot implements logbackends.Backend.
+func (b *Backend) CreateSnapshot(i uint64, cs *raftpb.ConfState, data []byte) (*raftpb.Snapshot, error) {
+	if b.closed.Load() {
+		return nil, logbackends.ErrClosed
+	}
+	if _, err := b.m.CheckSnapshot(i); err != nil {
+		return nil, err
+	}
+	return b.m.ApplySnapshot(i, cs, data)
+}
+
+// Compact implements logbackends.Backend.
+func (b *Backend) Compact(i uint64) error {
+	if b.closed.Load() {
+		return logbackends.ErrClosed
+	}
+	if _, err := b.m.CheckCompact(i); err != nil {
+		return err
+	}
+	return b.m.ApplyCompact(i)
+}
+
+// Close implements logbackends.Backend.
+func (b *Backend) Close() error {
+	if b.closed.Swap(true) {
+		return logbackends.ErrClosed
+	}
+	return nil
+}
+
+// Stats implements logbackends.Backend.
+func (b *Backend) Stats() logbackends.Stats {
+	return logbackends.Stats{Backend: Name, Saves: b.saves.Load(), EntriesSaved: b.entries.Load()}
+}
