@@ -7,6 +7,7 @@ import (
 
 	"github.com/adrbench/adrbench/store/watch/watchtest"
 	"go.etcd.io/etcd/api/v3/etcdserverpb"
+	"gopkg.in/yaml.v3"
 )
 
 func TestCreateIDs(t *testing.T) {
@@ -441,5 +442,21 @@ func TestConfigValidate(t *testing.T) {
 				t.Fatalf("Validate() = %v, want ok=%v", err, tt.ok)
 			}
 		})
+	}
+}
+
+func TestConfigYAML(t *testing.T) {
+	in := Config{StreamBuffer: 7, ProgressNotifyInterval: 3e9, MaxEventsPerResponse: 9, MaxResponseBytes: 1 << 20}
+	b, err := yaml.Marshal(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out Config
+	if err := yaml.Unmarshal(b, &out); err != nil {
+		t.Fatal(err)
+	}
+	if out.StreamBuffer != in.StreamBuffer || out.ProgressNotifyInterval != in.ProgressNotifyInterval ||
+		out.MaxEventsPerResponse != in.MaxEventsPerResponse || out.MaxResponseBytes != in.MaxResponseBytes {
+		t.Fatalf("round trip %+v -> %s -> %+v", in, b, out)
 	}
 }
