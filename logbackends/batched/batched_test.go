@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/adrbench/adrbench/logbackends"
+	"github.com/adrbench/adrbench/logbackends/benchsuite"
 	"github.com/adrbench/adrbench/logbackends/conformance"
 	"github.com/adrbench/adrbench/logbackends/vfs"
 )
@@ -21,3 +22,5 @@ func TestGroupCommitWindowRejected(t *testing.T) {
 		t.Fatalf("Open = %v, want ErrGroupCommitUnsupported", err)
 	}
 }
+
+func BenchmarkSave(b *testing.B) { benchsuite.Save(b, Name, Open) }

@@ -1,0 +1,73 @@
+package benchsuite
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+	"go.etcd.io/raft/v3/raftpb"
+
+	"github.com/adrbench/adrbench/logbackends"
+)
+
+// entrySizes and batchSizes are the grid Save runs.
+var (
+	entrySizes = []int{256, 4096}
+	batchSizes = []int{1, 16, 128}
+)
+
+// Save benchmarks Save of every entry size and batch size on backend name.
+func Save(b *testing.B, name string, open logbackends.Opener) {
+	for _, size := range entrySizes {
+		for _, batch := range batchSizes {
+			b.Run(fmt.Sprintf("backend=%s/entry=%d/batch=%d", name, size, batch), func(b *testing.B) {
+				saveOne(b, open, size, batch)
+			})
+		}
+	}
+}
+
+func saveOne(b *testing.B, open logbackends.Opener, size, batch int) {
+	be, err := open(logbackends.DefaultOptions(b.TempDir()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() {
+		if err := be.Close(); err != nil {
+			b.Error(err)
+		}
+	}()
+	data := make([]byte, size)
+	for i := range data {
+		data[i] = byte(i)
+	}
+	hist := hdrhistogram.New(1, int64(time.Minute), 3)
+	ents := make([]*raftpb.Entry, batch)
+	typ := raftpb.EntryNormal
+	term := uint64(1)
+	next := uint64(1)
+	startSyncs := be.Stats().Syncs
+	b.SetBytes(int64(size * batch))
+	b.ResetTimer()
+	start := time.Now()
+	for op := 0; op < b.N; op++ {
+		// Entries are built per op (raft hands the backend fresh ones);
+		// the payload is shared, as raft's entries share the proposal's.
+		for k := range ents {
+			ents[k] = &raftpb.Entry{Index: new(next), Term: &term, Type: &typ, Data: data}
+			next++
+		}
+		hs := &raftpb.HardState{Term: &term, Vote: new(uint64(1)), Commit: new(next - 1)}
+		t0 := time.Now()
+		if err := be.Save(hs, ents, nil, true); err != nil {
+			b.Fatal(err)
+		}
+		hist.RecordValue(int64(time.Since(t0)))
+	}
+	elapsed := time.Since(start)
+	b.StopTimer()
+	b.ReportMetric(float64(b.N*batch)/elapsed.Seconds(), "entries/s")
+	b.ReportMetric(float64(be.Stats().Syncs-startSyncs)/float64(b.N), "syncs/op")
+	b.ReportMetric(float64(hist.ValueAtQuantile(99)), "p99-ns")
+}
