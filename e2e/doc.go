@@ -1,0 +1,17 @@
+// Package e2e runs adrbench the way users do: as `adrbench serve` processes
+// driven by Debian's etcdctl, side by side with real etcd processes started
+// with the same flags.
+//
+// Cluster starts N member processes of either binary on free loopback
+// ports with etcd's static-cluster flags, polls until every member answers a
+// linearizable read and agrees on a leader, and can kill (SIGKILL), stop
+// (SIGTERM) and restart members from their data dirs. Script and Runner run
+// testdata/etcdctl.script, a list of etcdctl commands, and return a
+// transcript with ports, ids, versions, sizes, raft terms and timings
+// masked, so that the transcript of our server can be compared line by line
+// with testdata/etcdctl.golden, which real etcd produced (regenerate it with
+// `go test ./e2e -run TestEtcdctlCompat/etcd -args -update`).
+//
+// The tests need etcd and etcdctl on PATH and skip with the reason when they
+// are missing; scripts/test.sh installs them so that CI never skips.
+package e2e

@@ -1,0 +1,157 @@
+package e2e
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+)
+
+// flavor is a server binary the e2e tests run clusters of.
+type flavor struct {
+	name  string
+	spec  func(t *testing.T) ClusterSpec // skips the test when the binary is unavailable
+	isOur bool
+}
+
+var flavors = []flavor{
+	{name: "etcd", spec: etcdSpec},
+	{name: "adrbench", spec: adrbenchSpec, isOur: true},
+}
+
+// etcdSpec runs Debian's etcd (scripts/test.sh installs it).
+func etcdSpec(t *testing.T) ClusterSpec {
+	t.Helper()
+	bin, err := exec.LookPath("etcd")
+	if err != nil {
+		t.Skip("etcd is not on PATH (scripts/test.sh installs it): ", err)
+	}
+	return ClusterSpec{Command: []string{bin}, Dir: t.TempDir()}
+}
+
+// adrbenchSpec builds cmd/adrbench and runs `adrbench serve`.
+func adrbenchSpec(t *testing.T) ClusterSpec {
+	t.Helper()
+	return ClusterSpec{
+		Command: []string{buildAdrbench(t), "serve"},
+		Flags:   []string{"--log-backend=batched"},
+		Dir:     t.TempDir(),
+	}
+}
+
+// buildAdrbench builds the binary into a temporary directory.
+func buildAdrbench(t *testing.T) string {
+	t.Helper()
+	_, file, _, _ := runtime.Caller(0)
+	root := filepath.Dir(filepath.Dir(file))
+	bin := filepath.Join(t.TempDir(), "adrbench")
+	cmd := exec.Command("go", "build", "-o", bin, "./cmd/adrbench")
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build ./cmd/adrbench: %v\n%s", err, out)
+	}
+	return bin
+}
+
+func needEtcdctl(t *testing.T) string {
+	t.Helper()
+	bin, err := exec.LookPath("etcdctl")
+	if err != nil {
+		t.Skip("etcdctl is not on PATH (scripts/test.sh installs it): ", err)
+	}
+	return bin
+}
+
+// startCluster starts a cluster and stops it when the test ends, printing
+// the members' logs if the test failed.
+func startCluster(t *testing.T, spec ClusterSpec, size int) *Cluster {
+	t.Helper()
+	spec.Size = size
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	c, err := StartCluster(ctx, spec)
+	if err != nil {
+		t.Fatalf("start %s cluster: %v", spec.Command[0], err)
+	}
+	t.Cleanup(func() {
+		if err := c.Stop(10 * time.Second); err != nil {
+			t.Errorf("stop: %v", err)
+		}
+		if t.Failed() {
+			for _, m := range c.Members {
+				t.Logf("--- %s log (last 40 lines):\n%s", m.Name, tail(m.Log(), 40))
+			}
+		}
+	})
+	return c
+}
+
+// lineDiff returns a readable diff of two texts: lines only in want are
+// marked "-", lines only in got "+", with a little context.
+func lineDiff(want, got string) string {
+	a, b := strings.Split(want, "\n"), strings.Split(got, "\n")
+	// lcs[i][j] is the length of the longest common subsequence of a[i:] and b[j:].
+	lcs := make([][]int, len(a)+1)
+	for i := range lcs {
+		lcs[i] = make([]int, len(b)+1)
+	}
+	for i := len(a) - 1; i >= 0; i-- {
+		for j := len(b) - 1; j >= 0; j-- {
+			if a[i] == b[j] {
+				lcs[i][j] = lcs[i+1][j+1] + 1
+			} else {
+				lcs[i][j] = max(lcs[i+1][j], lcs[i][j+1])
+			}
+		}
+	}
+	type line struct {
+		mark byte
+		text string
+	}
+	var lines []line
+	i, j := 0, 0
+	for i < len(a) || j < len(b) {
+		switch {
+		case i < len(a) && j < len(b) && a[i] == b[j]:
+			lines = append(lines, line{' ', a[i]})
+			i, j = i+1, j+1
+		case j < len(b) && (i == len(a) || lcs[i][j+1] >= lcs[i+1][j]):
+			lines = append(lines, line{'+', b[j]})
+			j++
+		default:
+			lines = append(lines, line{'-', a[i]})
+			i++
+		}
+	}
+	const context = 3
+	var out strings.Builder
+	last := -1
+	for k, l := range lines {
+		near := false
+		for d := max(0, k-context); d <= min(len(lines)-1, k+context); d++ {
+			near = near || lines[d].mark != ' '
+		}
+		if !near {
+			continue
+		}
+		if last >= 0 && k > last+1 {
+			out.WriteString("...\n")
+		}
+		out.WriteString(string(l.mark) + " " + l.text + "\n")
+		last = k
+	}
+	return out.String()
+}
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
