@@ -83,6 +83,9 @@ func (c Config) Validate() error {
 	if c.SnapshotCount == 0 {
 		return configErr("--snapshot-count", "must be positive")
 	}
+	if c.SnapshotCatchUpEntries == 0 {
+		return configErr("--snapshot-catchup-entries", "must be positive")
+	}
 	if c.QuotaBackendBytes <= 0 {
 		return configErr("--quota-backend-bytes", "must be positive, got %d", c.QuotaBackendBytes)
 	}

@@ -143,6 +143,7 @@ func TestValidate(t *testing.T) {
 		}},
 		{name: "election too long", edit: func(c *Config) { c.ElectionTimeout = time.Minute }, wantFlag: "--election-timeout", wantMsg: "too long"},
 		{name: "zero snapshot count", edit: func(c *Config) { c.SnapshotCount = 0 }, wantFlag: "--snapshot-count"},
+		{name: "zero snapshot catch-up", edit: func(c *Config) { c.SnapshotCatchUpEntries = 0 }, wantFlag: "--snapshot-catchup-entries"},
 		{name: "zero quota", edit: func(c *Config) { c.QuotaBackendBytes = 0 }, wantFlag: "--quota-backend-bytes"},
 		{name: "negative quota", edit: func(c *Config) { c.QuotaBackendBytes = -1 }, wantFlag: "--quota-backend-bytes"},
 		{name: "zero max request", edit: func(c *Config) { c.MaxRequestBytes = 0 }, wantFlag: "--max-request-bytes"},
