@@ -1,0 +1,67 @@
+package mvcc
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"sort"
+	"testing"
+)
+
+func TestSkiplistOrder(t *testing.T) {
+	l := newSkiplist()
+	rnd := rand.New(rand.NewPCG(1, 2))
+	want := map[string]bool{}
+	for i := 0; i < 2000; i++ {
+		k := fmt.Sprintf("k%05d", rnd.IntN(5000))
+		if want[k] {
+			l.remove([]byte(k))
+			delete(want, k)
+			continue
+		}
+		l.insert(newKeyIndex([]byte(k)))
+		want[k] = true
+	}
+	var keys []string
+	for k := range want {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var got []string
+	for n := l.first(); n != nil; n = n.next[0] {
+		got = append(got, string(n.ki.key))
+	}
+	if !equalStrings(got, keys) || l.len != len(keys) {
+		t.Fatalf("skiplist holds %d keys in order %v, want %d", len(got), equalStrings(got, keys), len(keys))
+	}
+	if n := l.seek([]byte("k02500")); n != nil && string(n.ki.key) < "k02500" {
+		t.Fatalf("seek found %q", n.ki.key)
+	}
+}
+
+func TestKeyIndexAt(t *testing.T) {
+	ki := newKeyIndex([]byte("k"))
+	ki.put(revision{2, 0})
+	ki.put(revision{4, 1})
+	ki.tombstone(revision{6, 0})
+	ki.put(revision{8, 0})
+	tests := []struct {
+		rev  int64
+		want int64 // main revision found, 0 = none
+	}{{1, 0}, {2, 2}, {3, 2}, {4, 4}, {5, 4}, {6, 0}, {7, 0}, {8, 8}, {100, 8}}
+	for _, tt := range tests {
+		t.Run(fmt.Sprint("at=", tt.rev), func(t *testing.T) {
+			r, ok := ki.at(tt.rev)
+			if ok != (tt.want != 0) || r.main != tt.want {
+				t.Fatalf("at(%d) = %v %v, want %d", tt.rev, r, ok, tt.want)
+			}
+		})
+	}
+	var dropped []revision
+	ki.compact(5, func(r revision, _ bool) { dropped = append(dropped, r) })
+	if len(dropped) != 1 || dropped[0].main != 2 {
+		t.Fatalf("compact(5) dropped %v", dropped)
+	}
+	if r, ok := ki.at(5); !ok || r.main != 4 {
+		t.Fatalf("at(5) after compaction = %v %v", r, ok)
+	}
+}
