@@ -17,7 +17,8 @@
 //   - Each link is FIFO and is drained by one goroutine, and inbound
 //     messages are handed to Raft.Process by one goroutine per
 //     connection, in order: raft relies on in-order MsgApp streams to
-//     avoid needless rejections and probes.
+//     avoid needless rejections and probes. The one exception is MsgSnap
+//     over TCP, which travels on a connection of its own (below).
 //   - A MsgSnap is reported with raft.SnapshotFinish once it has been
 //     written out completely (flushed to the socket, or handed to the
 //     receiver in process), and with raft.SnapshotFailure if it was
@@ -46,9 +47,12 @@
 // redialled with exponential backoff; while a peer cannot be reached,
 // whatever is queued for it is dropped and reported unreachable.
 //
-// Snapshots travel as one frame: MaxMessageBytes defaults to 2 GiB +
-// 1 MiB, enough for a snapshot of etcd's default 2 GiB backend quota;
-// raise it with the quota. Streaming would save the receiver one buffer
+// A MsgSnap is written on a short-lived connection of its own, as etcd
+// does, so that a snapshot of the whole state machine does not hold up
+// the heartbeats queued behind it for long enough to set off an
+// election. Snapshots travel as one frame: MaxMessageBytes defaults to
+// 2 GiB + 1 MiB, enough for a snapshot of etcd's default 2 GiB backend
+// quota; raise it with the quota. Streaming would save the receiver one buffer
 // of the snapshot's size, but raft hands over and expects the snapshot
 // as one in-memory message, so it would save nothing end to end.
 //

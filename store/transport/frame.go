@@ -37,7 +37,8 @@ import (
 //
 // Both ends check the cluster and member ids, so a member of another
 // cluster, or a stale URL that now points at another member, is refused
-// with an error that says which id was wrong.
+// with an error that says which id was wrong. A MsgSnap goes on a
+// connection of its own: the same hello and reply, one frame, close.
 //
 // Frames are whole messages, including MsgSnap, whose snapshot data is
 // the state machine's database (up to the backend quota). The 32-bit
@@ -235,6 +236,9 @@ type frameReader struct {
 // keepBuf is the largest read buffer kept between frames; a snapshot's
 // buffer is released once the snapshot has been decoded.
 const keepBuf = 4 << 20
+
+// keepFrame is the largest encode buffer kept between messages.
+const keepFrame = 4 << 20
 
 // next reads one frame and returns its message and its size on the wire.
 // proto.Unmarshal copies bytes fields, so the buffer may be reused.

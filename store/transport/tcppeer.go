@@ -25,8 +25,8 @@ type peer struct {
 
 	mu    sync.Mutex
 	addrs []string
-	next  int      // which addr to dial next
-	conn  net.Conn // the current connection, closed by stop
+	next  int                   // which addr to dial next
+	conns map[net.Conn]struct{} // open connections, closed by stop
 }
 
 func newPeer(t *TCP, id uint64, addrs []string, c *counters) *peer {
@@ -39,6 +39,7 @@ func newPeer(t *TCP, id uint64, addrs []string, c *counters) *peer {
 		ctx:    ctx,
 		cancel: cancel,
 		addrs:  addrs,
+		conns:  make(map[net.Conn]struct{}),
 	}
 }
 
@@ -49,27 +50,35 @@ func (p *peer) setAddrs(addrs []string) {
 	p.mu.Unlock()
 }
 
-// stop makes run and the delay line return, closing the connection so a
-// blocked write returns at once.
+// stop makes run, the delay line and snapshot senders return, closing
+// the connections so a blocked write returns at once.
 func (p *peer) stop() {
 	p.cancel()
 	p.mu.Lock()
-	if p.conn != nil {
-		_ = p.conn.Close()
+	for c := range p.conns {
+		_ = c.Close()
 	}
 	p.mu.Unlock()
 }
 
-// setConn records the connection so stop can close it, and refuses it if
+// track records a connection so stop can close it, and refuses it if
 // stop has already run.
-func (p *peer) setConn(c net.Conn) bool {
+func (p *peer) track(c net.Conn) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.ctx.Err() != nil {
 		return false
 	}
-	p.conn = c
+	p.conns[c] = struct{}{}
 	return true
+}
+
+// release closes a connection dial returned.
+func (p *peer) release(c net.Conn) {
+	p.mu.Lock()
+	delete(p.conns, c)
+	p.mu.Unlock()
+	_ = c.Close()
 }
 
 // run connects, streams until the connection fails, and reconnects with
@@ -86,7 +95,7 @@ func (p *peer) run() {
 		conn, err := p.dial()
 		if p.ctx.Err() != nil {
 			if conn != nil {
-				_ = conn.Close()
+				p.release(conn)
 			}
 			return
 		}
@@ -94,7 +103,7 @@ func (p *peer) run() {
 			backoff = cfg.BackoffMin
 			p.c.connects.Add(1)
 			err = p.stream(conn)
-			_ = conn.Close()
+			p.release(conn)
 			if p.ctx.Err() != nil {
 				return
 			}
@@ -122,7 +131,8 @@ func (p *peer) run() {
 }
 
 // dial connects to the next of the peer's addresses and performs the
-// dialler's side of the handshake.
+// dialler's side of the handshake. The caller must release the
+// connection.
 func (p *peer) dial() (net.Conn, error) {
 	cfg := &p.t.cfg
 	p.mu.Lock()
@@ -140,7 +150,7 @@ func (p *peer) dial() (net.Conn, error) {
 		// heartbeat held back by Nagle costs a round trip.
 		_ = tc.SetNoDelay(true)
 	}
-	if !p.setConn(conn) {
+	if !p.track(conn) {
 		_ = conn.Close()
 		return nil, ErrClosed
 	}
@@ -154,7 +164,7 @@ func (p *peer) dial() (net.Conn, error) {
 		err = judgeReply(rp, cfg.ClusterID, cfg.ID, p.id)
 	}
 	if err != nil {
-		_ = conn.Close()
+		p.release(conn)
 		return nil, fmt.Errorf("%w: member %d at %s: %w", ErrHandshake, p.id, addr, err)
 	}
 	_ = conn.SetDeadline(time.Time{})
@@ -165,30 +175,24 @@ func (p *peer) dial() (net.Conn, error) {
 // a burst of small messages leaves in few syscalls.
 const streamBufSize = 64 << 10
 
-// keepFrame is the largest encode buffer kept between messages.
-const keepFrame = 4 << 20
-
 // stream writes queued messages to conn until a write fails or the peer
 // is stopped. It flushes only when the queue is empty, so a burst is
-// coalesced into as few writes as the buffer allows. A MsgSnap is
-// reported finished once a flush that includes all of it succeeds.
+// coalesced into as few writes as the buffer allows. Snapshots are handed
+// to sendSnapshot instead, so a large one does not hold up heartbeats
+// and appends behind it.
 func (p *peer) stream(conn net.Conn) error {
 	bw := bufio.NewWriterSize(conn, streamBufSize)
-	limit := p.t.cfg.MaxMessageBytes
-	var (
-		frame []byte
-		snaps int // MsgSnaps written since the last flush
-	)
+	var frame []byte
 	fail := func(m *raftpb.Message, err error) error {
+		err = fmt.Errorf("transport: writing to member %d: %w", p.id, err)
+		// Recorded before raft hears, so Stats explains the report.
+		p.c.setErr(err)
 		if m != nil {
 			p.out.reportDropped([]*raftpb.Message{m})
 		} else {
 			p.out.r.ReportUnreachable(p.id)
 		}
-		for range snaps {
-			p.out.r.ReportSnapshot(p.id, raft.SnapshotFailure)
-		}
-		return fmt.Errorf("transport: writing to member %d: %w", p.id, err)
+		return err
 	}
 	for {
 		var m *raftpb.Message
@@ -200,22 +204,19 @@ func (p *peer) stream(conn net.Conn) error {
 					return fail(nil, err)
 				}
 			}
-			for ; snaps > 0; snaps-- {
-				p.out.r.ReportSnapshot(p.id, raft.SnapshotFinish)
-			}
 			select {
 			case m = <-p.out.q:
 			case <-p.ctx.Done():
 				return nil
 			}
 		}
+		if isSnap(m) {
+			p.sendSnapshot(m)
+			continue
+		}
 		var err error
-		frame, err = appendFrame(frame, m, limit)
-		if err != nil {
-			// This message cannot be sent; the stream is still fine.
-			p.c.setErr(err)
-			p.t.reportErr(p.id, err)
-			p.out.reportDropped([]*raftpb.Message{m})
+		if frame, err = appendFrame(frame, m, p.t.cfg.MaxMessageBytes); err != nil {
+			p.dropUnsendable(m, err)
 			continue
 		}
 		if _, err := bw.Write(frame); err != nil {
@@ -223,11 +224,58 @@ func (p *peer) stream(conn net.Conn) error {
 		}
 		p.c.msgsSent.Add(1)
 		p.c.bytesSent.Add(uint64(len(frame)))
-		if isSnap(m) {
-			snaps++
-		}
-		if cap(frame) > keepFrame {
-			frame = nil
-		}
 	}
+}
+
+// dropUnsendable drops a message that can never be sent (too large, or
+// not encodable); the connection it was meant for is still fine.
+func (p *peer) dropUnsendable(m *raftpb.Message, err error) {
+	p.c.setErr(err)
+	p.t.reportErr(p.id, err)
+	p.out.reportDropped([]*raftpb.Message{m})
+}
+
+// sendSnapshot writes a MsgSnap on a connection of its own, in the
+// background, and reports how that ended. This is what etcd does too: a
+// snapshot can be the whole state machine, and on the shared stream it
+// would hold up heartbeats long enough for the follower to start an
+// election. The snapshot may therefore overtake or trail messages sent
+// around it, which raft tolerates (it pauses appends to a follower while
+// a snapshot is in flight). The receiver needs nothing special: it is one
+// more connection carrying one frame.
+func (p *peer) sendSnapshot(m *raftpb.Message) {
+	// The writer goroutine calling this is itself counted in wg, so
+	// Close cannot be past Wait yet.
+	p.t.wg.Add(1)
+	go func() {
+		defer p.t.wg.Done()
+		n, err := p.writeSnapshot(m)
+		if err != nil {
+			p.c.setErr(err)
+			p.t.reportErr(p.id, err)
+			p.out.reportDropped([]*raftpb.Message{m})
+			return
+		}
+		p.c.msgsSent.Add(1)
+		p.c.bytesSent.Add(uint64(n))
+		p.out.r.ReportSnapshot(p.id, raft.SnapshotFinish)
+	}()
+}
+
+// writeSnapshot dials, writes m as one frame and closes the connection
+// once every byte has been handed to the kernel.
+func (p *peer) writeSnapshot(m *raftpb.Message) (int, error) {
+	frame, err := appendFrame(nil, m, p.t.cfg.MaxMessageBytes)
+	if err != nil {
+		return 0, err
+	}
+	conn, err := p.dial()
+	if err != nil {
+		return 0, fmt.Errorf("transport: snapshot to member %d: %w", p.id, err)
+	}
+	defer p.release(conn)
+	if _, err := conn.Write(frame); err != nil {
+		return 0, fmt.Errorf("transport: snapshot to member %d: %w", p.id, err)
+	}
+	return len(frame), nil
 }

@@ -192,6 +192,7 @@ func TestCloseStopsGoroutines(t *testing.T) {
 				p.a.Send([]*raftpb.Message{app(1, 2, uint64(i), nil)})
 				p.b.Send([]*raftpb.Message{app(2, 1, uint64(i), nil)})
 			}
+			p.b.Send([]*raftpb.Message{snapMsg(2, 1, make([]byte, 1<<20))})
 			waitFor(t, p.ra, "traffic from 2", func() bool { return p.ra.count() > 0 })
 			if err := p.a.Close(); err != nil {
 				t.Fatal(err)
