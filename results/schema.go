@@ -1,0 +1,129 @@
+package results
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+)
+
+// SchemaV1 is the schema string written into every run.json.
+const SchemaV1 = "adrbench.run/v1"
+
+// Run is the content of run.json.
+type Run struct {
+	Schema  string    `json:"schema"`
+	Name    string    `json:"name"`
+	Started time.Time `json:"started"`
+	Git     string    `json:"git"`
+	Host    Host      `json:"host"`
+	// Config is the effective configuration the run was made with, as the
+	// command that made it chose to describe it.
+	Config json.RawMessage `json:"config"`
+	Points []Point         `json:"points"`
+}
+
+// Host is the host probe.
+type Host struct {
+	CPU         string `json:"cpu"`
+	Cores       int    `json:"cores"`
+	MemoryBytes uint64 `json:"memory_bytes"`
+	Kernel      string `json:"kernel"`
+	Disk        string `json:"disk"`
+	Hostname    string `json:"hostname,omitempty"`
+	GoVersion   string `json:"go_version,omitempty"`
+}
+
+// Latency summarises a latency histogram in milliseconds.
+type Latency struct {
+	Mean float64 `json:"mean"`
+	P50  float64 `json:"p50"`
+	P90  float64 `json:"p90"`
+	P99  float64 `json:"p99"`
+	P999 float64 `json:"p999"`
+	Max  float64 `json:"max"`
+	// Min and StdDev are additions to the contract's fields.
+	Min    float64 `json:"min"`
+	StdDev float64 `json:"stddev"`
+}
+
+// Second is one second of a point's time series, warm-up excluded.
+type Second struct {
+	T      int     `json:"t_s"`    // seconds since measurement began, ending at T
+	Ops    int64   `json:"ops"`    // successful operations completed in it
+	Errors int64   `json:"errors"` // failed operations completed in it
+	P50    float64 `json:"p50_ms"` // of operations completed in it
+	P99    float64 `json:"p99_ms"`
+	Max    float64 `json:"max_ms"`
+	// Rate is the open-loop target rate in effect, 0 for closed loop.
+	Rate float64 `json:"rate_ops_s,omitempty"`
+}
+
+// Point is one measured configuration. The first block of fields is the
+// DESIGN.md contract.
+type Point struct {
+	Target      string   `json:"target"`
+	Backend     string   `json:"backend"`
+	Nodes       int      `json:"nodes"`
+	NetDelayMs  float64  `json:"net_delay_ms"`
+	DiskProfile string   `json:"disk_profile"`
+	Emulated    []string `json:"emulated"`
+	Workload    string   `json:"workload"`
+	Mode        string   `json:"mode"` // "closed" or "open"
+	Clients     int      `json:"clients"`
+	Conns       int      `json:"conns"`
+	KeySize     int      `json:"key_size"`
+	ValSize     int      `json:"val_size"`
+	DurationS   float64  `json:"duration_s"`
+	Ops         int64    `json:"ops"`
+	Errors      int64    `json:"errors"`
+	Throughput  float64  `json:"throughput_ops_s"`
+	LatencyMs   Latency  `json:"latency_ms"`
+	SyncsPerOp  float64  `json:"syncs_per_op"`
+
+	// Additions.
+	RateOpsS     float64          `json:"rate_ops_s,omitempty"` // open-loop target rate
+	KeySpace     int              `json:"key_space,omitempty"`
+	WarmupS      float64          `json:"warmup_s,omitempty"`
+	ErrorsByCode map[string]int64 `json:"errors_by_code,omitempty"`
+	Series       []Second         `json:"series,omitempty"`
+	// GeneratorCPUS and ServerCPUS are CPU seconds used during the
+	// measured part of the run; ServerCPUS is 0 when unknown.
+	GeneratorCPUS float64 `json:"generator_cpu_s,omitempty"`
+	ServerCPUS    float64 `json:"server_cpu_s,omitempty"`
+	// HgrmFile names the percentile distribution file in the run directory;
+	// Write fills it in.
+	HgrmFile string `json:"hgrm,omitempty"`
+	// HistogramB64 is the latency histogram (ns) in HdrHistogram's V2
+	// compressed encoding, base64; Write fills it in from Histogram.
+	HistogramB64 string `json:"histogram,omitempty"`
+
+	// Histogram is the merged latency histogram in nanoseconds. Write saves
+	// it; Read restores it.
+	Histogram *hdrhistogram.Histogram `json:"-"`
+}
+
+// Modes of a point.
+const (
+	ModeClosed = "closed"
+	ModeOpen   = "open"
+)
+
+// LatencyFromHistogram summarises h, which holds nanoseconds, in
+// milliseconds. An empty histogram gives all zeros.
+func LatencyFromHistogram(h *hdrhistogram.Histogram) Latency {
+	if h == nil || h.TotalCount() == 0 {
+		return Latency{}
+	}
+	ms := func(ns int64) float64 { return float64(ns) / 1e6 }
+	return Latency{
+		Mean:   h.Mean() / 1e6,
+		P50:    ms(h.ValueAtQuantile(50)),
+		P90:    ms(h.ValueAtQuantile(90)),
+		P99:    ms(h.ValueAtQuantile(99)),
+		P999:   ms(h.ValueAtQuantile(99.9)),
+		Max:    ms(h.Max()),
+		Min:    ms(h.Min()),
+		StdDev: h.StdDev() / 1e6,
+	}
+}
