@@ -3,6 +3,7 @@ package transport_test
 import (
 	"errors"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -277,5 +278,28 @@ func TestTCPRemovePeerClosesItsConnections(t *testing.T) {
 		case <-p.rb.changed:
 		case <-time.After(5 * time.Millisecond):
 		}
+	}
+}
+
+func TestTCPOversizedMessageIsDroppedAlone(t *testing.T) {
+	lnA, lnB := listen(t), listen(t)
+	ra, rb := newFakeRaft(), newFakeRaft()
+	a := newTCP(t, transport.TCPConfig{ID: 1, ClusterID: 7, Listener: lnA, Raft: ra,
+		Peers: map[uint64][]string{2: {url(lnB)}}, MaxMessageBytes: 4096})
+	newTCP(t, transport.TCPConfig{ID: 2, ClusterID: 7, Listener: lnB, Raft: rb,
+		Peers: map[uint64][]string{1: {url(lnA)}}, MaxMessageBytes: 4096})
+	big := app(1, 2, 0, make([]byte, 8192))
+	a.Send([]*raftpb.Message{app(1, 2, 1, nil), big, app(1, 2, 2, nil), snapMsg(1, 2, make([]byte, 8192))})
+	waitFor(t, ra, "the oversized snapshot's failure", func() bool { return ra.snapCount(2, raft.SnapshotFailure) == 1 })
+	waitFor(t, rb, "the messages around it", func() bool { return rb.count() == 2 })
+	if got := rb.received(); got[0].GetIndex() != 1 || got[1].GetIndex() != 2 {
+		t.Fatalf("received indexes %d, %d; want 1, 2", got[0].GetIndex(), got[1].GetIndex())
+	}
+	st := a.Stats().Peers[2]
+	if st.Dropped != 2 || !strings.Contains(st.LastError, "too large") || st.Connects != 1 {
+		t.Fatalf("stats %+v; want 2 dropped on one connection", st)
+	}
+	if ra.unreachableCount(2) == 0 {
+		t.Fatal("dropping an oversized message was not reported")
 	}
 }
