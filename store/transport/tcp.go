@@ -336,6 +336,9 @@ func (t *TCP) Close() error {
 	t.closed = true
 	peers := t.peers
 	t.peers = map[uint64]*peer{}
+	for id, p := range peers {
+		t.recv[id] = p.c // Stats still reports them after Close
+	}
 	conns := make([]net.Conn, 0, len(t.inbound))
 	for c := range t.inbound {
 		conns = append(conns, c)

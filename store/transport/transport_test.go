@@ -201,6 +201,9 @@ func TestCloseStopsGoroutines(t *testing.T) {
 				t.Fatal(err)
 			}
 			p.a.Send([]*raftpb.Message{app(1, 2, 0, nil)}) // a no-op after Close
+			if st := p.b.Stats().Peers[1]; st.MsgsSent == 0 {
+				t.Fatalf("stats after Close lost the traffic: %+v", st)
+			}
 			poll(t, "transport goroutines to exit", func() bool { return len(transportGoroutines()) == 0 })
 		})
 	}
