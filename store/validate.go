@@ -176,7 +176,7 @@ func sameURLs(a, b []string) bool {
 func checkURL(s string) error {
 	u, err := url.Parse(s)
 	if err != nil {
-		return fmt.Errorf("bad URL %q: %w", s, err)
+		return fmt.Errorf("URL %q: must be http://host:port", s)
 	}
 	if u.Scheme != "http" {
 		return fmt.Errorf("URL %q: scheme must be http (TLS is not supported)", s)

@@ -1,0 +1,220 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/adrbench/adrbench/logbackends"
+	"github.com/adrbench/adrbench/store"
+)
+
+// serveOptions are the flags of `adrbench serve`: etcd's names, units and
+// defaults, plus --log-backend.
+type serveOptions struct {
+	name                string
+	dataDir             string
+	listenClientURLs    string
+	advertiseClientURLs string
+	listenPeerURLs      string
+	advertisePeerURLs   string
+	initialCluster      string
+	initialClusterState string
+	initialClusterToken string
+	snapshotCount       uint64
+	snapshotCatchUp     uint64
+	heartbeatMs         uint
+	electionMs          uint
+	quotaBackendBytes   int64
+	maxRequestBytes     uint
+	maxTxnOps           uint
+	logBackend          string
+	logLevel            string
+
+	// initialClusterSet is whether --initial-cluster was given; without it
+	// the cluster is this member alone, as etcd does.
+	initialClusterSet bool
+	backendNames      []string
+
+	cfg store.Config // resolved by Validate
+}
+
+func (o *serveOptions) AddFlags(fs *pflag.FlagSet) {
+	d := store.DefaultConfig()
+	fs.StringVar(&o.name, "name", d.Name, "human-readable name for this member")
+	fs.StringVar(&o.dataDir, "data-dir", d.DataDir, "path to the data directory")
+	fs.StringVar(&o.listenClientURLs, "listen-client-urls", strings.Join(d.ListenClientURLs, ","), "comma-separated URLs to listen on for client traffic")
+	fs.StringVar(&o.advertiseClientURLs, "advertise-client-urls", strings.Join(d.AdvertiseClientURLs, ","), "comma-separated client URLs to advertise to the rest of the cluster")
+	fs.StringVar(&o.listenPeerURLs, "listen-peer-urls", strings.Join(d.ListenPeerURLs, ","), "comma-separated URLs to listen on for peer traffic")
+	fs.StringVar(&o.advertisePeerURLs, "initial-advertise-peer-urls", strings.Join(d.AdvertisePeerURLs, ","), "comma-separated peer URLs of this member to advertise to the rest of the cluster")
+	fs.StringVar(&o.initialCluster, "initial-cluster", store.FormatInitialCluster(d.InitialCluster),
+		"initial cluster configuration for bootstrapping, name=url,... (default: --name with --initial-advertise-peer-urls)")
+	fs.StringVar(&o.initialClusterState, "initial-cluster-state", d.InitialClusterState,
+		`"new" to bootstrap, "existing" to restart a member from its data dir (only static clusters are supported)`)
+	fs.StringVar(&o.initialClusterToken, "initial-cluster-token", d.InitialClusterToken, "initial cluster token, so that clusters bootstrapped with the same URLs get different ids")
+	fs.Uint64Var(&o.snapshotCount, "snapshot-count", d.SnapshotCount, "number of committed transactions that trigger a snapshot")
+	fs.Uint64Var(&o.snapshotCatchUp, "snapshot-catchup-entries", d.SnapshotCatchUpEntries, "number of entries kept after a snapshot for slow followers to catch up")
+	fs.UintVar(&o.heartbeatMs, "heartbeat-interval", uint(d.HeartbeatInterval/time.Millisecond), "time (in milliseconds) of a heartbeat interval")
+	fs.UintVar(&o.electionMs, "election-timeout", uint(d.ElectionTimeout/time.Millisecond), "time (in milliseconds) for an election to time out")
+	fs.Int64Var(&o.quotaBackendBytes, "quota-backend-bytes", d.QuotaBackendBytes, "raise an alarm when the backend size exceeds this quota")
+	fs.UintVar(&o.maxRequestBytes, "max-request-bytes", uint(d.MaxRequestBytes), "maximum client request size in bytes the server will accept")
+	fs.UintVar(&o.maxTxnOps, "max-txn-ops", uint(d.MaxTxnOps), "maximum number of operations permitted in a transaction")
+	help := "raft log storage: one of " + strings.Join(o.backendNames, ", ")
+	if slices.Contains(o.backendNames, "async") {
+		help += ` ("async" is unsafe: it acknowledges writes before they are durable, and a crash loses them)`
+	}
+	fs.StringVar(&o.logBackend, "log-backend", d.LogBackend, help)
+	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+}
+
+// Validate resolves the flags into a store.Config and checks it, without
+// touching the file system beyond what store.Config.Validate reads.
+func (o *serveOptions) Validate() error {
+	cfg := store.DefaultConfig()
+	cfg.Name = o.name
+	cfg.DataDir = o.dataDir
+	cfg.ListenClientURLs = splitURLs(o.listenClientURLs)
+	cfg.AdvertiseClientURLs = splitURLs(o.advertiseClientURLs)
+	cfg.ListenPeerURLs = splitURLs(o.listenPeerURLs)
+	cfg.AdvertisePeerURLs = splitURLs(o.advertisePeerURLs)
+	if o.initialClusterSet {
+		members, err := store.ParseInitialCluster(o.initialCluster)
+		if err != nil {
+			return err
+		}
+		cfg.InitialCluster = members
+	} else {
+		cfg.InitialCluster = []store.Member{{Name: o.name, PeerURLs: cfg.AdvertisePeerURLs}}
+	}
+	cfg.InitialClusterState = o.initialClusterState
+	cfg.InitialClusterToken = o.initialClusterToken
+	cfg.SnapshotCount = o.snapshotCount
+	cfg.SnapshotCatchUpEntries = o.snapshotCatchUp
+	cfg.HeartbeatInterval = time.Duration(o.heartbeatMs) * time.Millisecond
+	cfg.ElectionTimeout = time.Duration(o.electionMs) * time.Millisecond
+	cfg.QuotaBackendBytes = o.quotaBackendBytes
+	cfg.MaxRequestBytes = int(o.maxRequestBytes)
+	cfg.MaxTxnOps = int(o.maxTxnOps)
+	cfg.LogBackend = o.logBackend
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	if !slices.Contains(o.backendNames, o.logBackend) {
+		return fmt.Errorf("--log-backend: %w %q (known: %s)", logbackends.ErrUnknownBackend, o.logBackend, strings.Join(o.backendNames, ", "))
+	}
+	if _, err := parseLogLevel(o.logLevel); err != nil {
+		return err
+	}
+	o.cfg = cfg
+	return nil
+}
+
+func parseLogLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return 0, fmt.Errorf("--log-level: %q is not one of debug, info, warn, error", s)
+	}
+	return l, nil
+}
+
+// splitURLs splits etcd's comma-separated URL lists; an empty entry is kept
+// so that Validate reports it instead of silently dropping it.
+func splitURLs(s string) []string {
+	if strings.TrimSpace(s) == "" {
+		return nil
+	}
+	parts := strings.Split(s, ",")
+	for i := range parts {
+		parts[i] = strings.TrimSpace(parts[i])
+	}
+	return parts
+}
+
+func newServeCmd(backends *logbackends.Registry) *cobra.Command {
+	o := &serveOptions{backendNames: backends.Names()}
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run one member of an etcd-compatible cluster (etcd's flags)",
+		Long: "Run one member of an etcd-compatible replicated key-value store. The flags are\n" +
+			"etcd's: with none it runs a one-member cluster on 127.0.0.1:2379 (clients) and\n" +
+			"127.0.0.1:2380 (peers) with its data in ./default.adrbench. SIGINT or SIGTERM\n" +
+			"stops it cleanly.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			o.initialClusterSet = cmd.Flags().Changed("initial-cluster")
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			return o.run(cmd, backends)
+		},
+	}
+	o.AddFlags(cmd.Flags())
+	return cmd
+}
+
+// run serves until SIGINT, SIGTERM, the command's context ends, or the
+// server stops on its own.
+func (o *serveOptions) run(cmd *cobra.Command, backends *logbackends.Registry) error {
+	if err := checkDataDir(o.cfg.DataDir); err != nil {
+		return err
+	}
+	level, _ := parseLogLevel(o.logLevel) // checked by Validate
+	logger := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
+	srv, err := store.NewServer(o.cfg, backends, store.WithLogger(logger))
+	if err != nil {
+		return fmt.Errorf("start member %q: %w", o.cfg.Name, err)
+	}
+	logger.Info("serving",
+		"member", o.cfg.Name,
+		"clients", strings.Join(o.cfg.ListenClientURLs, ","),
+		"peers", strings.Join(o.cfg.ListenPeerURLs, ","),
+		"log-backend", o.cfg.LogBackend,
+		"data-dir", o.cfg.DataDir)
+
+	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	select {
+	case <-ctx.Done():
+		stop() // a second signal kills the process the default way
+		logger.Info("stopping", "member", o.cfg.Name)
+		if err := srv.Close(); err != nil {
+			return fmt.Errorf("stop member %q: %w", o.cfg.Name, err)
+		}
+		return nil
+	case <-srv.Done():
+		err := srv.Err()
+		_ = srv.Close() // the server already failed; err says why
+		return fmt.Errorf("member %q stopped: %w", o.cfg.Name, err)
+	}
+}
+
+// checkDataDir creates dir if needed and proves it is writable, so that a
+// bad --data-dir fails with one clear line before anything starts.
+func checkDataDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("--data-dir: %w: %s: %v", errDataDir, dir, err)
+	}
+	f, err := os.CreateTemp(dir, ".write-probe-*")
+	if err != nil {
+		return fmt.Errorf("--data-dir: %w: %s: %v", errDataDir, dir, err)
+	}
+	name := f.Name()
+	_, werr := f.Write([]byte("probe"))
+	cerr := f.Close()
+	rerr := os.Remove(name)
+	for _, err := range []error{werr, cerr, rerr} {
+		if err != nil {
+			return fmt.Errorf("--data-dir: %w: %s: %v", errDataDir, filepath.Clean(dir), err)
+		}
+	}
+	return nil
+}

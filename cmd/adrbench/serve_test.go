@@ -1,0 +1,226 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
+
+	"github.com/spf13/pflag"
+
+	"github.com/adrbench/adrbench/logbackends"
+	"github.com/adrbench/adrbench/store"
+)
+
+// TestServeRejects runs the serve command in process with bad flags; each
+// must fail before anything starts, with one line naming what is wrong.
+func TestServeRejects(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "a-file")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// Ports nobody listens on: every case must fail before binding them.
+	base := []string{"serve", "--data-dir=" + filepath.Join(dir, "data"),
+		"--listen-client-urls=http://127.0.0.1:1", "--advertise-client-urls=http://127.0.0.1:1",
+		"--listen-peer-urls=http://127.0.0.1:2", "--initial-advertise-peer-urls=http://127.0.0.1:2"}
+	tests := []struct {
+		name string
+		args []string
+		want string
+		is   error
+	}{
+		{name: "unknown log backend", args: []string{"--log-backend=nope"}, want: `--log-backend: unknown log backend "nope" (known: batched, memory)`, is: logbackends.ErrUnknownBackend},
+		{name: "member without URL", args: []string{"--initial-cluster=default=http://127.0.0.1:2,infra9="}, want: `--initial-cluster: member "infra9" has no URL`, is: store.ErrInvalidConfig},
+		{name: "member not in cluster", args: []string{"--name=m9", "--initial-cluster=m0=http://127.0.0.1:2"}, want: "--initial-cluster: does not list this member (--name=m9)", is: store.ErrInvalidConfig},
+		{name: "advertise does not match", args: []string{"--initial-cluster=default=http://127.0.0.1:3"}, want: "--initial-advertise-peer-urls: http://127.0.0.1:2 does not match", is: store.ErrInvalidConfig},
+		{name: "bad client URL", args: []string{"--listen-client-urls=127.0.0.1:2379"}, want: `--listen-client-urls: URL "127.0.0.1:2379": must be http://host:port`, is: store.ErrInvalidConfig},
+		{name: "empty URL in list", args: []string{"--listen-client-urls=http://127.0.0.1:1,"}, want: "--listen-client-urls:", is: store.ErrInvalidConfig},
+		{name: "election under 5 heartbeats", args: []string{"--heartbeat-interval=100", "--election-timeout=400"}, want: "--election-timeout: 400ms must be at least 5 times --heartbeat-interval (100ms)", is: store.ErrInvalidConfig},
+		{name: "bad cluster state", args: []string{"--initial-cluster-state=joining"}, want: "--initial-cluster-state: must be new or existing", is: store.ErrInvalidConfig},
+		{name: "existing without data", args: []string{"--initial-cluster-state=existing"}, want: "--initial-cluster-state: existing needs the data dir", is: store.ErrInvalidConfig},
+		{name: "zero snapshot count", args: []string{"--snapshot-count=0"}, want: "--snapshot-count: must be positive", is: store.ErrInvalidConfig},
+		{name: "zero quota", args: []string{"--quota-backend-bytes=0"}, want: "--quota-backend-bytes: must be positive", is: store.ErrInvalidConfig},
+		{name: "bad log level", args: []string{"--log-level=loud"}, want: `--log-level: "loud" is not one of`},
+		{name: "data dir under a file", args: []string{"--data-dir=" + filepath.Join(file, "data")}, want: "--data-dir: data dir is not writable: " + filepath.Join(file, "data"), is: errDataDir},
+		{name: "not a number", args: []string{"--heartbeat-interval=fast"}, want: `invalid argument "fast" for "--heartbeat-interval"`},
+		{name: "unknown flag", args: []string{"--listen-metrics-urls=http://127.0.0.1:3"}, want: "unknown flag: --listen-metrics-urls"},
+		{name: "positional argument", args: []string{"extra"}, want: `unknown command "extra" for "adrbench serve"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			root := newRootCmd(newBackendRegistry())
+			var stdout, stderr bytes.Buffer
+			root.SetArgs(append(append([]string{}, base...), tt.args...))
+			root.SetOut(&stdout)
+			root.SetErr(&stderr)
+			err := root.ExecuteContext(t.Context())
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("serve %q: error %v, want one containing %q", tt.args, err, tt.want)
+			}
+			if tt.is != nil && !errors.Is(err, tt.is) {
+				t.Fatalf("serve %q: error %v does not wrap %v", tt.args, err, tt.is)
+			}
+			if stdout.Len() != 0 || strings.Contains(stderr.String(), "Usage:") {
+				t.Fatalf("serve %q printed usage or output:\nstdout: %s\nstderr: %s", tt.args, &stdout, &stderr)
+			}
+		})
+	}
+}
+
+// TestRunPrintsOneLine checks the exit code and the single error line main
+// prints.
+func TestRunPrintsOneLine(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	code := run(t.Context(), []string{"serve", "--log-backend=nope", "--data-dir=" + t.TempDir()}, &stdout, &stderr)
+	if code != 1 {
+		t.Fatalf("exit code %d, want 1", code)
+	}
+	want := `adrbench: --log-backend: unknown log backend "nope" (known: batched, memory)` + "\n"
+	if stderr.String() != want || stdout.Len() != 0 {
+		t.Fatalf("stderr %q, stdout %q; want stderr %q", stderr.String(), stdout.String(), want)
+	}
+	if code := run(t.Context(), []string{"serve", "--help"}, &stdout, &stderr); code != 0 {
+		t.Fatalf("--help exit code %d", code)
+	}
+	for _, flag := range []string{"--initial-cluster-state", "--log-backend", "batched, memory", "--heartbeat-interval", "--max-txn-ops"} {
+		if !strings.Contains(stdout.String(), flag) {
+			t.Errorf("serve --help does not mention %s", flag)
+		}
+	}
+}
+
+// TestServeDefaults checks that no flags mean store.DefaultConfig, and that
+// --name alone makes a one-member cluster of that name, as in etcd.
+func TestServeDefaults(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		edit func(c *store.Config)
+	}{
+		{name: "no flags", edit: func(c *store.Config) {}},
+		{name: "name only", args: []string{"--name=solo"}, edit: func(c *store.Config) {
+			c.Name = "solo"
+			c.InitialCluster = []store.Member{{Name: "solo", PeerURLs: []string{"http://127.0.0.1:2380"}}}
+		}},
+		{name: "etcd units", args: []string{"--heartbeat-interval=50", "--election-timeout=500", "--max-request-bytes=1024", "--max-txn-ops=8", "--log-backend=memory"}, edit: func(c *store.Config) {
+			c.HeartbeatInterval = 50 * time.Millisecond
+			c.ElectionTimeout = 500 * time.Millisecond
+			c.MaxRequestBytes = 1024
+			c.MaxTxnOps = 8
+			c.LogBackend = "memory"
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := optionsFor(t, tt.args)
+			want := store.DefaultConfig()
+			tt.edit(&want)
+			if !reflect.DeepEqual(o.cfg, want) {
+				t.Fatalf("config\n got %+v\nwant %+v", o.cfg, want)
+			}
+		})
+	}
+}
+
+// optionsFor parses args as serve's flags and validates them.
+func optionsFor(t *testing.T, args []string) *serveOptions {
+	t.Helper()
+	o := &serveOptions{backendNames: newBackendRegistry().Names()}
+	fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
+	o.AddFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		t.Fatal(err)
+	}
+	o.initialClusterSet = fs.Changed("initial-cluster")
+	if err := o.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	return o
+}
+
+// TestServeRuns starts a one-member server in process, writes through it,
+// and stops it by ending the command's context, as SIGTERM does.
+func TestServeRuns(t *testing.T) {
+	client, peer := freePort(t), freePort(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	var stderr lockedBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "--name=solo", "--data-dir=" + filepath.Join(t.TempDir(), "d"),
+			"--listen-client-urls=" + client, "--advertise-client-urls=" + client,
+			"--listen-peer-urls=" + peer, "--initial-advertise-peer-urls=" + peer,
+			"--log-backend=memory", "--log-level=warn"}, &bytes.Buffer{}, &stderr)
+	}()
+	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{client}, DialTimeout: time.Second, Logger: zap.NewNop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		pctx, pcancel := context.WithTimeout(ctx, time.Second)
+		_, err := cli.Put(pctx, "k", "v")
+		pcancel()
+		if err == nil {
+			break
+		}
+		select {
+		case code := <-done:
+			t.Fatalf("serve exited with %d before serving: %s", code, &stderr)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no successful put within 20s: %v\n%s", err, &stderr)
+		}
+	}
+	cancel()
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Fatalf("serve exited with %d after a clean stop: %s", code, &stderr)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("serve did not stop within 20s of its context ending")
+	}
+}
+
+// lockedBuffer is written by the server's logger while the test may read it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return fmt.Sprintf("http://%s", l.Addr())
+}
