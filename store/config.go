@@ -24,12 +24,15 @@ type Config struct {
 	InitialClusterState string   // --initial-cluster-state: "new" or "existing"
 	InitialClusterToken string   // --initial-cluster-token
 
-	SnapshotCount     uint64        // --snapshot-count: applied entries between snapshots
-	HeartbeatInterval time.Duration // --heartbeat-interval
-	ElectionTimeout   time.Duration // --election-timeout
-	QuotaBackendBytes int64         // --quota-backend-bytes
-	MaxRequestBytes   int           // --max-request-bytes
-	MaxTxnOps         int           // --max-txn-ops
+	SnapshotCount uint64 // --snapshot-count: applied entries between snapshots
+	// SnapshotCatchUpEntries is how many entries the log keeps behind a
+	// snapshot, so a slightly lagging follower gets entries, not a snapshot.
+	SnapshotCatchUpEntries uint64        // --snapshot-catchup-entries
+	HeartbeatInterval      time.Duration // --heartbeat-interval
+	ElectionTimeout        time.Duration // --election-timeout
+	QuotaBackendBytes      int64         // --quota-backend-bytes
+	MaxRequestBytes        int           // --max-request-bytes
+	MaxTxnOps              int           // --max-txn-ops
 
 	LogBackend string // --log-backend: a name in the backend registry
 
@@ -43,23 +46,24 @@ type Config struct {
 // 127.0.0.1:2379/2380 with its data in ./default.adrbench.
 func DefaultConfig() Config {
 	return Config{
-		Name:                 "default",
-		DataDir:              "default.adrbench",
-		ListenClientURLs:     []string{"http://127.0.0.1:2379"},
-		AdvertiseClientURLs:  []string{"http://127.0.0.1:2379"},
-		ListenPeerURLs:       []string{"http://127.0.0.1:2380"},
-		AdvertisePeerURLs:    []string{"http://127.0.0.1:2380"},
-		InitialCluster:       []Member{{Name: "default", PeerURLs: []string{"http://127.0.0.1:2380"}}},
-		InitialClusterState:  "new",
-		InitialClusterToken:  "etcd-cluster",
-		SnapshotCount:        100000,
-		HeartbeatInterval:    100 * time.Millisecond,
-		ElectionTimeout:      1000 * time.Millisecond,
-		QuotaBackendBytes:    2 << 30,
-		MaxRequestBytes:      1536 * 1024,
-		MaxTxnOps:            128,
-		LogBackend:           "batched",
-		BackendBatchInterval: 100 * time.Millisecond,
-		BackendBatchLimit:    10000,
+		Name:                   "default",
+		DataDir:                "default.adrbench",
+		ListenClientURLs:       []string{"http://127.0.0.1:2379"},
+		AdvertiseClientURLs:    []string{"http://127.0.0.1:2379"},
+		ListenPeerURLs:         []string{"http://127.0.0.1:2380"},
+		AdvertisePeerURLs:      []string{"http://127.0.0.1:2380"},
+		InitialCluster:         []Member{{Name: "default", PeerURLs: []string{"http://127.0.0.1:2380"}}},
+		InitialClusterState:    "new",
+		InitialClusterToken:    "etcd-cluster",
+		SnapshotCount:          100000,
+		SnapshotCatchUpEntries: 5000,
+		HeartbeatInterval:      100 * time.Millisecond,
+		ElectionTimeout:        1000 * time.Millisecond,
+		QuotaBackendBytes:      2 << 30,
+		MaxRequestBytes:        1536 * 1024,
+		MaxTxnOps:              128,
+		LogBackend:             "batched",
+		BackendBatchInterval:   100 * time.Millisecond,
+		BackendBatchLimit:      10000,
 	}
 }

@@ -102,6 +102,8 @@ func (s *Store) dispatchLocked(w *writer, r *etcdserverpb.InternalRaftRequest) (
 		return s.leaseGrantLocked(r.LeaseGrant)
 	case r.LeaseRevoke != nil:
 		return s.leaseRevokeLocked(w, r.LeaseRevoke)
+	case r.ClusterMemberAttrSet != nil:
+		return s.setMemberLocked(r.ClusterMemberAttrSet)
 	}
 	return nil, fmt.Errorf("%w: raft request %d", ErrUnsupported, r.ID)
 }

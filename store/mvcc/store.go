@@ -13,12 +13,18 @@ import (
 	"go.etcd.io/bbolt"
 	"go.etcd.io/etcd/api/v3/mvccpb"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/adrbench/adrbench/logbackends"
 )
 
 var (
 	bucketKey   = []byte("key")
 	bucketMeta  = []byte("meta")
 	bucketLease = []byte("lease")
+	// bucketMembers holds the attributes (name, client URLs) each member
+	// published through raft, keyed by member id, so that they survive
+	// log compaction and travel in snapshots like etcd's members bucket.
+	bucketMembers = []byte("members")
 
 	metaConsistentIndex = []byte("consistent_index")
 	metaRev             = []byte("current_rev")
@@ -38,16 +44,17 @@ type Store struct {
 	cfg    Config
 	notify func(rev int64, evs []*mvccpb.Event)
 
-	txMu    sync.Mutex
-	tx      *bbolt.Tx // the batch; guarded by txMu
-	keyB    *bbolt.Bucket
-	metaB   *bbolt.Bucket
-	leaseB  *bbolt.Bucket
-	pending int  // writes in the batch
-	dirty   bool // batch holds anything not committed, the consistent index included
-	arena   arena
-	failed  error // sticky ErrBackend
-	closed  bool
+	txMu     sync.Mutex
+	tx       *bbolt.Tx // the batch; guarded by txMu
+	keyB     *bbolt.Bucket
+	metaB    *bbolt.Bucket
+	leaseB   *bbolt.Bucket
+	membersB *bbolt.Bucket
+	pending  int  // writes in the batch
+	dirty    bool // batch holds anything not committed, the consistent index included
+	arena    arena
+	failed   error // sticky ErrBackend
+	closed   bool
 
 	mu           sync.RWMutex
 	db           *bbolt.DB // replaced by Restore under txMu and mu
@@ -62,6 +69,9 @@ type Store struct {
 	compactRev atomic.Int64
 	ci         atomic.Uint64
 	size       atomic.Int64
+
+	// commits times each bbolt commit (etcd's backend commit duration).
+	commits logbackends.SyncHistogram
 
 	stop chan struct{}
 	done chan struct{}
@@ -110,7 +120,7 @@ func openDB(path string) (*bbolt.DB, error) {
 		return nil, fmt.Errorf("mvcc: open %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bbolt.Tx) error {
-		for _, b := range [][]byte{bucketKey, bucketMeta, bucketLease} {
+		for _, b := range [][]byte{bucketKey, bucketMeta, bucketLease, bucketMembers} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -237,6 +247,7 @@ func (s *Store) beginBatchLocked() error {
 	s.keyB.FillPercent = 0.9
 	s.metaB = tx.Bucket(bucketMeta)
 	s.leaseB = tx.Bucket(bucketLease)
+	s.membersB = tx.Bucket(bucketMembers)
 	s.pending = 0
 	s.dirty = false
 	s.size.Store(tx.Size())
@@ -264,10 +275,12 @@ func (s *Store) commitLocked() error {
 		s.failed = fmt.Errorf("%w: write revision: %v", ErrBackend, err)
 		return s.failed
 	}
+	start := time.Now()
 	if err := s.tx.Commit(); err != nil {
 		s.failed = fmt.Errorf("%w: commit batch: %v", ErrBackend, err)
 		return s.failed
 	}
+	s.commits.Record(time.Since(start))
 	// Readers may drop the buffer only now that bbolt has the writes: one
 	// that finds a revision missing from the buffer under mu reads it from
 	// a bbolt transaction begun after this commit.

@@ -1,0 +1,235 @@
+package store
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"net"
+	"net/http"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
+	"go.etcd.io/etcd/api/v3/etcdserverpb/gw"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/keepalive"
+	"google.golang.org/protobuf/encoding/protojson"
+)
+
+// grpcOverheadBytes is what etcd allows on top of --max-request-bytes for
+// the gRPC envelope of a request.
+const grpcOverheadBytes = 512 * 1024
+
+// clientAPI serves the etcd v3 gRPC API and, on the same port, the JSON
+// gateway, /health and /metrics. Connections are told apart by their first
+// bytes: gRPC clients open with the HTTP/2 preface, curl with HTTP/1.
+type clientAPI struct {
+	s        *Server
+	ln       net.Listener
+	grpcL    *chanListener
+	httpL    *chanListener
+	grpcSrv  *grpc.Server
+	httpSrv  *http.Server
+	gwConn   *grpc.ClientConn
+	gwCancel context.CancelFunc
+	once     sync.Once
+	wg       sync.WaitGroup
+}
+
+func newClientAPI(s *Server, ln net.Listener) (*clientAPI, error) {
+	if ln == nil {
+		u, err := url.Parse(s.cfg.ListenClientURLs[0])
+		if err != nil {
+			return nil, fmt.Errorf("--listen-client-urls: %w", err)
+		}
+		ln, err = net.Listen("tcp", u.Host)
+		if err != nil {
+			return nil, fmt.Errorf("--listen-client-urls: %w", err)
+		}
+	}
+	a := &clientAPI{
+		s:     s,
+		ln:    ln,
+		grpcL: newChanListener(ln.Addr()),
+		httpL: newChanListener(ln.Addr()),
+	}
+	a.grpcSrv = grpc.NewServer(
+		grpc.MaxRecvMsgSize(s.cfg.MaxRequestBytes+grpcOverheadBytes),
+		grpc.MaxSendMsgSize(math.MaxInt32),
+		grpc.MaxConcurrentStreams(math.MaxUint32),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}),
+	)
+	pb.RegisterKVServer(a.grpcSrv, &kvServer{s: s})
+	pb.RegisterWatchServer(a.grpcSrv, &watchServer{s: s})
+	pb.RegisterLeaseServer(a.grpcSrv, &leaseServer{s: s})
+	pb.RegisterMaintenanceServer(a.grpcSrv, &maintenanceServer{s: s})
+	pb.RegisterClusterServer(a.grpcSrv, &clusterServer{s: s})
+
+	mux, err := a.gateway()
+	if err != nil {
+		return nil, err
+	}
+	a.httpSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	return a, nil
+}
+
+// gateway builds the HTTP handler: etcd's JSON gateway under /v3/, which
+// reaches the gRPC services through a loopback connection (streaming calls
+// need one), plus /health, /metrics and /version.
+func (a *clientAPI) gateway() (http.Handler, error) {
+	conn, err := grpc.NewClient("passthrough:///"+a.ln.Addr().String(),
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(math.MaxInt32)))
+	if err != nil {
+		return nil, fmt.Errorf("gateway connection: %w", err)
+	}
+	a.gwConn = conn
+	ctx, cancel := context.WithCancel(context.Background())
+	a.gwCancel = cancel
+	gwmux := runtime.NewServeMux(runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.HTTPBodyMarshaler{
+		Marshaler: &runtime.JSONPb{
+			MarshalOptions:   protojson.MarshalOptions{UseProtoNames: true},
+			UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: true},
+		},
+	}))
+	for _, reg := range []func(context.Context, *runtime.ServeMux, *grpc.ClientConn) error{
+		gw.RegisterKVHandler, gw.RegisterWatchHandler, gw.RegisterLeaseHandler,
+		gw.RegisterClusterHandler, gw.RegisterMaintenanceHandler,
+	} {
+		if err := reg(ctx, gwmux, conn); err != nil {
+			return nil, fmt.Errorf("gateway: %w", err)
+		}
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/v3/", gwmux)
+	mux.HandleFunc("/health", a.s.serveHealth)
+	mux.HandleFunc("/metrics", a.s.serveMetrics)
+	mux.HandleFunc("/version", a.s.serveVersion)
+	return mux, nil
+}
+
+func (a *clientAPI) addr() string { return a.ln.Addr().String() }
+
+func (a *clientAPI) start() {
+	a.wg.Add(3)
+	go func() {
+		defer a.wg.Done()
+		a.split()
+	}()
+	go func() {
+		defer a.wg.Done()
+		_ = a.grpcSrv.Serve(a.grpcL)
+	}()
+	go func() {
+		defer a.wg.Done()
+		_ = a.httpSrv.Serve(a.httpL)
+	}()
+}
+
+func (a *clientAPI) close() error {
+	a.once.Do(func() {
+		a.ln.Close()
+		a.gwCancel()
+		a.gwConn.Close()
+		a.httpSrv.Close()
+		a.grpcSrv.Stop()
+		a.grpcL.Close()
+		a.httpL.Close()
+		a.wg.Wait()
+	})
+	return nil
+}
+
+var http2Preface = []byte("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+
+// split accepts connections and hands each to gRPC or HTTP by its first
+// bytes.
+func (a *clientAPI) split() {
+	for {
+		c, err := a.ln.Accept()
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			return
+		}
+		go a.classify(c)
+	}
+}
+
+func (a *clientAPI) classify(c net.Conn) {
+	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	br := bufio.NewReaderSize(c, 4096)
+	isGRPC := true
+	for i := 1; i <= len(http2Preface); i++ {
+		b, err := br.Peek(i)
+		if err != nil {
+			c.Close()
+			return
+		}
+		if !bytes.Equal(b, http2Preface[:i]) {
+			isGRPC = false
+			break
+		}
+	}
+	_ = c.SetReadDeadline(time.Time{})
+	pc := &peekedConn{Conn: c, r: br}
+	target := a.httpL
+	if isGRPC {
+		target = a.grpcL
+	}
+	if !target.deliver(pc) {
+		c.Close()
+	}
+}
+
+type peekedConn struct {
+	net.Conn
+	r *bufio.Reader
+}
+
+func (c *peekedConn) Read(p []byte) (int, error) { return c.r.Read(p) }
+
+// chanListener is a net.Listener fed by split.
+type chanListener struct {
+	addr   net.Addr
+	conns  chan net.Conn
+	closed chan struct{}
+	once   sync.Once
+}
+
+func newChanListener(addr net.Addr) *chanListener {
+	return &chanListener{addr: addr, conns: make(chan net.Conn), closed: make(chan struct{})}
+}
+
+func (l *chanListener) deliver(c net.Conn) bool {
+	select {
+	case l.conns <- c:
+		return true
+	case <-l.closed:
+		return false
+	}
+}
+
+func (l *chanListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.conns:
+		return c, nil
+	case <-l.closed:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *chanListener) Close() error {
+	l.once.Do(func() { close(l.closed) })
+	return nil
+}
+
+func (l *chanListener) Addr() net.Addr { return l.addr }

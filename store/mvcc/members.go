@@ -1,0 +1,55 @@
+package mvcc
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	"go.etcd.io/bbolt"
+	"go.etcd.io/etcd/api/v3/membershippb"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/adrbench/adrbench/logbackends"
+)
+
+// setMemberLocked records the attributes a member published. It changes no
+// key, so it takes no revision. Caller holds txMu and mu.
+func (s *Store) setMemberLocked(r *membershippb.ClusterMemberAttrSetRequest) (proto.Message, error) {
+	v, err := proto.Marshal(r)
+	if err != nil {
+		return nil, err
+	}
+	k := binary.BigEndian.AppendUint64(nil, r.GetMember_ID())
+	if err := s.membersB.Put(k, v); err != nil {
+		s.failed = fmt.Errorf("%w: write member %x: %v", ErrBackend, r.GetMember_ID(), err)
+		return nil, s.failed
+	}
+	s.pending++
+	return &membershippb.ClusterMemberAttrSetRequest{}, nil
+}
+
+// Members returns the member attributes recorded up to the last commit. It
+// is meant for start-up, when everything on disk is committed.
+func (s *Store) Members() ([]*membershippb.ClusterMemberAttrSetRequest, error) {
+	s.mu.RLock()
+	db := s.db
+	s.mu.RUnlock()
+	var out []*membershippb.ClusterMemberAttrSetRequest
+	err := db.View(func(tx *bbolt.Tx) error {
+		b := tx.Bucket(bucketMembers)
+		if b == nil {
+			return nil
+		}
+		return b.ForEach(func(k, v []byte) error {
+			m := &membershippb.ClusterMemberAttrSetRequest{}
+			if err := proto.Unmarshal(v, m); err != nil {
+				return fmt.Errorf("%w: member %x: %v", ErrCorrupt, k, err)
+			}
+			out = append(out, m)
+			return nil
+		})
+	})
+	return out, err
+}
+
+// CommitLatency returns the distribution of bbolt commit times.
+func (s *Store) CommitLatency() logbackends.LatencySnapshot { return s.commits.Snapshot() }

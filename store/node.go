@@ -1,0 +1,523 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.etcd.io/raft/v3"
+	"go.etcd.io/raft/v3/raftpb"
+
+	"github.com/adrbench/adrbench/logbackends"
+	"github.com/adrbench/adrbench/store/transport"
+)
+
+// maxBatch bounds how many queued inputs (proposals, messages) the loop takes
+// in one go before it looks at raft's Ready again, so that neither input
+// starves the other.
+const maxBatch = 512
+
+// proposal is one client request on its way into the log.
+type proposal struct {
+	data []byte
+	// failed is called from the raft loop if raft refuses the proposal
+	// (no leader yet, leadership in transfer).
+	failed func(error)
+}
+
+// snapshotRequest asks the loop to record a snapshot at index and compact.
+type snapshotRequest struct{ index uint64 }
+
+// nodeStatus is what the rest of the server reads about raft without
+// touching the RawNode, which only the loop may use.
+type nodeStatus struct {
+	lead          atomic.Uint64
+	term          atomic.Uint64
+	commit        atomic.Uint64
+	lastIndex     atomic.Uint64
+	leaderChanges atomic.Uint64
+	hasLeader     atomic.Bool
+}
+
+// raftNode owns the RawNode and runs the Ready loop: it is the only goroutine
+// that touches raft and the log backend's write side.
+type raftNode struct {
+	id        uint64
+	rn        *raft.RawNode
+	storage   logbackends.Backend
+	transport transport.Transport
+	log       *slog.Logger
+	tick      time.Duration
+
+	// applier receives committed entries in order; it runs in its own
+	// goroutine so that a slow apply does not stall the loop.
+	applier *applier
+	// snapshotData fills a MsgSnap with the state machine's data.
+	snapshotData func() ([]byte, error)
+	// onLeader is told when this member gains or loses leadership.
+	onLeader func(isLeader bool)
+	// onReadStates receives the answers to ReadIndex requests.
+	onReadStates func([]raft.ReadState)
+	// onFatal is called once if the log cannot be written: the member must
+	// stop rather than go on with a log it cannot trust.
+	onFatal func(error)
+
+	propc   chan proposal
+	recvc   chan *raftpb.Message
+	readc   chan []byte
+	reportc chan func(*raft.RawNode)
+	snapc   chan snapshotRequest
+	stopc   chan struct{}
+	donec   chan struct{}
+
+	status    nodeStatus
+	confState *raftpb.ConfState
+	// pendingSnap is the latest snapshot request that could not yet be
+	// served because its index is not yet in the local log.
+	pendingSnap uint64
+	catchUp     uint64
+	proposed    atomic.Uint64
+	failed      atomic.Uint64
+	wg          sync.WaitGroup
+}
+
+type nodeConfig struct {
+	id              uint64
+	peers           []uint64
+	bootstrap       bool
+	heartbeat       time.Duration
+	electionTimeout time.Duration
+	catchUp         uint64
+	// applied is the index the state machine has durably applied; raft
+	// re-delivers the committed entries after the log's snapshot and the
+	// applier skips those at or below this index.
+	applied uint64
+}
+
+func newRaftNode(cfg nodeConfig, storage logbackends.Backend, log *slog.Logger) (*raftNode, error) {
+	snap, err := storage.Snapshot()
+	if err != nil {
+		return nil, fmt.Errorf("read snapshot: %w", err)
+	}
+	_, cs, err := storage.InitialState()
+	if err != nil {
+		return nil, fmt.Errorf("read initial state: %w", err)
+	}
+	electionTicks := int(cfg.electionTimeout / cfg.heartbeat)
+	rc := &raft.Config{
+		ID:              cfg.id,
+		ElectionTick:    electionTicks,
+		HeartbeatTick:   1,
+		Storage:         storage,
+		MaxSizePerMsg:   1 << 20,
+		MaxInflightMsgs: 512,
+		// Bound what a leader without a quorum buffers, as etcd does.
+		MaxUncommittedEntriesSize: 1 << 30,
+		CheckQuorum:               true,
+		PreVote:                   true,
+		// Raft hands back every committed entry after the snapshot: conf
+		// changes must be re-applied to raft on restart, and the applier
+		// skips entries the state machine already has.
+		Applied: snap.GetMetadata().GetIndex(),
+		Logger:  raftLogger{log: log},
+	}
+	rn, err := raft.NewRawNode(rc)
+	if err != nil {
+		return nil, fmt.Errorf("start raft: %w", err)
+	}
+	if cfg.bootstrap {
+		peers := make([]raft.Peer, len(cfg.peers))
+		for i, p := range cfg.peers {
+			peers[i] = raft.Peer{ID: p}
+		}
+		if err := rn.Bootstrap(peers); err != nil {
+			return nil, fmt.Errorf("bootstrap raft: %w", err)
+		}
+	}
+	n := &raftNode{
+		id:        cfg.id,
+		rn:        rn,
+		storage:   storage,
+		log:       log,
+		tick:      cfg.heartbeat,
+		propc:     make(chan proposal, 4096),
+		recvc:     make(chan *raftpb.Message, 4096),
+		readc:     make(chan []byte, 64),
+		reportc:   make(chan func(*raft.RawNode), 256),
+		snapc:     make(chan snapshotRequest, 1),
+		stopc:     make(chan struct{}),
+		donec:     make(chan struct{}),
+		confState: cs,
+		catchUp:   cfg.catchUp,
+	}
+	last, err := storage.LastIndex()
+	if err != nil {
+		return nil, fmt.Errorf("read last index: %w", err)
+	}
+	n.status.lastIndex.Store(last)
+	return n, nil
+}
+
+// start runs the loop. transport and applier must be set.
+func (n *raftNode) start() {
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		defer close(n.donec)
+		n.run()
+	}()
+}
+
+func (n *raftNode) stop() {
+	select {
+	case <-n.stopc:
+	default:
+		close(n.stopc)
+	}
+	n.wg.Wait()
+}
+
+// propose queues a proposal; it blocks only while the queue is full.
+func (n *raftNode) propose(ctx context.Context, p proposal) error {
+	select {
+	case n.propc <- p:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-n.stopc:
+		return ErrStopped
+	}
+}
+
+// readIndex asks raft for a read index tagged with rctx.
+func (n *raftNode) readIndex(ctx context.Context, rctx []byte) error {
+	select {
+	case n.readc <- rctx:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-n.stopc:
+		return ErrStopped
+	}
+}
+
+// requestSnapshot asks for a snapshot at index; a newer request replaces an
+// older one still queued.
+func (n *raftNode) requestSnapshot(index uint64) {
+	for {
+		select {
+		case n.snapc <- snapshotRequest{index: index}:
+			return
+		default:
+		}
+		select {
+		case old := <-n.snapc:
+			if old.index > index {
+				index = old.index
+			}
+		default:
+		}
+	}
+}
+
+// Process implements transport.Raft: a message from a peer.
+func (n *raftNode) Process(ctx context.Context, m *raftpb.Message) error {
+	select {
+	case n.recvc <- m:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-n.stopc:
+		return ErrStopped
+	}
+}
+
+// ReportUnreachable implements transport.Raft.
+func (n *raftNode) ReportUnreachable(id uint64) {
+	n.report(func(rn *raft.RawNode) { rn.ReportUnreachable(id) })
+}
+
+// ReportSnapshot implements transport.Raft.
+func (n *raftNode) ReportSnapshot(id uint64, status raft.SnapshotStatus) {
+	n.report(func(rn *raft.RawNode) { rn.ReportSnapshot(id, status) })
+}
+
+func (n *raftNode) report(f func(*raft.RawNode)) {
+	select {
+	case n.reportc <- f:
+	case <-n.stopc:
+	default:
+		// A full report queue only loses a hint: raft probes again on
+		// its own after the next heartbeat.
+	}
+}
+
+func (n *raftNode) run() {
+	ticker := time.NewTicker(n.tick)
+	defer ticker.Stop()
+	props := make([]proposal, 0, maxBatch)
+	for {
+		// Like raft.Node, take no proposals while there is no leader: they
+		// wait in the queue (bounded by their request timeout) instead of
+		// failing during an election.
+		propc := n.propc
+		if !n.status.hasLeader.Load() {
+			propc = nil
+		}
+		select {
+		case <-ticker.C:
+			n.rn.Tick()
+		case m := <-n.recvc:
+			n.step(m)
+			n.drainRecv()
+		case p := <-propc:
+			props = append(props[:0], p)
+			props = n.drainProps(props)
+			n.proposeBatch(props)
+			clear(props)
+		case rctx := <-n.readc:
+			n.rn.ReadIndex(rctx)
+		case f := <-n.reportc:
+			f(n.rn)
+		case req := <-n.snapc:
+			if req.index > n.pendingSnap {
+				n.pendingSnap = req.index
+			}
+		case <-n.stopc:
+			return
+		}
+		for n.rn.HasReady() {
+			if err := n.handleReady(); err != nil {
+				n.onFatal(err)
+				return
+			}
+		}
+		if n.pendingSnap != 0 {
+			if err := n.snapshot(); err != nil {
+				n.onFatal(err)
+				return
+			}
+		}
+	}
+}
+
+func (n *raftNode) step(m *raftpb.Message) {
+	if err := n.rn.Step(m); err != nil && !errors.Is(err, raft.ErrStepPeerNotFound) {
+		n.log.Debug("raft step", "type", m.GetType().String(), "from", m.GetFrom(), "err", err)
+	}
+}
+
+func (n *raftNode) drainRecv() {
+	for i := 0; i < maxBatch; i++ {
+		select {
+		case m := <-n.recvc:
+			n.step(m)
+		default:
+			return
+		}
+	}
+}
+
+func (n *raftNode) drainProps(props []proposal) []proposal {
+	for len(props) < maxBatch {
+		select {
+		case p := <-n.propc:
+			props = append(props, p)
+		default:
+			return props
+		}
+	}
+	return props
+}
+
+// proposeBatch steps all queued proposals as one MsgProp, so that a burst
+// of client requests becomes one append and one message per follower.
+func (n *raftNode) proposeBatch(props []proposal) {
+	ents := make([]*raftpb.Entry, len(props))
+	for i := range props {
+		ents[i] = &raftpb.Entry{Data: props[i].data}
+	}
+	err := n.rn.Step(&raftpb.Message{Type: raftpb.MsgProp.Enum(), From: new(n.id), Entries: ents})
+	n.proposed.Add(uint64(len(props)))
+	if err != nil {
+		n.failed.Add(uint64(len(props)))
+		if errors.Is(err, raft.ErrProposalDropped) {
+			err = ErrNoLeader
+		}
+		for _, p := range props {
+			if p.failed != nil {
+				p.failed(err)
+			}
+		}
+	}
+}
+
+// handleReady persists and sends one Ready, following the raft contract:
+// entries and HardState are saved before any message that depends on them
+// is sent, except that a leader sends its appends in parallel with its own
+// save (raft thesis §10.2.1): it does not count itself towards a commit
+// until Advance, which comes after the save.
+func (n *raftNode) handleReady() error {
+	rd := n.rn.Ready()
+	if rd.SoftState != nil {
+		n.updateSoftState(rd.SoftState)
+	}
+	if len(rd.ReadStates) > 0 {
+		n.onReadStates(rd.ReadStates)
+	}
+	isLeader := n.status.lead.Load() == n.id
+	msgs := n.prepareMessages(rd.Messages)
+	if isLeader {
+		n.transport.Send(msgs)
+	}
+	snap := rd.Snapshot
+	if !raft.IsEmptySnap(snap) {
+		// The state machine takes the snapshot's data first and makes it
+		// durable; only then does the log record the snapshot, so a crash
+		// in between leaves a state machine ahead of its log, which replay
+		// handles, never a log pointing at state that is not there.
+		if err := n.applier.restore(snap); err != nil {
+			return fmt.Errorf("restore snapshot at %d: %w", snap.GetMetadata().GetIndex(), err)
+		}
+		snap = &raftpb.Snapshot{Metadata: snap.GetMetadata()}
+		n.confState = snap.GetMetadata().GetConfState()
+	}
+	committed := rd.CommittedEntries
+	for _, e := range committed {
+		if e.GetType() == raftpb.EntryConfChange || e.GetType() == raftpb.EntryConfChangeV2 {
+			if err := n.applyConfChange(e); err != nil {
+				return err
+			}
+		}
+	}
+	if isLeader && len(committed) > 0 {
+		n.applier.enqueue(committed)
+	}
+	if err := n.storage.Save(rd.HardState, rd.Entries, snap, rd.MustSync); err != nil {
+		return fmt.Errorf("save raft log: %w", err)
+	}
+	if len(rd.Entries) > 0 {
+		n.status.lastIndex.Store(rd.Entries[len(rd.Entries)-1].GetIndex())
+	} else if snap != nil && !raft.IsEmptySnap(snap) {
+		n.status.lastIndex.Store(snap.GetMetadata().GetIndex())
+	}
+	if rd.HardState != nil {
+		n.status.term.Store(rd.HardState.GetTerm())
+		n.status.commit.Store(rd.HardState.GetCommit())
+	}
+	if !isLeader {
+		n.transport.Send(msgs)
+		if len(committed) > 0 {
+			n.applier.enqueue(committed)
+		}
+	}
+	n.rn.Advance(rd)
+	return nil
+}
+
+func (n *raftNode) updateSoftState(ss *raft.SoftState) {
+	prev := n.status.lead.Swap(ss.Lead)
+	n.status.hasLeader.Store(ss.Lead != raft.None)
+	if prev != ss.Lead && ss.Lead != raft.None {
+		n.status.leaderChanges.Add(1)
+	}
+	wasLeader, isLeader := prev == n.id, ss.Lead == n.id
+	if wasLeader != isLeader && n.onLeader != nil {
+		n.onLeader(isLeader)
+	}
+}
+
+// prepareMessages attaches the state machine's data to snapshot messages.
+// Building it can take a while for a large store, so those messages are
+// sent from their own goroutine and left out of the returned slice.
+func (n *raftNode) prepareMessages(msgs []*raftpb.Message) []*raftpb.Message {
+	out := msgs[:0:0]
+	for _, m := range msgs {
+		if m.GetType() != raftpb.MsgSnap {
+			out = append(out, m)
+			continue
+		}
+		n.wg.Add(1)
+		go func(m *raftpb.Message) {
+			defer n.wg.Done()
+			data, err := n.snapshotData()
+			if err != nil {
+				n.log.Warn("snapshot for follower", "to", m.GetTo(), "err", err)
+				n.ReportSnapshot(m.GetTo(), raft.SnapshotFailure)
+				return
+			}
+			sm := withSnapshotData(m, data)
+			n.transport.Send([]*raftpb.Message{sm})
+		}(m)
+	}
+	return out
+}
+
+func (n *raftNode) applyConfChange(e *raftpb.Entry) error {
+	var cc raftpb.ConfChangeI
+	if e.GetType() == raftpb.EntryConfChange {
+		var c raftpb.ConfChange
+		if err := unmarshal(e.GetData(), &c); err != nil {
+			return fmt.Errorf("decode conf change at %d: %w", e.GetIndex(), err)
+		}
+		cc = &c
+	} else {
+		var c raftpb.ConfChangeV2
+		if err := unmarshal(e.GetData(), &c); err != nil {
+			return fmt.Errorf("decode conf change at %d: %w", e.GetIndex(), err)
+		}
+		cc = &c
+	}
+	n.confState = n.rn.ApplyConfChange(cc)
+	return nil
+}
+
+// snapshot records a snapshot at the pending index once the local log has
+// it, then compacts the log behind it.
+func (n *raftNode) snapshot() error {
+	idx := n.pendingSnap
+	last, err := n.storage.LastIndex()
+	if err != nil {
+		return fmt.Errorf("snapshot: %w", err)
+	}
+	if idx > last {
+		return nil
+	}
+	n.pendingSnap = 0
+	if _, err := n.storage.CreateSnapshot(idx, n.confState, nil); err != nil {
+		if errors.Is(err, raft.ErrSnapOutOfDate) {
+			return nil
+		}
+		return fmt.Errorf("create snapshot at %d: %w", idx, err)
+	}
+	if idx > n.catchUp {
+		if err := n.storage.Compact(idx - n.catchUp); err != nil && !errors.Is(err, raft.ErrCompacted) {
+			return fmt.Errorf("compact log at %d: %w", idx-n.catchUp, err)
+		}
+	}
+	n.log.Debug("snapshot", "index", idx)
+	return nil
+}
+
+// raftLogger adapts raft's logger to slog; raft's Info is our Debug, since
+// it narrates every election.
+type raftLogger struct{ log *slog.Logger }
+
+func (l raftLogger) Debug(v ...any)                 {}
+func (l raftLogger) Debugf(format string, v ...any) {}
+func (l raftLogger) Info(v ...any)                  { l.log.Debug(fmt.Sprint(v...)) }
+func (l raftLogger) Infof(format string, v ...any)  { l.log.Debug(fmt.Sprintf(format, v...)) }
+func (l raftLogger) Warning(v ...any)               { l.log.Warn(fmt.Sprint(v...)) }
+func (l raftLogger) Warningf(format string, v ...any) {
+	l.log.Warn(fmt.Sprintf(format, v...))
+}
+func (l raftLogger) Error(v ...any)                 { l.log.Error(fmt.Sprint(v...)) }
+func (l raftLogger) Errorf(format string, v ...any) { l.log.Error(fmt.Sprintf(format, v...)) }
+func (l raftLogger) Fatal(v ...any)                 { panic(fmt.Sprint(v...)) }
+func (l raftLogger) Fatalf(format string, v ...any) { panic(fmt.Sprintf(format, v...)) }
+func (l raftLogger) Panic(v ...any)                 { panic(fmt.Sprint(v...)) }
+func (l raftLogger) Panicf(format string, v ...any) { panic(fmt.Sprintf(format, v...)) }

@@ -1,0 +1,170 @@
+package store
+
+import (
+	"context"
+	"encoding/binary"
+	"sync"
+	"time"
+
+	"go.etcd.io/raft/v3"
+)
+
+// readBatcher turns concurrent linearizable reads into few ReadIndex
+// requests: readers that arrive while one is in flight share the next.
+type readBatcher struct {
+	s       *Server
+	mu      sync.Mutex
+	pending *readBatch
+	kick    chan struct{}
+	states  chan raft.ReadState
+	seq     uint64
+	stopc   chan struct{}
+	wg      sync.WaitGroup
+}
+
+type readBatch struct {
+	done  chan struct{}
+	index uint64
+	err   error
+}
+
+func newReadBatcher(s *Server) *readBatcher {
+	return &readBatcher{
+		s:       s,
+		pending: &readBatch{done: make(chan struct{})},
+		kick:    make(chan struct{}, 1),
+		states:  make(chan raft.ReadState, 64),
+		stopc:   make(chan struct{}),
+	}
+}
+
+func (r *readBatcher) start() {
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		r.run()
+	}()
+}
+
+func (r *readBatcher) stop() {
+	select {
+	case <-r.stopc:
+	default:
+		close(r.stopc)
+	}
+	r.wg.Wait()
+}
+
+// deliver is called from the raft loop with ReadIndex answers. It must not
+// block: a state nobody waits for any more is dropped.
+func (r *readBatcher) deliver(states []raft.ReadState) {
+	for _, st := range states {
+		select {
+		case r.states <- st:
+		default:
+		}
+	}
+}
+
+// linearizableRead returns once this member has applied everything
+// committed before the call, so a local read that follows is linearizable.
+func (s *Server) linearizableRead(ctx context.Context) error {
+	r := s.reads
+	r.mu.Lock()
+	b := r.pending
+	r.mu.Unlock()
+	select {
+	case r.kick <- struct{}{}:
+	default:
+	}
+	select {
+	case <-b.done:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-s.stopc:
+		return ErrStopped
+	}
+	if b.err != nil {
+		return b.err
+	}
+	select {
+	case <-s.applied.wait(b.index):
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-s.stopc:
+		return ErrStopped
+	}
+}
+
+func (r *readBatcher) run() {
+	for {
+		select {
+		case <-r.kick:
+		case <-r.stopc:
+			r.mu.Lock()
+			r.pending.err = ErrStopped
+			close(r.pending.done)
+			r.mu.Unlock()
+			return
+		}
+		r.mu.Lock()
+		b := r.pending
+		r.pending = &readBatch{done: make(chan struct{})}
+		r.mu.Unlock()
+		b.index, b.err = r.readIndex()
+		close(b.done)
+	}
+}
+
+// readIndex asks raft for the commit index, retrying when an answer does
+// not come (a lost message, an election in progress) until the request
+// timeout.
+func (r *readBatcher) readIndex() (uint64, error) {
+	s := r.s
+	deadline := time.Now().Add(s.reqTimeout)
+	retry := s.cfg.ElectionTimeout / 2
+	for time.Now().Before(deadline) {
+		r.seq++
+		rctx := binary.BigEndian.AppendUint64(nil, r.seq)
+		ctx, cancel := context.WithTimeout(context.Background(), retry)
+		err := s.node.readIndex(ctx, rctx)
+		if err != nil {
+			cancel()
+			if err == ErrStopped {
+				return 0, err
+			}
+			continue
+		}
+		idx, ok := r.await(ctx, rctx)
+		cancel()
+		if ok {
+			return idx, nil
+		}
+		select {
+		case <-r.stopc:
+			return 0, ErrStopped
+		default:
+		}
+	}
+	if !s.node.status.hasLeader.Load() {
+		return 0, ErrNoLeader
+	}
+	return 0, ErrTimeout
+}
+
+func (r *readBatcher) await(ctx context.Context, rctx []byte) (uint64, bool) {
+	want := binary.BigEndian.Uint64(rctx)
+	for {
+		select {
+		case st := <-r.states:
+			if len(st.RequestCtx) == 8 && binary.BigEndian.Uint64(st.RequestCtx) == want {
+				return st.Index, true
+			}
+		case <-ctx.Done():
+			return 0, false
+		case <-r.stopc:
+			return 0, false
+		}
+	}
+}

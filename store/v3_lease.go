@@ -1,0 +1,145 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"io"
+
+	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+)
+
+// leaseServer implements etcd's Lease service. Grant and revoke go through
+// raft; keep-alive and time-to-live are answered by the leader's clock, and
+// followers forward them to it.
+type leaseServer struct {
+	pb.UnimplementedLeaseServer
+	s *Server
+}
+
+func (l *leaseServer) LeaseGrant(ctx context.Context, r *pb.LeaseGrantRequest) (*pb.LeaseGrantResponse, error) {
+	if r.GetTTL() > maxLeaseTTL {
+		return nil, rpctypes.ErrGRPCLeaseTTLTooLarge
+	}
+	req := &pb.LeaseGrantRequest{ID: r.GetID(), TTL: l.s.lessor.effectiveTTL(r.GetTTL())}
+	for req.ID == 0 {
+		req.ID = int64(l.s.reqIDs.next())
+	}
+	resp, err := l.s.propose(ctx, &pb.InternalRaftRequest{LeaseGrant: req})
+	if err != nil {
+		return nil, toGRPC(err)
+	}
+	gr := resp.(*pb.LeaseGrantResponse)
+	gr.Header = l.s.header(gr.GetHeader())
+	return gr, nil
+}
+
+func (l *leaseServer) LeaseRevoke(ctx context.Context, r *pb.LeaseRevokeRequest) (*pb.LeaseRevokeResponse, error) {
+	resp, err := l.s.propose(ctx, &pb.InternalRaftRequest{LeaseRevoke: r})
+	if err != nil {
+		return nil, toGRPC(err)
+	}
+	rr := resp.(*pb.LeaseRevokeResponse)
+	rr.Header = l.s.header(rr.GetHeader())
+	return rr, nil
+}
+
+func (l *leaseServer) LeaseLeases(ctx context.Context, r *pb.LeaseLeasesRequest) (*pb.LeaseLeasesResponse, error) {
+	infos := l.s.kv.Leases()
+	resp := &pb.LeaseLeasesResponse{Header: l.s.header(nil)}
+	for _, in := range infos {
+		resp.Leases = append(resp.Leases, &pb.LeaseStatus{ID: in.ID})
+	}
+	return resp, nil
+}
+
+func (l *leaseServer) LeaseTimeToLive(ctx context.Context, r *pb.LeaseTimeToLiveRequest) (*pb.LeaseTimeToLiveResponse, error) {
+	if !l.s.isLeader() {
+		c, _, err := l.s.leader.lease()
+		if err != nil {
+			return nil, toGRPC(err)
+		}
+		return c.LeaseTimeToLive(ctx, r)
+	}
+	if err := l.s.waitLeaseApplied(ctx, r.GetID()); err != nil {
+		return nil, toGRPC(err)
+	}
+	granted, left, ok := l.s.lessor.remaining(r.GetID())
+	if !ok {
+		// etcd answers an unknown or expired lease with TTL -1.
+		return &pb.LeaseTimeToLiveResponse{Header: l.s.header(nil), ID: r.GetID(), TTL: -1}, nil
+	}
+	resp := &pb.LeaseTimeToLiveResponse{Header: l.s.header(nil), ID: r.GetID(), TTL: left, GrantedTTL: granted}
+	if r.GetKeys() {
+		if info, ok := l.s.kv.Lease(r.GetID()); ok {
+			resp.Keys = info.Keys
+		}
+	}
+	return resp, nil
+}
+
+func (l *leaseServer) LeaseKeepAlive(stream pb.Lease_LeaseKeepAliveServer) error {
+	var fwd pb.Lease_LeaseKeepAliveClient
+	var fwdLeader uint64
+	var cancelFwd context.CancelFunc = func() {}
+	defer func() { cancelFwd() }()
+	for {
+		req, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		var resp *pb.LeaseKeepAliveResponse
+		if l.s.isLeader() {
+			if err := l.s.waitLeaseApplied(stream.Context(), req.GetID()); err != nil {
+				return toGRPC(err)
+			}
+			ttl, ok := l.s.lessor.renew(req.GetID())
+			if !ok {
+				ttl = 0
+			}
+			resp = &pb.LeaseKeepAliveResponse{Header: l.s.header(nil), ID: req.GetID(), TTL: ttl}
+		} else {
+			c, lead, err := l.s.leader.lease()
+			if err != nil {
+				return toGRPC(err)
+			}
+			if fwd == nil || lead != fwdLeader {
+				cancelFwd()
+				ctx, cancel := context.WithCancel(stream.Context())
+				cancelFwd = cancel
+				fwd, err = c.LeaseKeepAlive(ctx)
+				if err != nil {
+					return toGRPC(err)
+				}
+				fwdLeader = lead
+			}
+			if err := fwd.Send(req); err != nil {
+				fwd = nil
+				return toGRPC(err)
+			}
+			resp, err = fwd.Recv()
+			if err != nil {
+				fwd = nil
+				return toGRPC(err)
+			}
+		}
+		if err := stream.Send(resp); err != nil {
+			return err
+		}
+	}
+}
+
+func (s *Server) isLeader() bool { return s.node.status.lead.Load() == s.id }
+
+// waitLeaseApplied makes sure a lease granted just before is known here:
+// the grant may be committed but not yet applied on the leader when its
+// proposer (another member) answered the client.
+func (s *Server) waitLeaseApplied(ctx context.Context, id int64) error {
+	if _, _, ok := s.lessor.remaining(id); ok {
+		return nil
+	}
+	return s.linearizableRead(ctx)
+}

@@ -1,0 +1,61 @@
+package store
+
+import (
+	"errors"
+	"io"
+
+	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
+)
+
+// watchServer implements etcd's Watch service on the watch hub.
+type watchServer struct {
+	pb.UnimplementedWatchServer
+	s *Server
+}
+
+func (w *watchServer) Watch(stream pb.Watch_WatchServer) error {
+	st := w.s.hub.NewStream()
+	defer st.Close()
+	recvErr := make(chan error, 1)
+	go func() {
+		for {
+			req, err := stream.Recv()
+			if errors.Is(err, io.EOF) {
+				// A half-close (the JSON gateway sends its one request and
+				// closes) ends the requests, not the events: keep sending
+				// until the client goes away, as etcd does.
+				return
+			}
+			if err != nil {
+				recvErr <- err
+				return
+			}
+			switch {
+			case req.GetCreateRequest() != nil:
+				st.Create(req.GetCreateRequest())
+			case req.GetCancelRequest() != nil:
+				st.Cancel(req.GetCancelRequest().GetWatchId())
+			case req.GetProgressRequest() != nil:
+				st.RequestProgress()
+			}
+		}
+	}()
+	for {
+		select {
+		case resp, ok := <-st.Chan():
+			if !ok {
+				return nil
+			}
+			resp.Header = w.s.header(resp.GetHeader())
+			if err := stream.Send(resp); err != nil {
+				return err
+			}
+		case <-recvErr:
+			return nil
+		case <-stream.Context().Done():
+			return nil
+		case <-w.s.stopc:
+			return toGRPC(ErrStopped)
+		}
+	}
+}
