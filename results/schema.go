@@ -49,7 +49,7 @@ type Latency struct {
 
 // Second is one second of a point's time series, warm-up excluded.
 type Second struct {
-	T      int     `json:"t_s"`    // seconds since measurement began, ending at T
+	T      float64 `json:"t_s"`    // seconds since measurement began at the end of this interval
 	Ops    int64   `json:"ops"`    // successful operations completed in it
 	Errors int64   `json:"errors"` // failed operations completed in it
 	P50    float64 `json:"p50_ms"` // of operations completed in it

@@ -1,0 +1,22 @@
+// Package harness drives clusters with workloads and measures them honestly.
+//
+// Run is the load runner. In closed loop each of C clients sends its next
+// operation when the previous one returns (the way etcd's benchmark tool
+// works, and labelled "closed" in results because it hides queueing). In open
+// loop operations are due at a fixed rate, or on a schedule of rate steps,
+// whatever the server does; a client that is late charges the delay to the
+// operation, because latency is measured from the intended send time, not
+// from the send (wrk2's correction of coordinated omission).
+//
+// Workers record nanosecond latencies into HdrHistograms (3 significant
+// digits) held in shards, each with its own lock, so no lock is shared by
+// every request; an aggregator merges the shards on a tick (1 s by default)
+// into an interval histogram, which becomes one entry of the per-second
+// series, and into the cumulative histogram. Operations started (or due)
+// during warm-up are run but not recorded. Errors are counted by gRPC code.
+//
+// Targets are clusters to drive, all through go.etcd.io/etcd/client/v3:
+// inproc (store members in this process on an in-process network), etcd (real
+// etcd processes from PATH) and external (endpoints given). Bench ties a
+// target, a workload and the runner into one measured results.Point.
+package harness
