@@ -17,7 +17,8 @@ func evString(evs []*mvccpb.Event) []string {
 	return out
 }
 
-// historyFixture: a=1@1, b=1@2, a=2@3, txn{c=1, d=1}@4, delete a@5, a=3@6.
+// historyFixture: a=1@2, b=1@3, a=2@4, txn{c=1, d=1}@5, delete a@6, a=3@7
+// (a fresh store is at revision 1, as etcd's is).
 func historyFixture(t *testing.T) *harness {
 	h := newHarness(t, nil)
 	h.put("a", "1")
@@ -37,20 +38,21 @@ func TestEventsAndKVAt(t *testing.T) {
 		limit    int
 		want     []string
 	}{
-		{"single key", "a", "", 1, 100, 0, []string{"PUT a@1=1", "PUT a@3=2", "DELETE a@5=", "PUT a@6=3"}},
-		{"window", "a", "", 2, 5, 0, []string{"PUT a@3=2", "DELETE a@5="}},
-		{"all", "\x00", "\x00", 3, 0x7fffffff, 0, []string{"PUT a@3=2", "PUT c@4=1", "PUT d@4=1", "DELETE a@5=", "PUT a@6=3"}},
-		{"range", "b", "d", 1, 6, 0, []string{"PUT b@2=1", "PUT c@4=1"}},
-		{"limit keeps revision whole", "\x00", "\x00", 3, 6, 2, []string{"PUT a@3=2", "PUT c@4=1", "PUT d@4=1"}},
-		{"limit", "\x00", "\x00", 1, 6, 1, []string{"PUT a@1=1"}},
-		{"empty window", "a", "", 7, 9, 0, []string{}},
+		{"single key", "a", "", 2, 100, 0, []string{"PUT a@2=1", "PUT a@4=2", "DELETE a@6=", "PUT a@7=3"}},
+		{"from the empty revision", "a", "", 1, 100, 0, []string{"PUT a@2=1", "PUT a@4=2", "DELETE a@6=", "PUT a@7=3"}},
+		{"window", "a", "", 3, 6, 0, []string{"PUT a@4=2", "DELETE a@6="}},
+		{"all", "\x00", "\x00", 4, 0x7fffffff, 0, []string{"PUT a@4=2", "PUT c@5=1", "PUT d@5=1", "DELETE a@6=", "PUT a@7=3"}},
+		{"range", "b", "d", 2, 7, 0, []string{"PUT b@3=1", "PUT c@5=1"}},
+		{"limit keeps revision whole", "\x00", "\x00", 4, 7, 2, []string{"PUT a@4=2", "PUT c@5=1", "PUT d@5=1"}},
+		{"limit", "\x00", "\x00", 2, 7, 1, []string{"PUT a@2=1"}},
+		{"empty window", "a", "", 8, 10, 0, []string{}},
 	}
 	kvat := []struct {
 		key  string
 		rev  int64
 		want string // "" = no key
 	}{
-		{"a", 1, "1"}, {"a", 2, "1"}, {"a", 4, "2"}, {"a", 5, ""}, {"a", 6, "3"}, {"d", 3, ""}, {"d", 4, "1"}, {"zz", 6, ""},
+		{"a", 1, ""}, {"a", 2, "1"}, {"a", 3, "1"}, {"a", 5, "2"}, {"a", 6, ""}, {"a", 7, "3"}, {"d", 4, ""}, {"d", 5, "1"}, {"zz", 7, ""},
 	}
 	// The same history read from the uncommitted buffer and from bbolt.
 	for _, stage := range []string{"buffered", "committed"} {
@@ -88,16 +90,16 @@ func TestEventsAndKVAt(t *testing.T) {
 		}
 	}
 	h := historyFixture(t)
-	_, err := h.s.KVAt([]byte("a"), 7)
+	_, err := h.s.KVAt([]byte("a"), 8)
 	wantErr(t, err, ErrFutureRev)
 	// notify saw every revision once, in order, with the same events.
-	all, err := h.s.Events([]byte{0}, []byte{0}, 1, 6, 0)
+	all, err := h.s.Events([]byte{0}, []byte{0}, 1, 7, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var notified []*mvccpb.Event
 	for i, n := range h.notified {
-		if n.rev != int64(i+1) {
+		if n.rev != int64(i+2) {
 			t.Fatalf("notification %d has revision %d", i, n.rev)
 		}
 		notified = append(notified, n.evs...)
@@ -124,9 +126,9 @@ func countRecords(t *testing.T, s *Store) int {
 }
 
 func TestCompaction(t *testing.T) {
-	h := historyFixture(t)  // 7 records: a@1 b@2 a@3 c@4 d@4 a@5(tomb) a@6
-	h.put("b", "2")         // rev 7
-	h.must(delReq("d", "")) // rev 8: tombstone
+	h := historyFixture(t)  // 7 records: a@2 b@3 a@4 c@5 d@5 a@6(tomb) a@7
+	h.put("b", "2")         // rev 8
+	h.must(delReq("d", "")) // rev 9: tombstone
 	if n := countRecords(t, h.s); n != 9 {
 		t.Fatalf("%d records before compaction", n)
 	}
@@ -134,44 +136,44 @@ func TestCompaction(t *testing.T) {
 		_, err := h.apply(&pb.InternalRaftRequest{Compaction: &pb.CompactionRequest{Revision: rev, Physical: true}})
 		return err
 	}
-	wantErr(t, compact(9), ErrFutureRev)
-	wantErr(t, compact(5), nil)
-	// Kept: b@2 (latest <= 5), c@4, tombstone a@5 (at the compaction
-	// revision), a@6, b@7, d@4 (live until 8), d@8.
+	wantErr(t, compact(10), ErrFutureRev)
+	wantErr(t, compact(6), nil)
+	// Kept: b@3 (latest <= 6), c@5, tombstone a@6 (at the compaction
+	// revision), a@7, b@8, d@5 (live until 9), d@9.
 	if n := countRecords(t, h.s); n != 7 {
-		t.Fatalf("%d records after compaction at 5", n)
+		t.Fatalf("%d records after compaction at 6", n)
 	}
+	wantErr(t, compact(6), ErrCompacted)
 	wantErr(t, compact(5), ErrCompacted)
-	wantErr(t, compact(4), ErrCompacted)
-	if h.s.CompactRev() != 5 {
+	if h.s.CompactRev() != 6 {
 		t.Fatalf("compact rev %d", h.s.CompactRev())
 	}
-	_, err := h.s.Range(&pb.RangeRequest{Key: []byte("a"), Revision: 4})
+	_, err := h.s.Range(&pb.RangeRequest{Key: []byte("a"), Revision: 5})
 	wantErr(t, err, ErrCompacted)
-	at5 := h.rng(&pb.RangeRequest{Key: []byte{0}, RangeEnd: []byte{0}, Revision: 5})
-	if got := keysOf(at5.Kvs); !equalStrings(got, []string{"b", "c", "d"}) {
+	at6 := h.rng(&pb.RangeRequest{Key: []byte{0}, RangeEnd: []byte{0}, Revision: 6})
+	if got := keysOf(at6.Kvs); !equalStrings(got, []string{"b", "c", "d"}) {
 		t.Fatalf("at compaction revision: %v", got)
 	}
-	_, err = h.s.Events([]byte("a"), nil, 4, 8, 0)
+	_, err = h.s.Events([]byte("a"), nil, 5, 9, 0)
 	wantErr(t, err, ErrCompacted)
-	evs, err := h.s.Events([]byte("a"), nil, 5, 8, 0)
-	if err != nil || !equalStrings(evString(evs), []string{"DELETE a@5=", "PUT a@6=3"}) {
+	evs, err := h.s.Events([]byte("a"), nil, 6, 9, 0)
+	if err != nil || !equalStrings(evString(evs), []string{"DELETE a@6=", "PUT a@7=3"}) {
 		t.Fatalf("events from compaction revision %q, %v", evString(evs), err)
 	}
-	_, err = h.s.KVAt([]byte("a"), 4)
+	_, err = h.s.KVAt([]byte("a"), 5)
 	wantErr(t, err, ErrCompacted)
 
-	wantErr(t, compact(8), nil)
-	// Kept: a@6, b@7, c@4, d@8 (tombstone at the compaction revision).
+	wantErr(t, compact(9), nil)
+	// Kept: a@7, b@8, c@5, d@9 (tombstone at the compaction revision).
 	if n := countRecords(t, h.s); n != 4 {
-		t.Fatalf("%d records after compaction at 8", n)
+		t.Fatalf("%d records after compaction at 9", n)
 	}
 	cur := h.rng(&pb.RangeRequest{Key: []byte{0}, RangeEnd: []byte{0}})
 	if got := keysOf(cur.Kvs); !equalStrings(got, []string{"a", "b", "c"}) || string(cur.Kvs[1].Value) != "2" {
 		t.Fatalf("current after compaction: %v", cur.Kvs)
 	}
-	h.put("e", "1") // rev 9
-	wantErr(t, compact(9), nil)
+	h.put("e", "1") // rev 10
+	wantErr(t, compact(10), nil)
 	if _, ok := h.s.keys["d"]; ok {
 		t.Fatal("deleted key still in the index after its tombstone was compacted")
 	}
@@ -180,7 +182,7 @@ func TestCompaction(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.open()
-	if h.s.CompactRev() != 9 || h.s.Rev() != 9 {
+	if h.s.CompactRev() != 10 || h.s.Rev() != 10 {
 		t.Fatalf("after reopen compact %d rev %d", h.s.CompactRev(), h.s.Rev())
 	}
 	if got := keysOf(h.rng(&pb.RangeRequest{Key: []byte{0}, RangeEnd: []byte{0}}).Kvs); !equalStrings(got, []string{"a", "b", "c", "e"}) {

@@ -143,7 +143,9 @@ func (s *Store) loadLocked(db *bbolt.DB) error {
 	s.leases = make(map[int64]*lease)
 	s.buf = s.buf[:0]
 	s.dataBytes = 0
-	var rev, compactRev int64
+	// An empty store is at revision 1, as etcd's is: the first write
+	// gets revision 2, which clients and scripts written against etcd see.
+	rev, compactRev := int64(1), int64(0)
 	var ci uint64
 	err := db.View(func(tx *bbolt.Tx) error {
 		meta, kb, lb := tx.Bucket(bucketMeta), tx.Bucket(bucketKey), tx.Bucket(bucketLease)

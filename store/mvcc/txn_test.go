@@ -29,10 +29,10 @@ func withEnd(c *pb.Compare, end string) *pb.Compare {
 }
 
 func TestTxnCompare(t *testing.T) {
-	// a=11 (ver 2, create 1, mod 6), b=22, c=333, foo=x, foo1=y; a on lease 5 below.
+	// a=11 (ver 2, create 2, mod 7), b=22, c=333, foo=x, foo1=y; a on lease 5 below.
 	h := rangeFixture(t)
 	h.must(&pb.InternalRaftRequest{LeaseGrant: &pb.LeaseGrantRequest{ID: 5, TTL: 9}})
-	h.must(&pb.InternalRaftRequest{Put: &pb.PutRequest{Key: []byte("a"), IgnoreValue: true, Lease: 5}}) // a ver 3, mod 7
+	h.must(&pb.InternalRaftRequest{Put: &pb.PutRequest{Key: []byte("a"), IgnoreValue: true, Lease: 5}}) // a ver 3, mod 8
 	E, G, L, N := pb.Compare_EQUAL, pb.Compare_GREATER, pb.Compare_LESS, pb.Compare_NOT_EQUAL
 	tests := []struct {
 		name string
@@ -46,16 +46,16 @@ func TestTxnCompare(t *testing.T) {
 		{"value on missing key", []*pb.Compare{cmp("zz", pb.Compare_VALUE, N, "x")}, false},
 		{"version", []*pb.Compare{cmp("a", pb.Compare_VERSION, E, 3)}, true},
 		{"version of missing is 0", []*pb.Compare{cmp("zz", pb.Compare_VERSION, E, 0)}, true},
-		{"create", []*pb.Compare{cmp("a", pb.Compare_CREATE, E, 1)}, true},
-		{"create less", []*pb.Compare{cmp("c", pb.Compare_CREATE, L, 3)}, false},
-		{"mod", []*pb.Compare{cmp("a", pb.Compare_MOD, E, 7)}, true},
-		{"mod greater", []*pb.Compare{cmp("a", pb.Compare_MOD, G, 6)}, true},
+		{"create", []*pb.Compare{cmp("a", pb.Compare_CREATE, E, 2)}, true},
+		{"create less", []*pb.Compare{cmp("c", pb.Compare_CREATE, L, 4)}, false},
+		{"mod", []*pb.Compare{cmp("a", pb.Compare_MOD, E, 8)}, true},
+		{"mod greater", []*pb.Compare{cmp("a", pb.Compare_MOD, G, 7)}, true},
 		{"lease", []*pb.Compare{cmp("a", pb.Compare_LEASE, E, 5)}, true},
 		{"lease none", []*pb.Compare{cmp("b", pb.Compare_LEASE, E, 0)}, true},
 		{"all must hold", []*pb.Compare{cmp("a", pb.Compare_VERSION, E, 3), cmp("b", pb.Compare_VERSION, E, 2)}, false},
 		{"range all hold", []*pb.Compare{withEnd(cmp("foo", pb.Compare_VERSION, E, 1), "fop")}, true},
-		{"range one fails", []*pb.Compare{withEnd(cmp("a", pb.Compare_MOD, L, 5), "c")}, false},
-		{"range from key", []*pb.Compare{withEnd(cmp("b", pb.Compare_CREATE, G, 1), "\x00")}, true},
+		{"range one fails", []*pb.Compare{withEnd(cmp("a", pb.Compare_MOD, L, 6), "c")}, false},
+		{"range from key", []*pb.Compare{withEnd(cmp("b", pb.Compare_CREATE, G, 2), "\x00")}, true},
 		{"range empty", []*pb.Compare{withEnd(cmp("x", pb.Compare_VERSION, E, 0), "y")}, true},
 		{"no compares", nil, true},
 	}
@@ -81,8 +81,8 @@ func TestTxnCompare(t *testing.T) {
 
 func TestTxnWrites(t *testing.T) {
 	h := newHarness(t, nil)
-	h.put("a", "1") // rev 1
-	h.put("b", "1") // rev 2
+	h.put("a", "1") // rev 2
+	h.put("b", "1") // rev 3
 	resp := h.must(txnReq(&pb.TxnRequest{
 		Compare: []*pb.Compare{cmp("a", pb.Compare_VALUE, pb.Compare_EQUAL, "1")},
 		Success: []*pb.RequestOp{
@@ -100,14 +100,14 @@ func TestTxnWrites(t *testing.T) {
 			opGet("\x00", "\x00"),
 		},
 	})).(*pb.TxnResponse)
-	if !resp.Succeeded || resp.Header.Revision != 3 || h.s.Rev() != 3 {
+	if !resp.Succeeded || resp.Header.Revision != 4 || h.s.Rev() != 4 {
 		t.Fatalf("txn %v rev %d", resp, h.s.Rev())
 	}
 	r := resp.Responses
-	if v := r[0].GetResponseRange().Kvs[0]; string(v.Value) != "1" || r[0].GetResponseRange().Header.Revision != 2 {
+	if v := r[0].GetResponseRange().Kvs[0]; string(v.Value) != "1" || r[0].GetResponseRange().Header.Revision != 3 {
 		t.Fatalf("first read %v", r[0])
 	}
-	if v := r[2].GetResponseRange().Kvs[0]; string(v.Value) != "2" || v.ModRevision != 3 || v.Version != 2 {
+	if v := r[2].GetResponseRange().Kvs[0]; string(v.Value) != "2" || v.ModRevision != 4 || v.Version != 2 {
 		t.Fatalf("read after put %v", v)
 	}
 	if r[3].GetResponseDeleteRange().Deleted != 1 || len(r[4].GetResponseRange().Kvs) != 0 {
@@ -121,18 +121,18 @@ func TestTxnWrites(t *testing.T) {
 		t.Fatalf("final read %v", got)
 	}
 	for _, kv := range r[6].GetResponseRange().Kvs {
-		if kv.ModRevision != 3 {
+		if kv.ModRevision != 4 {
 			t.Fatalf("kv %v not at the txn revision", kv)
 		}
 	}
 	h.mu.Lock()
 	last := h.notified[len(h.notified)-1]
 	h.mu.Unlock()
-	if last.rev != 3 || len(last.evs) != 3 {
+	if last.rev != 4 || len(last.evs) != 3 {
 		t.Fatalf("notified %v", last)
 	}
 	for i, ev := range last.evs {
-		if ev.Kv.ModRevision != 3 {
+		if ev.Kv.ModRevision != 4 {
 			t.Fatalf("event %d %v", i, ev)
 		}
 	}
@@ -165,7 +165,7 @@ func TestTxnRejected(t *testing.T) {
 			h.put("a", "0")
 			_, err := h.apply(txnReq(tt.txn))
 			wantErr(t, err, tt.wantErr)
-			if h.s.Rev() != 1 || h.rng(&pb.RangeRequest{Key: []byte("x")}).Count != 0 {
+			if h.s.Rev() != 2 || h.rng(&pb.RangeRequest{Key: []byte("x")}).Count != 0 {
 				t.Fatalf("rejected txn wrote something: rev %d", h.s.Rev())
 			}
 		})
