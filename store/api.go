@@ -9,6 +9,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"net/url"
 	"sync"
 	"time"
@@ -111,6 +112,12 @@ func (a *clientAPI) gateway() (http.Handler, error) {
 	mux.HandleFunc("/health", a.s.serveHealth)
 	mux.HandleFunc("/metrics", a.s.serveMetrics)
 	mux.HandleFunc("/version", a.s.serveVersion)
+	if a.s.cfg.EnablePprof {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
 	return mux, nil
 }
 

@@ -36,6 +36,8 @@ type Config struct {
 
 	LogBackend string // --log-backend: a name in the backend registry
 
+	EnablePprof bool // --enable-pprof: serve runtime profiles under /debug/pprof/
+
 	// BackendBatchInterval and BackendBatchLimit bound how long and how many
 	// writes the MVCC store's bbolt batch holds before it commits.
 	BackendBatchInterval time.Duration

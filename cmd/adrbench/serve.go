@@ -39,6 +39,7 @@ type serveOptions struct {
 	maxTxnOps           uint
 	logBackend          string
 	logLevel            string
+	enablePprof         bool
 
 	// initialClusterSet is whether --initial-cluster was given; without it
 	// the cluster is this member alone, as etcd does.
@@ -74,6 +75,7 @@ func (o *serveOptions) AddFlags(fs *pflag.FlagSet) {
 	}
 	fs.StringVar(&o.logBackend, "log-backend", d.LogBackend, help)
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fs.BoolVar(&o.enablePprof, "enable-pprof", false, "serve runtime profiling data under /debug/pprof/ on the client URL")
 }
 
 // Validate resolves the flags into a store.Config and checks it, without
@@ -105,6 +107,7 @@ func (o *serveOptions) Validate() error {
 	cfg.MaxRequestBytes = int(o.maxRequestBytes)
 	cfg.MaxTxnOps = int(o.maxTxnOps)
 	cfg.LogBackend = o.logBackend
+	cfg.EnablePprof = o.enablePprof
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
