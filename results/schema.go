@@ -79,7 +79,8 @@ type Point struct {
 	Errors      int64    `json:"errors"`
 	Throughput  float64  `json:"throughput_ops_s"`
 	LatencyMs   Latency  `json:"latency_ms"`
-	SyncsPerOp  float64  `json:"syncs_per_op"`
+	// SyncsPerOp is the log syncs of all members together per operation.
+	SyncsPerOp float64 `json:"syncs_per_op"`
 
 	// Additions.
 	RateOpsS     float64          `json:"rate_ops_s,omitempty"` // open-loop target rate
@@ -91,6 +92,8 @@ type Point struct {
 	// measured part of the run; ServerCPUS is 0 when unknown.
 	GeneratorCPUS float64 `json:"generator_cpu_s,omitempty"`
 	ServerCPUS    float64 `json:"server_cpu_s,omitempty"`
+	// TxnConflicts counts compare-and-swaps whose compare failed.
+	TxnConflicts int64 `json:"txn_conflicts,omitempty"`
 	// HgrmFile names the percentile distribution file in the run directory;
 	// Write fills it in.
 	HgrmFile string `json:"hgrm,omitempty"`

@@ -1,0 +1,222 @@
+package harness
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/adrbench/adrbench/logbackends"
+	"github.com/adrbench/adrbench/results"
+	"github.com/adrbench/adrbench/workloads"
+)
+
+// BenchConfig is one benchmark point: a cluster, a workload and a load.
+type BenchConfig struct {
+	Name     string           `yaml:"name" json:"name"`
+	Cluster  ClusterConfig    `yaml:"cluster" json:"cluster"`
+	Workload workloads.Config `yaml:"workload" json:"workload"`
+	Run      RunConfig        `yaml:"run" json:"run"`
+	// Conns is the number of client connections (clientv3 clients); the
+	// Run's clients are assigned to them round-robin, and they to the
+	// endpoints round-robin.
+	Conns int `yaml:"conns" json:"conns"`
+	// ToLeader sends every request to the leader, as etcd's op guide
+	// does for its "to the leader" figures.
+	ToLeader bool `yaml:"to_leader" json:"to_leader"`
+	// DiskProfile is recorded in the point; "native" means no injected
+	// disk latency.
+	DiskProfile string `yaml:"disk_profile" json:"disk_profile"`
+}
+
+// DefaultBenchConfig is etcd's benchmark shape: 1 client over 1 connection,
+// 10k puts of 8-byte keys and 256-byte values to one inproc member.
+func DefaultBenchConfig() BenchConfig {
+	return BenchConfig{
+		Name:        "bench",
+		Cluster:     DefaultClusterConfig(),
+		Workload:    workloads.DefaultConfig(),
+		Run:         RunConfig{Mode: results.ModeClosed, Clients: 1, Total: 10000, OpTimeout: 30 * time.Second},
+		Conns:       1,
+		DiskProfile: "native",
+	}
+}
+
+// Validate names the first bad field of c.
+func (c BenchConfig) Validate() error {
+	if c.Name == "" {
+		return fmt.Errorf("%w: name is empty", ErrConfig)
+	}
+	if c.Conns < 1 || c.Conns > c.Run.Clients {
+		return fmt.Errorf("%w: conns %d not in 1..clients (%d)", ErrConfig, c.Conns, c.Run.Clients)
+	}
+	if err := c.Cluster.Validate(); err != nil {
+		return err
+	}
+	if err := c.Workload.Validate(); err != nil {
+		return err
+	}
+	return c.Run.Validate()
+}
+
+// Bench starts the cluster, loads it if the workload reads, runs the load
+// and returns a run with one point. backends is needed for inproc only.
+// Operation errors are counted in the point; Bench fails only when the
+// cluster cannot be started or reached.
+func Bench(ctx context.Context, cfg BenchConfig, backends *logbackends.Registry) (_ *results.Run, err error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	wl, err := workloads.New(cfg.Workload)
+	if err != nil {
+		return nil, err
+	}
+	cfgJSON, err := json.Marshal(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("harness: encode config: %w", err)
+	}
+	started := time.Now().UTC()
+	host := ProbeHost(ctx, cfg.Cluster.DataDir)
+
+	cl, err := StartCluster(ctx, cfg.Cluster, backends)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { err = errors.Join(err, cl.Close()) }()
+	endpoints := cl.Endpoints()
+	if cfg.ToLeader {
+		lead, err := FindLeader(ctx, endpoints)
+		if err != nil {
+			return nil, err
+		}
+		endpoints = []string{lead}
+	}
+	conns, err := dial(ctx, endpoints, cfg.Conns)
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Workload.NeedsLoad() {
+		if err := wl.Load(ctx, conns, min(64, 4*len(conns))); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrTarget, err)
+		}
+	}
+
+	syncs0, syncsOK := cl.Syncs(ctx)
+	cpuer, hasCPU := cl.(ServerCPUer)
+	var srv0 time.Duration
+	if hasCPU {
+		if srv0, err = cpuer.ServerCPU(); err != nil {
+			hasCPU = false
+		}
+	}
+	res, err := Run(ctx, cfg.Run, func(id int) Generator { return wl.Worker(id) }, conns)
+	if err != nil {
+		return nil, err
+	}
+	p := results.Point{
+		Target:       cfg.Cluster.Target,
+		Backend:      cfg.Cluster.LogBackend,
+		Nodes:        cfg.Cluster.Nodes,
+		NetDelayMs:   float64(cfg.Cluster.NetDelay) / 1e6,
+		DiskProfile:  cfg.DiskProfile,
+		Emulated:     []string{},
+		Workload:     cfg.Workload.Name,
+		Mode:         res.Mode,
+		Clients:      cfg.Run.Clients,
+		Conns:        cfg.Conns,
+		KeySize:      cfg.Workload.KeySize,
+		ValSize:      cfg.Workload.ValSize,
+		KeySpace:     cfg.Workload.KeySpace,
+		DurationS:    res.Elapsed.Seconds(),
+		Ops:          res.Ops,
+		Errors:       res.Errors,
+		Throughput:   res.Throughput(),
+		LatencyMs:    results.LatencyFromHistogram(res.Histogram),
+		RateOpsS:     cfg.Run.Rate,
+		WarmupS:      cfg.Run.Warmup.Seconds(),
+		ErrorsByCode: res.ErrorsByCode,
+		Series:       res.Series,
+		Histogram:    res.Histogram,
+		// For inproc the generator shares the process with the servers:
+		// this is their sum, and ServerCPUS stays 0.
+		GeneratorCPUS: res.CPU.Seconds(),
+		TxnConflicts:  int64(wl.Stats().TxnConflicts),
+	}
+	switch cfg.Cluster.Target {
+	case TargetEtcd:
+		p.Backend = "etcd-wal"
+	case TargetExternal:
+		p.Backend, p.Nodes = "external", len(cfg.Cluster.Endpoints)
+	}
+	if e, ok := cl.(interface{ Emulated() []string }); ok {
+		p.Emulated = append(p.Emulated, e.Emulated()...)
+	}
+	if syncsOK && res.Ops+res.Errors > 0 {
+		if syncs1, ok := cl.Syncs(ctx); ok && syncs1 >= syncs0 {
+			p.SyncsPerOp = float64(syncs1-syncs0) / float64(res.Ops+res.Errors)
+		}
+	}
+	if hasCPU {
+		if srv1, err := cpuer.ServerCPU(); err == nil {
+			p.ServerCPUS = (srv1 - srv0).Seconds()
+		}
+	}
+	return &results.Run{
+		Schema:  results.SchemaV1,
+		Name:    cfg.Name,
+		Started: started,
+		Git:     gitRevision(),
+		Host:    host,
+		Config:  cfgJSON,
+		Points:  []results.Point{p},
+	}, nil
+}
+
+// dial opens n clients, client i to endpoint i mod len(endpoints), so the
+// connections spread evenly over the members.
+func dial(ctx context.Context, endpoints []string, n int) ([]*clientv3.Client, error) {
+	var conns []*clientv3.Client
+	for i := range n {
+		c, err := clientv3.New(clientv3.Config{
+			Endpoints:   []string{endpoints[i%len(endpoints)]},
+			DialTimeout: 5 * time.Second,
+			Context:     ctx,
+		})
+		if err != nil {
+			return conns, fmt.Errorf("%w: dial %s: %w", ErrTarget, endpoints[i%len(endpoints)], err)
+		}
+		conns = append(conns, c)
+	}
+	return conns, nil
+}
+
+// gitRevision is the VCS revision stamped into the binary, "" when the
+// build did not record one.
+func gitRevision() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return ""
+	}
+	rev, dirty := "", false
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			dirty = s.Value == "true"
+		}
+	}
+	if rev != "" && dirty {
+		rev += "-dirty"
+	}
+	return rev
+}

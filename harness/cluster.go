@@ -1,0 +1,249 @@
+package harness
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/adrbench/adrbench/logbackends"
+)
+
+// Target names.
+const (
+	TargetInproc   = "inproc"
+	TargetEtcd     = "etcd"
+	TargetExternal = "external"
+)
+
+// Targets lists the targets StartCluster knows.
+func Targets() []string { return []string{TargetInproc, TargetEtcd, TargetExternal} }
+
+// Cluster is a running cluster to drive.
+type Cluster interface {
+	// Endpoints are the members' client URLs, member 0 first.
+	Endpoints() []string
+	// Syncs returns the log syncs all members have done so far, and false
+	// when the target cannot tell.
+	Syncs(ctx context.Context) (uint64, bool)
+	// Close stops what the target started; an external cluster is left
+	// alone.
+	Close() error
+}
+
+// ServerCPUer is a Cluster whose servers run in processes of their own, so
+// their CPU time can be told apart from the generator's.
+type ServerCPUer interface {
+	ServerCPU() (time.Duration, error)
+}
+
+// ClusterConfig says which cluster to start or reach.
+type ClusterConfig struct {
+	Target     string   `yaml:"target" json:"target"`
+	Nodes      int      `yaml:"nodes" json:"nodes"`
+	LogBackend string   `yaml:"log_backend" json:"log_backend"` // inproc only
+	Endpoints  []string `yaml:"endpoints" json:"endpoints"`     // external only
+	// DataDir holds the members' data directories; "" means a temporary
+	// directory removed on Close.
+	DataDir string `yaml:"data_dir" json:"data_dir"`
+	// NetDelay, NetJitter and NetLoss are injected on every peer link, in
+	// each direction (so a round trip costs twice NetDelay).
+	NetDelay  time.Duration `yaml:"net_delay" json:"net_delay"`
+	NetJitter time.Duration `yaml:"net_jitter" json:"net_jitter"`
+	NetLoss   float64       `yaml:"net_loss" json:"net_loss"`
+	// EtcdBinary is the etcd executable; "" means "etcd" from PATH.
+	EtcdBinary string `yaml:"etcd_binary" json:"etcd_binary"`
+	// SnapshotCount, HeartbeatInterval and ElectionTimeout are given to
+	// every member, ours and etcd's alike, so a comparison is fair.
+	SnapshotCount     uint64        `yaml:"snapshot_count" json:"snapshot_count"`
+	HeartbeatInterval time.Duration `yaml:"heartbeat_interval" json:"heartbeat_interval"`
+	ElectionTimeout   time.Duration `yaml:"election_timeout" json:"election_timeout"`
+	// StartTimeout bounds waiting for the members to elect a leader.
+	StartTimeout time.Duration `yaml:"start_timeout" json:"start_timeout"`
+	Logger       *slog.Logger  `yaml:"-" json:"-"`
+}
+
+// DefaultClusterConfig is one inproc member on the batched backend with
+// etcd's default timing.
+func DefaultClusterConfig() ClusterConfig {
+	return ClusterConfig{
+		Target:            TargetInproc,
+		Nodes:             1,
+		LogBackend:        "batched",
+		SnapshotCount:     100000,
+		HeartbeatInterval: 100 * time.Millisecond,
+		ElectionTimeout:   time.Second,
+		StartTimeout:      30 * time.Second,
+	}
+}
+
+// Validate names the first bad field of c.
+func (c ClusterConfig) Validate() error {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: "+format, append([]any{ErrConfig}, args...)...)
+	}
+	if !slices.Contains(Targets(), c.Target) {
+		return bad("target %q (known: %s)", c.Target, strings.Join(Targets(), ", "))
+	}
+	switch {
+	case c.Target == TargetExternal && len(c.Endpoints) == 0:
+		return bad("target external needs endpoints")
+	case c.Target != TargetExternal && len(c.Endpoints) > 0:
+		return bad("endpoints are for target external, not %s", c.Target)
+	case c.Target != TargetExternal && (c.Nodes < 1 || c.Nodes > 15):
+		return bad("nodes %d not in 1..15", c.Nodes)
+	case c.NetDelay < 0 || c.NetJitter < 0 || !(c.NetLoss >= 0 && c.NetLoss <= 1):
+		return bad("net delay %v, jitter %v, loss %v", c.NetDelay, c.NetJitter, c.NetLoss)
+	case c.Target != TargetInproc && (c.NetDelay > 0 || c.NetJitter > 0 || c.NetLoss > 0):
+		// Real etcd needs a delaying proxy between members for this; until
+		// it exists, refusing is better than an unfair comparison.
+		return bad("network injection is only implemented for target inproc")
+	case c.HeartbeatInterval <= 0 || c.ElectionTimeout < 5*c.HeartbeatInterval:
+		return bad("heartbeat %v, election timeout %v: want timeout >= 5 heartbeats", c.HeartbeatInterval, c.ElectionTimeout)
+	case c.StartTimeout <= 0:
+		return bad("start timeout %v", c.StartTimeout)
+	}
+	return nil
+}
+
+// StartCluster starts (or, for external, reaches) the cluster of cfg and
+// returns when it has a leader. backends is needed for inproc only.
+func StartCluster(ctx context.Context, cfg ClusterConfig, backends *logbackends.Registry) (Cluster, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	ctx, cancel := context.WithTimeout(ctx, cfg.StartTimeout)
+	defer cancel()
+	var (
+		c   Cluster
+		err error
+	)
+	switch cfg.Target {
+	case TargetInproc:
+		c, err = startInproc(ctx, cfg, backends)
+	case TargetEtcd:
+		c, err = startEtcd(ctx, cfg)
+	default:
+		c = external{endpoints: cfg.Endpoints}
+	}
+	if err != nil {
+		return nil, err
+	}
+	if _, err := FindLeader(ctx, c.Endpoints()); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+type external struct{ endpoints []string }
+
+func (e external) Endpoints() []string { return e.endpoints }
+func (e external) Close() error        { return nil }
+func (e external) Syncs(ctx context.Context) (uint64, bool) {
+	return scrapeSyncs(ctx, e.endpoints)
+}
+
+// FindLeader asks the members for their status until one names a leader that
+// is among them, and returns that member's endpoint.
+func FindLeader(ctx context.Context, endpoints []string) (string, error) {
+	cli, err := clientv3.New(clientv3.Config{Endpoints: endpoints, DialTimeout: 5 * time.Second, Context: ctx})
+	if err != nil {
+		return "", fmt.Errorf("%w: dial %v: %w", ErrTarget, endpoints, err)
+	}
+	defer cli.Close()
+	var last error
+	for {
+		for _, ep := range endpoints {
+			sctx, cancel := context.WithTimeout(ctx, time.Second)
+			st, err := cli.Status(sctx, ep)
+			cancel()
+			if err != nil {
+				last = err
+				continue
+			}
+			if st.Leader != 0 && st.Leader == st.Header.MemberId {
+				return ep, nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return "", fmt.Errorf("%w among %v: %v (last error: %v)", ErrNoLeader, endpoints, ctx.Err(), last)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// freePorts returns n loopback ports free at the time of the call. The
+// ports are released before return, so another process could take one
+// before the member binds it; on a benchmark host that race is rare and
+// shows as a start failure, never as a wrong result.
+func freePorts(n int) ([]int, error) {
+	var ports []int
+	var lns []net.Listener
+	defer func() {
+		for _, ln := range lns {
+			ln.Close()
+		}
+	}()
+	for range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, fmt.Errorf("%w: free port: %w", ErrTarget, err)
+		}
+		lns = append(lns, ln)
+		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
+	}
+	return ports, nil
+}
+
+// scrapeSyncs sums etcd_disk_wal_fsync_duration_seconds_count over the
+// members' /metrics, the metric etcd and our store both export.
+func scrapeSyncs(ctx context.Context, endpoints []string) (uint64, bool) {
+	var total uint64
+	for _, ep := range endpoints {
+		if !strings.Contains(ep, "://") {
+			ep = "http://" + ep
+		}
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, ep+"/metrics", nil)
+		if err != nil {
+			return 0, false
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return 0, false
+		}
+		n, ok := parseSyncs(bufio.NewScanner(resp.Body))
+		resp.Body.Close()
+		if !ok {
+			return 0, false
+		}
+		total += n
+	}
+	return total, true
+}
+
+func parseSyncs(sc *bufio.Scanner) (uint64, bool) {
+	const metric = "etcd_disk_wal_fsync_duration_seconds_count "
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), metric); ok {
+			f, err := strconv.ParseFloat(strings.TrimSpace(rest), 64)
+			if err != nil {
+				return 0, false
+			}
+			return uint64(f), true
+		}
+	}
+	return 0, false
+}

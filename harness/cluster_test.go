@@ -1,0 +1,263 @@
+package harness
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/adrbench/adrbench/logbackends"
+	"github.com/adrbench/adrbench/logbackends/batched"
+	"github.com/adrbench/adrbench/logbackends/memory"
+	"github.com/adrbench/adrbench/results"
+	"github.com/adrbench/adrbench/workloads"
+)
+
+func testBackends() *logbackends.Registry {
+	r := logbackends.NewRegistry()
+	r.Register("memory", memory.Open)
+	r.Register("batched", batched.Open)
+	return r
+}
+
+func ctxT(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// quickCluster is a cluster config with short raft timeouts so tests elect
+// a leader fast.
+func quickCluster(t *testing.T, target string, nodes int, backend string) ClusterConfig {
+	c := DefaultClusterConfig()
+	c.Target, c.Nodes, c.LogBackend = target, nodes, backend
+	c.DataDir = t.TempDir()
+	c.HeartbeatInterval, c.ElectionTimeout = 20*time.Millisecond, 200*time.Millisecond
+	return c
+}
+
+func TestBenchInproc(t *testing.T) {
+	cfg := DefaultBenchConfig()
+	cfg.Cluster = quickCluster(t, TargetInproc, 1, "memory")
+	cfg.Run.Clients, cfg.Conns, cfg.Run.Total = 8, 2, 300
+	run, err := Bench(ctxT(t), cfg, testBackends())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := run.Points[0]
+	if p.Ops != 300 || p.Errors != 0 {
+		t.Fatalf("ops %d errors %d (%v), want 300 and 0", p.Ops, p.Errors, p.ErrorsByCode)
+	}
+	if p.Target != "inproc" || p.Backend != "memory" || p.Mode != "closed" || p.Throughput <= 0 {
+		t.Errorf("point %+v", p)
+	}
+	dir := filepath.Join(t.TempDir(), "run")
+	if err := results.Write(dir, run); err != nil {
+		t.Fatal(err)
+	}
+	back, err := results.Read(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if back.Points[0].Ops != 300 || back.Host.Cores < 1 {
+		t.Errorf("read back %+v", back.Points[0])
+	}
+}
+
+// TestWorkloadsAgainstStore runs every workload briefly against one inproc
+// member, so each operation is known to work against the store's API.
+func TestWorkloadsAgainstStore(t *testing.T) {
+	ctx := ctxT(t)
+	cl, err := StartCluster(ctx, quickCluster(t, TargetInproc, 1, "memory"), testBackends())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := cl.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	conns, err := dial(ctx, cl.Endpoints(), 2)
+	t.Cleanup(func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range workloads.Names() {
+		t.Run(name, func(t *testing.T) {
+			wc := workloads.DefaultConfig()
+			wc.Name, wc.KeySpace, wc.TxnKeys, wc.MaxScan = name, 200, 4, 10
+			wc.Serializable = name == workloads.YCSBC
+			if name == workloads.Mixed {
+				wc.Mix = workloads.Mix{Read: 1, Update: 1, Insert: 1, Scan: 1, RMW: 1, Delete: 1, Txn: 1}
+			}
+			wl, err := workloads.New(wc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if wc.NeedsLoad() {
+				if err := wl.Load(ctx, conns, 4); err != nil {
+					t.Fatal(err)
+				}
+			}
+			res, err := Run(ctx, RunConfig{Mode: results.ModeClosed, Clients: 4, Total: 100},
+				func(id int) Generator { return wl.Worker(id) }, conns)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Ops != 100 || res.Errors != 0 {
+				t.Fatalf("ops %d, errors %v", res.Ops, res.ErrorsByCode)
+			}
+			if name == workloads.Txn {
+				st := wl.Stats()
+				if st.TxnSucceeded == 0 || st.TxnSucceeded+st.TxnConflicts != 100 {
+					t.Errorf("txn stats %+v: want successes and 100 in all", st)
+				}
+			}
+		})
+	}
+	t.Run("load wrote the key space", func(t *testing.T) {
+		resp, err := conns[0].Get(ctx, workloads.Key(0, 8), clientv3.WithRange(workloads.Key(200, 8)), clientv3.WithCountOnly())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.Count < 150 { // deletes and lease expiry may have removed some
+			t.Errorf("%d keys in the loaded space", resp.Count)
+		}
+	})
+}
+
+func TestInprocThreeMembersToLeader(t *testing.T) {
+	cfg := DefaultBenchConfig()
+	cfg.Cluster = quickCluster(t, TargetInproc, 3, "batched")
+	cfg.Cluster.NetDelay = time.Millisecond
+	cfg.Run.Clients, cfg.Conns, cfg.Run.Total = 16, 4, 200
+	cfg.ToLeader = true
+	run, err := Bench(ctxT(t), cfg, testBackends())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := run.Points[0]
+	if p.Ops != 200 || p.Errors != 0 {
+		t.Fatalf("ops %d errors %v", p.Ops, p.ErrorsByCode)
+	}
+	if p.SyncsPerOp <= 0 {
+		t.Errorf("syncs per op %v: the batched backend syncs", p.SyncsPerOp)
+	}
+	if p.NetDelayMs != 1 {
+		t.Errorf("net_delay_ms %v, want 1", p.NetDelayMs)
+	}
+	// Every write crosses a 1 ms link twice (leader to follower and back)
+	// before it commits.
+	if p.LatencyMs.P50 < 2 {
+		t.Errorf("p50 %v ms under 1 ms one-way delay: the delay was not injected", p.LatencyMs.P50)
+	}
+}
+
+func TestBenchEtcd(t *testing.T) {
+	if _, err := exec.LookPath("etcd"); err != nil {
+		t.Skip("etcd not on PATH")
+	}
+	cfg := DefaultBenchConfig()
+	cfg.Cluster = quickCluster(t, TargetEtcd, 1, "")
+	cfg.Run.Clients, cfg.Conns, cfg.Run.Total = 4, 2, 200
+	run, err := Bench(ctxT(t), cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := run.Points[0]
+	if p.Ops != 200 || p.Errors != 0 || p.Backend != "etcd-wal" {
+		t.Fatalf("point %+v", p)
+	}
+	if p.SyncsPerOp <= 0 || p.ServerCPUS < 0 {
+		t.Errorf("syncs per op %v, server CPU %v", p.SyncsPerOp, p.ServerCPUS)
+	}
+}
+
+func TestClusterConfigValidate(t *testing.T) {
+	tests := []struct {
+		name string
+		edit func(c *ClusterConfig)
+		ok   bool
+	}{
+		{name: "default", edit: func(c *ClusterConfig) {}, ok: true},
+		{name: "unknown target", edit: func(c *ClusterConfig) { c.Target = "cloud" }},
+		{name: "external without endpoints", edit: func(c *ClusterConfig) { c.Target = TargetExternal }},
+		{name: "external", edit: func(c *ClusterConfig) { c.Target, c.Endpoints = TargetExternal, []string{"a:1"} }, ok: true},
+		{name: "endpoints for inproc", edit: func(c *ClusterConfig) { c.Endpoints = []string{"a:1"} }},
+		{name: "zero nodes", edit: func(c *ClusterConfig) { c.Nodes = 0 }},
+		{name: "loss above 1", edit: func(c *ClusterConfig) { c.NetLoss = 2 }},
+		{name: "delay on etcd", edit: func(c *ClusterConfig) { c.Target, c.NetDelay = TargetEtcd, time.Millisecond }},
+		{name: "short election", edit: func(c *ClusterConfig) { c.ElectionTimeout = c.HeartbeatInterval }},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := DefaultClusterConfig()
+			tc.edit(&c)
+			err := c.Validate()
+			if tc.ok != (err == nil) || err != nil && !errors.Is(err, ErrConfig) {
+				t.Fatalf("Validate: %v", err)
+			}
+		})
+	}
+}
+
+func TestStartClusterEtcdMissing(t *testing.T) {
+	c := quickCluster(t, TargetEtcd, 1, "")
+	c.EtcdBinary = "no-such-etcd-binary"
+	if _, err := StartCluster(ctxT(t), c, nil); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("StartCluster: %v, want ErrNotFound", err)
+	}
+}
+
+func TestParsers(t *testing.T) {
+	t.Run("proc stat", func(t *testing.T) {
+		d, err := parseProcStatCPU("1234 (etc d) S 1 2 3 4 5 6 7 8 9 10 150 50 0 0 20 0")
+		if err != nil || d != 2*time.Second {
+			t.Fatalf("parseProcStatCPU = %v, %v; want 2s", d, err)
+		}
+		if _, err := parseProcStatCPU("garbage"); !errors.Is(err, ErrTarget) {
+			t.Fatalf("garbage: %v", err)
+		}
+	})
+	t.Run("syncs", func(t *testing.T) {
+		in := "# HELP x\netcd_disk_wal_fsync_duration_seconds_bucket{le=\"0.001\"} 3\netcd_disk_wal_fsync_duration_seconds_count 42\n"
+		n, ok := parseSyncs(bufio.NewScanner(strings.NewReader(in)))
+		if !ok || n != 42 {
+			t.Fatalf("parseSyncs = %d, %v", n, ok)
+		}
+		if _, ok := parseSyncs(bufio.NewScanner(strings.NewReader("nothing\n"))); ok {
+			t.Fatal("parseSyncs found a metric in nothing")
+		}
+	})
+	t.Run("mountinfo", func(t *testing.T) {
+		in := "22 1 8:1 / / rw - ext4 /dev/sda1 rw\n" +
+			"30 22 0:5 / /data\\040dir rw - xfs /dev/nvme0n1 rw\n" +
+			"31 22 0:6 / /data rw - tmpfs tmpfs rw\n"
+		tests := []struct{ path, want string }{
+			{"/data dir/x", "xfs /dev/nvme0n1 on /data dir"},
+			{"/data/x", "tmpfs tmpfs on /data"},
+			{"/datax", "ext4 /dev/sda1 on /"},
+		}
+		for _, tc := range tests {
+			if got := mountOf(bufio.NewScanner(strings.NewReader(in)), tc.path); got != tc.want {
+				t.Errorf("mountOf(%q) = %q, want %q", tc.path, got, tc.want)
+			}
+		}
+	})
+	t.Run("host", func(t *testing.T) {
+		h := ProbeHost(context.Background(), t.TempDir())
+		if h.Cores < 1 || h.Kernel == "" {
+			t.Errorf("host probe %+v", h)
+		}
+	})
+}
