@@ -55,6 +55,7 @@ func newRootCmd(backends *logbackends.Registry) *cobra.Command {
 		SilenceErrors: true, // run prints the error as one line
 	}
 	root.AddCommand(newServeCmd(backends))
+	root.AddCommand(newBenchCmd(backends))
 	return root
 }
 

@@ -1,0 +1,273 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/adrbench/adrbench/harness"
+	"github.com/adrbench/adrbench/logbackends"
+	"github.com/adrbench/adrbench/results"
+	"github.com/adrbench/adrbench/workloads"
+)
+
+// errBenchFlags marks a bad combination of bench flags.
+var errBenchFlags = errors.New("bad flags")
+
+// benchOptions are the flags of `adrbench bench` (DESIGN.md's contract).
+type benchOptions struct {
+	name         string
+	target       string
+	nodes        int
+	logBackend   string
+	endpoints    string
+	etcdBinary   string
+	dataDir      string
+	workload     string
+	mix          string
+	distribution string
+	consistency  string
+	clients      int
+	conns        int
+	total        int64
+	duration     time.Duration
+	warmup       time.Duration
+	rate         float64
+	keySize      int
+	valSize      int
+	keySpace     int
+	txnKeys      int
+	seed         uint64
+	netDelay     time.Duration
+	netJitter    time.Duration
+	netLoss      float64
+	diskProfile  string
+	heartbeatMs  uint
+	electionMs   uint
+	opTimeout    time.Duration
+	toLeader     bool
+	out          string
+
+	backendNames []string
+	cfg          harness.BenchConfig // resolved by Validate
+}
+
+func (o *benchOptions) AddFlags(fs *pflag.FlagSet) {
+	d := harness.DefaultBenchConfig()
+	fs.StringVar(&o.name, "name", "", `run name (default "bench-<workload>")`)
+	fs.StringVar(&o.target, "target", d.Cluster.Target, "cluster to drive: "+strings.Join(harness.Targets(), ", "))
+	fs.IntVar(&o.nodes, "nodes", d.Cluster.Nodes, "members to start (inproc, etcd)")
+	fs.StringVar(&o.logBackend, "log-backend", d.Cluster.LogBackend, "raft log storage of inproc members: "+strings.Join(o.backendNames, ", "))
+	fs.StringVar(&o.endpoints, "endpoints", "", "comma-separated client URLs of an external cluster")
+	fs.StringVar(&o.etcdBinary, "etcd-binary", "etcd", "etcd executable for --target etcd")
+	fs.StringVar(&o.dataDir, "data-dir", "", "where members keep their data (default: a temporary directory, removed afterwards)")
+	fs.StringVar(&o.workload, "workload", d.Workload.Name, "workload: "+strings.Join(workloads.Names(), ", "))
+	fs.StringVar(&o.mix, "mix", "", `operation weights for --workload mixed, e.g. "read=90,update=10" (read, update, insert, scan, rmw, delete, txn)`)
+	fs.StringVar(&o.distribution, "distribution", "", "key distribution: "+strings.Join(workloads.Distributions(), ", ")+" (default: the workload's own)")
+	fs.StringVar(&o.consistency, "consistency", "l", "read consistency: l (linearizable) or s (serializable)")
+	fs.IntVar(&o.clients, "clients", d.Run.Clients, "concurrent clients")
+	fs.IntVar(&o.conns, "conns", d.Conns, "client connections the clients share")
+	fs.Int64Var(&o.total, "total", 0, "measured operations to run (default 10000 when --duration is not given)")
+	fs.DurationVar(&o.duration, "duration", 0, "how long to measure, instead of --total")
+	fs.DurationVar(&o.warmup, "warmup", 0, "run this long before measuring")
+	fs.Float64Var(&o.rate, "rate", 0, "open loop: operations per second, due whatever the responses do (0: closed loop)")
+	fs.IntVar(&o.keySize, "key-size", d.Workload.KeySize, "key size in bytes")
+	fs.IntVar(&o.valSize, "val-size", d.Workload.ValSize, "value size in bytes")
+	fs.IntVar(&o.keySpace, "key-space", d.Workload.KeySpace, "distinct keys")
+	fs.IntVar(&o.txnKeys, "txn-keys", d.Workload.TxnKeys, "keys the txn workload's compare-and-swaps contend on")
+	fs.Uint64Var(&o.seed, "seed", d.Workload.Seed, "seed of the workers' random streams")
+	fs.DurationVar(&o.netDelay, "net-delay", 0, "one-way delay injected on every peer link (inproc)")
+	fs.DurationVar(&o.netJitter, "net-jitter", 0, "jitter added to --net-delay (inproc)")
+	fs.Float64Var(&o.netLoss, "net-loss", 0, "probability a peer message is lost (inproc)")
+	fs.StringVar(&o.diskProfile, "disk-profile", d.DiskProfile, `disk latency profile ("native": none injected)`)
+	fs.UintVar(&o.heartbeatMs, "heartbeat-interval", uint(d.Cluster.HeartbeatInterval/time.Millisecond), "members' heartbeat interval in milliseconds")
+	fs.UintVar(&o.electionMs, "election-timeout", uint(d.Cluster.ElectionTimeout/time.Millisecond), "members' election timeout in milliseconds")
+	fs.DurationVar(&o.opTimeout, "op-timeout", d.Run.OpTimeout, "time limit of one operation (0: none)")
+	fs.BoolVar(&o.toLeader, "to-leader", false, "send every request to the leader")
+	fs.StringVar(&o.out, "out", "", `run directory to write (default "results/runs/<UTC time>-<name>")`)
+}
+
+// Validate resolves the flags into a harness.BenchConfig and checks it.
+func (o *benchOptions) Validate(now time.Time) error {
+	bad := func(flag, format string, args ...any) error {
+		return fmt.Errorf("--%s: %w: %s", flag, errBenchFlags, fmt.Sprintf(format, args...))
+	}
+	c := harness.DefaultBenchConfig()
+	c.Cluster.Target = o.target
+	c.Cluster.Nodes = o.nodes
+	c.Cluster.LogBackend = o.logBackend
+	if o.endpoints != "" {
+		for _, ep := range strings.Split(o.endpoints, ",") {
+			if ep = strings.TrimSpace(ep); ep != "" {
+				c.Cluster.Endpoints = append(c.Cluster.Endpoints, ep)
+			}
+		}
+	}
+	c.Cluster.EtcdBinary = o.etcdBinary
+	c.Cluster.DataDir = o.dataDir
+	c.Cluster.NetDelay, c.Cluster.NetJitter, c.Cluster.NetLoss = o.netDelay, o.netJitter, o.netLoss
+	c.Cluster.HeartbeatInterval = time.Duration(o.heartbeatMs) * time.Millisecond
+	c.Cluster.ElectionTimeout = time.Duration(o.electionMs) * time.Millisecond
+	if o.target == harness.TargetInproc && !slices.Contains(o.backendNames, o.logBackend) {
+		return fmt.Errorf("--log-backend: %w %q (known: %s)", logbackends.ErrUnknownBackend, o.logBackend, strings.Join(o.backendNames, ", "))
+	}
+
+	c.Workload.Name = o.workload
+	c.Workload.KeySize, c.Workload.ValSize, c.Workload.KeySpace = o.keySize, o.valSize, o.keySpace
+	c.Workload.Distribution = o.distribution
+	c.Workload.TxnKeys = min(o.txnKeys, max(o.keySpace, 1))
+	c.Workload.Seed = o.seed
+	switch o.consistency {
+	case "l":
+	case "s":
+		c.Workload.Serializable = true
+	default:
+		return bad("consistency", "%q is not l or s", o.consistency)
+	}
+	if o.mix != "" {
+		if o.workload != workloads.Mixed {
+			return bad("mix", "only for --workload mixed")
+		}
+		m, err := workloads.ParseMix(o.mix)
+		if err != nil {
+			return fmt.Errorf("--mix: %w", err)
+		}
+		c.Workload.Mix = m
+	} else if o.workload == workloads.Mixed {
+		return bad("mix", "--workload mixed needs --mix")
+	}
+
+	switch {
+	case o.total != 0 && o.duration != 0:
+		return bad("total", "give --total or --duration, not both")
+	case o.total < 0:
+		return bad("total", "%d is negative", o.total)
+	case o.duration < 0:
+		return bad("duration", "%v is negative", o.duration)
+	case o.rate < 0:
+		return bad("rate", "%v is negative", o.rate)
+	case o.diskProfile != "native":
+		return bad("disk-profile", "%q: only native is available yet", o.diskProfile)
+	}
+	c.Run.Clients, c.Conns = o.clients, o.conns
+	c.Run.Total, c.Run.Duration, c.Run.Warmup = o.total, o.duration, o.warmup
+	if o.total == 0 && o.duration == 0 {
+		c.Run.Total = 10000
+	}
+	if o.rate > 0 {
+		c.Run.Mode, c.Run.Rate = results.ModeOpen, o.rate
+	}
+	c.Run.OpTimeout = o.opTimeout
+	c.ToLeader = o.toLeader
+	c.DiskProfile = o.diskProfile
+	c.Name = o.name
+	if c.Name == "" {
+		c.Name = "bench-" + o.workload
+	}
+	if err := c.Validate(); err != nil {
+		return err
+	}
+	if o.out == "" {
+		o.out = filepath.Join("results", "runs", results.DirName(now, c.Name))
+	}
+	if _, err := os.Stat(filepath.Join(o.out, results.RunFile)); err == nil {
+		return bad("out", "%s already holds a run", o.out)
+	}
+	o.cfg = c
+	return nil
+}
+
+func newBenchCmd(backends *logbackends.Registry) *cobra.Command {
+	o := &benchOptions{backendNames: backends.Names()}
+	cmd := &cobra.Command{
+		Use:   "bench",
+		Short: "Drive a cluster with one workload and record one measured point",
+		Long: "Start (or reach) a cluster, run one workload against it through the etcd v3\n" +
+			"client, print an etcd-benchmark-like summary and write a run directory\n" +
+			"(run.json, points.csv, .hgrm histograms). Without --rate the load is closed\n" +
+			"loop; with --rate it is open loop, measured from each operation's intended\n" +
+			"send time. SIGINT stops the run early and still writes what was measured.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.Validate(time.Now()); err != nil {
+				return err
+			}
+			return o.run(cmd, backends)
+		},
+	}
+	o.AddFlags(cmd.Flags())
+	return cmd
+}
+
+func (o *benchOptions) run(cmd *cobra.Command, backends *logbackends.Registry) error {
+	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	cfg := o.cfg
+	if isTerminal(cmd.ErrOrStderr()) {
+		cfg.Run.Progress = cmd.ErrOrStderr()
+	}
+	run, err := harness.Bench(ctx, cfg, backends)
+	if run == nil {
+		return err
+	}
+	if werr := results.Write(o.out, run); werr != nil {
+		return errors.Join(err, werr)
+	}
+	printSummary(cmd.OutOrStdout(), &run.Points[0])
+	fmt.Fprintf(cmd.OutOrStdout(), "\nRun written to %s\n", o.out)
+	if err == nil && ctx.Err() != nil && cmd.Context().Err() == nil {
+		fmt.Fprintln(cmd.OutOrStdout(), "(stopped early by a signal)")
+	}
+	return err
+}
+
+// isTerminal reports whether w is a character device, so progress lines are
+// drawn on a terminal and never in pipes or files.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// printSummary prints a point the way etcd's benchmark tool does, plus the
+// lines it lacks: the mode, errors by code and syncs per operation.
+func printSummary(w io.Writer, p *results.Point) {
+	s := func(ms float64) float64 { return ms / 1000 }
+	fmt.Fprintf(w, "\nSummary (%s loop, %s on %s, %d node(s), %s):\n", p.Mode, p.Workload, p.Target, p.Nodes, p.Backend)
+	fmt.Fprintf(w, "  Total:\t%.4f secs.\n", p.DurationS)
+	fmt.Fprintf(w, "  Slowest:\t%.4f secs.\n", s(p.LatencyMs.Max))
+	fmt.Fprintf(w, "  Fastest:\t%.4f secs.\n", s(p.LatencyMs.Min))
+	fmt.Fprintf(w, "  Average:\t%.4f secs.\n", s(p.LatencyMs.Mean))
+	fmt.Fprintf(w, "  Stddev:\t%.4f secs.\n", s(p.LatencyMs.StdDev))
+	fmt.Fprintf(w, "  Requests/sec:\t%.4f\n", p.Throughput)
+	fmt.Fprintf(w, "  Operations:\t%d ok, %d failed\n", p.Ops, p.Errors)
+	if p.SyncsPerOp > 0 {
+		fmt.Fprintf(w, "  Syncs/op:\t%.4f\n", p.SyncsPerOp)
+	}
+	if p.Histogram != nil && p.Histogram.TotalCount() > 0 {
+		fmt.Fprintf(w, "\nLatency distribution:\n")
+		for _, q := range []float64{10, 25, 50, 75, 90, 95, 99, 99.9} {
+			fmt.Fprintf(w, "  %g%% in %.4f secs.\n", q, float64(p.Histogram.ValueAtQuantile(q))/1e9)
+		}
+	}
+	if len(p.ErrorsByCode) > 0 {
+		fmt.Fprintf(w, "\nErrors by code:\n")
+		for _, code := range slices.Sorted(maps.Keys(p.ErrorsByCode)) {
+			fmt.Fprintf(w, "  %s: %d\n", code, p.ErrorsByCode[code])
+		}
+	}
+}

@@ -1,0 +1,75 @@
+package main
+
+import (
+	"bytes"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/adrbench/adrbench/results"
+)
+
+func TestBenchWritesRun(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "run")
+	var stdout, stderr bytes.Buffer
+	code := run(t.Context(), []string{"bench", "--target=inproc", "--nodes=1", "--log-backend=memory",
+		"--workload=put", "--clients=4", "--conns=2", "--total=200", "--key-size=8", "--val-size=64",
+		"--heartbeat-interval=20", "--election-timeout=200", "--data-dir=" + t.TempDir(), "--out=" + out},
+		&stdout, &stderr)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	for _, want := range []string{"Summary", "Requests/sec", "99.9% in", "Run written to " + out} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("summary lacks %q:\n%s", want, stdout.String())
+		}
+	}
+	if stderr.Len() != 0 {
+		t.Errorf("stderr is not a terminal, yet got %q", stderr.String())
+	}
+	r, err := results.Read(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := r.Points[0]
+	if r.Name != "bench-put" || p.Ops != 200 || p.Errors != 0 || p.ValSize != 64 || p.Conns != 2 || p.Mode != "closed" {
+		t.Errorf("run %s point %+v", r.Name, p)
+	}
+}
+
+func TestBenchRejects(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want string // in the one-line error
+	}{
+		{"unknown target", []string{"--target=cloud"}, "target"},
+		{"unknown backend", []string{"--log-backend=nope"}, "--log-backend"},
+		{"unknown workload", []string{"--workload=scan-all"}, "workload"},
+		{"total and duration", []string{"--total=10", "--duration=1s"}, "--total"},
+		{"negative rate", []string{"--rate=-1"}, "--rate"},
+		{"conns above clients", []string{"--clients=2", "--conns=3"}, "conns"},
+		{"mixed without mix", []string{"--workload=mixed"}, "--mix"},
+		{"mix without mixed", []string{"--mix=read=1"}, "--mix"},
+		{"bad mix", []string{"--workload=mixed", "--mix=read"}, "--mix"},
+		{"bad consistency", []string{"--consistency=x"}, "--consistency"},
+		{"external without endpoints", []string{"--target=external"}, "endpoints"},
+		{"disk profile", []string{"--disk-profile=hdd"}, "--disk-profile"},
+		{"key space too big", []string{"--key-size=2", "--key-space=1000"}, "key_space"},
+		{"net delay on etcd", []string{"--target=etcd", "--net-delay=5ms"}, "network injection"},
+		{"bad flag", []string{"--clients=many"}, "clients"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			args := append([]string{"bench", "--out=" + filepath.Join(t.TempDir(), "r")}, tc.args...)
+			if code := run(t.Context(), args, &stdout, &stderr); code == 0 {
+				t.Fatal("exit 0, want failure")
+			}
+			line := stderr.String()
+			if strings.Count(line, "\n") != 1 || !strings.Contains(line, tc.want) {
+				t.Errorf("stderr %q: want one line naming %q", line, tc.want)
+			}
+		})
+	}
+}
