@@ -183,6 +183,12 @@ func (n *raftNode) stop() {
 
 // propose queues a proposal; it blocks only while the queue is full.
 func (n *raftNode) propose(ctx context.Context, p proposal) error {
+	// The common case takes no lock on the shared stop channel.
+	select {
+	case n.propc <- p:
+		return nil
+	default:
+	}
 	select {
 	case n.propc <- p:
 		return nil

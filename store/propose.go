@@ -33,6 +33,9 @@ func (s *Server) propose(ctx context.Context, req *pb.InternalRaftRequest) (prot
 		s.metrics.proposalsFailed.Add(1)
 		return nil, s.waitErr(ctx, err)
 	}
+	// No select on the server's stop channel here: a thousand waiting
+	// requests would all contend on its lock. Close answers every waiter
+	// with ErrStopped through the wait list instead.
 	select {
 	case r := <-ch:
 		if r.err != nil && (errors.Is(r.err, ErrNoLeader) || errors.Is(r.err, ErrStopped)) {
@@ -43,8 +46,6 @@ func (s *Server) propose(ctx context.Context, req *pb.InternalRaftRequest) (prot
 		s.waits.cancel(id)
 		s.metrics.proposalsFailed.Add(1)
 		return nil, s.waitErr(ctx, cctx.Err())
-	case <-s.stopc:
-		return nil, ErrStopped
 	}
 }
 

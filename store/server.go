@@ -53,11 +53,14 @@ type Server struct {
 	leader *leaderConns
 
 	stopOnce sync.Once
-	stopc    chan struct{}
-	donec    chan struct{}
-	errMu    sync.Mutex
-	err      error
-	wg       sync.WaitGroup
+	// stopCtx is cancelled when the server stops, for its own requests.
+	stopCtx    context.Context
+	cancelStop context.CancelFunc
+	stopc      chan struct{}
+	donec      chan struct{}
+	errMu      sync.Mutex
+	err        error
+	wg         sync.WaitGroup
 }
 
 // Option changes how a server is assembled, for tests and the harness.
@@ -112,6 +115,7 @@ func NewServer(cfg Config, backends *logbackends.Registry, opts ...Option) (srv 
 		stopc:      make(chan struct{}),
 		donec:      make(chan struct{}),
 	}
+	s.stopCtx, s.cancelStop = context.WithCancel(context.Background())
 	s.id = memberID(cfg.AdvertisePeerURLs, cfg.InitialClusterToken)
 	s.clusterID = clusterID(s.members.ids(), cfg.InitialClusterToken)
 	s.reqIDs = newIDGenerator(s.id, time.Now())
@@ -392,6 +396,7 @@ func (s *Server) fatal(err error) {
 func (s *Server) Close() error {
 	s.stopOnce.Do(func() {
 		close(s.stopc)
+		s.cancelStop()
 		s.api.close()
 		s.reads.stop()
 		s.wg.Wait()
@@ -456,7 +461,7 @@ func (s *Server) publishAttributes() {
 		},
 	}}
 	for {
-		ctx, cancel := context.WithTimeout(context.Background(), s.reqTimeout)
+		ctx, cancel := context.WithTimeout(s.stopCtx, s.reqTimeout)
 		_, err := s.propose(ctx, req)
 		cancel()
 		if err == nil {
@@ -485,7 +490,7 @@ func (s *Server) expireLeases() {
 			s.wg.Add(1)
 			go func(id int64) {
 				defer s.wg.Done()
-				ctx, cancel := context.WithTimeout(context.Background(), s.reqTimeout)
+				ctx, cancel := context.WithTimeout(s.stopCtx, s.reqTimeout)
 				defer cancel()
 				_, _ = s.propose(ctx, &pb.InternalRaftRequest{LeaseRevoke: &pb.LeaseRevokeRequest{ID: id}})
 			}(id)
