@@ -1,0 +1,221 @@
+package filelog
+
+import (
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"go.etcd.io/raft/v3/raftpb"
+
+	"github.com/adrbench/adrbench/logbackends"
+	"github.com/adrbench/adrbench/logbackends/segment"
+)
+
+// Writer writes a Save that the mirror has already accepted (snap, then
+// ents, then hs; any may be empty) into l and makes it as durable as the
+// backend promises before returning. It runs with the core's mutex held.
+type Writer func(l *segment.Log, hs *raftpb.HardState, ents []*raftpb.Entry, snap *raftpb.Snapshot, mustSync bool) error
+
+// emulator is the optional ability of a file system decorator (such as
+// diskprofile's) to say what it emulates; Stats reports it so a result
+// taken on an emulated disk is marked as such.
+type emulator interface {
+	Emulated() []string
+}
+
+// Backend is a segment log with a raft.Storage mirror and a durability
+// policy. It implements logbackends.Backend.
+type Backend struct {
+	name  string
+	write Writer
+
+	mu     sync.Mutex // serialises the log's writers (Save, CreateSnapshot, Compact, SyncNow, Close)
+	log    *segment.Log
+	m      *logbackends.Mirror
+	closed atomic.Bool
+
+	saves    atomic.Uint64
+	entries  atomic.Uint64
+	hist     logbackends.SyncHistogram
+	emulated []string
+	// syncedBytes is log.BytesWritten as of the last sync SyncNow made, so
+	// an idle interval costs no fdatasync.
+	syncedBytes uint64
+}
+
+var _ logbackends.Backend = (*Backend)(nil)
+
+// Open opens the log in opts.Dir, replaying it, or creates an empty one.
+// name prefixes errors and is the Stats backend name.
+func Open(name string, opts logbackends.Options, write Writer) (*Backend, error) {
+	b := &Backend{name: name, write: write}
+	if e, ok := opts.FS.(emulator); ok {
+		b.emulated = e.Emulated()
+	}
+	log, st, err := segment.Open(segment.Options{
+		FS: opts.FS, Dir: opts.Dir, SegmentSize: opts.SegmentSize,
+		OnSync: b.hist.Record,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s: open %s: %w", name, opts.Dir, err)
+	}
+	m, err := logbackends.RebuildMirror(st.HardState, st.Snapshot, st.CompactIndex, st.CompactTerm, st.Entries)
+	if err != nil {
+		log.Close()
+		return nil, fmt.Errorf("%s: rebuild %s: %w", name, opts.Dir, err)
+	}
+	b.log, b.m = log, m
+	b.syncedBytes = log.BytesWritten()
+	return b, nil
+}
+
+// InitialState implements raft.Storage.
+func (b *Backend) InitialState() (*raftpb.HardState, *raftpb.ConfState, error) {
+	return b.m.InitialState()
+}
+
+// Entries implements raft.Storage.
+func (b *Backend) Entries(lo, hi, maxSize uint64) ([]*raftpb.Entry, error) {
+	return b.m.Entries(lo, hi, maxSize)
+}
+
+// Term implements raft.Storage.
+func (b *Backend) Term(i uint64) (uint64, error) { return b.m.Term(i) }
+
+// LastIndex implements raft.Storage.
+func (b *Backend) LastIndex() (uint64, error) { return b.m.LastIndex() }
+
+// FirstIndex implements raft.Storage.
+func (b *Backend) FirstIndex() (uint64, error) { return b.m.FirstIndex() }
+
+// Snapshot implements raft.Storage.
+func (b *Backend) Snapshot() (*raftpb.Snapshot, error) { return b.m.Snapshot() }
+
+// Save implements logbackends.Backend: the mirror checks the Save, the
+// Writer makes it durable as promised, then the mirror serves it.
+func (b *Backend) Save(hs *raftpb.HardState, ents []*raftpb.Entry, snap *raftpb.Snapshot, mustSync bool) error {
+	if b.closed.Load() {
+		return logbackends.ErrClosed
+	}
+	b.saves.Add(1)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if err := b.m.CheckSave(ents, snap); err != nil {
+		return err
+	}
+	if err := b.write(b.log, hs, ents, snap, mustSync); err != nil {
+		return fmt.Errorf("%s: save: %w", b.name, err)
+	}
+	if err := b.m.ApplySave(hs, ents, snap); err != nil {
+		return fmt.Errorf("%s: save: %w", b.name, err)
+	}
+	b.entries.Add(uint64(len(ents)))
+	return nil
+}
+
+// CreateSnapshot implements logbackends.Backend. The snapshot, data
+// included, is durable when it returns, whatever the Writer's policy.
+func (b *Backend) CreateSnapshot(i uint64, cs *raftpb.ConfState, data []byte) (*raftpb.Snapshot, error) {
+	if b.closed.Load() {
+		return nil, logbackends.ErrClosed
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	term, err := b.m.CheckSnapshot(i)
+	if err != nil {
+		return nil, err
+	}
+	snap := &raftpb.Snapshot{Data: data, Metadata: &raftpb.SnapshotMetadata{
+		Index: new(i), Term: new(term), ConfState: raftpb.EnsureConfState(cs)}}
+	if err := b.log.AppendSnapshot(snap, false); err != nil {
+		return nil, fmt.Errorf("%s: create snapshot at %d: %w", b.name, i, err)
+	}
+	if err := b.syncLocked(); err != nil {
+		return nil, fmt.Errorf("%s: create snapshot at %d: %w", b.name, i, err)
+	}
+	return b.m.ApplySnapshot(i, cs, data)
+}
+
+// Compact implements logbackends.Backend: the compaction point is made
+// durable, then segments holding only compacted entries are deleted. The
+// sync comes first because a deleted segment whose compaction record was
+// lost would leave a hole at the start of the log.
+func (b *Backend) Compact(i uint64) error {
+	if b.closed.Load() {
+		return logbackends.ErrClosed
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	term, err := b.m.CheckCompact(i)
+	if err != nil {
+		return err
+	}
+	if err := b.log.AppendCompact(i, term); err != nil {
+		return fmt.Errorf("%s: compact to %d: %w", b.name, i, err)
+	}
+	if err := b.syncLocked(); err != nil {
+		return fmt.Errorf("%s: compact to %d: %w", b.name, i, err)
+	}
+	if err := b.m.ApplyCompact(i); err != nil {
+		return err
+	}
+	if err := b.log.RemoveBefore(i); err != nil {
+		return fmt.Errorf("%s: compact to %d: %w", b.name, i, err)
+	}
+	return nil
+}
+
+// SyncNow makes everything written so far durable with one fdatasync, or
+// does nothing when nothing was written since the last one it made. It may
+// be called from a goroutine other than the Ready loop's; it waits for a
+// Save in progress. After Close it returns logbackends.ErrClosed.
+func (b *Backend) SyncNow() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed.Load() {
+		return logbackends.ErrClosed
+	}
+	if b.log.BytesWritten() == b.syncedBytes {
+		return nil
+	}
+	if err := b.syncLocked(); err != nil {
+		return fmt.Errorf("%s: sync: %w", b.name, err)
+	}
+	return nil
+}
+
+// syncLocked syncs the log and remembers how much that covered.
+func (b *Backend) syncLocked() error {
+	if err := b.log.Sync(); err != nil {
+		return err
+	}
+	b.syncedBytes = b.log.BytesWritten()
+	return nil
+}
+
+// Close implements logbackends.Backend. It syncs what was written without a
+// sync before closing.
+func (b *Backend) Close() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed.Swap(true) {
+		return logbackends.ErrClosed
+	}
+	if err := b.log.Close(); err != nil {
+		return fmt.Errorf("%s: close: %w", b.name, err)
+	}
+	return nil
+}
+
+// Stats implements logbackends.Backend. It reads atomics only.
+func (b *Backend) Stats() logbackends.Stats {
+	return logbackends.Stats{
+		Backend:      b.name,
+		Saves:        b.saves.Load(),
+		EntriesSaved: b.entries.Load(),
+		BytesWritten: b.log.BytesWritten(),
+		Syncs:        b.log.Syncs(),
+		SyncLatency:  b.hist.Snapshot(),
+		Emulated:     append([]string(nil), b.emulated...),
+	}
+}
