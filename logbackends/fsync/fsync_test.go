@@ -1,0 +1,114 @@
+package fsync
+
+import (
+	"math/rand"
+	"sync"
+	"testing"
+
+	"go.etcd.io/raft/v3/raftpb"
+
+	"github.com/adrbench/adrbench/logbackends"
+	"github.com/adrbench/adrbench/logbackends/benchsuite"
+	"github.com/adrbench/adrbench/logbackends/conformance"
+	"github.com/adrbench/adrbench/logbackends/vfs"
+)
+
+func TestConformance(t *testing.T) {
+	conformance.Run(t, conformance.Factory{Name: Name, Durability: conformance.CrashSafe, Segments: true, Open: Open})
+}
+
+func entries(lo, hi uint64) []*raftpb.Entry {
+	var out []*raftpb.Entry
+	for i := lo; i <= hi; i++ {
+		out = append(out, &raftpb.Entry{Index: new(i), Term: new(uint64(1)), Data: []byte("payload")})
+	}
+	return out
+}
+
+func hardState(commit uint64) *raftpb.HardState {
+	return &raftpb.HardState{Term: new(uint64(1)), Vote: new(uint64(1)), Commit: new(commit)}
+}
+
+func TestSyncsPerSave(t *testing.T) {
+	tests := []struct {
+		name      string
+		ents      []*raftpb.Entry
+		hs        *raftpb.HardState
+		mustSync  bool
+		wantSyncs uint64
+	}{
+		{"one entry and a hard state", entries(1, 1), hardState(0), true, 2},
+		{"five entries and a hard state", entries(1, 5), hardState(0), true, 6},
+		{"entries without a hard state", entries(1, 3), nil, true, 3},
+		{"commit-only hard state", nil, hardState(0), false, 0},
+		// The per-entry promise does not depend on raft's mustSync.
+		{"entries with mustSync false", entries(1, 2), hardState(0), false, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			opts := logbackends.DefaultOptions("/log")
+			opts.FS, opts.SegmentSize = vfs.NewMem(), 1<<20
+			b, err := Open(opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer b.Close()
+			before := b.Stats().Syncs
+			if err := b.Save(tt.hs, tt.ents, nil, tt.mustSync); err != nil {
+				t.Fatal(err)
+			}
+			if got := b.Stats().Syncs - before; got != tt.wantSyncs {
+				t.Fatalf("Save made %d syncs, want %d", got, tt.wantSyncs)
+			}
+		})
+	}
+}
+
+// TestEachEntryDurableBeforeTheNext takes a crash clone at the start of
+// every sync of one Save, keeping no unsynced bytes: at the start of the
+// k-th sync exactly the entries before the k-th must be on stable storage.
+func TestEachEntryDurableBeforeTheNext(t *testing.T) {
+	fsys := vfs.NewMem()
+	opts := logbackends.DefaultOptions("/log")
+	opts.FS, opts.SegmentSize = fsys, 1<<20
+	b, err := Open(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewSource(1))
+	var mu sync.Mutex
+	var clones []*vfs.Mem
+	fsys.SetSyncHook(func(string) {
+		mu.Lock()
+		defer mu.Unlock()
+		clones = append(clones, fsys.CrashClone(rng, 0))
+	})
+	const n = 6
+	if err := b.Save(hardState(n), entries(1, n), nil, true); err != nil {
+		t.Fatal(err)
+	}
+	fsys.SetSyncHook(nil)
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if len(clones) != n+1 {
+		t.Fatalf("%d syncs for %d entries and a hard state", len(clones), n)
+	}
+	for k, c := range clones {
+		opts.FS = c
+		r, err := Open(opts)
+		if err != nil {
+			t.Fatalf("reopen clone %d: %v", k, err)
+		}
+		if last, _ := r.LastIndex(); last != uint64(k) {
+			t.Errorf("at the start of sync %d the durable log ends at %d, want %d", k+1, last, k)
+		}
+		hs, _, _ := r.InitialState()
+		if k < n && hs.GetCommit() != 0 {
+			t.Errorf("at the start of sync %d the hard state %v is already durable", k+1, hs)
+		}
+		r.Close()
+	}
+}
+
+func BenchmarkSave(b *testing.B) { benchsuite.Save(b, Name, Open) }
