@@ -9,6 +9,7 @@ import (
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
 
 	"github.com/adrbench/adrbench/logbackends"
 	"github.com/adrbench/adrbench/results"
@@ -190,6 +191,9 @@ func dial(ctx context.Context, endpoints []string, n int) ([]*clientv3.Client, e
 			Endpoints:   []string{endpoints[i%len(endpoints)]},
 			DialTimeout: 5 * time.Second,
 			Context:     ctx,
+			// Retries while a member starts are expected; the client's
+			// own warnings about them would only garble the output.
+			Logger: zap.NewNop(),
 		})
 		if err != nil {
 			return conns, fmt.Errorf("%w: dial %s: %w", ErrTarget, endpoints[i%len(endpoints)], err)

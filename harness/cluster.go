@@ -13,6 +13,7 @@ import (
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
 
 	"github.com/adrbench/adrbench/logbackends"
 )
@@ -158,7 +159,7 @@ func (e external) Syncs(ctx context.Context) (uint64, bool) {
 // FindLeader asks the members for their status until one names a leader that
 // is among them, and returns that member's endpoint.
 func FindLeader(ctx context.Context, endpoints []string) (string, error) {
-	cli, err := clientv3.New(clientv3.Config{Endpoints: endpoints, DialTimeout: 5 * time.Second, Context: ctx})
+	cli, err := clientv3.New(clientv3.Config{Endpoints: endpoints, DialTimeout: 5 * time.Second, Context: ctx, Logger: zap.NewNop()})
 	if err != nil {
 		return "", fmt.Errorf("%w: dial %v: %w", ErrTarget, endpoints, err)
 	}
