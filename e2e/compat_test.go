@@ -4,7 +4,6 @@ import (
 	"context"
 	"flag"
 	"os"
-	"path/filepath"
 	"testing"
 	"time"
 )
@@ -43,8 +42,6 @@ func TestEtcdctlCompat(t *testing.T) {
 			}
 			want := readFile(t, goldenPath)
 			if got != want {
-				out := filepath.Join(t.TempDir(), "etcdctl.got")
-				_ = os.WriteFile(out, []byte(got), 0o644)
 				t.Fatalf("%s's transcript differs from %s (- golden, + got):\n%s", f.name, goldenPath, lineDiff(want, got))
 			}
 		})
