@@ -1,0 +1,119 @@
+package async
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"go.etcd.io/raft/v3"
+	"go.etcd.io/raft/v3/raftpb"
+
+	"github.com/adrbench/adrbench/logbackends"
+	"github.com/adrbench/adrbench/logbackends/internal/filelog"
+	"github.com/adrbench/adrbench/logbackends/segment"
+)
+
+// Name is the backend's registered name.
+const Name = "async"
+
+// DefaultSyncInterval is used when Options.SyncInterval is zero.
+const DefaultSyncInterval = 100 * time.Millisecond
+
+// Backend is the file-log core with no sync on the Save path and a
+// goroutine that syncs on an interval. It is UNSAFE; see the package doc.
+type Backend struct {
+	*filelog.Backend
+	interval time.Duration
+	stop     chan struct{}
+	done     chan struct{}
+
+	mu    sync.Mutex
+	bgErr error // the background sync's first failure
+}
+
+var _ logbackends.Backend = (*Backend)(nil)
+
+// Open opens the log in opts.Dir, replaying it, or creates an empty one,
+// and starts the background sync.
+func Open(opts logbackends.Options) (logbackends.Backend, error) {
+	interval := opts.SyncInterval
+	switch {
+	case interval < 0:
+		return nil, fmt.Errorf("%w (SyncInterval %v)", ErrBadSyncInterval, interval)
+	case interval == 0:
+		interval = DefaultSyncInterval
+	}
+	core, err := filelog.Open(Name, opts, write)
+	if err != nil {
+		return nil, err
+	}
+	b := &Backend{Backend: core, interval: interval, stop: make(chan struct{}), done: make(chan struct{})}
+	go b.syncLoop()
+	return b, nil
+}
+
+// write is the unsafe policy: everything in one write call and no sync,
+// except for an installed snapshot (rare, and replay must find it whole
+// before the entries that follow it).
+func write(l *segment.Log, hs *raftpb.HardState, ents []*raftpb.Entry, snap *raftpb.Snapshot, _ bool) error {
+	if !raft.IsEmptySnap(snap) {
+		if err := l.AppendSnapshot(snap, true); err != nil {
+			return fmt.Errorf("snapshot: %w", err)
+		}
+		if err := l.Sync(); err != nil {
+			return fmt.Errorf("snapshot: %w", err)
+		}
+	}
+	if err := l.AppendEntries(ents); err != nil {
+		return fmt.Errorf("entries: %w", err)
+	}
+	if !raft.IsEmptyHardState(hs) {
+		if err := l.AppendHardState(hs); err != nil {
+			return fmt.Errorf("hard state: %w", err)
+		}
+	}
+	return l.Flush()
+}
+
+// syncLoop syncs every interval until Close. After a failed sync the log
+// refuses further writes (segment.Log stops on an I/O error), so Saves
+// report it; the loop keeps the error for Close and stops.
+func (b *Backend) syncLoop() {
+	defer close(b.done)
+	t := time.NewTicker(b.interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-b.stop:
+			return
+		case <-t.C:
+			if err := b.SyncNow(); err != nil {
+				if !errors.Is(err, logbackends.ErrClosed) {
+					b.mu.Lock()
+					b.bgErr = err
+					b.mu.Unlock()
+				}
+				return
+			}
+		}
+	}
+}
+
+// Close stops the background sync, then syncs and closes the log.
+func (b *Backend) Close() error {
+	select {
+	case <-b.stop:
+		return logbackends.ErrClosed
+	default:
+	}
+	close(b.stop)
+	<-b.done
+	err := b.Backend.Close()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.bgErr != nil {
+		return errors.Join(fmt.Errorf("async: background sync: %w", b.bgErr), err)
+	}
+	return err
+}
