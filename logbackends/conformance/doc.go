@@ -4,8 +4,13 @@
 // compaction, reopening, and the backend's durability promise: crash clones
 // of an in-memory file system (vfs.Mem) taken at random points of a write
 // load, including in the middle of a sync, must hold every entry and
-// HardState the backend acknowledged as durable. Backends that keep segment
-// files also get torn tails, mid-log corruption and a full disk.
+// HardState the backend acknowledged as durable. A backend that syncs on
+// its own schedule (Durability SyncedWindow: async) is held to what it
+// promises instead: the suite watches its file syncs through a vfs.FS
+// decorator and every clone must hold what was acknowledged before the
+// start of the last completed sync, so it loses no more than its window.
+// Backends that keep segment files also get torn tails, mid-log corruption
+// and a full disk.
 //
 // The suite opens backends on a vfs.Mem through Options.FS, with small
 // segments, so it runs in memory and quickly under the race detector.
