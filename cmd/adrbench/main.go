@@ -15,7 +15,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/adrbench/adrbench/logbackends"
+	"github.com/adrbench/adrbench/logbackends/async"
 	"github.com/adrbench/adrbench/logbackends/batched"
+	"github.com/adrbench/adrbench/logbackends/fsync"
 	"github.com/adrbench/adrbench/logbackends/memory"
 )
 
@@ -41,6 +43,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 func newBackendRegistry() *logbackends.Registry {
 	r := logbackends.NewRegistry()
 	r.Register(batched.Name, batched.Open)
+	r.Register(fsync.Name, fsync.Open)
+	r.Register(async.Name, async.Open)
 	r.Register(memory.Name, memory.Open)
 	return r
 }

@@ -37,8 +37,10 @@ func TestSyncsPerSave(t *testing.T) {
 		mustSync  bool
 		wantSyncs uint64
 	}{
-		{"one entry and a hard state", entries(1, 1), hardState(0), true, 2},
-		{"five entries and a hard state", entries(1, 5), hardState(0), true, 6},
+		// The hard state rides with the last entry's sync.
+		{"one entry and a hard state", entries(1, 1), hardState(0), true, 1},
+		{"five entries and a hard state", entries(1, 5), hardState(0), true, 5},
+		{"hard state alone", nil, hardState(0), true, 1},
 		{"entries without a hard state", entries(1, 3), nil, true, 3},
 		{"commit-only hard state", nil, hardState(0), false, 0},
 		// The per-entry promise does not depend on raft's mustSync.
@@ -91,7 +93,7 @@ func TestEachEntryDurableBeforeTheNext(t *testing.T) {
 	if err := b.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if len(clones) != n+1 {
+	if len(clones) != n {
 		t.Fatalf("%d syncs for %d entries and a hard state", len(clones), n)
 	}
 	for k, c := range clones {
@@ -104,10 +106,23 @@ func TestEachEntryDurableBeforeTheNext(t *testing.T) {
 			t.Errorf("at the start of sync %d the durable log ends at %d, want %d", k+1, last, k)
 		}
 		hs, _, _ := r.InitialState()
-		if k < n && hs.GetCommit() != 0 {
+		if hs.GetCommit() != 0 {
 			t.Errorf("at the start of sync %d the hard state %v is already durable", k+1, hs)
 		}
 		r.Close()
+	}
+	// After the last sync everything, hard state included, is durable.
+	opts.FS = fsys.CrashClone(rng, 0)
+	r, err := Open(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if last, _ := r.LastIndex(); last != n {
+		t.Errorf("after Save the durable log ends at %d, want %d", last, n)
+	}
+	if hs, _, _ := r.InitialState(); hs.GetCommit() != n {
+		t.Errorf("after Save the durable hard state is %v, want commit %d", hs, n)
 	}
 }
 
