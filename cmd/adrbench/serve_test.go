@@ -94,7 +94,7 @@ func TestRunPrintsOneLine(t *testing.T) {
 	if code := run(t.Context(), []string{"serve", "--help"}, &stdout, &stderr); code != 0 {
 		t.Fatalf("--help exit code %d", code)
 	}
-	for _, flag := range []string{"--initial-cluster-state", "--log-backend", "batched, memory", "--heartbeat-interval", "--max-txn-ops"} {
+	for _, flag := range []string{"--initial-cluster-state", "--log-backend", "async, batched, fsync, memory", `"async" is unsafe`, "--heartbeat-interval", "--max-txn-ops"} {
 		if !strings.Contains(stdout.String(), flag) {
 			t.Errorf("serve --help does not mention %s", flag)
 		}
