@@ -20,9 +20,13 @@
 //
 // The subpackages: vfs (the file system the file backends write through,
 // with an in-memory crash-simulating implementation), segment (the on-disk
-// log format the file backends share), memory and batched (backends),
-// conformance (the suite every backend runs) and benchsuite (the benchmarks
-// every backend runs).
+// log format the file backends share), internal/filelog (what fsync,
+// batched and async share: the segment log, the read mirror, snapshots and
+// stats, with the durability policy handed in), the backends fsync,
+// batched, async and memory, diskprofile (sync latency emulation as a file
+// system decorator, labelled emulated), conformance (the suite every
+// backend runs) and benchsuite (the benchmarks every backend runs). The adr
+// backend is still to come.
 //
 // Concurrency: the raft Ready loop is the only writer (Save, CreateSnapshot,
 // Compact, Close); the raft.Storage methods and Stats may run concurrently
