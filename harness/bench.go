@@ -158,6 +158,9 @@ func Bench(ctx context.Context, cfg BenchConfig, backends *logbackends.Registry)
 	case TargetExternal:
 		p.Backend, p.Nodes = "external", len(cfg.Cluster.Endpoints)
 	}
+	if p.Backend == "async" {
+		p.Unsafe = "async acknowledges log entries before they are durable; a crash loses up to its sync interval"
+	}
 	if e, ok := cl.(interface{ Emulated() []string }); ok {
 		p.Emulated = append(p.Emulated, e.Emulated()...)
 	}

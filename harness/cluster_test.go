@@ -13,6 +13,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/adrbench/adrbench/logbackends"
+	"github.com/adrbench/adrbench/logbackends/async"
 	"github.com/adrbench/adrbench/logbackends/batched"
 	"github.com/adrbench/adrbench/logbackends/memory"
 	"github.com/adrbench/adrbench/results"
@@ -23,6 +24,7 @@ func testBackends() *logbackends.Registry {
 	r := logbackends.NewRegistry()
 	r.Register("memory", memory.Open)
 	r.Register("batched", batched.Open)
+	r.Register("async", async.Open)
 	return r
 }
 
@@ -67,6 +69,43 @@ func TestBenchInproc(t *testing.T) {
 	}
 	if back.Points[0].Ops != 300 || back.Host.Cores < 1 {
 		t.Errorf("read back %+v", back.Points[0])
+	}
+}
+
+// TestBenchLabels checks that a point says what was emulated and what was
+// unsafe, so no figure from an emulated disk or the async backend passes
+// for a real, durable one.
+func TestBenchLabels(t *testing.T) {
+	tests := []struct {
+		name, backend, profile string
+		wantEmulated           string
+		wantUnsafe             bool
+	}{
+		{"emulated disk", "batched", "ssd-2015", "disk-profile:ssd-2015", false},
+		{"native disk", "batched", "native", "", false},
+		{"async backend", "async", "native", "", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := DefaultBenchConfig()
+			cfg.Cluster = quickCluster(t, TargetInproc, 1, tt.backend)
+			cfg.Cluster.DiskProfile, cfg.DiskProfile = tt.profile, tt.profile
+			cfg.Run.Clients, cfg.Conns, cfg.Run.Total = 4, 1, 50
+			run, err := Bench(ctxT(t), cfg, testBackends())
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := run.Points[0]
+			if got := strings.Join(p.Emulated, ","); got != tt.wantEmulated {
+				t.Errorf("emulated %q, want %q", got, tt.wantEmulated)
+			}
+			if (p.Unsafe != "") != tt.wantUnsafe {
+				t.Errorf("unsafe %q, want set: %v", p.Unsafe, tt.wantUnsafe)
+			}
+			if p.DiskProfile != tt.profile {
+				t.Errorf("disk_profile %q, want %q", p.DiskProfile, tt.profile)
+			}
+		})
 	}
 }
 

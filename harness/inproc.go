@@ -64,6 +64,9 @@ func startInproc(ctx context.Context, cfg ClusterConfig, backends *logbackends.R
 		sc.AdvertisePeerURLs = initial[i].PeerURLs
 		sc.InitialCluster = initial
 		sc.LogBackend = cfg.LogBackend
+		if cfg.DiskProfile != "" {
+			sc.DiskProfile = cfg.DiskProfile
+		}
 		sc.SnapshotCount = cfg.SnapshotCount
 		sc.HeartbeatInterval = cfg.HeartbeatInterval
 		sc.ElectionTimeout = cfg.ElectionTimeout

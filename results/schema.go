@@ -68,17 +68,20 @@ type Point struct {
 	NetDelayMs  float64  `json:"net_delay_ms"`
 	DiskProfile string   `json:"disk_profile"`
 	Emulated    []string `json:"emulated"`
-	Workload    string   `json:"workload"`
-	Mode        string   `json:"mode"` // "closed" or "open"
-	Clients     int      `json:"clients"`
-	Conns       int      `json:"conns"`
-	KeySize     int      `json:"key_size"`
-	ValSize     int      `json:"val_size"`
-	DurationS   float64  `json:"duration_s"`
-	Ops         int64    `json:"ops"`
-	Errors      int64    `json:"errors"`
-	Throughput  float64  `json:"throughput_ops_s"`
-	LatencyMs   Latency  `json:"latency_ms"`
+	// Unsafe says why the point's log backend does not keep raft's
+	// stable-storage rule (the async backend); empty for safe ones.
+	Unsafe     string  `json:"unsafe,omitempty"`
+	Workload   string  `json:"workload"`
+	Mode       string  `json:"mode"` // "closed" or "open"
+	Clients    int     `json:"clients"`
+	Conns      int     `json:"conns"`
+	KeySize    int     `json:"key_size"`
+	ValSize    int     `json:"val_size"`
+	DurationS  float64 `json:"duration_s"`
+	Ops        int64   `json:"ops"`
+	Errors     int64   `json:"errors"`
+	Throughput float64 `json:"throughput_ops_s"`
+	LatencyMs  Latency `json:"latency_ms"`
 	// SyncsPerOp is the log syncs of all members together per operation.
 	SyncsPerOp float64 `json:"syncs_per_op"`
 

@@ -38,6 +38,12 @@ type Config struct {
 
 	EnablePprof bool // --enable-pprof: serve runtime profiles under /debug/pprof/
 
+	// DiskProfile names an emulated disk (logbackends/diskprofile) whose
+	// sync latency is added to every sync of the log backend; "native"
+	// adds none. DiskSyncLatency adds a fixed latency instead.
+	DiskProfile     string        // --disk-profile
+	DiskSyncLatency time.Duration // --disk-sync-latency
+
 	// BackendBatchInterval and BackendBatchLimit bound how long and how many
 	// writes the MVCC store's bbolt batch holds before it commits.
 	BackendBatchInterval time.Duration
@@ -65,6 +71,7 @@ func DefaultConfig() Config {
 		MaxRequestBytes:        1536 * 1024,
 		MaxTxnOps:              128,
 		LogBackend:             "batched",
+		DiskProfile:            "native",
 		BackendBatchInterval:   100 * time.Millisecond,
 		BackendBatchLimit:      10000,
 	}

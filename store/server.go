@@ -20,6 +20,8 @@ import (
 	"go.etcd.io/raft/v3"
 
 	"github.com/adrbench/adrbench/logbackends"
+	"github.com/adrbench/adrbench/logbackends/diskprofile"
+	"github.com/adrbench/adrbench/logbackends/vfs"
 	"github.com/adrbench/adrbench/store/mvcc"
 	"github.com/adrbench/adrbench/store/transport"
 	"github.com/adrbench/adrbench/store/watch"
@@ -136,7 +138,11 @@ func NewServer(cfg Config, backends *logbackends.Registry, opts ...Option) (srv 
 	if err != nil {
 		return nil, err
 	}
-	s.backend, err = backends.Open(cfg.LogBackend, logbackends.DefaultOptions(filepath.Join(memberDir, "wal")))
+	bopts := logbackends.DefaultOptions(filepath.Join(memberDir, "wal"))
+	if p, _ := cfg.diskProfile(); p.Emulated {
+		bopts.FS = diskprofile.Wrap(vfs.OS{}, p)
+	}
+	s.backend, err = backends.Open(cfg.LogBackend, bopts)
 	if err != nil {
 		return nil, fmt.Errorf("open log backend %q: %w", cfg.LogBackend, err)
 	}

@@ -3,6 +3,7 @@ package store
 import (
 	"errors"
 	"fmt"
+	"github.com/adrbench/adrbench/logbackends/diskprofile"
 	"net"
 	"net/url"
 	"os"
@@ -97,6 +98,9 @@ func (c Config) Validate() error {
 	}
 	if c.LogBackend == "" {
 		return configErr("--log-backend", "must name a log backend")
+	}
+	if _, err := c.diskProfile(); err != nil {
+		return err
 	}
 	if c.BackendBatchInterval <= 0 {
 		return configErr("BackendBatchInterval", "must be positive, got %v", c.BackendBatchInterval)
@@ -244,4 +248,31 @@ func FormatInitialCluster(members []Member) string {
 		}
 	}
 	return strings.Join(parts, ",")
+}
+
+// diskProfile resolves --disk-profile and --disk-sync-latency, which
+// exclude each other.
+func (c Config) diskProfile() (diskprofile.Profile, error) {
+	if c.DiskSyncLatency < 0 {
+		return diskprofile.Profile{}, configErr("--disk-sync-latency", "must not be negative, got %v", c.DiskSyncLatency)
+	}
+	if c.DiskSyncLatency > 0 {
+		if c.DiskProfile != "" && c.DiskProfile != "native" {
+			return diskprofile.Profile{}, configErr("--disk-sync-latency", "give it or --disk-profile %s, not both", c.DiskProfile)
+		}
+		p, err := diskprofile.Fixed(c.DiskSyncLatency)
+		if err != nil {
+			return diskprofile.Profile{}, configErr("--disk-sync-latency", "%v", err)
+		}
+		return p, nil
+	}
+	name := c.DiskProfile
+	if name == "" {
+		name = "native"
+	}
+	p, err := diskprofile.Lookup(name)
+	if err != nil {
+		return diskprofile.Profile{}, configErr("--disk-profile", "%v", err)
+	}
+	return p, nil
 }

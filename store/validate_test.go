@@ -133,6 +133,14 @@ func TestValidate(t *testing.T) {
 			c.DataDir = filepath.Join(emptyDir, "missing")
 		}, wantFlag: "--initial-cluster-state"},
 		{name: "zero heartbeat", edit: func(c *Config) { c.HeartbeatInterval = 0 }, wantFlag: "--heartbeat-interval"},
+		{name: "emulated disk", edit: func(c *Config) { c.DiskProfile = "ssd-2015" }},
+		{name: "fixed sync latency", edit: func(c *Config) { c.DiskSyncLatency = 2 * time.Millisecond }},
+		{name: "unknown disk profile", edit: func(c *Config) { c.DiskProfile = "floppy" }, wantFlag: "--disk-profile", wantMsg: "floppy"},
+		{name: "negative sync latency", edit: func(c *Config) { c.DiskSyncLatency = -time.Millisecond }, wantFlag: "--disk-sync-latency"},
+		{name: "profile and fixed latency", edit: func(c *Config) {
+			c.DiskProfile = "hdd"
+			c.DiskSyncLatency = time.Millisecond
+		}, wantFlag: "--disk-sync-latency", wantMsg: "not both"},
 		{name: "election below 5x heartbeat", edit: func(c *Config) {
 			c.HeartbeatInterval = 100 * time.Millisecond
 			c.ElectionTimeout = 499 * time.Millisecond

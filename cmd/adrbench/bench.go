@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"github.com/adrbench/adrbench/logbackends/diskprofile"
 	"io"
 	"maps"
 	"os"
@@ -157,8 +158,9 @@ func (o *benchOptions) Validate(now time.Time) error {
 		return bad("duration", "%v is negative", o.duration)
 	case o.rate < 0:
 		return bad("rate", "%v is negative", o.rate)
-	case o.diskProfile != "native":
-		return bad("disk-profile", "%q: only native is available yet", o.diskProfile)
+	}
+	if _, err := diskprofile.Lookup(o.diskProfile); err != nil {
+		return bad("disk-profile", "%v", err)
 	}
 	c.Run.Clients, c.Conns = o.clients, o.conns
 	c.Run.Total, c.Run.Duration, c.Run.Warmup = o.total, o.duration, o.warmup
@@ -171,6 +173,7 @@ func (o *benchOptions) Validate(now time.Time) error {
 	c.Run.OpTimeout = o.opTimeout
 	c.ToLeader = o.toLeader
 	c.DiskProfile = o.diskProfile
+	c.Cluster.DiskProfile = o.diskProfile
 	c.Name = o.name
 	if c.Name == "" {
 		c.Name = "bench-" + o.workload
@@ -248,6 +251,12 @@ func isTerminal(w io.Writer) bool {
 func printSummary(w io.Writer, p *results.Point) {
 	s := func(ms float64) float64 { return ms / 1000 }
 	fmt.Fprintf(w, "\nSummary (%s loop, %s on %s, %d node(s), %s):\n", p.Mode, p.Workload, p.Target, p.Nodes, p.Backend)
+	if p.Unsafe != "" {
+		fmt.Fprintf(w, "  UNSAFE:\t%s\n", p.Unsafe)
+	}
+	if len(p.Emulated) > 0 {
+		fmt.Fprintf(w, "  Emulated:\t%s\n", strings.Join(p.Emulated, ", "))
+	}
 	fmt.Fprintf(w, "  Total:\t%.4f secs.\n", p.DurationS)
 	fmt.Fprintf(w, "  Slowest:\t%.4f secs.\n", s(p.LatencyMs.Max))
 	fmt.Fprintf(w, "  Fastest:\t%.4f secs.\n", s(p.LatencyMs.Min))

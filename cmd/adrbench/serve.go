@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"github.com/adrbench/adrbench/logbackends/diskprofile"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -40,6 +41,8 @@ type serveOptions struct {
 	logBackend          string
 	logLevel            string
 	enablePprof         bool
+	diskProfile         string
+	diskSyncLatency     time.Duration
 
 	// initialClusterSet is whether --initial-cluster was given; without it
 	// the cluster is this member alone, as etcd does.
@@ -76,6 +79,8 @@ func (o *serveOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.logBackend, "log-backend", d.LogBackend, help)
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.BoolVar(&o.enablePprof, "enable-pprof", false, "serve runtime profiling data under /debug/pprof/ on the client URL")
+	fs.StringVar(&o.diskProfile, "disk-profile", d.DiskProfile, "emulated disk whose sync latency is added to every log sync: "+strings.Join(diskprofile.Names(), ", ")+` ("native" adds none; others are labelled emulated)`)
+	fs.DurationVar(&o.diskSyncLatency, "disk-sync-latency", 0, "fixed latency added to every log sync (emulated), instead of --disk-profile")
 }
 
 // Validate resolves the flags into a store.Config and checks it, without
@@ -108,6 +113,8 @@ func (o *serveOptions) Validate() error {
 	cfg.MaxTxnOps = int(o.maxTxnOps)
 	cfg.LogBackend = o.logBackend
 	cfg.EnablePprof = o.enablePprof
+	cfg.DiskProfile = o.diskProfile
+	cfg.DiskSyncLatency = o.diskSyncLatency
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
