@@ -23,7 +23,9 @@ import (
 // Concurrency: Save, CreateSnapshot, Compact and Close must not be called
 // concurrently with one another; the raft Ready loop is the only writer. The
 // raft.Storage methods and Stats may be called concurrently with everything
-// else, and must not block on an fsync in progress.
+// else, and must not block on an fsync in progress. The one exception is a
+// backend that also implements ConcurrentSaver: its Saves (and StartSaves)
+// may overlap one another, never CreateSnapshot, Compact or Close.
 type Backend interface {
 	raft.Storage
 
@@ -52,6 +54,36 @@ type Backend interface {
 	// Stats returns counters since open. It must be cheap and must not block
 	// on a sync in progress.
 	Stats() Stats
+}
+
+// ConcurrentSaver is the optional ability of a backend to take Saves from
+// several goroutines at once and cover them with shared syncs (group
+// commit): batched opened with a GroupCommitWindow has it. A caller finds
+// it with a type assertion on the Backend.
+//
+// What overlapping callers may pass: raft's indexes are one sequence, so
+// each Save's entries must continue the log as it stands when the Save
+// takes the backend's writer lock (first index = LastIndex()+1), and while
+// another Save waits for its sync no Save may overwrite entries or install
+// a snapshot: that would rewrite what the other caller is about to be told
+// is durable. Such a Save fails with ErrConcurrentSave and changes nothing;
+// a gap fails with ErrLogGap as always. A Save that finds no other Save
+// waiting may do anything a single writer's Save may.
+//
+// Overlapping Saves take the lock in no particular order, so callers that
+// draw indexes from one counter cannot simply call Save: they draw the
+// indexes and call StartSave inside one critical section of their own, then
+// leave it and call the returned wait. StartSave does not wait for a sync,
+// so that critical section costs an append, not an fdatasync.
+type ConcurrentSaver interface {
+	// StartSave is the first half of Save: it checks hs, ents and snap as
+	// Save does and appends them behind those of earlier StartSaves, then
+	// returns without waiting for a sync. wait returns once a sync covers
+	// them, with the error that sync met; Save is StartSave then wait.
+	// Entries are readable through raft.Storage from the moment StartSave
+	// returns (as raft's unstable entries are), acknowledged only by wait.
+	// wait must be called exactly once.
+	StartSave(hs *raftpb.HardState, ents []*raftpb.Entry, snap *raftpb.Snapshot, mustSync bool) (wait func() error, err error)
 }
 
 // Stats describes the work a backend has done since it was opened.
@@ -92,7 +124,10 @@ type Options struct {
 	Dir string
 	// SegmentSize is the preallocated size of a log segment file.
 	SegmentSize int64
-	// GroupCommitWindow, for batched: how long to gather Saves into one sync.
+	// GroupCommitWindow, for batched: zero syncs each Save on its own, as
+	// etcd does; above zero the backend implements ConcurrentSaver, and the
+	// Save that leads a sync first waits this long for other Saves to join
+	// it.
 	GroupCommitWindow time.Duration
 	// SyncInterval, for async: how often buffered writes are synced.
 	SyncInterval time.Duration

@@ -12,7 +12,9 @@
 //
 //	backend  what a nil error from Save means                     syncs
 //	fsync    every entry reached stable storage on its own        one fdatasync per entry
-//	batched  the whole Ready reached stable storage               one fdatasync per Save (etcd's WAL)
+//	batched  the whole Ready reached stable storage               one fdatasync per Save (etcd's WAL);
+//	                                                              with a window, one per group of
+//	                                                              concurrent Saves
 //	async    accepted; synced later on an interval, a crash       one per interval
 //	         loses up to that interval: NOT stable storage
 //	adr      in the persistent-memory region, flushed and fenced  none on the write path
@@ -30,5 +32,7 @@
 //
 // Concurrency: the raft Ready loop is the only writer (Save, CreateSnapshot,
 // Compact, Close); the raft.Storage methods and Stats may run concurrently
-// with it and must not wait for a sync in progress.
+// with it and must not wait for a sync in progress. A backend implementing
+// ConcurrentSaver (batched with a group-commit window) also takes
+// overlapping Saves and shares one sync among them.
 package logbackends

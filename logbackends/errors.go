@@ -13,6 +13,10 @@ var (
 	// ErrLogGap is returned by Save for entries that would leave a hole in
 	// the log (the first new entry is beyond the last index plus one).
 	ErrLogGap = errors.New("log entries not contiguous")
+	// ErrConcurrentSave is returned by a ConcurrentSaver's Save that would
+	// overwrite entries or install a snapshot while another Save waits for
+	// its sync.
+	ErrConcurrentSave = errors.New("save conflicts with a concurrent save waiting for its sync")
 	// ErrOutOfBounds is returned for an index beyond the last entry, or a
 	// compaction beyond the last snapshot.
 	ErrOutOfBounds = errors.New("log index out of bounds")

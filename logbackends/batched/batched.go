@@ -1,7 +1,6 @@
 package batched
 
 import (
-	"errors"
 	"fmt"
 
 	"go.etcd.io/raft/v3"
@@ -15,14 +14,16 @@ import (
 // Name is the backend's registered name.
 const Name = "batched"
 
-// ErrGroupCommitUnsupported is returned by Open for a non-zero
-// Options.GroupCommitWindow.
-var ErrGroupCommitUnsupported = errors.New("batched: group-commit window not supported")
-
 // Open opens the log in opts.Dir, replaying it, or creates an empty one.
+// With opts.GroupCommitWindow above zero the backend it returns also
+// implements logbackends.ConcurrentSaver; at zero it does not, and its Saves
+// must not overlap.
 func Open(opts logbackends.Options) (logbackends.Backend, error) {
-	if opts.GroupCommitWindow != 0 {
-		return nil, fmt.Errorf("%w (GroupCommitWindow %v)", ErrGroupCommitUnsupported, opts.GroupCommitWindow)
+	if opts.GroupCommitWindow < 0 {
+		return nil, fmt.Errorf("%s: negative GroupCommitWindow %v", Name, opts.GroupCommitWindow)
+	}
+	if opts.GroupCommitWindow > 0 {
+		return filelog.OpenGroup(Name, opts, opts.GroupCommitWindow)
 	}
 	return filelog.Open(Name, opts, write)
 }

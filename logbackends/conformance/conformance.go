@@ -72,6 +72,7 @@ func Run(t *testing.T, f Factory) {
 		{"reopen after clean close", CleanClose, false, testReopen},
 		{"crash clones keep acknowledged writes", CrashSafe, false, testCrash},
 		{"crash clones keep what was synced", SyncedWindow, false, testWindowCrash},
+		{"concurrent saves keep acknowledged writes", CrashSafe, false, testConcurrentCrash},
 		{"torn tail is cut", CleanClose, true, testTornTail},
 		{"corruption is reported", CleanClose, true, testCorruption},
 		{"full disk", SyncedWindow, true, testFullDisk},

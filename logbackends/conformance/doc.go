@@ -9,6 +9,9 @@
 // promises instead: the suite watches its file syncs through a vfs.FS
 // decorator and every clone must hold what was acknowledged before the
 // start of the last completed sync, so it loses no more than its window.
+// A backend that takes concurrent Saves (logbackends.ConcurrentSaver) is
+// also crash-cloned under several writers: every Save that returned nil
+// before a clone must be in it.
 // Backends that keep segment files also get torn tails, mid-log corruption
 // and a full disk.
 //

@@ -127,3 +127,5 @@ func TestEachEntryDurableBeforeTheNext(t *testing.T) {
 }
 
 func BenchmarkSave(b *testing.B) { benchsuite.Save(b, Name, Open) }
+
+func BenchmarkSaveConcurrent(b *testing.B) { benchsuite.SaveConcurrent(b, Name, Open) }

@@ -6,6 +6,10 @@
 // thing the backends differ in, so a difference in their figures comes from
 // the policy and not from diverging copies of the same plumbing.
 //
+// OpenGroup gives batched's group-commit mode instead (group.go): Saves may
+// overlap, each appends under the mutex in the order it took it, and one of
+// them leads a single fdatasync for all that appended before it synced.
+//
 // The core serialises the log's writers with one mutex. For batched and
 // fsync the Ready loop is the only writer and the mutex is never contended;
 // async adds a background goroutine that syncs through SyncNow, and the

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"go.etcd.io/raft/v3/raftpb"
 
@@ -41,6 +42,16 @@ type Backend struct {
 	// syncedBytes is log.BytesWritten as of the last sync SyncNow made, so
 	// an idle interval costs no fdatasync.
 	syncedBytes uint64
+
+	// Group commit (see group.go), all guarded by mu; unused by a backend
+	// opened with Open. Every StartSave that needs a sync takes the next
+	// ticket; synced is the highest ticket a completed sync covered.
+	window   time.Duration
+	waitSync sync.Cond // L is &mu: Saves waiting for a sync led by another
+	appended uint64
+	synced   uint64
+	leading  bool  // a Save is leading a sync (waiting out the window or syncing)
+	syncErr  error // the failed sync that stopped the log
 }
 
 var _ logbackends.Backend = (*Backend)(nil)
@@ -190,6 +201,7 @@ func (b *Backend) syncLocked() error {
 		return err
 	}
 	b.syncedBytes = b.log.BytesWritten()
+	b.synced = b.appended
 	return nil
 }
 
