@@ -426,10 +426,19 @@ var normalizers = []struct {
 	{regexp.MustCompile(`remaining\(\d+s\)`), "remaining(Ns)"},
 }
 
+// attachedKeys is the key list `lease timetolive --keys` prints. etcd
+// keeps a lease's keys in a Go map, so it prints them in a different order
+// from run to run; Normalize sorts them.
+var attachedKeys = regexp.MustCompile(`attached keys\(\[([^\]]*)\]\)`)
+
 // Normalize masks run-specific details of a transcript.
 func Normalize(transcript string) string {
 	for _, n := range normalizers {
 		transcript = n.re.ReplaceAllString(transcript, n.with)
 	}
-	return transcript
+	return attachedKeys.ReplaceAllStringFunc(transcript, func(m string) string {
+		keys := strings.Fields(attachedKeys.FindStringSubmatch(m)[1])
+		slices.Sort(keys)
+		return "attached keys([" + strings.Join(keys, " ") + "])"
+	})
 }

@@ -94,6 +94,9 @@ func TestNormalize(t *testing.T) {
 			`{"header":{"cluster_id":N,"member_id":N,"revision":7,"raft_term":N}}`},
 		{"lease", "lease 694d7b2b7b1d4a0c granted with TTL(60s), remaining(59s)", "lease ID granted with TTL(60s), remaining(Ns)"},
 		{"health", "127.0.0.1:2379 is healthy: successfully committed proposal: took = 2.1ms", "HOST:PORT is healthy: successfully committed proposal: took = DURATION"},
+		{"lease keys in map order",
+			"lease 694d7b2b7b1d4a0c granted with TTL(60s), remaining(59s), attached keys([lk/2 lk/10 lk/1])",
+			"lease ID granted with TTL(60s), remaining(Ns), attached keys([lk/1 lk/10 lk/2])"},
 		{"values and revisions stay", "foo\nbaz2\nrevision 17", "foo\nbaz2\nrevision 17"},
 	}
 	for _, tt := range tests {

@@ -1,0 +1,274 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+)
+
+// backendCase is one `--log-backend` of `adrbench serve`, or real etcd as
+// the reference, and the promise its log storage makes across a crash.
+type backendCase struct {
+	name string
+	// backend is the --log-backend value; empty for real etcd.
+	backend string
+	// durable backends must keep every acknowledged write across a SIGKILL
+	// of all members; the others are only reported.
+	durable bool
+	// noRestart says why a cluster of this backend cannot be restarted
+	// from its data dirs; empty when it can.
+	noRestart string
+}
+
+var backendCases = []backendCase{
+	{name: "backend=fsync", backend: "fsync", durable: true},
+	{name: "backend=batched", backend: "batched", durable: true},
+	{name: "backend=async", backend: "async"},
+	{name: "backend=memory", backend: "memory", noRestart: "memory keeps nothing across a restart"},
+	{name: "etcd", durable: true},
+}
+
+// spec returns the cluster spec for the case; bin is the adrbench binary.
+func (bc backendCase) spec(t *testing.T, bin string) ClusterSpec {
+	t.Helper()
+	if bc.backend == "" {
+		return etcdSpec(t)
+	}
+	return ClusterSpec{
+		Command: []string{bin, "serve"},
+		Flags:   []string{"--log-backend=" + bc.backend},
+		Dir:     t.TempDir(),
+	}
+}
+
+// smokeScript is put, get through every member and a watch replaying the
+// history, all deterministic: the watch starts at revision 2 after the
+// writes, so it does not race them.
+const smokeScript = `
+put --endpoints=$EP0 k/a 1
+put --endpoints=$EP1 k/b 2
+put --endpoints=$EP2 k/a 3
+get --endpoints=$EP0 k/a
+get --endpoints=$EP1 k/ --prefix
+get --endpoints=$EP2 k/b --print-value-only
+@lines=9 watch --endpoints=$EP2 --rev=2 --prefix k/
+`
+
+const smokeWant = `$ etcdctl put --endpoints=$EP0 k/a 1
+OK
+$ etcdctl put --endpoints=$EP1 k/b 2
+OK
+$ etcdctl put --endpoints=$EP2 k/a 3
+OK
+$ etcdctl get --endpoints=$EP0 k/a
+k/a
+3
+$ etcdctl get --endpoints=$EP1 k/ --prefix
+k/a
+3
+k/b
+2
+$ etcdctl get --endpoints=$EP2 k/b --print-value-only
+2
+$ etcdctl @lines=9 watch --endpoints=$EP2 --rev=2 --prefix k/
+PUT
+k/a
+1
+PUT
+k/b
+2
+PUT
+k/a
+3
+`
+
+// TestBackendsServeEtcdctl runs etcdctl put, get and watch against a
+// 3-member cluster of every log backend.
+func TestBackendsServeEtcdctl(t *testing.T) {
+	etcdctl := needEtcdctl(t)
+	script, err := ParseScript(smokeScript)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := buildAdrbench(t)
+	for _, bc := range backendCases {
+		if bc.backend == "" {
+			continue // TestEtcdctlCompat covers real etcd
+		}
+		t.Run(bc.name, func(t *testing.T) {
+			c := startCluster(t, bc.spec(t, bin), 3)
+			ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+			defer cancel()
+			got, err := Runner{Etcdctl: etcdctl, Endpoints: c.Endpoints()}.Run(ctx, script)
+			if err != nil {
+				t.Fatalf("run script: %v\ntranscript so far:\n%s", err, got)
+			}
+			if got != smokeWant {
+				t.Fatalf("transcript differs (- want, + got):\n%s", lineDiff(smokeWant, got))
+			}
+		})
+	}
+}
+
+// Load shape for TestKillUnderLoad: enough writers over few enough
+// connections that puts are in flight on every member when they die.
+const (
+	loadWriters = 16
+	loadClients = 4
+	// The kill comes after loadAcked acknowledged puts or loadFor,
+	// whichever is first (but never before the first acknowledgement).
+	loadAcked = 500
+	loadFor   = 1500 * time.Millisecond
+	// firstAckBound only catches a cluster that takes no writes at all.
+	firstAckBound = 15 * time.Second
+	// putTimeout bounds each put, so writers stuck on a dead member end.
+	putTimeout = 2 * time.Second
+)
+
+// TestKillUnderLoad runs a write load against a 3-member cluster of each
+// backend, kills every member with SIGKILL while puts are in flight,
+// restarts them and reads every key back. A durable backend must return
+// every key whose put was acknowledged; async promises nothing, so its
+// losses are only logged. SIGKILL ends the processes but not the kernel,
+// so what was written but not synced survives in the page cache: this
+// finds writes acknowledged before they left the process (or lost by
+// recovery), while the conformance suite's crash clones cover unsynced
+// bytes.
+func TestKillUnderLoad(t *testing.T) {
+	bin := buildAdrbench(t)
+	for _, bc := range backendCases {
+		t.Run(bc.name, func(t *testing.T) {
+			if bc.noRestart != "" {
+				t.Skip(bc.noRestart)
+			}
+			c := startCluster(t, bc.spec(t, bin), 3)
+			ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+			defer cancel()
+
+			acked := killUnderLoad(t, ctx, c)
+
+			for i := range c.Members {
+				if err := c.Restart(i); err != nil {
+					t.Fatal(err)
+				}
+			}
+			hctx, hcancel := context.WithTimeout(ctx, 30*time.Second)
+			defer hcancel()
+			if err := c.WaitHealthy(hctx); err != nil {
+				t.Fatalf("after restart: %v", err)
+			}
+
+			cli, err := NewClient(c.Endpoints()...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer cli.Close()
+			resp, err := cli.Get(ctx, "k/", clientv3.WithPrefix())
+			if err != nil {
+				t.Fatalf("linearizable range after restart: %v", err)
+			}
+			found := make(map[string]string, len(resp.Kvs))
+			for _, kv := range resp.Kvs {
+				found[string(kv.Key)] = string(kv.Value)
+			}
+			var lost []string
+			for k, v := range acked {
+				if got, ok := found[k]; !ok || got != v {
+					lost = append(lost, fmt.Sprintf("%s=%q (found %q, %v)", k, v, got, ok))
+				}
+			}
+			t.Logf("%s: %d puts acknowledged before the kill, %d keys after the restart (%d committed but unacknowledged), %d acknowledged lost",
+				bc.name, len(acked), len(found), len(found)-(len(acked)-len(lost)), len(lost))
+			if bc.durable && len(lost) > 0 {
+				t.Errorf("%d of %d acknowledged keys lost or changed, e.g. %v", len(lost), len(acked), lost[:min(len(lost), 5)])
+			}
+
+			// The restarted cluster takes writes again, whatever it lost.
+			if _, err := cli.Put(ctx, "after-restart", "1"); err != nil {
+				t.Fatalf("put after restart: %v", err)
+			}
+			r, err := cli.Get(ctx, "after-restart")
+			if err != nil || len(r.Kvs) != 1 || string(r.Kvs[0].Value) != "1" {
+				t.Fatalf("get after restart: %v, %v", r, err)
+			}
+		})
+	}
+}
+
+// killUnderLoad starts loadWriters writers putting unique keys
+// k/<writer>/<seq>, kills every member of c once enough puts were
+// acknowledged, and returns the acknowledged keys with their values.
+func killUnderLoad(t *testing.T, ctx context.Context, c *Cluster) map[string]string {
+	t.Helper()
+	clients := make([]*clientv3.Client, loadClients)
+	for i := range clients {
+		cli, err := NewClient(c.Endpoints()...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cli.Close()
+		clients[i] = cli
+	}
+
+	loadCtx, stopLoad := context.WithCancel(ctx)
+	defer stopLoad()
+	var (
+		wg       sync.WaitGroup
+		count    atomic.Int64
+		mu       sync.Mutex
+		acked    = map[string]string{}
+		failures = map[string]int{} // error text -> count, for the log
+	)
+	for w := range loadWriters {
+		wg.Go(func() {
+			cli := clients[w%loadClients]
+			for seq := 0; loadCtx.Err() == nil; seq++ {
+				k, v := fmt.Sprintf("k/%02d/%06d", w, seq), fmt.Sprintf("v-%d-%d", w, seq)
+				pctx, pcancel := context.WithTimeout(loadCtx, putTimeout)
+				_, err := cli.Put(pctx, k, v)
+				pcancel()
+				mu.Lock()
+				if err == nil {
+					acked[k] = v
+					count.Add(1)
+				} else if loadCtx.Err() == nil {
+					failures[err.Error()]++
+				}
+				mu.Unlock()
+			}
+		})
+	}
+
+	start := time.Now()
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		n := count.Load()
+		if n >= loadAcked || (n > 0 && time.Since(start) >= loadFor) {
+			break
+		}
+		if n == 0 && time.Since(start) > firstAckBound {
+			stopLoad()
+			wg.Wait()
+			t.Fatalf("no put acknowledged within %v; errors: %v", firstAckBound, failures)
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("waiting for the load: %v", ctx.Err())
+		case <-tick.C:
+		}
+	}
+	c.KillAll()
+	// Puts answered between the first and the last kill count: they were
+	// acknowledged, so they must survive too.
+	stopLoad()
+	wg.Wait()
+	t.Logf("killed all members %v into the load, after %d acknowledged puts; put errors during the load: %v",
+		time.Since(start).Round(time.Millisecond), len(acked), failures)
+	return acked
+}
