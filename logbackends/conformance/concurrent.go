@@ -1,7 +1,6 @@
 package conformance
 
 import (
-	"fmt"
 	"math/rand"
 	"sync"
 	"testing"
@@ -96,16 +95,5 @@ func testConcurrentCrash(t *testing.T, h *harness) {
 	if last := points[len(points)-1].ack.last; last != next-1 {
 		t.Fatalf("after the load %d was acknowledged, want %d", last, next-1)
 	}
-	for k, p := range points {
-		t.Run(fmt.Sprintf("point %d keep %.1f", k, p.keep), func(t *testing.T) {
-			b, err := h.openOn(p.fs)
-			if err != nil {
-				t.Fatalf("reopen after a crash %s: %v", p.where, err)
-			}
-			defer b.Close()
-			checkAcked(t, b, p.ack)
-			li, _ := b.LastIndex()
-			must(t, b.Save(hardState(2, li), ents(li+1, li+2, 2), nil, true))
-		})
-	}
+	checkCrashPoints(t, h, points)
 }

@@ -82,19 +82,7 @@ func testCrash(t *testing.T, h *harness) {
 	if len(points) < 10 {
 		t.Fatalf("only %d crash points taken", len(points))
 	}
-	for k, p := range points {
-		t.Run(fmt.Sprintf("point %d keep %.1f", k, p.keep), func(t *testing.T) {
-			b, err := h.openOn(p.fs)
-			if err != nil {
-				t.Fatalf("reopen after a crash %s: %v", p.where, err)
-			}
-			defer b.Close()
-			checkAcked(t, b, p.ack)
-			// The recovered log takes new writes.
-			li, _ := b.LastIndex()
-			must(t, b.Save(hardState(2, li), ents(li+1, li+2, 2), nil, true))
-		})
-	}
+	checkCrashPoints(t, h, points)
 }
 
 func checkAcked(t *testing.T, b logbackends.Backend, a acked) {
@@ -269,6 +257,25 @@ func testFullDisk(t *testing.T, h *harness) {
 			}
 			checkAcked(t, b, tt.want)
 			must(t, b.Close())
+		})
+	}
+}
+
+// checkCrashPoints reopens the backend on every crash clone, checks that
+// everything acknowledged before it was taken survived, and that the
+// recovered log takes new writes.
+func checkCrashPoints(t *testing.T, h *harness, points []crashPoint) {
+	t.Helper()
+	for k, p := range points {
+		t.Run(fmt.Sprintf("point %d keep %.1f", k, p.keep), func(t *testing.T) {
+			b, err := h.openOn(p.fs)
+			if err != nil {
+				t.Fatalf("reopen after a crash %s: %v", p.where, err)
+			}
+			defer b.Close()
+			checkAcked(t, b, p.ack)
+			li, _ := b.LastIndex()
+			must(t, b.Save(hardState(2, li), ents(li+1, li+2, 2), nil, true))
 		})
 	}
 }

@@ -177,16 +177,5 @@ func testWindowCrash(t *testing.T, h *harness) {
 	if covered := points[len(points)-1].ack; covered.last == 0 {
 		t.Fatalf("no entry was ever covered by a sync: %+v", covered)
 	}
-	for k, p := range points {
-		t.Run(fmt.Sprintf("point %d keep %.1f", k, p.keep), func(t *testing.T) {
-			b, err := h.openOn(p.fs)
-			if err != nil {
-				t.Fatalf("reopen after a crash %s: %v", p.where, err)
-			}
-			defer b.Close()
-			checkAcked(t, b, p.ack)
-			li, _ := b.LastIndex()
-			must(t, b.Save(hardState(2, li), ents(li+1, li+2, 2), nil, true))
-		})
-	}
+	checkCrashPoints(t, h, points)
 }

@@ -1,6 +1,7 @@
 package memory
 
 import (
+	"go.etcd.io/raft/v3"
 	"sync/atomic"
 
 	"go.etcd.io/raft/v3/raftpb"
@@ -13,7 +14,9 @@ const Name = "memory"
 
 // Backend keeps the log in memory.
 type Backend struct {
-	m       *logbackends.Mirror
+	m *logbackends.Mirror
+	// Storage is the mirror's read side, which serves raft.Storage.
+	raft.Storage
 	closed  atomic.Bool
 	saves   atomic.Uint64
 	entries atomic.Uint64
@@ -23,30 +26,9 @@ var _ logbackends.Backend = (*Backend)(nil)
 
 // Open returns an empty in-memory log; opts are ignored.
 func Open(logbackends.Options) (logbackends.Backend, error) {
-	return &Backend{m: logbackends.NewMirror()}, nil
+	m := logbackends.NewMirror()
+	return &Backend{m: m, Storage: m}, nil
 }
-
-// InitialState implements raft.Storage.
-func (b *Backend) InitialState() (*raftpb.HardState, *raftpb.ConfState, error) {
-	return b.m.InitialState()
-}
-
-// Entries implements raft.Storage.
-func (b *Backend) Entries(lo, hi, maxSize uint64) ([]*raftpb.Entry, error) {
-	return b.m.Entries(lo, hi, maxSize)
-}
-
-// Term implements raft.Storage.
-func (b *Backend) Term(i uint64) (uint64, error) { return b.m.Term(i) }
-
-// LastIndex implements raft.Storage.
-func (b *Backend) LastIndex() (uint64, error) { return b.m.LastIndex() }
-
-// FirstIndex implements raft.Storage.
-func (b *Backend) FirstIndex() (uint64, error) { return b.m.FirstIndex() }
-
-// Snapshot implements raft.Storage.
-func (b *Backend) Snapshot() (*raftpb.Snapshot, error) { return b.m.Snapshot() }
 
 // Save implements logbackends.Backend.
 func (b *Backend) Save(hs *raftpb.HardState, ents []*raftpb.Entry, snap *raftpb.Snapshot, _ bool) error {

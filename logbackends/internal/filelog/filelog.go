@@ -2,6 +2,7 @@ package filelog
 
 import (
 	"fmt"
+	"go.etcd.io/raft/v3"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -30,9 +31,12 @@ type Backend struct {
 	name  string
 	write Writer
 
-	mu     sync.Mutex // serialises the log's writers (Save, CreateSnapshot, Compact, SyncNow, Close)
-	log    *segment.Log
-	m      *logbackends.Mirror
+	mu  sync.Mutex // serialises the log's writers (Save, CreateSnapshot, Compact, SyncNow, Close)
+	log *segment.Log
+	m   *logbackends.Mirror
+	// Storage is the mirror's read side, which serves raft.Storage;
+	// embedding it promotes only the reads, not the mirror's writes.
+	raft.Storage
 	closed atomic.Bool
 
 	saves    atomic.Uint64
@@ -75,32 +79,10 @@ func Open(name string, opts logbackends.Options, write Writer) (*Backend, error)
 		log.Close()
 		return nil, fmt.Errorf("%s: rebuild %s: %w", name, opts.Dir, err)
 	}
-	b.log, b.m = log, m
+	b.log, b.m, b.Storage = log, m, m
 	b.syncedBytes = log.BytesWritten()
 	return b, nil
 }
-
-// InitialState implements raft.Storage.
-func (b *Backend) InitialState() (*raftpb.HardState, *raftpb.ConfState, error) {
-	return b.m.InitialState()
-}
-
-// Entries implements raft.Storage.
-func (b *Backend) Entries(lo, hi, maxSize uint64) ([]*raftpb.Entry, error) {
-	return b.m.Entries(lo, hi, maxSize)
-}
-
-// Term implements raft.Storage.
-func (b *Backend) Term(i uint64) (uint64, error) { return b.m.Term(i) }
-
-// LastIndex implements raft.Storage.
-func (b *Backend) LastIndex() (uint64, error) { return b.m.LastIndex() }
-
-// FirstIndex implements raft.Storage.
-func (b *Backend) FirstIndex() (uint64, error) { return b.m.FirstIndex() }
-
-// Snapshot implements raft.Storage.
-func (b *Backend) Snapshot() (*raftpb.Snapshot, error) { return b.m.Snapshot() }
 
 // Save implements logbackends.Backend: the mirror checks the Save, the
 // Writer makes it durable as promised, then the mirror serves it.
