@@ -6,7 +6,6 @@ import (
 	"sync"
 	"time"
 
-	"go.etcd.io/raft/v3"
 	"go.etcd.io/raft/v3/raftpb"
 
 	"github.com/adrbench/adrbench/logbackends"
@@ -54,24 +53,15 @@ func Open(opts logbackends.Options) (logbackends.Backend, error) {
 }
 
 // write is the unsafe policy: everything in one write call and no sync,
-// except for an installed snapshot (rare, and replay must find it whole
+// except when a snapshot is installed (rare, and replay must find it whole
 // before the entries that follow it).
 func write(l *segment.Log, hs *raftpb.HardState, ents []*raftpb.Entry, snap *raftpb.Snapshot, _ bool) error {
-	if !raft.IsEmptySnap(snap) {
-		if err := l.AppendSnapshot(snap, true); err != nil {
-			return fmt.Errorf("snapshot: %w", err)
-		}
-		if err := l.Sync(); err != nil {
-			return fmt.Errorf("snapshot: %w", err)
-		}
+	install, err := filelog.AppendReady(l, hs, ents, snap)
+	if err != nil {
+		return err
 	}
-	if err := l.AppendEntries(ents); err != nil {
-		return fmt.Errorf("entries: %w", err)
-	}
-	if !raft.IsEmptyHardState(hs) {
-		if err := l.AppendHardState(hs); err != nil {
-			return fmt.Errorf("hard state: %w", err)
-		}
+	if install {
+		return l.Sync()
 	}
 	return l.Flush()
 }

@@ -26,14 +26,6 @@ func TestNegativeSyncIntervalRejected(t *testing.T) {
 	}
 }
 
-func entries(lo, hi uint64) []*raftpb.Entry {
-	var out []*raftpb.Entry
-	for i := lo; i <= hi; i++ {
-		out = append(out, &raftpb.Entry{Index: new(i), Term: new(uint64(1)), Data: []byte("payload")})
-	}
-	return out
-}
-
 // TestSaveDoesNotSync checks the unsafe half of the promise: with an
 // interval too long to fire, Saves make no sync at all (what makes them
 // cheap and what a crash loses), and Close syncs them.
@@ -47,7 +39,7 @@ func TestSaveDoesNotSync(t *testing.T) {
 	}
 	before := b.Stats().Syncs
 	hs := &raftpb.HardState{Term: new(uint64(1)), Vote: new(uint64(1)), Commit: new(uint64(5))}
-	if err := b.Save(hs, entries(1, 5), nil, true); err != nil {
+	if err := b.Save(hs, conformance.Entries(1, 5, 1), nil, true); err != nil {
 		t.Fatal(err)
 	}
 	if got := b.Stats().Syncs - before; got != 0 {
@@ -82,7 +74,7 @@ func TestBackgroundSyncsAreCounted(t *testing.T) {
 	}
 	defer b.Close()
 	before := b.Stats().Syncs
-	if err := b.Save(nil, entries(1, 3), nil, true); err != nil {
+	if err := b.Save(nil, conformance.Entries(1, 3, 1), nil, true); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(10 * time.Second)

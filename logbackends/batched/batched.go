@@ -3,7 +3,6 @@ package batched
 import (
 	"fmt"
 
-	"go.etcd.io/raft/v3"
 	"go.etcd.io/raft/v3/raftpb"
 
 	"github.com/adrbench/adrbench/logbackends"
@@ -31,19 +30,9 @@ func Open(opts logbackends.Options) (logbackends.Backend, error) {
 // write is the batched policy: the whole Ready in one write, and one
 // fdatasync when mustSync or a snapshot is installed.
 func write(l *segment.Log, hs *raftpb.HardState, ents []*raftpb.Entry, snap *raftpb.Snapshot, mustSync bool) error {
-	install := !raft.IsEmptySnap(snap)
-	if install {
-		if err := l.AppendSnapshot(snap, true); err != nil {
-			return fmt.Errorf("snapshot: %w", err)
-		}
-	}
-	if err := l.AppendEntries(ents); err != nil {
-		return fmt.Errorf("entries: %w", err)
-	}
-	if !raft.IsEmptyHardState(hs) {
-		if err := l.AppendHardState(hs); err != nil {
-			return fmt.Errorf("hard state: %w", err)
-		}
+	install, err := filelog.AppendReady(l, hs, ents, snap)
+	if err != nil {
+		return err
 	}
 	if mustSync || install {
 		return l.Sync()

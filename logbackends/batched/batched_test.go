@@ -51,18 +51,6 @@ func openMem(t *testing.T, window time.Duration) logbackends.Backend {
 	return b
 }
 
-func entries(lo, hi uint64) []*raftpb.Entry {
-	var out []*raftpb.Entry
-	for i := lo; i <= hi; i++ {
-		out = append(out, &raftpb.Entry{Index: new(i), Term: new(uint64(1)), Data: []byte("payload")})
-	}
-	return out
-}
-
-func hardState(commit uint64) *raftpb.HardState {
-	return &raftpb.HardState{Term: new(uint64(1)), Vote: new(uint64(1)), Commit: new(commit)}
-}
-
 func TestConcurrentSaverOnlyWithAWindow(t *testing.T) {
 	if _, ok := openMem(t, 0).(logbackends.ConcurrentSaver); ok {
 		t.Error("window 0 offers concurrent Saves; its Saves must stay etcd's one sync each")
@@ -85,7 +73,7 @@ func TestSavesShareOneSync(t *testing.T) {
 	before := b.Stats()
 	var waits []func() error
 	for i := uint64(1); i <= 10; i++ {
-		wait, err := cs.StartSave(hardState(i-1), entries(i, i), nil, true)
+		wait, err := cs.StartSave(conformance.HardState(1, i-1), conformance.Entries(i, i, 1), nil, true)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -116,21 +104,21 @@ func TestConcurrentSaveRules(t *testing.T) {
 		snap *raftpb.Snapshot
 		want error
 	}{
-		{"continue the log", entries(6, 8), nil, nil},
+		{"continue the log", conformance.Entries(6, 8, 1), nil, nil},
 		{"hard state only", nil, nil, nil},
-		{"overwrite a waiting save's entries", entries(4, 6), nil, logbackends.ErrConcurrentSave},
+		{"overwrite a waiting save's entries", conformance.Entries(4, 6, 1), nil, logbackends.ErrConcurrentSave},
 		{"install a snapshot", nil, snap, logbackends.ErrConcurrentSave},
-		{"leave a gap", entries(7, 8), nil, logbackends.ErrLogGap},
+		{"leave a gap", conformance.Entries(7, 8, 1), nil, logbackends.ErrLogGap},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			b := openMem(t, testWindow)
 			cs := b.(logbackends.ConcurrentSaver)
-			wait, err := cs.StartSave(hardState(0), entries(1, 5), nil, true)
+			wait, err := cs.StartSave(conformance.HardState(1, 0), conformance.Entries(1, 5, 1), nil, true)
 			if err != nil {
 				t.Fatal(err)
 			}
-			err = b.Save(hardState(5), tt.ents, tt.snap, true)
+			err = b.Save(conformance.HardState(1, 5), tt.ents, tt.snap, true)
 			if !errors.Is(err, tt.want) {
 				t.Fatalf("Save = %v, want %v", err, tt.want)
 			}
@@ -145,7 +133,7 @@ func TestConcurrentSaveRules(t *testing.T) {
 				t.Errorf("last index %d, want %d", last, wantLast)
 			}
 			// Once nothing waits, a single writer's overwrite is allowed again.
-			if err := b.Save(hardState(3), entries(4, 4), nil, true); err != nil {
+			if err := b.Save(conformance.HardState(1, 3), conformance.Entries(4, 4, 1), nil, true); err != nil {
 				t.Errorf("overwrite with nothing waiting: %v", err)
 			}
 		})

@@ -148,6 +148,14 @@ func hardState(term, commit uint64) *raftpb.HardState {
 	return &raftpb.HardState{Term: new(term), Vote: new(uint64(1)), Commit: new(commit)}
 }
 
+// Entries returns entries lo..hi of term with data that names them, for a
+// backend's own tests.
+func Entries(lo, hi, term uint64) []*raftpb.Entry { return ents(lo, hi, term) }
+
+// HardState returns a HardState of term with a vote and commit, for a
+// backend's own tests.
+func HardState(term, commit uint64) *raftpb.HardState { return hardState(term, commit) }
+
 func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {

@@ -17,18 +17,6 @@ func TestConformance(t *testing.T) {
 	conformance.Run(t, conformance.Factory{Name: Name, Durability: conformance.CrashSafe, Segments: true, Open: Open})
 }
 
-func entries(lo, hi uint64) []*raftpb.Entry {
-	var out []*raftpb.Entry
-	for i := lo; i <= hi; i++ {
-		out = append(out, &raftpb.Entry{Index: new(i), Term: new(uint64(1)), Data: []byte("payload")})
-	}
-	return out
-}
-
-func hardState(commit uint64) *raftpb.HardState {
-	return &raftpb.HardState{Term: new(uint64(1)), Vote: new(uint64(1)), Commit: new(commit)}
-}
-
 func TestSyncsPerSave(t *testing.T) {
 	tests := []struct {
 		name      string
@@ -38,13 +26,13 @@ func TestSyncsPerSave(t *testing.T) {
 		wantSyncs uint64
 	}{
 		// The hard state rides with the last entry's sync.
-		{"one entry and a hard state", entries(1, 1), hardState(0), true, 1},
-		{"five entries and a hard state", entries(1, 5), hardState(0), true, 5},
-		{"hard state alone", nil, hardState(0), true, 1},
-		{"entries without a hard state", entries(1, 3), nil, true, 3},
-		{"commit-only hard state", nil, hardState(0), false, 0},
+		{"one entry and a hard state", conformance.Entries(1, 1, 1), conformance.HardState(1, 0), true, 1},
+		{"five entries and a hard state", conformance.Entries(1, 5, 1), conformance.HardState(1, 0), true, 5},
+		{"hard state alone", nil, conformance.HardState(1, 0), true, 1},
+		{"entries without a hard state", conformance.Entries(1, 3, 1), nil, true, 3},
+		{"commit-only hard state", nil, conformance.HardState(1, 0), false, 0},
 		// The per-entry promise does not depend on raft's mustSync.
-		{"entries with mustSync false", entries(1, 2), hardState(0), false, 2},
+		{"entries with mustSync false", conformance.Entries(1, 2, 1), conformance.HardState(1, 0), false, 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -86,7 +74,7 @@ func TestEachEntryDurableBeforeTheNext(t *testing.T) {
 		clones = append(clones, fsys.CrashClone(rng, 0))
 	})
 	const n = 6
-	if err := b.Save(hardState(n), entries(1, n), nil, true); err != nil {
+	if err := b.Save(conformance.HardState(1, n), conformance.Entries(1, n, 1), nil, true); err != nil {
 		t.Fatal(err)
 	}
 	fsys.SetSyncHook(nil)

@@ -18,6 +18,28 @@ import (
 // backend promises before returning. It runs with the core's mutex held.
 type Writer func(l *segment.Log, hs *raftpb.HardState, ents []*raftpb.Entry, snap *raftpb.Snapshot, mustSync bool) error
 
+// AppendReady buffers a whole Save in log order (an installed snapshot,
+// the entries, the HardState) without writing or syncing it, and reports
+// whether a snapshot was installed, which every policy must sync. It is the
+// part the Ready-at-a-time policies (batched, async) share.
+func AppendReady(l *segment.Log, hs *raftpb.HardState, ents []*raftpb.Entry, snap *raftpb.Snapshot) (installed bool, err error) {
+	installed = !raft.IsEmptySnap(snap)
+	if installed {
+		if err := l.AppendSnapshot(snap, true); err != nil {
+			return installed, fmt.Errorf("snapshot: %w", err)
+		}
+	}
+	if err := l.AppendEntries(ents); err != nil {
+		return installed, fmt.Errorf("entries: %w", err)
+	}
+	if !raft.IsEmptyHardState(hs) {
+		if err := l.AppendHardState(hs); err != nil {
+			return installed, fmt.Errorf("hard state: %w", err)
+		}
+	}
+	return installed, nil
+}
+
 // emulator is the optional ability of a file system decorator (such as
 // diskprofile's) to say what it emulates; Stats reports it so a result
 // taken on an emulated disk is marked as such.
