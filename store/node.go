@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -24,9 +25,7 @@ const maxBatch = 512
 // proposal is one client request on its way into the log.
 type proposal struct {
 	data []byte
-	// failed is called from the raft loop if raft refuses the proposal
-	// (no leader yet, leadership in transfer).
-	failed func(error)
+	id   uint64 // the request id its proposer waits on
 }
 
 // snapshotRequest asks the loop to record a snapshot at index and compact.
@@ -62,6 +61,9 @@ type raftNode struct {
 	onLeader func(isLeader bool)
 	// onReadStates receives the answers to ReadIndex requests.
 	onReadStates func([]raft.ReadState)
+	// onRefused is told, from the loop, of proposals raft refused (no
+	// leader, leadership in transfer), so their proposers stop waiting.
+	onRefused func(id uint64, err error)
 	// onFatal is called once if the log cannot be written: the member must
 	// stop rather than go on with a log it cannot trust.
 	onFatal func(error)
@@ -355,9 +357,7 @@ func (n *raftNode) proposeBatch(props []proposal) {
 			err = ErrNoLeader
 		}
 		for _, p := range props {
-			if p.failed != nil {
-				p.failed(err)
-			}
+			n.onRefused(p.id, err)
 		}
 	}
 }
@@ -369,6 +369,12 @@ func (n *raftNode) proposeBatch(props []proposal) {
 // until Advance, which comes after the save.
 func (n *raftNode) handleReady() error {
 	rd := n.rn.Ready()
+	// Record the commit index before any message can tell a follower of
+	// it: lease reads on the leader wait until it is applied.
+	if rd.HardState != nil {
+		n.status.term.Store(rd.HardState.GetTerm())
+		n.status.commit.Store(rd.HardState.GetCommit())
+	}
 	if rd.SoftState != nil {
 		n.updateSoftState(rd.SoftState)
 	}
@@ -411,10 +417,6 @@ func (n *raftNode) handleReady() error {
 	} else if snap != nil && !raft.IsEmptySnap(snap) {
 		n.status.lastIndex.Store(snap.GetMetadata().GetIndex())
 	}
-	if rd.HardState != nil {
-		n.status.term.Store(rd.HardState.GetTerm())
-		n.status.commit.Store(rd.HardState.GetCommit())
-	}
 	if !isLeader {
 		n.transport.Send(msgs)
 		if len(committed) > 0 {
@@ -441,7 +443,10 @@ func (n *raftNode) updateSoftState(ss *raft.SoftState) {
 // Building it can take a while for a large store, so those messages are
 // sent from their own goroutine and left out of the returned slice.
 func (n *raftNode) prepareMessages(msgs []*raftpb.Message) []*raftpb.Message {
-	out := msgs[:0:0]
+	if !slices.ContainsFunc(msgs, func(m *raftpb.Message) bool { return m.GetType() == raftpb.MsgSnap }) {
+		return msgs
+	}
+	out := make([]*raftpb.Message, 0, len(msgs))
 	for _, m := range msgs {
 		if m.GetType() != raftpb.MsgSnap {
 			out = append(out, m)

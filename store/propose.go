@@ -25,9 +25,7 @@ func (s *Server) propose(ctx context.Context, req *pb.InternalRaftRequest) (prot
 	defer cancel()
 	s.metrics.proposalsPending.Add(1)
 	defer s.metrics.proposalsPending.Add(-1)
-	err = s.node.propose(cctx, proposal{data: data, failed: func(err error) {
-		s.waits.trigger(id, result{err: err})
-	}})
+	err = s.node.propose(cctx, proposal{data: data, id: id})
 	if err != nil {
 		s.waits.cancel(id)
 		s.metrics.proposalsFailed.Add(1)

@@ -210,6 +210,7 @@ func NewServer(cfg Config, backends *logbackends.Registry, opts ...Option) (srv 
 	s.node.onLeader = s.leaderChanged
 	s.node.onReadStates = s.reads.deliver
 	s.node.onFatal = s.fatal
+	s.node.onRefused = func(id uint64, err error) { s.waits.trigger(id, result{err: err}) }
 
 	if o.transport == nil {
 		o.transport = s.tcpTransport
@@ -321,16 +322,7 @@ func (s *Server) writeIdentity(dir string) error {
 	if err := os.Rename(tmp, filepath.Join(dir, "identity.json")); err != nil {
 		return fmt.Errorf("--data-dir: %w", err)
 	}
-	return syncDir(dir)
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
+	return vfs.OS{}.SyncDir(dir)
 }
 
 func (s *Server) tcpTransport(id, cluster uint64, r transport.Raft) (transport.Transport, error) {

@@ -61,7 +61,7 @@ func (l *leaseServer) LeaseTimeToLive(ctx context.Context, r *pb.LeaseTimeToLive
 		}
 		return c.LeaseTimeToLive(ctx, r)
 	}
-	if err := l.s.waitLeaseApplied(ctx, r.GetID()); err != nil {
+	if err := l.s.waitAppliedCommit(ctx); err != nil {
 		return nil, toGRPC(err)
 	}
 	granted, left, ok := l.s.lessor.remaining(r.GetID())
@@ -93,7 +93,7 @@ func (l *leaseServer) LeaseKeepAlive(stream pb.Lease_LeaseKeepAliveServer) error
 		}
 		var resp *pb.LeaseKeepAliveResponse
 		if l.s.isLeader() {
-			if err := l.s.waitLeaseApplied(stream.Context(), req.GetID()); err != nil {
+			if err := l.s.waitAppliedCommit(stream.Context()); err != nil {
 				return toGRPC(err)
 			}
 			ttl, ok := l.s.lessor.renew(req.GetID())
@@ -134,12 +134,15 @@ func (l *leaseServer) LeaseKeepAlive(stream pb.Lease_LeaseKeepAliveServer) error
 
 func (s *Server) isLeader() bool { return s.node.status.lead.Load() == s.id }
 
-// waitLeaseApplied makes sure a lease granted just before is known here:
-// the grant may be committed but not yet applied on the leader when its
-// proposer (another member) answered the client.
-func (s *Server) waitLeaseApplied(ctx context.Context, id int64) error {
-	if _, _, ok := s.lessor.remaining(id); ok {
+// waitAppliedCommit waits until the leader has applied everything it knows
+// to be committed, as etcd does before answering from its lessor: a grant
+// or a put with a lease may be committed, and already answered by the
+// member that proposed it, before the leader has applied it.
+func (s *Server) waitAppliedCommit(ctx context.Context) error {
+	select {
+	case <-s.applied.wait(s.node.status.commit.Load()):
 		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
-	return s.linearizableRead(ctx)
 }

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -66,7 +67,9 @@ func (OS) SyncDir(dir string) error {
 	}
 	serr := d.Sync()
 	cerr := d.Close()
-	if serr != nil {
+	// Some file systems refuse fsync on a directory (EINVAL); they make
+	// directory entries durable without it, so that is not a failure.
+	if serr != nil && !errors.Is(serr, syscall.EINVAL) {
 		return &os.PathError{Op: "syncdir", Path: dir, Err: serr}
 	}
 	return cerr

@@ -1,7 +1,6 @@
 package mvcc
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -15,6 +14,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/adrbench/adrbench/logbackends"
+	"github.com/adrbench/adrbench/logbackends/vfs"
 )
 
 var (
@@ -420,7 +420,7 @@ func (s *Store) Restore(r io.Reader) error {
 		s.failed = fmt.Errorf("%w: restore: rename: %v", ErrBackend, err)
 		return s.failed
 	}
-	if err := syncDir(filepath.Dir(s.cfg.Path)); err != nil {
+	if err := (vfs.OS{}).SyncDir(filepath.Dir(s.cfg.Path)); err != nil {
 		s.failed = fmt.Errorf("%w: restore: %v", ErrBackend, err)
 		return s.failed
 	}
@@ -474,21 +474,6 @@ func checkSnapshotFile(path string) error {
 		}
 		return nil
 	})
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil && !errors.Is(err, os.ErrInvalid) {
-		return fmt.Errorf("sync dir %s: %w", dir, err)
-	}
-	return nil
 }
 
 // arena hands out byte slices for encoded values and revision keys. bbolt
