@@ -34,6 +34,7 @@ type clusterOpts struct {
 	backend       string
 	snapshotCount uint64
 	catchUp       uint64
+	pprof         bool
 }
 
 func testRegistry() *logbackends.Registry {
@@ -70,6 +71,7 @@ func newTestCluster(t *testing.T, n int, o clusterOpts) *testCluster {
 		if o.snapshotCount > 0 {
 			cfg.SnapshotCount = o.snapshotCount
 		}
+		cfg.EnablePprof = o.pprof
 		if o.catchUp > 0 {
 			cfg.SnapshotCatchUpEntries = o.catchUp
 		}

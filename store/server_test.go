@@ -437,3 +437,23 @@ func TestStatusAndMembers(t *testing.T) {
 		return nil
 	})
 }
+
+func TestPprofOnlyWhenEnabled(t *testing.T) {
+	for _, enabled := range []bool{false, true} {
+		t.Run(fmt.Sprintf("enabled=%v", enabled), func(t *testing.T) {
+			c := newTestCluster(t, 1, clusterOpts{pprof: enabled})
+			resp, err := http.Get("http://" + c.members[0].ClientAddr() + "/debug/pprof/")
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			want := http.StatusNotFound
+			if enabled {
+				want = http.StatusOK
+			}
+			if resp.StatusCode != want {
+				t.Fatalf("/debug/pprof/: %d, want %d", resp.StatusCode, want)
+			}
+		})
+	}
+}
