@@ -95,6 +95,18 @@ type Point struct {
 	// measured part of the run; ServerCPUS is 0 when unknown.
 	GeneratorCPUS float64 `json:"generator_cpu_s,omitempty"`
 	ServerCPUS    float64 `json:"server_cpu_s,omitempty"`
+	// LogSyncs, LogBytesWritten and LogEntriesSaved are the raft log
+	// backends' Stats summed over all members during the measured part of
+	// the run (0 when the target cannot tell); LogSyncLatencyMs summarises
+	// the sync latency histogram of those syncs (nil when unknown). For adr
+	// the syncs are the drainer's disk syncs, off the write path.
+	LogSyncs         uint64   `json:"log_syncs,omitempty"`
+	LogBytesWritten  uint64   `json:"log_bytes_written,omitempty"`
+	LogEntriesSaved  uint64   `json:"log_entries_saved,omitempty"`
+	LogSyncLatencyMs *Latency `json:"log_sync_latency_ms,omitempty"`
+	// FlushInstruction is the cache-line flush the adr backend used
+	// ("clwb", "clflushopt", "clflush", "msync", "none", "portable").
+	FlushInstruction string `json:"flush_instruction,omitempty"`
 	// TxnConflicts counts compare-and-swaps whose compare failed.
 	TxnConflicts int64 `json:"txn_conflicts,omitempty"`
 	// HgrmFile names the percentile distribution file in the run directory;
