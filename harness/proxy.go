@@ -1,0 +1,266 @@
+package harness
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// LinkDelay is what a Proxy adds to every byte, in each direction: a fixed
+// one-way delay plus a uniform jitter in [-Jitter, +Jitter] (never below
+// zero in total, and never reordering bytes).
+type LinkDelay struct {
+	Delay  time.Duration
+	Jitter time.Duration
+}
+
+// proxyChunkQueue is how many read chunks one direction of a connection
+// may hold in flight. At 32 KiB a chunk that is far more than a 2-core
+// loopback cluster can send in any sensible delay, so the queue adds
+// latency as a long wire does and does not cap bandwidth; a full queue
+// pushes back on the sender through TCP flow control, as a real link would.
+const proxyChunkQueue = 4096
+
+const proxyReadBuffer = 32 << 10
+
+// Proxy forwards TCP connections accepted on its listener to one target
+// address, delaying the bytes of each direction by LinkDelay. It is a delay
+// line, not a rate limiter: each chunk read is stamped with the time it
+// falls due and written out then, while later chunks are already being read,
+// so a 5 ms delay costs 5 ms of latency and no throughput. Byte order per
+// connection is kept: a chunk never falls due before the one read ahead of
+// it, so jitter stretches gaps between chunks but never reorders them.
+//
+// Loss is not offered: dropping bytes would break the TCP stream, and a
+// user-space proxy cannot make the kernel retransmit, so any loss it
+// claimed to inject would be a fiction.
+type Proxy struct {
+	ln     net.Listener
+	target string
+	delay  LinkDelay
+
+	mu     sync.Mutex
+	conns  map[net.Conn]struct{} // both ends of every open connection
+	closed bool
+	wg     sync.WaitGroup
+
+	seeds    atomic.Uint64 // one jitter stream per direction
+	accepted atomic.Uint64
+	bytes    atomic.Uint64
+}
+
+// ProxyStats counts what a Proxy carried.
+type ProxyStats struct {
+	Conns uint64 // connections accepted
+	Bytes uint64 // bytes forwarded, both directions
+}
+
+// ListenProxy listens on addr ("127.0.0.1:0" picks a port) and forwards to
+// target with d added in each direction.
+func ListenProxy(addr, target string, d LinkDelay) (*Proxy, error) {
+	if d.Delay < 0 || d.Jitter < 0 {
+		return nil, fmt.Errorf("%w: proxy delay %v, jitter %v", ErrConfig, d.Delay, d.Jitter)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("%w: proxy listen %s: %w", ErrTarget, addr, err)
+	}
+	p := &Proxy{ln: ln, target: target, delay: d, conns: map[net.Conn]struct{}{}}
+	p.wg.Add(1)
+	go p.accept()
+	return p, nil
+}
+
+// Addr is the address the proxy listens on.
+func (p *Proxy) Addr() string { return p.ln.Addr().String() }
+
+// Target is the address the proxy forwards to.
+func (p *Proxy) Target() string { return p.target }
+
+// Stats returns what the proxy carried so far.
+func (p *Proxy) Stats() ProxyStats {
+	return ProxyStats{Conns: p.accepted.Load(), Bytes: p.bytes.Load()}
+}
+
+// Close stops accepting, drops every open connection (bytes still in the
+// delay line are lost, as on a cut cable) and waits for its goroutines.
+func (p *Proxy) Close() error {
+	p.mu.Lock()
+	p.closed = true
+	for c := range p.conns {
+		c.Close()
+	}
+	p.mu.Unlock()
+	err := p.ln.Close()
+	p.wg.Wait()
+	if errors.Is(err, net.ErrClosed) {
+		err = nil
+	}
+	return err
+}
+
+// track registers c so Close can drop it; false when the proxy is closed.
+func (p *Proxy) track(c net.Conn) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return false
+	}
+	p.conns[c] = struct{}{}
+	return true
+}
+
+func (p *Proxy) untrack(cs ...net.Conn) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range cs {
+		delete(p.conns, c)
+	}
+}
+
+func (p *Proxy) accept() {
+	defer p.wg.Done()
+	for {
+		c, err := p.ln.Accept()
+		if err != nil {
+			return // closed; a loopback listener fails for no other reason
+		}
+		if !p.track(c) {
+			c.Close()
+			return
+		}
+		p.accepted.Add(1)
+		p.wg.Add(1)
+		go p.serve(c)
+	}
+}
+
+// serve connects c to the target and runs both directions. A target that
+// refuses shows to the dialer as a connection closed at once, which is how
+// a peer that is down looks through any forwarder.
+func (p *Proxy) serve(c net.Conn) {
+	defer p.wg.Done()
+	t, err := net.DialTimeout("tcp", p.target, 5*time.Second)
+	if err != nil || !p.track(t) {
+		if t != nil {
+			t.Close()
+		}
+		c.Close()
+		p.untrack(c)
+		return
+	}
+	var once sync.Once
+	abort := func() {
+		once.Do(func() {
+			c.Close()
+			t.Close()
+		})
+	}
+	var dirs sync.WaitGroup
+	dirs.Add(2)
+	go func() { defer dirs.Done(); p.pipe(t, c, abort) }()
+	go func() { defer dirs.Done(); p.pipe(c, t, abort) }()
+	dirs.Wait()
+	abort()
+	p.untrack(c, t)
+}
+
+type chunk struct {
+	b   []byte
+	due time.Time
+}
+
+// pipe copies src to dst through the delay line. A clean end of src (EOF)
+// is passed on as a half close once the delayed bytes are out; any other
+// failure aborts the whole connection, as a reset would.
+func (p *Proxy) pipe(dst, src net.Conn, abort func()) {
+	q := make(chan chunk, proxyChunkQueue)
+	readErr := make(chan error, 1)
+	rng := rand.New(rand.NewPCG(p.seeds.Add(1), uint64(time.Now().UnixNano())))
+	go func() {
+		defer close(q)
+		buf := make([]byte, proxyReadBuffer)
+		var last time.Time
+		for {
+			n, err := src.Read(buf)
+			if n > 0 {
+				due := time.Now().Add(p.delay.Delay)
+				if j := p.delay.Jitter; j > 0 {
+					due = due.Add(time.Duration(rng.Int64N(2*int64(j)+1)) - j)
+				}
+				if due.Before(last) {
+					due = last
+				}
+				last = due
+				q <- chunk{b: append([]byte(nil), buf[:n]...), due: due}
+			}
+			if err != nil {
+				readErr <- err
+				return
+			}
+		}
+	}()
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	var (
+		out     net.Buffers
+		pending *chunk // read ahead of its time while batching
+		open    = true
+	)
+	for open {
+		var ck chunk
+		if pending != nil {
+			ck, pending = *pending, nil
+		} else if ck, open = <-q; !open {
+			break
+		}
+		if wait := time.Until(ck.due); wait > 0 {
+			timer.Reset(wait)
+			<-timer.C
+		}
+		// Everything else already due goes out in the same write, so a
+		// burst of small messages costs one system call, not one each.
+		out = append(out[:0], ck.b)
+		n := len(ck.b)
+	batch:
+		for {
+			select {
+			case next, ok := <-q:
+				if !ok {
+					open = false
+					break batch
+				}
+				if time.Now().Before(next.due) {
+					pending = &next
+					break batch
+				}
+				out = append(out, next.b)
+				n += len(next.b)
+			default:
+				break batch
+			}
+		}
+		if _, err := out.WriteTo(dst); err != nil {
+			abort()
+			for range q {
+				// drain so the reader, now failing on the closed conn, ends
+			}
+			return
+		}
+		p.bytes.Add(uint64(n))
+	}
+	if err := <-readErr; !errors.Is(err, io.EOF) {
+		abort()
+		return
+	}
+	if tc, ok := dst.(*net.TCPConn); ok {
+		if tc.CloseWrite() != nil {
+			abort()
+		}
+	}
+}
