@@ -16,6 +16,7 @@ const (
 	Delete = "delete"
 	Txn    = "txn"
 	Lease  = "lease"
+	Watch  = "watch"
 	Mixed  = "mixed"
 	YCSBA  = "ycsb-a"
 	YCSBB  = "ycsb-b"
@@ -27,7 +28,7 @@ const (
 
 // Names lists the workloads New accepts.
 func Names() []string {
-	return []string{Put, Range, Delete, Txn, Lease, Mixed, YCSBA, YCSBB, YCSBC, YCSBD, YCSBE, YCSBF}
+	return []string{Put, Range, Delete, Txn, Lease, Watch, Mixed, YCSBA, YCSBB, YCSBC, YCSBD, YCSBE, YCSBF}
 }
 
 // Key distributions.
@@ -118,8 +119,15 @@ type Config struct {
 	// on: the fewer, the more of them fail their compare.
 	TxnKeys int `yaml:"txn_keys" json:"txn_keys"`
 	// LeaseTTL is the TTL granted by the lease workload; leases are kept
-	// alive once and then left to expire.
+	// alive once and then revoked or left to expire.
 	LeaseTTL time.Duration `yaml:"lease_ttl" json:"lease_ttl"`
+	// LeaseRevoke is the fraction of the lease workload's leases revoked
+	// at the end of their round; the rest expire on their own, so both of
+	// the lessor's ways of deleting keys are exercised.
+	LeaseRevoke float64 `yaml:"lease_revoke" json:"lease_revoke"`
+	// Watchers is how many watches the watch workload opens on its key
+	// range, spread over the connections; every put is delivered to each.
+	Watchers int `yaml:"watchers" json:"watchers"`
 	// Seed seeds every worker's random stream together with its id.
 	Seed uint64 `yaml:"seed" json:"seed"`
 }
@@ -138,6 +146,8 @@ func DefaultConfig() Config {
 		MaxScan:        100,
 		TxnKeys:        100,
 		LeaseTTL:       5 * time.Second,
+		LeaseRevoke:    0.5,
+		Watchers:       10,
 		Seed:           1,
 	}
 }
@@ -174,6 +184,12 @@ func (c Config) Validate() error {
 		return bad("txn_keys %d not in 1..key_space (%d)", c.TxnKeys, c.KeySpace)
 	case c.LeaseTTL < time.Second:
 		return bad("lease_ttl %v < 1s", c.LeaseTTL)
+	case !(c.LeaseRevoke >= 0 && c.LeaseRevoke <= 1):
+		return bad("lease_revoke %v not in [0, 1]", c.LeaseRevoke)
+	case c.Name == Watch && (c.Watchers < 1 || c.Watchers > 100000):
+		return bad("watchers %d not in 1..100000", c.Watchers)
+	case c.Name == Watch && c.ValSize < WatchHeaderSize:
+		return bad("val_size %d: the watch workload's values carry a %d-byte header", c.ValSize, WatchHeaderSize)
 	}
 	if c.Name == Mixed {
 		var sum float64
@@ -201,7 +217,7 @@ func pow10(n int) int {
 // mixFor returns the operation mix and default distribution of a workload.
 func mixFor(c Config) (Mix, string) {
 	switch c.Name {
-	case Put:
+	case Put, Watch:
 		return Mix{Update: 1}, Uniform
 	case Range:
 		return Mix{Read: 1}, Uniform
@@ -229,5 +245,5 @@ func mixFor(c Config) (Mix, string) {
 // NeedsLoad reports whether the workload reads keys that must exist first.
 func (c Config) NeedsLoad() bool {
 	m, _ := mixFor(c)
-	return c.Name != Lease && (m.Read > 0 || m.Scan > 0 || m.RMW > 0)
+	return c.Name != Lease && c.Name != Watch && (m.Read > 0 || m.Scan > 0 || m.RMW > 0)
 }

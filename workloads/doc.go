@@ -19,4 +19,15 @@
 //
 // Values are slices of one per-worker random string, so making a value
 // allocates nothing.
+//
+// Two workloads are more than one request per operation. Lease churn grants
+// a lease, attaches a key, keeps it alive once and then revokes it or (for
+// the share LeaseRevoke leaves) lets it expire. The watch workload's writers
+// put values whose first WatchHeaderSize bytes say who sent them, in which
+// order and when; the harness opens the watchers, measures delivery from
+// that send time, and checks each watcher's events against the writers'
+// WatchLedger for missed and duplicated ones. Events of one watch arrive in
+// revision order and each writer sends one put at a time, so a writer's
+// sequence numbers reach every watcher in order; a put that failed may or
+// may not have been applied, which is why the ledger keeps the failures.
 package workloads

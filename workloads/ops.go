@@ -111,10 +111,11 @@ func (o *casOp) Do(ctx context.Context, c *clientv3.Client) error {
 }
 
 // leaseOp is one round of lease churn: grant, attach a key, keep alive once,
-// then leave the lease to expire on its own.
+// then revoke the lease or leave it to expire on its own.
 type leaseOp struct {
 	key, val string
 	ttl      int64
+	revoke   bool
 }
 
 func (o *leaseOp) Kind() string { return "lease" }
@@ -128,6 +129,11 @@ func (o *leaseOp) Do(ctx context.Context, c *clientv3.Client) error {
 	}
 	if _, err := c.KeepAliveOnce(ctx, g.ID); err != nil {
 		return fmt.Errorf("keep-alive lease %x: %w", int64(g.ID), err)
+	}
+	if o.revoke {
+		if _, err := c.Revoke(ctx, g.ID); err != nil {
+			return fmt.Errorf("revoke lease %x: %w", int64(g.ID), err)
+		}
 	}
 	return nil
 }

@@ -19,6 +19,7 @@ type Workload struct {
 	readOpts  []clientv3.OpOption
 	conflicts atomic.Uint64
 	casOK     atomic.Uint64
+	ledger    watchLedger
 }
 
 // New validates cfg and prepares the shared state. A zipfian or latest
@@ -31,7 +32,7 @@ func New(cfg Config) (*Workload, error) {
 	if cfg.Distribution != "" {
 		dist = cfg.Distribution
 	}
-	w := &Workload{cfg: cfg, mix: mix}
+	w := &Workload{cfg: cfg, mix: mix, ledger: newWatchLedger()}
 	w.keys = keyChooser{
 		dist:     dist,
 		space:    cfg.KeySpace,
@@ -77,14 +78,14 @@ type Worker struct {
 	vals string    // 2*ValSize random bytes; values are windows into it
 	buf  []byte
 
-	get    getOp
-	put    putOp
-	scan   scanOp
-	rmw    rmwOp
-	del    deleteOp
-	cas    casOp
-	lease  leaseOp
-	isMixd bool
+	get   getOp
+	put   putOp
+	scan  scanOp
+	rmw   rmwOp
+	del   deleteOp
+	cas   casOp
+	lease leaseOp
+	watch watchPutOp
 }
 
 // Worker returns worker id's generator; its random stream depends only on
@@ -107,6 +108,9 @@ func (w *Workload) Worker(id int) *Worker {
 	wk.rmw.opts = w.readOpts
 	wk.cas = casOp{revs: map[string]int64{}, conflicts: &w.conflicts, succeeded: &w.casOK}
 	wk.lease.ttl = int64(w.cfg.LeaseTTL.Seconds())
+	if w.cfg.Name == Watch {
+		w.registerWatchWriter(wk, id)
+	}
 	return wk
 }
 
@@ -126,9 +130,13 @@ func (wk *Worker) val() string {
 
 // Next returns the next operation.
 func (wk *Worker) Next() Op {
-	if wk.w.cfg.Name == Lease {
+	switch wk.w.cfg.Name {
+	case Lease:
 		wk.lease.key, wk.lease.val = wk.key(wk.w.keys.existing(wk.r)), wk.val()
+		wk.lease.revoke = wk.r.Float64() < wk.w.cfg.LeaseRevoke
 		return &wk.lease
+	case Watch:
+		return wk.nextWatchPut()
 	}
 	x := wk.r.Float64() * wk.cum[len(wk.cum)-1]
 	kind := 0

@@ -24,6 +24,11 @@ func TestValidate(t *testing.T) {
 		{name: "short lease", edit: func(c *Config) { c.LeaseTTL = time.Millisecond }, want: ErrConfig},
 		{name: "empty mix", edit: func(c *Config) { c.Name = Mixed }, want: ErrConfig},
 		{name: "mix", edit: func(c *Config) { c.Name = Mixed; c.Mix.Read = 1 }},
+		{name: "lease revoke above 1", edit: func(c *Config) { c.LeaseRevoke = 1.5 }, want: ErrConfig},
+		{name: "watch", edit: func(c *Config) { c.Name = Watch }},
+		{name: "watch without watchers", edit: func(c *Config) { c.Name = Watch; c.Watchers = 0 }, want: ErrConfig},
+		{name: "watch value too small for header", edit: func(c *Config) { c.Name = Watch; c.ValSize = WatchHeaderSize - 1 }, want: ErrConfig},
+		{name: "small value without watch", edit: func(c *Config) { c.ValSize = 1; c.Watchers = 0 }},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -119,6 +124,8 @@ func opKey(op Op) string {
 		return o.key
 	case *leaseOp:
 		return o.key
+	case *watchPutOp:
+		return o.key
 	}
 	return ""
 }
@@ -135,6 +142,7 @@ func TestMixes(t *testing.T) {
 		{name: "delete", cfg: func(c *Config) { c.Name = Delete }, want: map[string]float64{"delete": 1}},
 		{name: "txn", cfg: func(c *Config) { c.Name = Txn }, want: map[string]float64{"txn": 1}},
 		{name: "lease", cfg: func(c *Config) { c.Name = Lease }, want: map[string]float64{"lease": 1}},
+		{name: "watch", cfg: func(c *Config) { c.Name = Watch }, want: map[string]float64{"update": 1}},
 		{name: "ycsb-a", cfg: func(c *Config) { c.Name = YCSBA }, want: map[string]float64{"read": .5, "update": .5}},
 		{name: "ycsb-b", cfg: func(c *Config) { c.Name = YCSBB }, want: map[string]float64{"read": .95, "update": .05}},
 		{name: "ycsb-c", cfg: func(c *Config) { c.Name = YCSBC }, want: map[string]float64{"read": 1}},
