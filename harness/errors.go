@@ -12,4 +12,7 @@ var (
 	ErrNoLeader = errors.New("harness: no leader")
 	// ErrNotFound reports a binary that is not on PATH.
 	ErrNotFound = errors.New("harness: not found")
+	// ErrMetrics reports log-backend figures that could not be read from
+	// a member or do not add up between two readings.
+	ErrMetrics = errors.New("harness: metrics")
 )
