@@ -1,0 +1,162 @@
+package harness
+
+import (
+	"errors"
+	"math"
+	"strings"
+	"testing"
+
+	"github.com/adrbench/adrbench/logbackends"
+)
+
+// ourMetrics is the shape of our store's /metrics for the log backend.
+const ourMetrics = `# HELP etcd_disk_wal_fsync_duration_seconds The latency distributions of fsync called by the raft log backend.
+# TYPE etcd_disk_wal_fsync_duration_seconds histogram
+etcd_disk_wal_fsync_duration_seconds_bucket{le="0.001"} 6
+etcd_disk_wal_fsync_duration_seconds_bucket{le="0.002"} 9
+etcd_disk_wal_fsync_duration_seconds_bucket{le="0.004"} 10
+etcd_disk_wal_fsync_duration_seconds_bucket{le="+Inf"} 10
+etcd_disk_wal_fsync_duration_seconds_sum 0.0123
+etcd_disk_wal_fsync_duration_seconds_count 10
+# TYPE adrbench_log_backend_syncs_total counter
+adrbench_log_backend_syncs_total 10
+adrbench_log_backend_entries_total 40
+adrbench_log_backend_bytes_total 12345
+adrbench_log_backend_saves_total 11
+etcd_disk_backend_commit_duration_seconds_bucket{le="0.001"} 99
+`
+
+// etcdMetrics is the shape of real etcd's: no entry or sync counters, the
+// WAL's bytes under etcd's own name, labels on other metrics.
+const etcdMetrics = `etcd_disk_wal_fsync_duration_seconds_bucket{le="0.001"} 100
+etcd_disk_wal_fsync_duration_seconds_bucket{le="0.002"} 150
+etcd_disk_wal_fsync_duration_seconds_bucket{le="+Inf"} 151
+etcd_disk_wal_fsync_duration_seconds_sum 0.2
+etcd_disk_wal_fsync_duration_seconds_count 151
+etcd_disk_wal_write_bytes_total 4.096e+06
+grpc_server_handled_total{grpc_code="OK",grpc_method="Put",grpc_service="etcdserverpb.KV",grpc_type="unary"} 5 1700000000000
+`
+
+func TestParseLogMetrics(t *testing.T) {
+	tests := []struct {
+		name    string
+		in      string
+		want    logbackends.Stats
+		wantErr bool
+	}{
+		{name: "ours", in: ourMetrics, want: logbackends.Stats{
+			Saves: 11, EntriesSaved: 40, BytesWritten: 12345, Syncs: 10,
+			SyncLatency: logbackends.LatencySnapshot{Count: 10, SumNanos: 12300000, Buckets: []logbackends.Bucket{
+				{UpperNanos: 1e6, Count: 6}, {UpperNanos: 2e6, Count: 3}, {UpperNanos: 4e6, Count: 1}, {UpperNanos: math.MaxUint64, Count: 0},
+			}},
+		}},
+		{name: "etcd", in: etcdMetrics, want: logbackends.Stats{
+			BytesWritten: 4096000, Syncs: 151,
+			SyncLatency: logbackends.LatencySnapshot{Count: 151, SumNanos: 2e8, Buckets: []logbackends.Bucket{
+				{UpperNanos: 1e6, Count: 100}, {UpperNanos: 2e6, Count: 50}, {UpperNanos: math.MaxUint64, Count: 1},
+			}},
+		}},
+		{name: "no histogram", in: "adrbench_log_backend_syncs_total 3\n", wantErr: true},
+		{name: "bucket without le", in: "etcd_disk_wal_fsync_duration_seconds_bucket{x=\"1\"} 3\n", wantErr: true},
+		{name: "buckets not cumulative", in: "etcd_disk_wal_fsync_duration_seconds_bucket{le=\"0.001\"} 3\netcd_disk_wal_fsync_duration_seconds_bucket{le=\"0.002\"} 2\n", wantErr: true},
+		{name: "bad value", in: "adrbench_log_backend_syncs_total many\n", wantErr: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := parseLogMetrics(strings.NewReader(tc.in))
+			if tc.wantErr {
+				if !errors.Is(err, ErrMetrics) {
+					t.Fatalf("err %v, want ErrMetrics", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Saves != tc.want.Saves || got.EntriesSaved != tc.want.EntriesSaved || got.BytesWritten != tc.want.BytesWritten ||
+				got.Syncs != tc.want.Syncs || got.SyncLatency.Count != tc.want.SyncLatency.Count || got.SyncLatency.SumNanos != tc.want.SyncLatency.SumNanos {
+				t.Errorf("got %+v, want %+v", got, tc.want)
+			}
+			if len(got.SyncLatency.Buckets) != len(tc.want.SyncLatency.Buckets) {
+				t.Fatalf("buckets %+v, want %+v", got.SyncLatency.Buckets, tc.want.SyncLatency.Buckets)
+			}
+			for i, b := range got.SyncLatency.Buckets {
+				if b != tc.want.SyncLatency.Buckets[i] {
+					t.Errorf("bucket %d = %+v, want %+v", i, b, tc.want.SyncLatency.Buckets[i])
+				}
+			}
+		})
+	}
+}
+
+func snap(sum uint64, counts ...uint64) logbackends.LatencySnapshot {
+	s := logbackends.LatencySnapshot{SumNanos: sum}
+	uppers := []uint64{1e6, 2e6, 4e6, math.MaxUint64}
+	for i, c := range counts {
+		s.Buckets = append(s.Buckets, logbackends.Bucket{UpperNanos: uppers[i], Count: c})
+		s.Count += c
+	}
+	return s
+}
+
+func TestLogStatsDelta(t *testing.T) {
+	before := []logbackends.Stats{
+		{Backend: "batched", Syncs: 10, EntriesSaved: 20, BytesWritten: 100, Saves: 10, SyncLatency: snap(5e6, 5, 5, 0, 0)},
+		{Backend: "batched", Syncs: 1, EntriesSaved: 2, BytesWritten: 10, Saves: 1, SyncLatency: snap(1e6, 1, 0, 0, 0)},
+	}
+	after := []logbackends.Stats{
+		{Backend: "batched", Syncs: 30, EntriesSaved: 60, BytesWritten: 300, Saves: 30, SyncLatency: snap(45e6, 5, 15, 10, 0), Emulated: []string{"x"}},
+		{Backend: "batched", Syncs: 11, EntriesSaved: 22, BytesWritten: 110, Saves: 11, SyncLatency: snap(11e6, 1, 10, 0, 0), Emulated: []string{"x"}},
+	}
+	d, err := LogStatsDelta(before, after)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Syncs != 30 || d.EntriesSaved != 60 || d.BytesWritten != 300 || d.Saves != 30 || d.Backend != "batched" {
+		t.Errorf("delta %+v", d)
+	}
+	if d.SyncLatency.Count != 30 || d.SyncLatency.SumNanos != 50e6 || len(d.Emulated) != 1 {
+		t.Errorf("latency delta %+v, emulated %v", d.SyncLatency, d.Emulated)
+	}
+	want := []uint64{0, 20, 10, 0}
+	for i, b := range d.SyncLatency.Buckets {
+		if b.Count != want[i] {
+			t.Errorf("bucket %d holds %d, want %d", i, b.Count, want[i])
+		}
+	}
+
+	bad := []struct {
+		name          string
+		before, after []logbackends.Stats
+	}{
+		{"member count", before, after[:1]},
+		{"restarted", after, before},
+		{"bucket layout", before[:1], []logbackends.Stats{{Syncs: 20, SyncLatency: snap(0, 5, 5)}}},
+	}
+	for _, tc := range bad {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := LogStatsDelta(tc.before, tc.after); !errors.Is(err, ErrMetrics) {
+				t.Fatalf("err %v, want ErrMetrics", err)
+			}
+		})
+	}
+}
+
+func TestSyncLatencyMs(t *testing.T) {
+	if l := SyncLatencyMs(snap(0, 0, 0, 0, 0)); l != nil {
+		t.Fatalf("empty histogram summarised as %+v", l)
+	}
+	// 100 syncs: 50 in (0,1ms], 40 in (1,2], 10 in (2,4].
+	l := SyncLatencyMs(snap(120e6, 50, 40, 10, 0))
+	near := func(got, want float64) bool { return math.Abs(got-want) < 1e-9 }
+	if !near(l.P50, 1) || !near(l.P90, 2) || !near(l.P99, 3.8) || !near(l.Max, 4) || !near(l.Min, 0) || !near(l.Mean, 1.2) {
+		t.Errorf("summary %+v", *l)
+	}
+	if !(l.P50 <= l.P90 && l.P90 <= l.P99 && l.P99 <= l.P999 && l.P999 <= l.Max) {
+		t.Errorf("percentiles not increasing: %+v", *l)
+	}
+	// Samples in the overflow bucket are reported at its lower bound.
+	if o := SyncLatencyMs(snap(0, 0, 0, 0, 3)); !near(o.P99, 4) || !near(o.Max, 4) || !near(o.Min, 4) {
+		t.Errorf("overflow summary %+v", *o)
+	}
+}
