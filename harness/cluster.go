@@ -21,12 +21,13 @@ import (
 // Target names.
 const (
 	TargetInproc   = "inproc"
+	TargetProcess  = "process"
 	TargetEtcd     = "etcd"
 	TargetExternal = "external"
 )
 
 // Targets lists the targets StartCluster knows.
-func Targets() []string { return []string{TargetInproc, TargetEtcd, TargetExternal} }
+func Targets() []string { return []string{TargetInproc, TargetProcess, TargetEtcd, TargetExternal} }
 
 // Cluster is a running cluster to drive.
 type Cluster interface {
@@ -50,20 +51,27 @@ type ServerCPUer interface {
 type ClusterConfig struct {
 	Target     string   `yaml:"target" json:"target"`
 	Nodes      int      `yaml:"nodes" json:"nodes"`
-	LogBackend string   `yaml:"log_backend" json:"log_backend"` // inproc only
+	LogBackend string   `yaml:"log_backend" json:"log_backend"` // inproc and process
 	Endpoints  []string `yaml:"endpoints" json:"endpoints"`     // external only
 	// DataDir holds the members' data directories; "" means a temporary
 	// directory removed on Close.
 	DataDir string `yaml:"data_dir" json:"data_dir"`
 	// NetDelay, NetJitter and NetLoss are injected on every peer link, in
-	// each direction (so a round trip costs twice NetDelay).
+	// each direction (so a round trip costs twice NetDelay): by the
+	// in-process network for inproc, by a delaying TCP proxy in front of
+	// every member's peer port for process and etcd. Loss is inproc only:
+	// a proxy cannot drop bytes of a TCP stream honestly.
 	NetDelay  time.Duration `yaml:"net_delay" json:"net_delay"`
 	NetJitter time.Duration `yaml:"net_jitter" json:"net_jitter"`
 	NetLoss   float64       `yaml:"net_loss" json:"net_loss"`
 	// EtcdBinary is the etcd executable; "" means "etcd" from PATH.
 	EtcdBinary string `yaml:"etcd_binary" json:"etcd_binary"`
-	// DiskProfile is added to every log sync of inproc members (see
-	// logbackends/diskprofile); "" or "native" adds nothing.
+	// ServeBinary is the adrbench executable the process target runs as
+	// `serve`; "" means this program (os.Executable), right when the
+	// harness runs inside adrbench.
+	ServeBinary string `yaml:"serve_binary" json:"serve_binary"`
+	// DiskProfile is added to every log sync of inproc and process members
+	// (see logbackends/diskprofile); "" or "native" adds nothing.
 	DiskProfile string `yaml:"disk_profile" json:"disk_profile"`
 	// SnapshotCount, HeartbeatInterval and ElectionTimeout are given to
 	// every member, ours and etcd's alike, so a comparison is fair.
@@ -106,16 +114,20 @@ func (c ClusterConfig) Validate() error {
 		return bad("nodes %d not in 1..15", c.Nodes)
 	case c.NetDelay < 0 || c.NetJitter < 0 || !(c.NetLoss >= 0 && c.NetLoss <= 1):
 		return bad("net delay %v, jitter %v, loss %v", c.NetDelay, c.NetJitter, c.NetLoss)
-	case c.Target != TargetInproc && (c.NetDelay > 0 || c.NetJitter > 0 || c.NetLoss > 0):
-		// Real etcd needs a delaying proxy between members for this; until
-		// it exists, refusing is better than an unfair comparison.
-		return bad("network injection is only implemented for target inproc")
+	case c.Target == TargetExternal && (c.NetDelay > 0 || c.NetJitter > 0 || c.NetLoss > 0):
+		return bad("net_delay, net_jitter and net_loss need members the harness starts, not target external")
+	case c.Target != TargetInproc && c.NetLoss > 0:
+		// A user-space proxy cannot lose bytes of a TCP stream and have
+		// the kernel retransmit them; faking it would be dishonest.
+		return bad("net_loss %v: loss is only injected for target inproc; the TCP proxy of target %s can delay but not drop", c.NetLoss, c.Target)
+	case c.Target == TargetProcess && c.LogBackend == "":
+		return bad("target process needs a log_backend")
 	case c.HeartbeatInterval <= 0 || c.ElectionTimeout < 5*c.HeartbeatInterval:
 		return bad("heartbeat %v, election timeout %v: want timeout >= 5 heartbeats", c.HeartbeatInterval, c.ElectionTimeout)
-	case c.Target != TargetInproc && c.DiskProfile != "" && c.DiskProfile != "native":
+	case (c.Target == TargetEtcd || c.Target == TargetExternal) && c.DiskProfile != "" && c.DiskProfile != "native":
 		// Real etcd's WAL cannot be slowed from here; an unequal
 		// comparison is worse than none.
-		return bad("disk profile %q is only implemented for target inproc", c.DiskProfile)
+		return bad("disk profile %q is only implemented for targets inproc and process", c.DiskProfile)
 	case c.StartTimeout <= 0:
 		return bad("start timeout %v", c.StartTimeout)
 	}
@@ -140,6 +152,8 @@ func StartCluster(ctx context.Context, cfg ClusterConfig, backends *logbackends.
 	switch cfg.Target {
 	case TargetInproc:
 		c, err = startInproc(ctx, cfg, backends)
+	case TargetProcess:
+		c, err = startProcess(ctx, cfg)
 	case TargetEtcd:
 		c, err = startEtcd(ctx, cfg)
 	default:

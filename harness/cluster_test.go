@@ -227,6 +227,8 @@ func TestClusterConfigValidate(t *testing.T) {
 		name string
 		edit func(c *ClusterConfig)
 		ok   bool
+		// field, when set, must be named in the error.
+		field string
 	}{
 		{name: "default", edit: func(c *ClusterConfig) {}, ok: true},
 		{name: "unknown target", edit: func(c *ClusterConfig) { c.Target = "cloud" }},
@@ -235,7 +237,17 @@ func TestClusterConfigValidate(t *testing.T) {
 		{name: "endpoints for inproc", edit: func(c *ClusterConfig) { c.Endpoints = []string{"a:1"} }},
 		{name: "zero nodes", edit: func(c *ClusterConfig) { c.Nodes = 0 }},
 		{name: "loss above 1", edit: func(c *ClusterConfig) { c.NetLoss = 2 }},
-		{name: "delay on etcd", edit: func(c *ClusterConfig) { c.Target, c.NetDelay = TargetEtcd, time.Millisecond }},
+		{name: "delay on etcd", edit: func(c *ClusterConfig) { c.Target, c.NetDelay = TargetEtcd, time.Millisecond }, ok: true},
+		{name: "delay on process", edit: func(c *ClusterConfig) { c.Target, c.NetDelay = TargetProcess, time.Millisecond }, ok: true},
+		{name: "loss on etcd", edit: func(c *ClusterConfig) { c.Target, c.NetLoss = TargetEtcd, 0.01 }, field: "net_loss"},
+		{name: "loss on process", edit: func(c *ClusterConfig) { c.Target, c.NetLoss = TargetProcess, 0.01 }, field: "net_loss"},
+		{name: "loss on inproc", edit: func(c *ClusterConfig) { c.NetLoss = 0.01 }, ok: true},
+		{name: "delay on external", edit: func(c *ClusterConfig) {
+			c.Target, c.Endpoints, c.NetDelay = TargetExternal, []string{"a:1"}, time.Millisecond
+		}, field: "net_delay"},
+		{name: "process without backend", edit: func(c *ClusterConfig) { c.Target, c.LogBackend = TargetProcess, "" }, field: "log_backend"},
+		{name: "disk profile on process", edit: func(c *ClusterConfig) { c.Target, c.DiskProfile = TargetProcess, "hdd" }, ok: true},
+		{name: "disk profile on etcd", edit: func(c *ClusterConfig) { c.Target, c.DiskProfile = TargetEtcd, "hdd" }, field: "disk profile"},
 		{name: "short election", edit: func(c *ClusterConfig) { c.ElectionTimeout = c.HeartbeatInterval }},
 	}
 	for _, tc := range tests {
@@ -245,6 +257,9 @@ func TestClusterConfigValidate(t *testing.T) {
 			err := c.Validate()
 			if tc.ok != (err == nil) || err != nil && !errors.Is(err, ErrConfig) {
 				t.Fatalf("Validate: %v", err)
+			}
+			if tc.field != "" && !strings.Contains(err.Error(), tc.field) {
+				t.Errorf("Validate: %v, want it to name %s", err, tc.field)
 			}
 		})
 	}

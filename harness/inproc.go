@@ -7,6 +7,8 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"sync"
+	"time"
 
 	"github.com/adrbench/adrbench/logbackends"
 	"github.com/adrbench/adrbench/store"
@@ -18,16 +20,26 @@ import (
 // clients reach each member on a loopback port of its own, through the same
 // gRPC stack as a remote client.
 type inproc struct {
-	members   []*store.Server
+	cfg       ClusterConfig
+	backends  *logbackends.Registry
+	netw      *transport.Network
+	fault     transport.LinkFault
+	configs   []store.Config // to restart a member as it was
 	endpoints []string
 	tmpDir    string // removed on Close when the target made it
+
+	mu      sync.Mutex
+	members []*store.Server // nil while a member is stopped
+	// deadSyncs keeps the syncs of stopped incarnations, whose counters
+	// go with them.
+	deadSyncs uint64
 }
 
 func startInproc(ctx context.Context, cfg ClusterConfig, backends *logbackends.Registry) (_ *inproc, err error) {
 	if backends == nil {
 		return nil, fmt.Errorf("%w: inproc needs a backend registry", ErrConfig)
 	}
-	c := &inproc{}
+	c := &inproc{cfg: cfg, backends: backends, netw: transport.NewNetwork()}
 	dir := cfg.DataDir
 	if dir == "" {
 		if dir, err = os.MkdirTemp("", "adrbench-inproc-"); err != nil {
@@ -49,7 +61,6 @@ func startInproc(ctx context.Context, cfg ClusterConfig, backends *logbackends.R
 			PeerURLs: []string{fmt.Sprintf("http://inproc-%d:2380", i)},
 		})
 	}
-	netw := transport.NewNetwork()
 	for i := range cfg.Nodes {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
@@ -70,51 +81,163 @@ func startInproc(ctx context.Context, cfg ClusterConfig, backends *logbackends.R
 		sc.SnapshotCount = cfg.SnapshotCount
 		sc.HeartbeatInterval = cfg.HeartbeatInterval
 		sc.ElectionTimeout = cfg.ElectionTimeout
-		s, err := store.NewServer(sc, backends,
-			store.WithLogger(cfg.Logger.With("member", sc.Name)),
-			store.WithClientListener(ln),
-			store.WithTransport(func(id, _ uint64, r transport.Raft) (transport.Transport, error) {
-				return netw.Join(id, r), nil
-			}))
+		s, err := c.newServer(sc, ln)
 		if err != nil {
-			ln.Close()
-			return nil, fmt.Errorf("%w: start %s: %w", ErrTarget, sc.Name, err)
+			return nil, err
 		}
+		c.configs = append(c.configs, sc)
 		c.members = append(c.members, s)
 		c.endpoints = append(c.endpoints, ln.Addr().String())
 	}
-	fault := transport.LinkFault{Delay: cfg.NetDelay, Jitter: cfg.NetJitter, Loss: cfg.NetLoss}
-	if err := fault.Validate(); err != nil {
+	c.fault = transport.LinkFault{Delay: cfg.NetDelay, Jitter: cfg.NetJitter, Loss: cfg.NetLoss}
+	if err := c.fault.Validate(); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
-	if !fault.IsZero() {
-		for _, a := range c.members {
-			for _, b := range c.members {
-				if a != b {
-					a.Transport().SetLinkFault(b.ID(), fault)
-				}
-			}
-		}
+	for _, m := range c.members {
+		c.setFaultsFrom(m)
 	}
 	return c, ctx.Err()
+}
+
+func (c *inproc) newServer(sc store.Config, ln net.Listener) (*store.Server, error) {
+	s, err := store.NewServer(sc, c.backends,
+		store.WithLogger(c.cfg.Logger.With("member", sc.Name)),
+		store.WithClientListener(ln),
+		store.WithTransport(func(id, _ uint64, r transport.Raft) (transport.Transport, error) {
+			return c.netw.Join(id, r), nil
+		}))
+	if err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("%w: start %s: %w", ErrTarget, sc.Name, err)
+	}
+	return s, nil
+}
+
+// setFaultsFrom injects the configured fault on every link from m to the
+// other members; links towards m belong to the others' transports and
+// survive m's restarts.
+func (c *inproc) setFaultsFrom(m *store.Server) {
+	if c.fault.IsZero() {
+		return
+	}
+	for _, b := range c.members {
+		if b != nil && b != m {
+			m.Transport().SetLinkFault(b.ID(), c.fault)
+		}
+	}
 }
 
 func (c *inproc) Endpoints() []string { return c.endpoints }
 
 // Syncs reads the backends' counters directly: exact, and free of HTTP.
 func (c *inproc) Syncs(context.Context) (uint64, bool) {
-	var n uint64
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := c.deadSyncs
 	for _, m := range c.members {
-		n += m.BackendStats().Syncs
+		if m != nil {
+			n += m.BackendStats().Syncs
+		}
 	}
 	return n, true
+}
+
+// NetInjection says the members' links are the in-process network's.
+func (c *inproc) NetInjection() NetInjection { return netInjection("inproc-network", c.cfg) }
+
+// Stop closes member i cleanly.
+func (c *inproc) Stop(_ context.Context, i int) error { return c.down(i, false) }
+
+// Kill cuts member i off the network and then closes it: see Faulter for
+// how far that is from a crash.
+func (c *inproc) Kill(_ context.Context, i int) error { return c.down(i, true) }
+
+func (c *inproc) down(i int, abrupt bool) error {
+	if err := checkMember(i, len(c.configs)); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	m := c.members[i]
+	c.members[i] = nil
+	c.mu.Unlock()
+	if m == nil {
+		return nil
+	}
+	if abrupt {
+		c.netw.Isolate(m.ID())
+	}
+	err := m.Close()
+	c.mu.Lock()
+	c.deadSyncs += m.BackendStats().Syncs
+	c.mu.Unlock()
+	if err != nil {
+		return fmt.Errorf("%w: stop %s: %w", ErrTarget, c.configs[i].Name, err)
+	}
+	return nil
+}
+
+// Restart opens member i again from its data dir on the same client port
+// and rejoins it to the network, healing the cut a Kill made.
+func (c *inproc) Restart(ctx context.Context, i int) error {
+	if err := checkMember(i, len(c.configs)); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	running := c.members[i] != nil
+	c.mu.Unlock()
+	if running {
+		return fmt.Errorf("%w: inproc %s is running", ErrTarget, c.configs[i].Name)
+	}
+	ln, err := net.Listen("tcp", c.endpoints[i])
+	if err != nil {
+		return fmt.Errorf("%w: restart %s: %w", ErrTarget, c.configs[i].Name, err)
+	}
+	sc := c.configs[i]
+	sc.InitialClusterState = "existing"
+	s, err := c.newServer(sc, ln)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	c.members[i] = s
+	c.setFaultsFrom(s)
+	c.mu.Unlock()
+	// Cuts only ever come from Kill, and a killed member has left the
+	// network, so healing every cut reconnects this one and changes
+	// nothing for the others.
+	c.netw.Heal()
+	return ctx.Err()
+}
+
+// Leader polls until a running member says it leads.
+func (c *inproc) Leader(ctx context.Context) (int, error) {
+	for {
+		c.mu.Lock()
+		for i, m := range c.members {
+			if m != nil && m.Leader() == m.ID() {
+				c.mu.Unlock()
+				return i, nil
+			}
+		}
+		c.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return -1, fmt.Errorf("%w: inproc: %w", ErrNoLeader, ctx.Err())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
 }
 
 // Emulated lists what the members' backends emulate.
 func (c *inproc) Emulated() []string {
 	seen := map[string]bool{}
 	var out []string
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	for _, m := range c.members {
+		if m == nil {
+			continue
+		}
 		for _, e := range m.BackendStats().Emulated {
 			if !seen[e] {
 				seen[e] = true
@@ -126,11 +249,16 @@ func (c *inproc) Emulated() []string {
 }
 
 func (c *inproc) Close() error {
-	var errs []error
-	for _, m := range c.members {
-		errs = append(errs, m.Close())
-	}
+	c.mu.Lock()
+	members := c.members
 	c.members = nil
+	c.mu.Unlock()
+	var errs []error
+	for _, m := range members {
+		if m != nil {
+			errs = append(errs, m.Close())
+		}
+	}
 	if c.tmpDir != "" {
 		errs = append(errs, os.RemoveAll(c.tmpDir))
 	}
