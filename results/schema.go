@@ -32,6 +32,17 @@ type Host struct {
 	Disk        string `json:"disk"`
 	Hostname    string `json:"hostname,omitempty"`
 	GoVersion   string `json:"go_version,omitempty"`
+	// Additions to the contract's fields. PhysicalCores is 0 when unknown.
+	PhysicalCores int `json:"physical_cores,omitempty"`
+	// DiskFSType, DiskDevice and DiskMount describe the file system the
+	// data directory is on (Disk says the same in one line); DiskModel
+	// and DiskRotational describe the block device under it when sysfs
+	// tells (nil: unknown, as for tmpfs or overlay).
+	DiskFSType     string `json:"disk_fs_type,omitempty"`
+	DiskDevice     string `json:"disk_device,omitempty"`
+	DiskMount      string `json:"disk_mount,omitempty"`
+	DiskModel      string `json:"disk_model,omitempty"`
+	DiskRotational *bool  `json:"disk_rotational,omitempty"`
 }
 
 // Latency summarises a latency histogram in milliseconds.
