@@ -1,0 +1,237 @@
+package sweep
+
+import (
+	"fmt"
+	"os/exec"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/adrbench/adrbench/harness"
+	"github.com/adrbench/adrbench/logbackends/diskprofile"
+	"github.com/adrbench/adrbench/results"
+)
+
+// Env is what Expand needs to know about the machine.
+type Env struct {
+	// Backends are the log backends the binary has registered.
+	Backends []string
+	// LookPath finds an executable; nil means exec.LookPath.
+	LookPath func(file string) (string, error)
+}
+
+// PlannedPoint is one point of a plan.
+type PlannedPoint struct {
+	Bench harness.BenchConfig
+	// Key identifies the point among measured ones (see KeyOf).
+	Key string
+	// Label is the point in a few words, for progress lines.
+	Label string
+}
+
+// Plan is the expanded sweep, in the order it runs.
+type Plan struct {
+	Points []PlannedPoint
+	// Notes say what the plan leaves out and why (an etcd binary that is
+	// missing, a target that cannot take injected latency); they are
+	// printed and recorded in run.json.
+	Notes []string
+}
+
+// Expand turns c into points and checks every one (backend names against
+// env, each point through harness.BenchConfig.Validate) before any runs.
+// The order runs each panel of the figures (disk profile, then network
+// delay) to completion before the next, closed loop before open loop.
+func Expand(c Config, env Env) (Plan, error) {
+	if err := c.Validate(); err != nil {
+		return Plan{}, err
+	}
+	if slices.Contains(c.Targets, harness.TargetInproc) {
+		for i, b := range c.Backends {
+			if !slices.Contains(env.Backends, b) {
+				return Plan{}, fieldErr(idx("backends", i), "unknown log backend %q (this binary has: %s)", b, strings.Join(env.Backends, ", "))
+			}
+		}
+	}
+	lookPath := env.LookPath
+	if lookPath == nil {
+		lookPath = exec.LookPath
+	}
+	var plan Plan
+	targets := make([]string, 0, len(c.Targets))
+	for _, t := range c.Targets {
+		if t == harness.TargetEtcd {
+			if _, err := lookPath(c.Cluster.EtcdBinary); err != nil {
+				plan.Notes = append(plan.Notes, fmt.Sprintf(
+					"target etcd skipped: the etcd binary %q is not on PATH (install etcd to get its reference line)", c.Cluster.EtcdBinary))
+				continue
+			}
+		}
+		targets = append(targets, t)
+	}
+
+	seen := map[string]bool{}
+	noted := map[string]bool{}
+	add := func(t, backend string, nodes int, delay time.Duration, disk string, run harness.RunConfig, conns int) error {
+		if t != harness.TargetInproc && (delay != 0 || disk != diskprofile.Native) {
+			// The harness refuses latency injection into processes it does
+			// not own; such a target is a reference in the native,
+			// no-delay panel only.
+			if !noted[t] {
+				noted[t] = true
+				plan.Notes = append(plan.Notes, fmt.Sprintf(
+					"target %s runs only at disk profile native and net delay 0s: latency cannot be injected into it, so it is a reference in that panel only", t))
+			}
+			return nil
+		}
+		b := c.benchConfig(t, backend, nodes, delay, disk, run, conns)
+		p := PlannedPoint{Bench: b, Key: keyOfBench(b), Label: labelOf(b)}
+		if seen[p.Key] {
+			return nil
+		}
+		seen[p.Key] = true
+		if err := b.Validate(); err != nil {
+			return fmt.Errorf("%w: point %s: %w", ErrConfig, p.Label, err)
+		}
+		plan.Points = append(plan.Points, p)
+		return nil
+	}
+	closed := func(cl Clients) harness.RunConfig {
+		return harness.RunConfig{Mode: results.ModeClosed, Clients: cl.Clients, Total: c.Total,
+			Duration: c.Duration, Warmup: c.Warmup, OpTimeout: c.OpTimeout}
+	}
+	open := func(rate float64) harness.RunConfig {
+		r := harness.RunConfig{Mode: results.ModeOpen, Clients: c.OpenLoop.Clients, Rate: rate,
+			Total: c.Total, Duration: c.Duration, Warmup: c.Warmup, OpTimeout: c.OpTimeout}
+		if c.OpenLoop.Duration > 0 {
+			r.Total, r.Duration = 0, c.OpenLoop.Duration
+		}
+		return r
+	}
+	olNodes := c.OpenLoop.Nodes
+	if len(olNodes) == 0 {
+		olNodes = c.Nodes
+	}
+	olBackends := c.OpenLoop.Backends
+	if len(olBackends) == 0 {
+		olBackends = c.Backends
+	}
+	for _, disk := range c.DiskProfiles {
+		for _, delay := range c.NetDelays {
+			for _, cl := range c.Clients {
+				for _, n := range c.Nodes {
+					for _, t := range targets {
+						for _, backend := range backendsOf(t, c.Backends) {
+							if err := add(t, backend, n, delay, disk, closed(cl), cl.Conns); err != nil {
+								return Plan{}, err
+							}
+						}
+					}
+				}
+			}
+			for _, n := range olNodes {
+				for _, t := range targets {
+					for _, backend := range backendsOf(t, olBackends) {
+						for _, rate := range sortedRates(c.OpenLoop.Rates) {
+							if err := add(t, backend, n, delay, disk, open(rate), c.OpenLoop.Conns); err != nil {
+								return Plan{}, err
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+	if len(plan.Points) == 0 {
+		return plan, fmt.Errorf("%w: no points left to run (%s)", ErrConfig, strings.Join(plan.Notes, "; "))
+	}
+	return plan, nil
+}
+
+func (c Config) benchConfig(target, backend string, nodes int, delay time.Duration, disk string, run harness.RunConfig, conns int) harness.BenchConfig {
+	b := harness.DefaultBenchConfig()
+	b.Name = c.Name
+	b.Cluster.Target = target
+	b.Cluster.Nodes = nodes
+	b.Cluster.LogBackend = backend
+	if target == harness.TargetExternal {
+		b.Cluster.Endpoints = slices.Clone(c.Cluster.Endpoints)
+		b.Cluster.Nodes = len(c.Cluster.Endpoints)
+	}
+	b.Cluster.NetDelay = delay
+	b.Cluster.DiskProfile = disk
+	b.Cluster.EtcdBinary = c.Cluster.EtcdBinary
+	b.Cluster.SnapshotCount = c.Cluster.SnapshotCount
+	b.Cluster.HeartbeatInterval = c.Cluster.HeartbeatInterval
+	b.Cluster.ElectionTimeout = c.Cluster.ElectionTimeout
+	b.Cluster.StartTimeout = c.Cluster.StartTimeout
+	b.Workload = c.Workload
+	b.Run = run
+	b.Conns = conns
+	b.ToLeader = c.ToLeader
+	b.DiskProfile = disk
+	return b
+}
+
+// backendsOf is the backends a target is planned with: its own storage
+// ("") for targets that do not take one.
+func backendsOf(target string, backends []string) []string {
+	if target == harness.TargetInproc {
+		return backends
+	}
+	return []string{""}
+}
+
+func sortedRates(r []float64) []float64 {
+	s := slices.Clone(r)
+	slices.Sort(s)
+	return s
+}
+
+// KeyOf identifies a measured point by the parameters a sweep varies, so a
+// resumed sweep knows what it has. The backend counts for target inproc
+// only: the others report their own storage under a name of their choosing.
+func KeyOf(p *results.Point) string {
+	backend := p.Backend
+	if p.Target != harness.TargetInproc {
+		backend = "-"
+	}
+	return key(p.Target, backend, p.Nodes, p.NetDelayMs, p.DiskProfile, p.Mode, p.Clients, p.Conns,
+		p.RateOpsS, p.Workload, p.KeySize, p.ValSize)
+}
+
+func keyOfBench(b harness.BenchConfig) string {
+	backend := b.Cluster.LogBackend
+	if b.Cluster.Target != harness.TargetInproc {
+		backend = "-"
+	}
+	rate := 0.0
+	if b.Run.Mode == results.ModeOpen {
+		rate = b.Run.Rate
+	}
+	// The same conversion harness.Bench makes, so the keys compare equal.
+	delayMs := float64(b.Cluster.NetDelay) / 1e6
+	return key(b.Cluster.Target, backend, b.Cluster.Nodes, delayMs, b.DiskProfile, b.Run.Mode,
+		b.Run.Clients, b.Conns, rate, b.Workload.Name, b.Workload.KeySize, b.Workload.ValSize)
+}
+
+func key(target, backend string, nodes int, delayMs float64, disk, mode string, clients, conns int, rate float64, workload string, keySize, valSize int) string {
+	f := func(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
+	return strings.Join([]string{target, backend, "n=" + strconv.Itoa(nodes), "delay_ms=" + f(delayMs),
+		"disk=" + disk, mode, "c=" + strconv.Itoa(clients) + "/" + strconv.Itoa(conns), "rate=" + f(rate),
+		workload, "k=" + strconv.Itoa(keySize), "v=" + strconv.Itoa(valSize)}, "|")
+}
+
+func labelOf(b harness.BenchConfig) string {
+	name := b.Cluster.LogBackend
+	if b.Cluster.Target != harness.TargetInproc {
+		name = ""
+	}
+	l := strings.Join(strings.Fields(fmt.Sprintf("%s %s n=%d delay=%v disk=%s c=%d",
+		b.Cluster.Target, name, b.Cluster.Nodes, b.Cluster.NetDelay, b.DiskProfile, b.Run.Clients)), " ")
+	if b.Run.Mode == results.ModeOpen {
+		l += " rate=" + strconv.FormatFloat(b.Run.Rate, 'g', -1, 64) + "/s"
+	}
+	return l
+}

@@ -1,0 +1,225 @@
+package sweep
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/adrbench/adrbench/harness"
+	"github.com/adrbench/adrbench/results"
+)
+
+// BenchFunc measures one point; harness.Bench with a backend registry is
+// the real one, tests pass their own.
+type BenchFunc func(ctx context.Context, cfg harness.BenchConfig) (*results.Run, error)
+
+// Runner measures a plan into a run directory.
+type Runner struct {
+	Bench BenchFunc
+	// Progress, when not nil, gets a line per point that is rewritten
+	// every second with the point in hand and an ETA: meant for a
+	// terminal, so callers leave it nil in pipes.
+	Progress io.Writer
+	// Quick is recorded in run.json: the points were shrunk for a smoke
+	// run and are not measurements to compare with full ones.
+	Quick bool
+}
+
+// Recorded is what a sweep writes into run.json's "config": the effective
+// config (as data and as YAML) and what the user must know about the run.
+type Recorded struct {
+	Sweep Config `json:"sweep"`
+	// SweepYAML is Sweep in the form a sweep file spells it.
+	SweepYAML string `json:"sweep_yaml"`
+	Quick     bool   `json:"quick"`
+	// Notes are the plan's notes (targets skipped and why).
+	Notes []string `json:"notes,omitempty"`
+	// Failed lists points that could not be measured, with the error.
+	Failed        []string `json:"failed,omitempty"`
+	PlannedPoints int      `json:"planned_points"`
+}
+
+// Outcome is what Run did.
+type Outcome struct {
+	// Run is the run as saved; nil when no point was ever measured into
+	// the directory.
+	Run      *results.Run
+	Measured int      // points measured by this call
+	Resumed  int      // planned points the directory already held
+	Failed   []string // points of this call that could not be measured
+}
+
+// Run measures every point of plan that dir does not already hold,
+// rewriting dir's run.json after each. It stops at ctx's end, keeping what
+// was measured, and returns ErrInterrupted; points that failed make it
+// return ErrPointsFailed after all the others ran.
+func (r *Runner) Run(ctx context.Context, cfg Config, plan Plan, dir string) (Outcome, error) {
+	var out Outcome
+	run, err := openRun(dir, cfg.Name)
+	if err != nil {
+		return out, err
+	}
+	rec := Recorded{Sweep: cfg, SweepYAML: cfg.YAML(), Quick: r.Quick, Notes: plan.Notes, PlannedPoints: len(plan.Points)}
+	if run != nil {
+		var old Recorded
+		// A run.json written by another command may hold any config; only
+		// the notes of an earlier sweep are worth carrying over.
+		if json.Unmarshal(run.Config, &old) == nil {
+			for _, n := range old.Notes {
+				if !slices.Contains(rec.Notes, n) {
+					rec.Notes = append(rec.Notes, n)
+				}
+			}
+		}
+		out.Run = run
+	}
+	done := map[string]bool{}
+	if run != nil {
+		for i := range run.Points {
+			done[KeyOf(&run.Points[i])] = true
+		}
+	}
+	var todo []int
+	for i, p := range plan.Points {
+		if done[p.Key] {
+			out.Resumed++
+		} else {
+			todo = append(todo, i)
+		}
+	}
+	prog := newProgress(r.Progress, len(plan.Points))
+	if out.Resumed > 0 {
+		prog.printf("resuming %s: %d of %d points already measured\n", dir, out.Resumed, len(plan.Points))
+	}
+	started := time.Now()
+	for n, i := range todo {
+		if ctx.Err() != nil {
+			break
+		}
+		p := plan.Points[i]
+		stop := prog.start(i+1, p, estimate(p.Bench), len(todo)-n-1, started, n)
+		pr, err := r.Bench(ctx, p.Bench)
+		if ctx.Err() != nil {
+			// A point cut short would pass for a measurement: drop it and
+			// let a resumed run measure it again.
+			stop("interrupted")
+			break
+		}
+		if err == nil && (pr == nil || len(pr.Points) != 1) {
+			err = fmt.Errorf("sweep: bench returned %d points, want 1", pointsOf(pr))
+		}
+		if err != nil {
+			msg := fmt.Sprintf("%s: %v", p.Label, err)
+			out.Failed = append(out.Failed, msg)
+			rec.Failed = append(rec.Failed, msg)
+			stop("FAILED: " + err.Error())
+			continue
+		}
+		pt := pr.Points[0]
+		stop(fmt.Sprintf("%.0f ops/s, p99 %.2f ms", pt.Throughput, pt.LatencyMs.P99))
+		if run == nil {
+			run = &results.Run{Schema: results.SchemaV1, Name: cfg.Name, Started: started.UTC(), Git: pr.Git, Host: pr.Host}
+			out.Run = run
+		}
+		run.Points = append(run.Points, pt)
+		out.Measured++
+		if err := save(dir, run, rec); err != nil {
+			return out, err
+		}
+	}
+	if run != nil && out.Measured == 0 {
+		// Nothing new, but the config (notes, failures) still describes
+		// this invocation.
+		if err := save(dir, run, rec); err != nil {
+			return out, err
+		}
+	}
+	switch {
+	case ctx.Err() != nil && out.Measured+out.Resumed+len(out.Failed) < len(plan.Points):
+		return out, fmt.Errorf("%w after %d of %d points: %w", ErrInterrupted,
+			out.Measured+out.Resumed, len(plan.Points), context.Cause(ctx))
+	case len(out.Failed) > 0:
+		return out, fmt.Errorf("%w: %d of %d (first: %s)", ErrPointsFailed, len(out.Failed), len(plan.Points), out.Failed[0])
+	}
+	return out, nil
+}
+
+func pointsOf(r *results.Run) int {
+	if r == nil {
+		return 0
+	}
+	return len(r.Points)
+}
+
+// openRun reads the run in dir for resuming; nil when dir holds none.
+func openRun(dir, name string) (*results.Run, error) {
+	if _, err := os.Stat(filepath.Join(dir, results.RunFile)); errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	run, err := results.Read(dir)
+	if err != nil {
+		return nil, fmt.Errorf("%w: resume %s: %w", ErrRunDir, dir, err)
+	}
+	if run.Name != name {
+		return nil, fmt.Errorf("%w: %s holds run %q, the config is %q: give another --out", ErrRunDir, dir, run.Name, name)
+	}
+	return run, nil
+}
+
+// save rewrites the run directory so that a crash at any moment leaves
+// either the old or the new run.json: results.Write fills a fresh
+// directory beside it, and its files are renamed into place, run.json last.
+func save(dir string, run *results.Run, rec Recorded) error {
+	cfg, err := json.Marshal(rec)
+	if err != nil {
+		return fmt.Errorf("%w: encode config: %w", ErrRunDir, err)
+	}
+	run.Config = cfg
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("%w: %w", ErrRunDir, err)
+	}
+	tmp, err := os.MkdirTemp(dir, ".save-")
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrRunDir, err)
+	}
+	defer os.RemoveAll(tmp)
+	if err := results.Write(tmp, run); err != nil {
+		return err
+	}
+	var names []string
+	for _, p := range run.Points {
+		if p.HgrmFile != "" {
+			names = append(names, p.HgrmFile)
+		}
+	}
+	names = append(names, results.PointsFile, results.RunFile)
+	for _, n := range names {
+		if err := os.Rename(filepath.Join(tmp, n), filepath.Join(dir, n)); err != nil {
+			return fmt.Errorf("%w: %w", ErrRunDir, err)
+		}
+	}
+	if d, err := os.Open(dir); err == nil {
+		// The renames are durable once the directory is synced; a failure
+		// here loses nothing the next save will not write again.
+		_ = d.Sync()
+		d.Close()
+	}
+	return nil
+}
+
+// estimate is how long a point should take before any has been measured,
+// 0 when it cannot tell (a point bounded by its operation count).
+func estimate(b harness.BenchConfig) time.Duration {
+	if b.Run.Duration == 0 {
+		return 0
+	}
+	// A second or two goes to starting the cluster and electing a leader.
+	return b.Run.Warmup + b.Run.Duration + 2*time.Second
+}
