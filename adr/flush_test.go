@@ -37,7 +37,7 @@ func TestChooseFlush(t *testing.T) {
 
 func TestLineSpan(t *testing.T) {
 	tests := []struct {
-		name        string
+		name         string
 		off, n, want int
 	}{
 		{"empty", 10, 0, 0},
