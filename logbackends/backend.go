@@ -3,6 +3,7 @@ package logbackends
 import (
 	"time"
 
+	"github.com/adrbench/adrbench/adr"
 	"github.com/adrbench/adrbench/logbackends/vfs"
 
 	"go.etcd.io/raft/v3"
@@ -98,6 +99,20 @@ type Stats struct {
 	// Emulated lists what in this backend is emulated rather than real
 	// hardware behaviour (e.g. "disk-profile:ssd-2015"); empty when nothing is.
 	Emulated []string
+
+	// For adr (zero for the others). Syncs and SyncLatency count the
+	// publishes on the write path (one flush+fence round per Save that
+	// reached the region); the disk work is counted here.
+	//
+	// FlushInstruction is the region's cache-line flush (adr.Info.Flush).
+	FlushInstruction string
+	// DiskSyncs are the drainer's fdatasyncs, off the write path.
+	DiskSyncs uint64
+	// DrainedBytes are the bytes the drainer wrote to disk segments.
+	DrainedBytes uint64
+	// RingFullWaits counts Saves that found the region full and waited
+	// for the drainer to free space (never dropped).
+	RingFullWaits uint64
 }
 
 // LatencySnapshot is a copy of a latency histogram: bucket upper bounds in
@@ -134,6 +149,15 @@ type Options struct {
 	// FS is the file system file-backed backends write through; nil means
 	// the real one (vfs.OS). Tests inject a vfs.Mem.
 	FS vfs.FS
+	// Region, for adr: the persistent-memory region the log is kept in.
+	// The zero value means adr.DefaultRegionConfig(): an emulated region
+	// of 64 MiB on tmpfs at adr.DefaultEmulatedPath(Dir). An empty Path is
+	// resolved the same way (RegionConfig.Resolve(Dir)).
+	Region adr.RegionConfig
+	// OpenRegion, for adr, when set, is called instead of mapping Region:
+	// tests hand in a power-loss simulator (adr.Sim). The backend owns
+	// what it returns and closes it on Close.
+	OpenRegion func() (adr.Region, error)
 }
 
 // DefaultOptions returns the options etcd's own WAL corresponds to.

@@ -9,6 +9,7 @@ import (
 
 	"go.etcd.io/raft/v3/raftpb"
 
+	"github.com/adrbench/adrbench/adr"
 	"github.com/adrbench/adrbench/logbackends"
 	"github.com/adrbench/adrbench/logbackends/vfs"
 )
@@ -44,6 +45,12 @@ type Factory struct {
 	Segments bool
 	// Open opens the backend; the suite fills Dir, FS and SegmentSize.
 	Open logbackends.Opener
+	// RegionSize, above zero, gives the backend a simulated
+	// persistent-memory region (adr.Sim, through Options.OpenRegion) of
+	// that many bytes, kept across reopens as the file system is; crash
+	// points then image the region as well as the disk, and the
+	// power-loss case runs.
+	RegionSize int
 }
 
 const (
@@ -76,6 +83,7 @@ func Run(t *testing.T, f Factory) {
 		{"torn tail is cut", CleanClose, true, testTornTail},
 		{"corruption is reported", CleanClose, true, testCorruption},
 		{"full disk", SyncedWindow, true, testFullDisk},
+		{"power losses at region flushes and fences", CrashSafe, false, testPowerLoss},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -102,11 +110,36 @@ type harness struct {
 	t  *testing.T
 	f  Factory
 	fs *vfs.Mem
+	// sim is the region of the backend opened last (Factory.RegionSize);
+	// the next open maps what it holds, as a restarted process would.
+	sim *adr.Sim
 }
 
+// openOn opens the backend on fsys and, for a backend with a region, on
+// what the last one left in it.
 func (h *harness) openOn(fsys vfs.FS) (logbackends.Backend, error) {
+	var img []byte
+	if h.sim != nil {
+		img = h.sim.Bytes()
+	}
+	return h.openAt(fsys, img, true)
+}
+
+// openAt opens the backend on fsys and a region starting from img (a
+// fresh one when nil); live makes that region the harness's own.
+func (h *harness) openAt(fsys vfs.FS, img []byte, live bool) (logbackends.Backend, error) {
 	opts := logbackends.DefaultOptions(dir)
 	opts.FS, opts.SegmentSize, opts.SyncInterval = fsys, segSize, syncInterval
+	if h.f.RegionSize > 0 {
+		sim := adr.NewSim(h.f.RegionSize)
+		if img != nil {
+			sim = adr.SimFrom(img)
+		}
+		if live {
+			h.sim = sim
+		}
+		opts.OpenRegion = func() (adr.Region, error) { return sim, nil }
+	}
 	return h.f.Open(opts)
 }
 

@@ -1,0 +1,374 @@
+package adrlog
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.etcd.io/raft/v3"
+	"go.etcd.io/raft/v3/raftpb"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/adrbench/adrbench/adr"
+	"github.com/adrbench/adrbench/logbackends"
+	"github.com/adrbench/adrbench/logbackends/internal/filelog"
+	"github.com/adrbench/adrbench/logbackends/segment"
+)
+
+// Name is the backend's registered name.
+const Name = "adr"
+
+// fenceChecker is the optional ability of a region whose Fence can fail
+// (an msync fallback): a publish is not acknowledged past such a failure.
+type fenceChecker interface {
+	FenceErr() error
+}
+
+// Backend is the adr log backend. It implements logbackends.Backend.
+type Backend struct {
+	region adr.Region
+	info   adr.Info
+	ring   *adr.Ring
+	// disk is the segment log the drainer writes, with the durability
+	// policy of batched; it keeps a mirror of its own, which is what the
+	// drained part of the log looks like, used on Open and nowhere else.
+	disk *filelog.Backend
+
+	mu sync.Mutex // the writer lock: Save, CreateSnapshot, Compact, Close
+	m  *logbackends.Mirror
+	// Storage is the mirror's read side, which serves raft.Storage.
+	raft.Storage
+	buf    []byte // writer-owned record buffer
+	mo     proto.MarshalOptions
+	closed atomic.Bool
+
+	d drainer
+
+	saves      atomic.Uint64
+	entries    atomic.Uint64
+	ringBytes  atomic.Uint64
+	fullWaits  atomic.Uint64
+	direct     atomic.Uint64
+	publishes  logbackends.SyncHistogram
+	emulated   []string
+	fenceCheck fenceChecker
+}
+
+var _ logbackends.Backend = (*Backend)(nil)
+
+// Open opens the log in opts.Dir and its region (opts.OpenRegion, else
+// opts.Region), recovers it from the disk segments plus the records the
+// ring holds beyond them, writes those records to disk and syncs, and
+// starts the drainer.
+func Open(opts logbackends.Options) (logbackends.Backend, error) {
+	return open(opts)
+}
+
+func open(opts logbackends.Options) (*Backend, error) {
+	region, err := openRegion(opts)
+	if err != nil {
+		return nil, err
+	}
+	b := &Backend{region: region, info: region.Info()}
+	b.fenceCheck, _ = region.(fenceChecker)
+	if b.ring, err = adr.OpenRing(region); err != nil {
+		region.Close()
+		return nil, fmt.Errorf("%s: region %s: %w", Name, b.info.Path, err)
+	}
+	if b.disk, err = filelog.Open(Name, opts, writeDisk); err != nil {
+		region.Close()
+		return nil, err
+	}
+	if err := b.recover(); err != nil {
+		b.disk.Close()
+		region.Close()
+		return nil, err
+	}
+	b.emulated = b.disk.Stats().Emulated
+	if b.info.Emulated {
+		b.emulated = append(b.emulated, "adr-region:"+b.info.Kind)
+	}
+	if b.info.MediaLatency > 0 {
+		b.emulated = append(b.emulated, "adr-media-latency:"+b.info.MediaLatency.String())
+	}
+	b.d.start(b)
+	return b, nil
+}
+
+func openRegion(opts logbackends.Options) (adr.Region, error) {
+	if opts.OpenRegion != nil {
+		r, err := opts.OpenRegion()
+		if err != nil {
+			return nil, fmt.Errorf("%s: open region: %w", Name, err)
+		}
+		return r, nil
+	}
+	cfg := opts.Region
+	if cfg == (adr.RegionConfig{}) {
+		cfg = adr.DefaultRegionConfig()
+	}
+	r, err := adr.Open(cfg.Resolve(opts.Dir))
+	if err != nil {
+		return nil, fmt.Errorf("%s: open region: %w", Name, err)
+	}
+	return r, nil
+}
+
+// writeDisk is the disk log's policy, batched's: the drainer's Saves are
+// written (mustSync false) and synced together by SyncNow; the Saves made
+// directly (snapshots, oversized records, recovery) sync before returning.
+func writeDisk(l *segment.Log, hs *raftpb.HardState, ents []*raftpb.Entry, snap *raftpb.Snapshot, mustSync bool) error {
+	install, err := filelog.AppendReady(l, hs, ents, snap)
+	if err != nil {
+		return err
+	}
+	if mustSync || install {
+		return l.Sync()
+	}
+	return l.Flush()
+}
+
+// recover lays the ring's records over the disk log, makes the result
+// durable on disk, empties the ring and builds the mirror.
+func (b *Backend) recover() error {
+	var recs []savedRecord
+	err := b.ring.Scan(func(off, _ uint64, p []byte) error {
+		r, err := decodeSave(p)
+		if err != nil {
+			return fmt.Errorf("%w: ring record at offset %d: %w", logbackends.ErrCorrupt, off, err)
+		}
+		recs = append(recs, r)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("%s: recover from region %s: %w", Name, b.info.Path, err)
+	}
+	o, err := overlayOf(recs)
+	if err != nil {
+		return fmt.Errorf("%s: recover from region %s: %w", Name, b.info.Path, err)
+	}
+	first, _ := b.disk.FirstIndex()
+	last, _ := b.disk.LastIndex()
+	ents := o.ents
+	if o.lo > 0 {
+		if o.lo > last+1 {
+			return fmt.Errorf("%s: recover: %w: ring records start at index %d, the disk log ends at %d", Name, logbackends.ErrCorrupt, o.lo, last)
+		}
+		if o.lo < first {
+			// Compacted on disk already: only what follows the
+			// compaction point is log.
+			ents = ents[min(uint64(len(ents)), first-o.lo):]
+		}
+	}
+	if len(recs) > 0 {
+		if err := b.disk.Save(o.hs, ents, nil, true); err != nil {
+			return fmt.Errorf("%s: recover: write the ring's records to disk: %w", Name, err)
+		}
+		if err := b.ring.Release(b.ring.Tail()); err != nil {
+			return fmt.Errorf("%s: recover: %w", Name, err)
+		}
+	}
+	m, err := mirrorOf(b.disk)
+	if err != nil {
+		return fmt.Errorf("%s: recover: %w", Name, err)
+	}
+	b.m, b.Storage = m, m
+	return nil
+}
+
+// mirrorOf copies the disk log's mirror into a new one.
+func mirrorOf(s raft.Storage) (*logbackends.Mirror, error) {
+	hs, _, err := s.InitialState()
+	if err != nil {
+		return nil, err
+	}
+	first, _ := s.FirstIndex()
+	last, _ := s.LastIndex()
+	snap, err := s.Snapshot()
+	if err != nil {
+		return nil, err
+	}
+	compactTerm, err := s.Term(first - 1)
+	if err != nil {
+		return nil, err
+	}
+	var ents []*raftpb.Entry
+	if last >= first {
+		if ents, err = s.Entries(first, last+1, ^uint64(0)); err != nil {
+			return nil, err
+		}
+	}
+	if raft.IsEmptyHardState(hs) {
+		hs = nil
+	}
+	return logbackends.RebuildMirror(hs, snap, first-1, compactTerm, ents)
+}
+
+// Save implements logbackends.Backend. A Save without a snapshot becomes
+// one ring record, published (flushed and fenced) before Save returns, and
+// is queued for the drainer. A Save that installs a snapshot, or whose
+// record is larger than the ring takes, waits for the drainer to empty
+// the ring and is written to disk and synced directly.
+func (b *Backend) Save(hs *raftpb.HardState, ents []*raftpb.Entry, snap *raftpb.Snapshot, mustSync bool) error {
+	if b.closed.Load() {
+		return logbackends.ErrClosed
+	}
+	b.saves.Add(1)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if err := b.m.CheckSave(ents, snap); err != nil {
+		return err
+	}
+	if err := b.d.failed(); err != nil {
+		return err
+	}
+	if raft.IsEmptyHardState(hs) {
+		hs = nil
+	}
+	if hs == nil && len(ents) == 0 && raft.IsEmptySnap(snap) {
+		return nil
+	}
+	var err error
+	if raft.IsEmptySnap(snap) {
+		b.buf, err = encodeSave(b.buf[:0], b.mo, hs, ents)
+		if err != nil {
+			return fmt.Errorf("%s: save: %w", Name, err)
+		}
+	}
+	if !raft.IsEmptySnap(snap) || len(b.buf) > b.ring.MaxPayload() {
+		err = b.saveDirectLocked(hs, ents, snap)
+	} else {
+		err = b.publishLocked(hs, ents)
+	}
+	if err != nil {
+		return fmt.Errorf("%s: save: %w", Name, err)
+	}
+	if err := b.m.ApplySave(hs, ents, snap); err != nil {
+		return fmt.Errorf("%s: save: %w", Name, err)
+	}
+	b.entries.Add(uint64(len(ents)))
+	return nil
+}
+
+// publishLocked appends b.buf to the ring, waiting for the drainer while
+// the ring is full, and queues the Save for the drainer.
+func (b *Backend) publishLocked(hs *raftpb.HardState, ents []*raftpb.Entry) error {
+	for {
+		t0 := time.Now()
+		end, err := b.ring.Append(b.buf)
+		if err == nil {
+			if b.fenceCheck != nil {
+				if err := b.fenceCheck.FenceErr(); err != nil {
+					return err
+				}
+			}
+			b.publishes.Record(time.Since(t0))
+			b.ringBytes.Add(uint64(len(b.buf)))
+			b.d.enqueue(item{hs: hs, ents: ents, end: end})
+			return nil
+		}
+		if !errors.Is(err, adr.ErrRingFull) {
+			return err
+		}
+		b.fullWaits.Add(1)
+		if err := b.d.waitReleased(); err != nil {
+			return err
+		}
+	}
+}
+
+// saveDirectLocked empties the ring through the drainer, then writes the
+// Save to disk and syncs: ring records always follow the disk log.
+func (b *Backend) saveDirectLocked(hs *raftpb.HardState, ents []*raftpb.Entry, snap *raftpb.Snapshot) error {
+	if err := b.d.quiesce(); err != nil {
+		return err
+	}
+	b.direct.Add(1)
+	return b.disk.Save(hs, ents, snap, true)
+}
+
+// CreateSnapshot implements logbackends.Backend. It waits for the drainer
+// to empty the ring, then records the snapshot in the disk log, synced.
+func (b *Backend) CreateSnapshot(i uint64, cs *raftpb.ConfState, data []byte) (*raftpb.Snapshot, error) {
+	if b.closed.Load() {
+		return nil, logbackends.ErrClosed
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if _, err := b.m.CheckSnapshot(i); err != nil {
+		return nil, err
+	}
+	if err := b.d.quiesce(); err != nil {
+		return nil, fmt.Errorf("%s: create snapshot at %d: %w", Name, i, err)
+	}
+	if _, err := b.disk.CreateSnapshot(i, cs, data); err != nil {
+		return nil, err
+	}
+	return b.m.ApplySnapshot(i, cs, data)
+}
+
+// Compact implements logbackends.Backend. It waits for the drainer to
+// empty the ring, then compacts the disk log (its compaction point is
+// synced before segments are removed).
+func (b *Backend) Compact(i uint64) error {
+	if b.closed.Load() {
+		return logbackends.ErrClosed
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if _, err := b.m.CheckCompact(i); err != nil {
+		return err
+	}
+	if err := b.d.quiesce(); err != nil {
+		return fmt.Errorf("%s: compact to %d: %w", Name, i, err)
+	}
+	if err := b.disk.Compact(i); err != nil {
+		return err
+	}
+	return b.m.ApplyCompact(i)
+}
+
+// Close implements logbackends.Backend. It lets the drainer empty the
+// ring (so a clean restart has nothing to recover from the region), stops
+// it, and closes the disk log and the region. What was acknowledged stays
+// in the region if draining fails.
+func (b *Backend) Close() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed.Swap(true) {
+		return logbackends.ErrClosed
+	}
+	errs := []error{b.d.quiesce()}
+	b.d.stop()
+	errs = append(errs, b.ring.Close(), b.disk.Close(), b.region.Close())
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("%s: close: %w", Name, err)
+	}
+	return nil
+}
+
+// Stats implements logbackends.Backend. Syncs and SyncLatency are the
+// publishes on the write path (one per Save that went to the region: its
+// flushes and fences); DiskSyncs are the drainer's fdatasyncs.
+func (b *Backend) Stats() logbackends.Stats {
+	lat := b.publishes.Snapshot()
+	disk := b.disk.Stats()
+	return logbackends.Stats{
+		Backend:          Name,
+		Saves:            b.saves.Load(),
+		EntriesSaved:     b.entries.Load(),
+		BytesWritten:     b.ringBytes.Load(),
+		Syncs:            lat.Count,
+		SyncLatency:      lat,
+		Emulated:         append([]string(nil), b.emulated...),
+		FlushInstruction: b.info.Flush,
+		DiskSyncs:        disk.Syncs,
+		DrainedBytes:     disk.BytesWritten,
+		RingFullWaits:    b.fullWaits.Load(),
+	}
+}
+
+// RegionInfo describes the region the log is kept in.
+func (b *Backend) RegionInfo() adr.Info { return b.info }
