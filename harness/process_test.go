@@ -86,6 +86,9 @@ func faultTargets(t *testing.T) []struct {
 func TestFaultKillLeader(t *testing.T) {
 	for _, tc := range faultTargets(t) {
 		t.Run(tc.name, func(t *testing.T) {
+			// Mostly waiting on elections and restarts: the targets
+			// overlap well even on two cores.
+			t.Parallel()
 			ctx := ctxT(t)
 			cl, err := StartCluster(ctx, tc.cfg(t), testBackends())
 			if err != nil {
@@ -257,6 +260,7 @@ func TestBenchNetDelay(t *testing.T) {
 	const delay = 5 * time.Millisecond
 	for _, tc := range faultTargets(t) {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel() // only a lower bound is checked, so load cannot fail it
 			cfg := DefaultBenchConfig()
 			cfg.Cluster = tc.cfg(t)
 			cfg.Cluster.NetDelay = delay
