@@ -111,7 +111,7 @@ func Bench(ctx context.Context, cfg BenchConfig, backends *logbackends.Registry)
 		}
 	}
 
-	syncs0, syncsOK := cl.Syncs(ctx)
+	stats0, statsErr := readLogStats(ctx, cl)
 	cpuer, hasCPU := cl.(ServerCPUer)
 	var srv0 time.Duration
 	if hasCPU {
@@ -119,10 +119,19 @@ func Bench(ctx context.Context, cfg BenchConfig, backends *logbackends.Registry)
 			hasCPU = false
 		}
 	}
-	res, err := Run(ctx, cfg.Run, func(id int) Generator { return wl.Worker(id) }, conns)
+	var (
+		res   *Result
+		watch *WatchResult
+	)
+	if cfg.Workload.Name == workloads.Watch {
+		res, watch, err = runWatch(ctx, cfg, wl, conns)
+	} else {
+		res, err = Run(ctx, cfg.Run, func(id int) Generator { return wl.Worker(id) }, conns)
+	}
 	if err != nil {
 		return nil, err
 	}
+	sent := res.Ops + res.Errors
 	p := results.Point{
 		Target:       cfg.Cluster.Target,
 		Backend:      cfg.Cluster.LogBackend,
@@ -150,7 +159,11 @@ func Bench(ctx context.Context, cfg BenchConfig, backends *logbackends.Registry)
 		// For inproc the generator shares the process with the servers:
 		// this is their sum, and ServerCPUS stays 0.
 		GeneratorCPUS: res.CPU.Seconds(),
+		CPUShared:     cfg.Cluster.Target == TargetInproc,
 		TxnConflicts:  int64(wl.Stats().TxnConflicts),
+	}
+	if watch != nil {
+		fillWatch(&p, res, watch, cfg.Workload.Watchers)
 	}
 	switch cfg.Cluster.Target {
 	case TargetEtcd:
@@ -164,9 +177,14 @@ func Bench(ctx context.Context, cfg BenchConfig, backends *logbackends.Registry)
 	if e, ok := cl.(interface{ Emulated() []string }); ok {
 		p.Emulated = append(p.Emulated, e.Emulated()...)
 	}
-	if syncsOK && res.Ops+res.Errors > 0 {
-		if syncs1, ok := cl.Syncs(ctx); ok && syncs1 >= syncs0 {
-			p.SyncsPerOp = float64(syncs1-syncs0) / float64(res.Ops+res.Errors)
+	if fi, ok := cl.(FlushInstructioner); ok {
+		p.FlushInstruction = fi.FlushInstruction()
+	}
+	if statsErr == nil {
+		if stats1, err := readLogStats(ctx, cl); err == nil {
+			if d, err := LogStatsDelta(stats0, stats1); err == nil {
+				fillLogStats(&p, d, sent)
+			}
 		}
 	}
 	if hasCPU {
@@ -183,6 +201,61 @@ func Bench(ctx context.Context, cfg BenchConfig, backends *logbackends.Registry)
 		Config:  cfgJSON,
 		Points:  []results.Point{p},
 	}, nil
+}
+
+// readLogStats reads the members' log-backend stats within
+// logStatsTimeout, even after ctx is done, so a run stopped by a signal
+// still records what its backends did.
+func readLogStats(ctx context.Context, cl Cluster) ([]logbackends.Stats, error) {
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), logStatsTimeout)
+	defer cancel()
+	return LogStats(sctx, cl)
+}
+
+// runWatch runs the watch workload: the watchers first, then the writers
+// through the runner, then the fence that tells the watchers they are done.
+func runWatch(ctx context.Context, cfg BenchConfig, wl *workloads.Workload, conns []*clientv3.Client) (*Result, *WatchResult, error) {
+	fan, err := StartWatchFanout(ctx, wl, conns, cfg.Workload.Watchers)
+	if err != nil {
+		return nil, nil, err
+	}
+	fan.Measure(ctx, cfg.Run, time.Now().Add(cfg.Run.Warmup))
+	res, err := Run(ctx, cfg.Run, func(id int) Generator { return wl.Worker(id) }, conns)
+	if err != nil {
+		_, ferr := fan.Finish(ctx, conns[0])
+		return nil, nil, errors.Join(err, ferr)
+	}
+	watch, err := fan.Finish(ctx, conns[0])
+	if err != nil {
+		return nil, nil, err
+	}
+	return res, watch, nil
+}
+
+// fillWatch makes p a watch point: deliveries are its operations, missed
+// and duplicated events join the failed puts among its errors, and the
+// puts' own figures move to the watch fields.
+func fillWatch(p *results.Point, puts *Result, w *WatchResult, watchers int) {
+	write := results.LatencyFromHistogram(puts.Histogram)
+	p.Watchers, p.WatchPuts, p.WriteLatencyMs = watchers, puts.Ops, &write
+	p.WatchMissed, p.WatchDuplicated = w.Missed, w.Duplicate
+	p.Histogram = w.Histogram
+	p.Ops = w.Histogram.TotalCount()
+	p.LatencyMs = results.LatencyFromHistogram(w.Histogram)
+	p.Series = w.Series
+	p.Throughput = 0
+	if w.Elapsed > 0 {
+		p.Throughput = float64(p.Ops) / w.Elapsed.Seconds()
+	}
+	p.Errors = puts.Errors + w.Errors()
+	codes := map[string]int64{}
+	for c, n := range puts.ErrorsByCode {
+		codes[c] += n
+	}
+	for c, n := range w.ErrorsByCode() {
+		codes[c] += n
+	}
+	p.ErrorsByCode = codes
 }
 
 // dial opens n clients, client i to endpoint i mod len(endpoints), so the

@@ -35,7 +35,15 @@ type shard struct {
 	h     *hdrhistogram.Histogram
 	errs  map[string]int64
 	nerrs int64
+	// spare is an empty histogram that drainInto swaps in for h, so the
+	// merge (tens of thousands of buckets) runs outside the lock and never
+	// stalls a recorder. Only drainInto touches it, one caller at a time.
+	spare *hdrhistogram.Histogram
 	_     [40]byte // keep neighbouring shards' locks off one cache line
+}
+
+func newShard() *shard {
+	return &shard{h: newHistogram(), spare: newHistogram(), errs: map[string]int64{}}
 }
 
 func (s *shard) record(lat time.Duration, err error) {
@@ -52,16 +60,20 @@ func (s *shard) record(lat time.Duration, err error) {
 }
 
 // drainInto moves the shard's samples into h and errs and resets it.
+// Callers must not call it concurrently on one shard.
 func (s *shard) drainInto(h *hdrhistogram.Histogram, errs map[string]int64) (nerrs int64) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	h.Merge(s.h)
-	s.h.Reset()
+	full := s.h
+	s.h = s.spare
 	for c, n := range s.errs {
 		errs[c] += n
 		delete(s.errs, c)
 	}
 	nerrs, s.nerrs = s.nerrs, 0
+	s.mu.Unlock()
+	h.Merge(full)
+	full.Reset()
+	s.spare = full
 	return nerrs
 }
 

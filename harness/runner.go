@@ -122,6 +122,16 @@ func (s schedule) due(n int64) (time.Duration, float64) {
 	return base, 0 // unreachable: Validate ensures a step
 }
 
+// scheduleFor is cfg's open-loop schedule: its steps, or its one rate held
+// for good. A closed loop has no steps.
+func scheduleFor(cfg RunConfig) schedule {
+	sched := schedule{steps: cfg.Steps}
+	if cfg.Mode == results.ModeOpen && len(sched.steps) == 0 {
+		sched.steps = []RateStep{{Rate: cfg.Rate, Duration: time.Hour}}
+	}
+	return sched
+}
+
 // rateAt returns the scheduled rate at offset d.
 func (s schedule) rateAt(d time.Duration) float64 {
 	for i, st := range s.steps {
@@ -146,14 +156,11 @@ func Run(ctx context.Context, cfg RunConfig, gen func(id int) Generator, conns [
 	if tick == 0 {
 		tick = time.Second
 	}
-	sched := schedule{steps: cfg.Steps}
-	if cfg.Mode == results.ModeOpen && len(sched.steps) == 0 {
-		sched.steps = []RateStep{{Rate: cfg.Rate, Duration: time.Hour}}
-	}
+	sched := scheduleFor(cfg)
 	nshards := min(cfg.Clients, 64)
 	shards := make([]*shard, nshards)
 	for i := range shards {
-		shards[i] = &shard{h: newHistogram(), errs: map[string]int64{}}
+		shards[i] = newShard()
 	}
 	gens := make([]Generator, cfg.Clients)
 	for i := range gens {

@@ -120,6 +120,20 @@ type Point struct {
 	FlushInstruction string `json:"flush_instruction,omitempty"`
 	// TxnConflicts counts compare-and-swaps whose compare failed.
 	TxnConflicts int64 `json:"txn_conflicts,omitempty"`
+	// CPUShared says GeneratorCPUS includes the servers' CPU, because they
+	// ran in the generator's process (the inproc target).
+	CPUShared bool `json:"cpu_shared,omitempty"`
+	// The watch workload's point measures event delivery: Ops, Throughput,
+	// LatencyMs, Series and the histogram count events delivered to
+	// watchers (from the put's send to the watcher's receipt), and Errors
+	// adds the missed and duplicated events to the failed puts. Watchers
+	// is how many watched, WatchPuts how many measured puts succeeded,
+	// WriteLatencyMs their latency.
+	Watchers        int      `json:"watchers,omitempty"`
+	WatchPuts       int64    `json:"watch_puts,omitempty"`
+	WatchMissed     int64    `json:"watch_missed,omitempty"`
+	WatchDuplicated int64    `json:"watch_duplicated,omitempty"`
+	WriteLatencyMs  *Latency `json:"write_latency_ms,omitempty"`
 	// HgrmFile names the percentile distribution file in the run directory;
 	// Write fills it in.
 	HgrmFile string `json:"hgrm,omitempty"`
