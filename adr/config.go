@@ -3,7 +3,10 @@ package adr
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"path/filepath"
 	"time"
 )
@@ -109,4 +112,17 @@ func DefaultEmulatedPath(dataDir string) string {
 	}
 	sum := sha256.Sum256([]byte(abs))
 	return filepath.Join(emulatedDir(), "adrbench-"+hex.EncodeToString(sum[:6])+".pmem")
+}
+
+// RemoveEmulatedRegion deletes the default emulated region of dataDir. Call
+// it wherever the data directory itself is deleted: tmpfs holds the
+// region's memory until it is removed or the machine reboots, so a test or
+// a benchmark that starts members in temporary directories would otherwise
+// leak a region per member. A region that does not exist is not an error.
+func RemoveEmulatedRegion(dataDir string) error {
+	err := os.Remove(DefaultEmulatedPath(dataDir))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("%w: removing emulated region: %w", ErrMap, err)
+	}
+	return nil
 }

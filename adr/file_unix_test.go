@@ -209,3 +209,40 @@ func TestOpenSimAndMediaLatency(t *testing.T) {
 		Persist(r, 0, 4096)
 	})
 }
+
+// TestDefaultEmulatedRegion opens a member's region where Resolve puts it
+// (on /dev/shm on Linux) and removes it again, as whoever deletes the data
+// directory must.
+func TestDefaultEmulatedRegion(t *testing.T) {
+	dataDir := t.TempDir()
+	path := DefaultEmulatedPath(dataDir)
+	if _, err := os.Stat(path); err == nil {
+		t.Fatalf("%s exists before the test", path)
+	}
+	t.Cleanup(func() { _ = os.Remove(path) }) // even if the test fails
+	cfg := RegionConfig{Kind: KindEmulated, Size: 4096}.Resolve(dataDir)
+	r := openT(t, cfg, machineEnv(t))
+	if r.Info().Path != path {
+		t.Fatalf("region at %s, want %s", r.Info().Path, path)
+	}
+	r.Bytes()[0] = 1
+	Persist(r, 0, 1)
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	r2 := openT(t, RegionConfig{Kind: KindEmulated}.Resolve(dataDir), machineEnv(t))
+	if r2.Bytes()[0] != 1 {
+		t.Fatal("a restarted member does not find its region")
+	}
+	if err := r2.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2; i++ { // the second removal finds nothing, and says nothing
+		if err := RemoveEmulatedRegion(dataDir); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("%s still exists: %v", path, err)
+	}
+}
