@@ -81,7 +81,23 @@ func newPanel(title, xLabel, yLabel string) *plot.Plot {
 	p.X.Label.Text = xLabel
 	p.Y.Label.Text = yLabel
 	p.Add(plotter.NewGrid())
+	p.X.Tick.Marker = cleanTicks{}
+	p.Y.Tick.Marker = cleanTicks{}
 	return p
+}
+
+// cleanTicks are gonum's default ticks labelled without trailing zeros
+// ("5000", not "5000.00").
+type cleanTicks struct{}
+
+func (cleanTicks) Ticks(lo, hi float64) []plot.Tick {
+	ts := plot.DefaultTicks{}.Ticks(lo, hi)
+	for i := range ts {
+		if ts[i].Label != "" {
+			ts[i].Label = strconv.FormatFloat(ts[i].Value, 'f', -1, 64)
+		}
+	}
+	return ts
 }
 
 // addSeries draws a line with markers through xys (sorted by x by the
@@ -114,19 +130,29 @@ func (f *canvasFig) addLine(p *plot.Plot, label string, xys plotter.XYs) error {
 }
 
 const (
-	panelW  = 5 * vg.Inch
-	panelH  = 3.4 * vg.Inch
-	titleH  = 0.45 * vg.Inch
-	legendW = 2.6 * vg.Inch
+	panelW = 5 * vg.Inch
+	panelH = 3.4 * vg.Inch
+	titleH = 0.45 * vg.Inch
 )
+
+// legendW fits the longest label at the legend's 10 pt (about 5.5 pt a
+// character) beside its thumbnail.
+func (f *canvasFig) legendW() vg.Length {
+	n := 0
+	for _, l := range f.labels {
+		n = max(n, len([]rune(l)))
+	}
+	return max(1.5*vg.Inch, vg.Points(46+5.5*float64(n)))
+}
 
 func (f *canvasFig) size() (vg.Length, vg.Length) {
 	cols := max(1, min(f.cols, len(f.panels)))
 	rows := (len(f.panels) + cols - 1) / cols
-	return vg.Length(cols)*panelW + legendW, vg.Length(rows)*panelH + titleH
+	return vg.Length(cols)*panelW + f.legendW(), vg.Length(rows)*panelH + titleH
 }
 
 func (f *canvasFig) draw(c draw.Canvas) {
+	legendW := f.legendW()
 	cols := max(1, min(f.cols, len(f.panels)))
 	rows := (len(f.panels) + cols - 1) / cols
 	c.SetColor(color.White)

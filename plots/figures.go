@@ -225,53 +225,46 @@ func knee(r *results.Run) (*canvasFig, Table, string, error) {
 	if len(ps) == 0 {
 		return nil, Table{}, "the run has no open-loop points (add open_loop.rates to the sweep config)", nil
 	}
-	_, byPanel := groups(ps, panelTitle)
-	multiPanel := len(byPanel) > 1
-	name := func(p *results.Point) string {
-		s := seriesLabel(p, false) + " n=" + strconv.Itoa(p.Nodes)
-		if multiPanel {
-			s += ", " + panelTitle(p)
-		}
-		return s
-	}
+	name := func(p *results.Point) string { return seriesLabel(p, false) + ", " + strconv.Itoa(p.Nodes) + " member(s)" }
 	var names []string
 	for _, p := range ps {
 		names = append(names, name(p))
 	}
 	f := newCanvasFig(fmt.Sprintf("Latency against achieved throughput (%s, open loop)", ps[0].Workload), names)
 	f.cols = 2
-	tab := Table{Header: []string{"series", "target rate (ops/s)", "achieved (ops/s)", "p50 (ms)", "p99 (ms)"}}
-	order, series := groups(ps, name)
-	for _, s := range order {
-		pts := slices.Clone(series[s])
-		slices.SortFunc(pts, func(a, b *results.Point) int { return cmpF(a.RateOpsS, b.RateOpsS) })
-		for _, p := range pts {
-			tab.Rows = append(tab.Rows, []string{s, fmtF(p.RateOpsS), fmtF(p.Throughput), fmtF(p.LatencyMs.P50), fmtF(p.LatencyMs.P99)})
-		}
-	}
-	for _, q := range []struct {
-		title string
-		v     func(*results.Point) float64
-	}{{"p50", func(p *results.Point) float64 { return p.LatencyMs.P50 }}, {"p99", func(p *results.Point) float64 { return p.LatencyMs.P99 }}} {
-		pl := newPanel(q.title+" latency", fmt.Sprintf("achieved throughput (%s/s)", unit(ps)), q.title+" latency (ms, log scale)")
-		pl.Y.Scale = plot.LogScale{}
-		pl.Y.Tick.Marker = plot.LogTicks{Prec: -1}
+	tab := Table{Header: []string{"panel", "series", "target rate (ops/s)", "achieved (ops/s)", "p50 (ms)", "p99 (ms)"}}
+	porder, panels := groups(ps, panelTitle)
+	for _, key := range porder {
+		order, series := groups(panels[key], name)
 		for _, s := range order {
-			pts := slices.Clone(series[s])
-			slices.SortFunc(pts, func(a, b *results.Point) int { return cmpF(a.RateOpsS, b.RateOpsS) })
-			var xys plotter.XYs
-			for _, p := range pts {
-				// A log axis cannot show 0; a sub-microsecond latency
-				// is below what the histogram resolves anyway.
-				xys = append(xys, plotter.XY{X: p.Throughput, Y: math.Max(q.v(p), 1e-3)})
-			}
-			f.dashed[s] = isDashed(s)
-			if err := f.addSeries(pl, s, xys); err != nil {
-				return nil, Table{}, "", err
+			slices.SortFunc(series[s], func(a, b *results.Point) int { return cmpF(a.RateOpsS, b.RateOpsS) })
+			for _, p := range series[s] {
+				tab.Rows = append(tab.Rows, []string{key, s, fmtF(p.RateOpsS), fmtF(p.Throughput), fmtF(p.LatencyMs.P50), fmtF(p.LatencyMs.P99)})
 			}
 		}
-		pl.X.Min = 0
-		f.panels = append(f.panels, pl)
+		// One row per disk and delay: p50 on the left, p99 on the right.
+		for _, q := range []struct {
+			name string
+			v    func(*results.Point) float64
+		}{{"p50", func(p *results.Point) float64 { return p.LatencyMs.P50 }}, {"p99", func(p *results.Point) float64 { return p.LatencyMs.P99 }}} {
+			pl := newPanel(q.name+", "+key, fmt.Sprintf("achieved throughput (%s/s)", unit(ps)), q.name+" latency (ms, log scale)")
+			pl.Y.Scale = plot.LogScale{}
+			pl.Y.Tick.Marker = plot.LogTicks{Prec: -1}
+			for _, s := range order {
+				var xys plotter.XYs
+				for _, p := range series[s] {
+					// A log axis cannot show 0; a microsecond is below
+					// what the histogram resolves anyway.
+					xys = append(xys, plotter.XY{X: p.Throughput, Y: math.Max(q.v(p), 1e-3)})
+				}
+				f.dashed[s] = isDashed(s)
+				if err := f.addSeries(pl, s, xys); err != nil {
+					return nil, Table{}, "", err
+				}
+			}
+			pl.X.Min = 0
+			f.panels = append(f.panels, pl)
+		}
 	}
 	return f, tab, "", nil
 }

@@ -67,9 +67,11 @@ type OpenLoop struct {
 	// a client waits for its operation before taking the next one.
 	Clients int `yaml:"clients" json:"clients"`
 	Conns   int `yaml:"conns" json:"conns"`
-	// Nodes and Backends select from the matrix's axes; empty means all.
-	Nodes    []int    `yaml:"nodes" json:"nodes"`
-	Backends []string `yaml:"backends" json:"backends"`
+	// Nodes, Backends and DiskProfiles select from the matrix's axes;
+	// empty means all.
+	Nodes        []int    `yaml:"nodes" json:"nodes"`
+	Backends     []string `yaml:"backends" json:"backends"`
+	DiskProfiles []string `yaml:"disk_profiles" json:"disk_profiles"`
 	// Duration of each rate's point; 0 means the sweep's Duration (and
 	// Total, if that is what the sweep uses).
 	Duration time.Duration `yaml:"duration" json:"duration"`
@@ -164,7 +166,7 @@ func Parse(name string, data []byte) (Config, error) {
 	dec.KnownFields(true)
 	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
 		// yaml's own message already says "line N: field x not found".
-		return Config{}, fmt.Errorf("%w: %s: %s", ErrConfig, name, strings.ReplaceAll(err.Error(), "\n", " "))
+		return Config{}, fmt.Errorf("%w: %s: %s", ErrConfig, name, strings.Join(strings.Fields(strings.TrimPrefix(err.Error(), "yaml: unmarshal errors:")), " "))
 	}
 	if err := c.Validate(); err != nil {
 		var fe *FieldError
@@ -263,7 +265,7 @@ func (c Config) Validate() error {
 func (c Config) validateOpenLoop() error {
 	o := c.OpenLoop
 	if len(o.Rates) == 0 {
-		if o.Clients != 0 || o.Conns != 0 || len(o.Nodes) > 0 || len(o.Backends) > 0 || o.Duration != 0 {
+		if o.Clients != 0 || o.Conns != 0 || len(o.Nodes) > 0 || len(o.Backends) > 0 || len(o.DiskProfiles) > 0 || o.Duration != 0 {
 			return fieldErr("open_loop.rates", "empty, but other open_loop fields are set")
 		}
 		return nil
@@ -287,6 +289,11 @@ func (c Config) validateOpenLoop() error {
 	for i, b := range o.Backends {
 		if !slices.Contains(c.Backends, b) {
 			return fieldErr(idx("open_loop.backends", i), "%q is not among backends %v", b, c.Backends)
+		}
+	}
+	for i, d := range o.DiskProfiles {
+		if !slices.Contains(c.DiskProfiles, d) {
+			return fieldErr(idx("open_loop.disk_profiles", i), "%q is not among disk_profiles %v", d, c.DiskProfiles)
 		}
 	}
 	if o.Duration < 0 {

@@ -52,6 +52,7 @@ func TestParseErrors(t *testing.T) {
 		{"bad duration text", "duration: soon\n", []string{"soon"}},
 		{"bad rate", "open_loop:\n  rates: [100, 0]\n  clients: 4\n  conns: 1\n", []string{"s.yaml:2", "open_loop.rates[1]"}},
 		{"open loop nodes not in matrix", "nodes: [1]\nopen_loop:\n  rates: [100]\n  clients: 4\n  conns: 1\n  nodes: [3]\n", []string{"open_loop.nodes[0]"}},
+		{"open loop disk not in matrix", "open_loop:\n  rates: [100]\n  clients: 4\n  conns: 1\n  disk_profiles: [hdd]\n", []string{"s.yaml:5", "open_loop.disk_profiles[0]"}},
 		{"open loop without rates", "open_loop:\n  clients: 4\n", []string{"open_loop.rates"}},
 		{"bad name", "name: a/b\n", []string{"s.yaml:1", "name"}},
 	}

@@ -130,6 +130,9 @@ func Expand(c Config, env Env) (Plan, error) {
 					}
 				}
 			}
+			if len(c.OpenLoop.DiskProfiles) > 0 && !slices.Contains(c.OpenLoop.DiskProfiles, disk) {
+				continue
+			}
 			for _, n := range olNodes {
 				for _, t := range targets {
 					for _, backend := range backendsOf(t, olBackends) {

@@ -31,6 +31,8 @@ func TestExpand(t *testing.T) {
 	backends := []string{"batched", "fsync", "memory"}
 	withOpen := matrix()
 	withOpen.OpenLoop = OpenLoop{Rates: []float64{2000, 500}, Clients: 50, Conns: 5, Nodes: []int{3}, Backends: []string{"batched"}, Duration: 3 * time.Second}
+	withOpenSSD := withOpen
+	withOpenSSD.OpenLoop.DiskProfiles = []string{"ssd-2015"}
 	tests := []struct {
 		name      string
 		cfg       Config
@@ -46,6 +48,8 @@ func TestExpand(t *testing.T) {
 		// Open loop adds per delay and disk: inproc batched at n=3 and
 		// etcd at n=3 (native, no delay only), 2 rates each: 4*2 + 2.
 		{"open loop", withOpen, found, 78 + 10, nil},
+		// Restricted to ssd-2015: inproc batched at n=3, both delays.
+		{"open loop on one disk", withOpenSSD, found, 78 + 4, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
