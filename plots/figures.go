@@ -225,7 +225,9 @@ func knee(r *results.Run) (*canvasFig, Table, string, error) {
 	if len(ps) == 0 {
 		return nil, Table{}, "the run has no open-loop points (add open_loop.rates to the sweep config)", nil
 	}
-	name := func(p *results.Point) string { return seriesLabel(p, false) + ", " + strconv.Itoa(p.Nodes) + " member(s)" }
+	name := func(p *results.Point) string {
+		return seriesLabel(p, false) + ", " + strconv.Itoa(p.Nodes) + " member(s)"
+	}
 	var names []string
 	for _, p := range ps {
 		names = append(names, name(p))
