@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"github.com/adrbench/adrbench/logbackends/diskprofile"
 	"io"
 	"maps"
 	"os"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/adrbench/adrbench/harness"
 	"github.com/adrbench/adrbench/logbackends"
+	"github.com/adrbench/adrbench/logbackends/diskprofile"
 	"github.com/adrbench/adrbench/results"
 	"github.com/adrbench/adrbench/workloads"
 )
@@ -49,6 +49,9 @@ type benchOptions struct {
 	valSize      int
 	keySpace     int
 	txnKeys      int
+	watchers     int
+	leaseTTL     time.Duration
+	leaseRevoke  float64
 	seed         uint64
 	netDelay     time.Duration
 	netJitter    time.Duration
@@ -87,6 +90,9 @@ func (o *benchOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&o.valSize, "val-size", d.Workload.ValSize, "value size in bytes")
 	fs.IntVar(&o.keySpace, "key-space", d.Workload.KeySpace, "distinct keys")
 	fs.IntVar(&o.txnKeys, "txn-keys", d.Workload.TxnKeys, "keys the txn workload's compare-and-swaps contend on")
+	fs.IntVar(&o.watchers, "watchers", d.Workload.Watchers, "watches the watch workload opens on its key range, over the connections")
+	fs.DurationVar(&o.leaseTTL, "lease-ttl", d.Workload.LeaseTTL, "TTL of the lease workload's leases (whole seconds)")
+	fs.Float64Var(&o.leaseRevoke, "lease-revoke", d.Workload.LeaseRevoke, "share of the lease workload's leases revoked; the rest expire")
 	fs.Uint64Var(&o.seed, "seed", d.Workload.Seed, "seed of the workers' random streams")
 	fs.DurationVar(&o.netDelay, "net-delay", 0, "one-way delay injected on every peer link (inproc)")
 	fs.DurationVar(&o.netJitter, "net-jitter", 0, "jitter added to --net-delay (inproc)")
@@ -129,6 +135,11 @@ func (o *benchOptions) Validate(now time.Time) error {
 	c.Workload.Distribution = o.distribution
 	c.Workload.TxnKeys = min(o.txnKeys, max(o.keySpace, 1))
 	c.Workload.Seed = o.seed
+	c.Workload.Watchers = o.watchers
+	c.Workload.LeaseTTL, c.Workload.LeaseRevoke = o.leaseTTL, o.leaseRevoke
+	if o.leaseTTL%time.Second != 0 {
+		return bad("lease-ttl", "%v is not whole seconds (etcd grants TTLs in seconds)", o.leaseTTL)
+	}
 	switch o.consistency {
 	case "l":
 	case "s":
@@ -247,7 +258,8 @@ func isTerminal(w io.Writer) bool {
 }
 
 // printSummary prints a point the way etcd's benchmark tool does, plus the
-// lines it lacks: the mode, errors by code and syncs per operation.
+// lines it lacks: the mode, errors by code, what the log backends did and
+// the CPU spent.
 func printSummary(w io.Writer, p *results.Point) {
 	s := func(ms float64) float64 { return ms / 1000 }
 	fmt.Fprintf(w, "\nSummary (%s loop, %s on %s, %d node(s), %s):\n", p.Mode, p.Workload, p.Target, p.Nodes, p.Backend)
@@ -257,6 +269,9 @@ func printSummary(w io.Writer, p *results.Point) {
 	if len(p.Emulated) > 0 {
 		fmt.Fprintf(w, "  Emulated:\t%s\n", strings.Join(p.Emulated, ", "))
 	}
+	if p.Watchers > 0 {
+		fmt.Fprintf(w, "  (latencies below are watch event deliveries, put sent to event received, to %d watchers)\n", p.Watchers)
+	}
 	fmt.Fprintf(w, "  Total:\t%.4f secs.\n", p.DurationS)
 	fmt.Fprintf(w, "  Slowest:\t%.4f secs.\n", s(p.LatencyMs.Max))
 	fmt.Fprintf(w, "  Fastest:\t%.4f secs.\n", s(p.LatencyMs.Min))
@@ -264,8 +279,30 @@ func printSummary(w io.Writer, p *results.Point) {
 	fmt.Fprintf(w, "  Stddev:\t%.4f secs.\n", s(p.LatencyMs.StdDev))
 	fmt.Fprintf(w, "  Requests/sec:\t%.4f\n", p.Throughput)
 	fmt.Fprintf(w, "  Operations:\t%d ok, %d failed\n", p.Ops, p.Errors)
+	if p.Watchers > 0 {
+		fmt.Fprintf(w, "  Watch:\t%d puts delivered to %d watchers, %d missed, %d duplicated\n",
+			p.WatchPuts, p.Watchers, p.WatchMissed, p.WatchDuplicated)
+		if l := p.WriteLatencyMs; l != nil {
+			fmt.Fprintf(w, "  Put latency:\tp50 %.4f, p99 %.4f, max %.4f secs.\n", s(l.P50), s(l.P99), s(l.Max))
+		}
+	}
 	if p.SyncsPerOp > 0 {
 		fmt.Fprintf(w, "  Syncs/op:\t%.4f\n", p.SyncsPerOp)
+	}
+	printLogStats(w, p)
+	if p.GeneratorCPUS > 0 {
+		who := "generator"
+		if p.CPUShared {
+			who = "generator and servers (one process)"
+		}
+		fmt.Fprintf(w, "  CPU:\t%.3f secs. %s", p.GeneratorCPUS, who)
+		if n := p.Ops + p.Errors; n > 0 {
+			fmt.Fprintf(w, ", %.2f secs. per 100k ops", p.GeneratorCPUS/float64(n)*1e5)
+		}
+		if p.ServerCPUS > 0 {
+			fmt.Fprintf(w, "; %.3f secs. servers", p.ServerCPUS)
+		}
+		fmt.Fprintln(w)
 	}
 	if p.Histogram != nil && p.Histogram.TotalCount() > 0 {
 		fmt.Fprintf(w, "\nLatency distribution:\n")
@@ -278,5 +315,25 @@ func printSummary(w io.Writer, p *results.Point) {
 		for _, code := range slices.Sorted(maps.Keys(p.ErrorsByCode)) {
 			fmt.Fprintf(w, "  %s: %d\n", code, p.ErrorsByCode[code])
 		}
+	}
+}
+
+// printLogStats prints what the log backends of all members did during the
+// measured part of the run, when the target could tell.
+func printLogStats(w io.Writer, p *results.Point) {
+	if p.LogSyncs == 0 && p.LogEntriesSaved == 0 && p.LogBytesWritten == 0 {
+		return
+	}
+	fmt.Fprintf(w, "  Log syncs:\t%d", p.LogSyncs)
+	if p.LogSyncs > 0 && p.LogEntriesSaved > 0 {
+		fmt.Fprintf(w, ", %.2f entries/sync", float64(p.LogEntriesSaved)/float64(p.LogSyncs))
+	}
+	if l := p.LogSyncLatencyMs; l != nil {
+		fmt.Fprintf(w, ", sync p50 %.3f ms, p99 %.3f ms (bucket estimates)", l.P50, l.P99)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "  Log written:\t%d entries, %d bytes\n", p.LogEntriesSaved, p.LogBytesWritten)
+	if p.FlushInstruction != "" {
+		fmt.Fprintf(w, "  Flush:\t%s\n", p.FlushInstruction)
 	}
 }

@@ -37,6 +37,60 @@ func TestBenchWritesRun(t *testing.T) {
 	}
 }
 
+// TestBenchWorkloads runs the workloads that are more than one request per
+// operation through the command, and a durable backend whose log figures
+// the summary must show.
+func TestBenchWorkloads(t *testing.T) {
+	tests := []struct {
+		name  string
+		args  []string
+		check func(t *testing.T, p results.Point)
+		want  []string // in the summary
+	}{
+		{name: "watch", args: []string{"--workload=watch", "--watchers=5", "--log-backend=memory"},
+			check: func(t *testing.T, p results.Point) {
+				if p.Watchers != 5 || p.WatchPuts != 100 || p.Ops != 500 || p.WatchMissed != 0 || p.Errors != 0 {
+					t.Errorf("watch point %+v", p)
+				}
+			},
+			want: []string{"watch event deliveries", "Watch:\t100 puts delivered to 5 watchers, 0 missed, 0 duplicated", "Put latency"}},
+		{name: "lease", args: []string{"--workload=lease", "--lease-ttl=2s", "--lease-revoke=1", "--log-backend=memory"},
+			check: func(t *testing.T, p results.Point) {
+				if p.Ops != 100 || p.Errors != 0 {
+					t.Errorf("lease point %+v", p)
+				}
+			}},
+		{name: "log stats", args: []string{"--workload=put", "--log-backend=batched"},
+			check: func(t *testing.T, p results.Point) {
+				if p.LogSyncs == 0 || p.LogEntriesSaved == 0 || p.LogSyncLatencyMs == nil {
+					t.Errorf("log figures missing from %+v", p)
+				}
+			},
+			want: []string{"Log syncs:", "entries/sync", "sync p50", "Log written:", "CPU:", "per 100k ops"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "run")
+			var stdout, stderr bytes.Buffer
+			args := append([]string{"bench", "--nodes=1", "--clients=4", "--conns=2", "--total=100",
+				"--heartbeat-interval=20", "--election-timeout=200", "--data-dir=" + t.TempDir(), "--out=" + out}, tc.args...)
+			if code := run(t.Context(), args, &stdout, &stderr); code != 0 {
+				t.Fatalf("exit %d: %s", code, stderr.String())
+			}
+			for _, want := range tc.want {
+				if !strings.Contains(stdout.String(), want) {
+					t.Errorf("summary lacks %q:\n%s", want, stdout.String())
+				}
+			}
+			r, err := results.Read(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc.check(t, r.Points[0])
+		})
+	}
+}
+
 func TestBenchRejects(t *testing.T) {
 	tests := []struct {
 		name string
@@ -55,10 +109,15 @@ func TestBenchRejects(t *testing.T) {
 		{"bad consistency", []string{"--consistency=x"}, "--consistency"},
 		{"external without endpoints", []string{"--target=external"}, "endpoints"},
 		{"unknown disk profile", []string{"--disk-profile=floppy"}, "--disk-profile"},
-		{"disk profile on etcd", []string{"--target=etcd", "--disk-profile=hdd"}, "only implemented for target inproc"},
+		{"disk profile on etcd", []string{"--target=etcd", "--disk-profile=hdd"}, "only implemented for targets"},
 		{"key space too big", []string{"--key-size=2", "--key-space=1000"}, "key_space"},
-		{"net delay on etcd", []string{"--target=etcd", "--net-delay=5ms"}, "network injection"},
+		{"net loss on etcd", []string{"--target=etcd", "--net-loss=0.1"}, "net_loss"},
+		{"net delay on external", []string{"--target=external", "--endpoints=127.0.0.1:1", "--net-delay=5ms"}, "target external"},
 		{"bad flag", []string{"--clients=many"}, "clients"},
+		{"watch without watchers", []string{"--workload=watch", "--watchers=0"}, "watchers"},
+		{"watch values too small", []string{"--workload=watch", "--val-size=8"}, "val_size"},
+		{"lease ttl in part seconds", []string{"--workload=lease", "--lease-ttl=1500ms"}, "--lease-ttl"},
+		{"lease revoke share", []string{"--lease-revoke=2"}, "lease_revoke"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
