@@ -101,7 +101,7 @@ func startProcs(ctx context.Context, cfg ClusterConfig, target string, command, 
 	)
 	for attempt := range startAttempts {
 		c.token = fmt.Sprintf("adrbench-%d-%d", os.Getpid(), attempt)
-		err = c.tryStart(ctx)
+		err = c.tryStart(ctx, attempt)
 		if err == nil {
 			return c, nil
 		}
@@ -115,7 +115,7 @@ func startProcs(ctx context.Context, cfg ClusterConfig, target string, command, 
 	return nil, err
 }
 
-func (c *procCluster) tryStart(ctx context.Context) error {
+func (c *procCluster) tryStart(ctx context.Context, attempt int) error {
 	n := c.cfg.Nodes
 	ports, err := freePorts(2 * n)
 	if err != nil {
@@ -133,9 +133,12 @@ func (c *procCluster) tryStart(ctx context.Context) error {
 		}
 		m.advertPeer = m.listenPeer
 		// A retry gets new ports, hence new member ids: data from the
-		// failed attempt would not match them.
-		if err := os.RemoveAll(m.dataDir); err != nil {
-			return fmt.Errorf("%w: %w", ErrTarget, err)
+		// failed attempt would not match them. A first attempt leaves
+		// the directory alone; data already there is the user's.
+		if attempt > 0 {
+			if err := os.RemoveAll(m.dataDir); err != nil {
+				return fmt.Errorf("%w: %w", ErrTarget, err)
+			}
 		}
 		if c.cfg.NetDelay > 0 || c.cfg.NetJitter > 0 {
 			p, err := ListenProxy("127.0.0.1:0", strings.TrimPrefix(m.listenPeer, "http://"),
