@@ -36,6 +36,10 @@ const proxyReadBuffer = 32 << 10
 // connection is kept: a chunk never falls due before the one read ahead of
 // it, so jitter stretches gaps between chunks but never reorders them.
 //
+// Only bytes are delayed: connection set-up is not, so a new connection
+// costs no extra round trip. Members keep their peer connections open, so
+// this matters only for the first messages after a (re)start.
+//
 // Loss is not offered: dropping bytes would break the TCP stream, and a
 // user-space proxy cannot make the kernel retransmit, so any loss it
 // claimed to inject would be a fiction.
