@@ -97,7 +97,7 @@ func StartWatchFanout(ctx context.Context, wl *workloads.Workload, conns []*clie
 	}
 	wctx, cancel := context.WithCancel(ctx)
 	f := &WatchFanout{wl: wl, cancel: cancel, drained: make(chan struct{})}
-	f.shards = make([]*shard, min(n, 64))
+	f.shards = make([]*shard, shardCount(n))
 	for i := range f.shards {
 		f.shards[i] = newShard()
 	}
