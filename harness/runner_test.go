@@ -143,10 +143,10 @@ func TestRunOpenLoopRate(t *testing.T) {
 }
 
 // latencyGrowth is how much the p50 latency grew over a run: the median of
-// the per-interval p50s in the last third of the intervals that completed
-// operations over the same median in the first third. Medians of thirds,
-// not single intervals, so one interval in which a busy machine stalled a
-// goroutine cannot decide it.
+// the per-interval p50s in the last quarter of the intervals that completed
+// operations over the same median in the first quarter. Medians of
+// quarters, not single intervals, so one interval in which a busy machine
+// stalled a goroutine cannot decide it; a backlog growing linearly gives 7x.
 func latencyGrowth(t *testing.T, r *Result) float64 {
 	t.Helper()
 	var p50s []float64
@@ -155,16 +155,16 @@ func latencyGrowth(t *testing.T, r *Result) float64 {
 			p50s = append(p50s, s.P50)
 		}
 	}
-	if len(p50s) < 6 {
-		t.Fatalf("%s loop: %d busy intervals in %+v; want at least 6 to compare", r.Mode, len(p50s), r.Series)
+	if len(p50s) < 8 {
+		t.Fatalf("%s loop: %d busy intervals in %+v; want at least 8 to compare", r.Mode, len(p50s), r.Series)
 	}
-	third := len(p50s) / 3
+	quarter := len(p50s) / 4
 	median := func(xs []float64) float64 {
 		xs = slices.Clone(xs)
 		slices.Sort(xs)
 		return xs[len(xs)/2]
 	}
-	return median(p50s[len(p50s)-third:]) / max(median(p50s[:third]), 1e-6)
+	return median(p50s[len(p50s)-quarter:]) / max(median(p50s[:quarter]), 1e-6)
 }
 
 // TestCoordinatedOmission pins the reason the runner has an open loop. A fake
@@ -182,7 +182,7 @@ func TestCoordinatedOmission(t *testing.T) {
 		t.Helper()
 		var calls atomic.Int64
 		op := &fakeOp{calls: &calls, server: &sync.Mutex{}, service: time.Millisecond}
-		cfg.Clients, cfg.Total, cfg.Tick = clients, total, 25*time.Millisecond
+		cfg.Clients, cfg.Total, cfg.Tick = clients, total, 20*time.Millisecond
 		res, err := Run(context.Background(), cfg, gens(op), nil)
 		if err != nil {
 			t.Fatal(err)
@@ -206,12 +206,12 @@ func checkOmission(t *testing.T, closed, open *Result) {
 	og, cg := latencyGrowth(t, open), latencyGrowth(t, closed)
 	t.Logf("p50 growth: open %.1fx, closed %.1fx; open p99 %v in %v", og, cg,
 		time.Duration(open.Histogram.ValueAtQuantile(99)), open.Elapsed)
-	// A linear backlog gives 5x between the thirds' medians; the bounds
-	// leave room for a busy machine's noise.
-	if og < 3 {
+	// A linear backlog gives 7x between the quarters' medians; the
+	// bounds leave room for a busy machine's noise.
+	if og < 3.5 {
 		t.Errorf("open loop: p50 grew %.1fx over the run (series %+v); want the backlog to show", og, open.Series)
 	}
-	if cg > 2.5 {
+	if cg > 3 {
 		t.Errorf("closed loop: p50 grew %.1fx over the run (series %+v); want it flat", cg, closed.Series)
 	}
 	if og < 1.5*cg {
@@ -236,7 +236,7 @@ func TestCoordinatedOmissionAgainstStore(t *testing.T) {
 		cfg := DefaultBenchConfig()
 		cfg.Cluster = quickCluster(t, TargetInproc, 1, "batched")
 		cfg.Cluster.DiskProfile, cfg.DiskProfile = "hdd", "hdd"
-		cfg.Run = RunConfig{Mode: mode, Rate: rate, Clients: 4, Total: 240, Tick: 80 * time.Millisecond, OpTimeout: 30 * time.Second}
+		cfg.Run = RunConfig{Mode: mode, Rate: rate, Clients: 4, Total: 240, Tick: 60 * time.Millisecond, OpTimeout: 30 * time.Second}
 		cfg.Conns = 2
 		r, err := Bench(ctxT(t), cfg, testBackends())
 		if err != nil {
