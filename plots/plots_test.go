@@ -252,3 +252,23 @@ func TestSeriesLabels(t *testing.T) {
 		})
 	}
 }
+
+func TestCleanTickLabels(t *testing.T) {
+	tests := []struct {
+		name   string
+		lo, hi float64
+	}{
+		{"fractions", 0.2, 1.3},
+		{"thousands", 0, 6200},
+		{"small", 0.001, 0.009},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, tk := range (cleanTicks{}).Ticks(tt.lo, tt.hi) {
+				if len(tk.Label) > 6 || strings.HasSuffix(tk.Label, ".00") {
+					t.Errorf("tick %v labelled %q", tk.Value, tk.Label)
+				}
+			}
+		})
+	}
+}
