@@ -1,5 +1,7 @@
 // Command adrbench runs an etcd-compatible replicated key-value store whose
-// raft log storage is pluggable, and (in later commands) benchmarks it.
+// raft log storage is pluggable (serve), benchmarks one configuration of it
+// (bench), sweeps a matrix of configurations into one run directory (sweep)
+// and draws a run's figures and report (plot).
 //
 // Commands are thin: each parses flags into a config struct, validates it,
 // and calls a package. main is the only place that exits.
@@ -15,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/adrbench/adrbench/logbackends"
+	adrlog "github.com/adrbench/adrbench/logbackends/adr"
 	"github.com/adrbench/adrbench/logbackends/async"
 	"github.com/adrbench/adrbench/logbackends/batched"
 	"github.com/adrbench/adrbench/logbackends/fsync"
@@ -42,6 +45,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 // newBackendRegistry lists the log backends this binary can run.
 func newBackendRegistry() *logbackends.Registry {
 	r := logbackends.NewRegistry()
+	r.Register(adrlog.Name, adrlog.Open)
 	r.Register(batched.Name, batched.Open)
 	r.Register(fsync.Name, fsync.Open)
 	r.Register(async.Name, async.Open)
@@ -60,6 +64,8 @@ func newRootCmd(backends *logbackends.Registry) *cobra.Command {
 	}
 	root.AddCommand(newServeCmd(backends))
 	root.AddCommand(newBenchCmd(backends))
+	root.AddCommand(newSweepCmd(backends))
+	root.AddCommand(newPlotCmd())
 	return root
 }
 
