@@ -150,6 +150,8 @@ var csvHeader = []string{
 	"ops", "errors", "throughput_ops_s",
 	"latency_mean_ms", "latency_p50_ms", "latency_p90_ms", "latency_p99_ms",
 	"latency_p999_ms", "latency_max_ms", "syncs_per_op", "rate_ops_s",
+	"log_syncs", "log_entries_saved", "log_bytes_written", "log_sync_p50_ms", "log_sync_p99_ms",
+	"generator_cpu_s", "server_cpu_s", "watchers", "watch_missed",
 }
 
 func pointsCSV(points []Point) []byte {
@@ -160,13 +162,21 @@ func pointsCSV(points []Point) []byte {
 	_ = w.Write(csvHeader)
 	f := func(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
 	d := strconv.Itoa
+	u := func(v uint64) string { return strconv.FormatUint(v, 10) }
 	for _, p := range points {
+		// An unknown sync latency is an empty cell, not a zero.
+		var syncP50, syncP99 string
+		if l := p.LogSyncLatencyMs; l != nil {
+			syncP50, syncP99 = f(l.P50), f(l.P99)
+		}
 		_ = w.Write([]string{
 			p.Target, p.Backend, d(p.Nodes), f(p.NetDelayMs), p.DiskProfile, strings.Join(p.Emulated, ";"),
 			p.Workload, p.Mode, d(p.Clients), d(p.Conns), d(p.KeySize), d(p.ValSize), f(p.DurationS),
 			strconv.FormatInt(p.Ops, 10), strconv.FormatInt(p.Errors, 10), f(p.Throughput),
 			f(p.LatencyMs.Mean), f(p.LatencyMs.P50), f(p.LatencyMs.P90), f(p.LatencyMs.P99),
 			f(p.LatencyMs.P999), f(p.LatencyMs.Max), f(p.SyncsPerOp), f(p.RateOpsS),
+			u(p.LogSyncs), u(p.LogEntriesSaved), u(p.LogBytesWritten), syncP50, syncP99,
+			f(p.GeneratorCPUS), f(p.ServerCPUS), d(p.Watchers), strconv.FormatInt(p.WatchMissed, 10),
 		})
 	}
 	w.Flush()

@@ -37,6 +37,8 @@ func testRun(t *testing.T) *Run {
 			ErrorsByCode: map[string]int64{"Unavailable": 2},
 			Series:       []Second{{T: 1, Ops: 1000, Errors: 2, P50: 0.5, P99: 0.99, Max: 1}},
 			Histogram:    h,
+			LogSyncs:     40, LogEntriesSaved: 1000, LogBytesWritten: 300000,
+			LogSyncLatencyMs: &Latency{P50: 1.5, P90: 2, P99: 3, P999: 4, Max: 4},
 		}},
 	}
 }
@@ -79,7 +81,19 @@ func TestRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(rows) != 2 || rows[0][0] != "target" || rows[1][0] != "inproc" || len(rows[1]) != len(csvHeader) {
-		t.Errorf("points.csv rows: %q", rows)
+		t.Fatalf("points.csv rows: %q", rows)
+	}
+	cells := map[string]string{}
+	for i, name := range rows[0] {
+		cells[name] = rows[1][i]
+	}
+	for name, want := range map[string]string{"log_syncs": "40", "log_entries_saved": "1000", "log_sync_p99_ms": "3", "watchers": "0"} {
+		if cells[name] != want {
+			t.Errorf("points.csv %s = %q, want %q", name, cells[name], want)
+		}
+	}
+	if gp.LogSyncLatencyMs == nil || *gp.LogSyncLatencyMs != *wp.LogSyncLatencyMs || gp.LogBytesWritten != 300000 {
+		t.Errorf("log stats differ: got %+v", gp)
 	}
 	if err := Write(dir, testRun(t)); !errors.Is(err, ErrExists) {
 		t.Errorf("second Write into %s: %v, want ErrExists", dir, err)
