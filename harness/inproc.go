@@ -260,7 +260,7 @@ func (c *inproc) Close() error {
 		}
 	}
 	if c.tmpDir != "" {
-		errs = append(errs, os.RemoveAll(c.tmpDir))
+		errs = append(errs, removeDataDirs(c.tmpDir))
 	}
 	return errors.Join(errs...)
 }

@@ -136,7 +136,7 @@ func (c *procCluster) tryStart(ctx context.Context, attempt int) error {
 		// failed attempt would not match them. A first attempt leaves
 		// the directory alone; data already there is the user's.
 		if attempt > 0 {
-			if err := os.RemoveAll(m.dataDir); err != nil {
+			if err := removeDataDir(m.dataDir); err != nil {
 				return fmt.Errorf("%w: %w", ErrTarget, err)
 			}
 		}
@@ -429,7 +429,7 @@ func (c *procCluster) stopAll() {
 func (c *procCluster) Close() error {
 	c.stopAll()
 	if c.tmpDir != "" {
-		return os.RemoveAll(c.tmpDir)
+		return removeDataDirs(c.tmpDir)
 	}
 	return nil
 }

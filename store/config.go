@@ -1,6 +1,7 @@
 package store
 
 import (
+	"path/filepath"
 	"time"
 )
 
@@ -76,3 +77,9 @@ func DefaultConfig() Config {
 		BackendBatchLimit:      10000,
 	}
 }
+
+// LogDir is the directory a member with data directory dataDir gives its raft
+// log backend (Options.Dir). The adr backend's default emulated region is
+// named after it, so whoever removes a data directory for good can remove
+// that region too (adr.RemoveEmulatedRegion(LogDir(dataDir))).
+func LogDir(dataDir string) string { return filepath.Join(dataDir, "member", "wal") }

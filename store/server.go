@@ -138,7 +138,7 @@ func NewServer(cfg Config, backends *logbackends.Registry, opts ...Option) (srv 
 	if err != nil {
 		return nil, err
 	}
-	bopts := logbackends.DefaultOptions(filepath.Join(memberDir, "wal"))
+	bopts := logbackends.DefaultOptions(LogDir(cfg.DataDir))
 	if p, _ := cfg.diskProfile(); p.Emulated {
 		bopts.FS = diskprofile.Wrap(vfs.OS{}, p)
 	}
