@@ -16,7 +16,18 @@
 // during warm-up are run but not recorded. Errors are counted by gRPC code.
 //
 // Targets are clusters to drive, all through go.etcd.io/etcd/client/v3:
-// inproc (store members in this process on an in-process network), etcd (real
-// etcd processes from PATH) and external (endpoints given). Bench ties a
-// target, a workload and the runner into one measured results.Point.
+// inproc (store members in this process on an in-process network), process
+// (`adrbench serve` child processes on loopback ports), etcd (real etcd
+// processes from PATH, with the same data-dir, snapshot and timing
+// settings) and external (endpoints given; nothing is started or stopped).
+// Targets that start members implement Faulter (stop, kill, restart one
+// member; find the leader) for fault scenarios.
+//
+// Network latency is injected the same way into whatever is compared: the
+// in-process network delays inproc members' messages per link, and for
+// process and etcd members a delaying TCP proxy sits in front of every
+// member's peer port, which the members advertise, so each one-way message
+// on a peer link is delayed once. A point records which method was used.
+// Bench ties a target, a workload and the runner into one measured
+// results.Point; harness/sweep runs a matrix of them into one run directory.
 package harness
