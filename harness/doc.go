@@ -30,4 +30,18 @@
 // on a peer link is delayed once. A point records which method was used.
 // Bench ties a target, a workload and the runner into one measured
 // results.Point; harness/sweep runs a matrix of them into one run directory.
+//
+// The watch workload is measured at the watchers, not the writers:
+// WatchFanout creates its watches before any put is sent, records each
+// event's delivery latency from the send time the writer stamped into the
+// value, and after the writers stop puts a fence that every watcher must
+// see, since a watch delivers in revision order; then each watcher's
+// events are checked against the writers' ledger, and acknowledged puts it
+// never received, or received twice, are errors of the point.
+//
+// A point also says what the log backends did while it was measured:
+// LogStats reads every member's Stats directly (BackendStatser) or from
+// /metrics, under the names etcd exports, and LogStatsDelta subtracts two
+// readings, histogram buckets included, member by member. ProbeHost
+// describes the machine with gopsutil.
 package harness
