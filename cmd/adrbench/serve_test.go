@@ -41,7 +41,7 @@ func TestServeRejects(t *testing.T) {
 		want string
 		is   error
 	}{
-		{name: "unknown log backend", args: []string{"--log-backend=nope"}, want: `--log-backend: unknown log backend "nope" (known: async, batched, fsync, memory)`, is: logbackends.ErrUnknownBackend},
+		{name: "unknown log backend", args: []string{"--log-backend=nope"}, want: `--log-backend: unknown log backend "nope" (known: adr, async, batched, fsync, memory)`, is: logbackends.ErrUnknownBackend},
 		{name: "member without URL", args: []string{"--initial-cluster=default=http://127.0.0.1:2,infra9="}, want: `--initial-cluster: member "infra9" has no URL`, is: store.ErrInvalidConfig},
 		{name: "member not in cluster", args: []string{"--name=m9", "--initial-cluster=m0=http://127.0.0.1:2"}, want: "--initial-cluster: does not list this member (--name=m9)", is: store.ErrInvalidConfig},
 		{name: "advertise does not match", args: []string{"--initial-cluster=default=http://127.0.0.1:3"}, want: "--initial-advertise-peer-urls: http://127.0.0.1:2 does not match", is: store.ErrInvalidConfig},
@@ -87,7 +87,7 @@ func TestRunPrintsOneLine(t *testing.T) {
 	if code != 1 {
 		t.Fatalf("exit code %d, want 1", code)
 	}
-	want := `adrbench: --log-backend: unknown log backend "nope" (known: async, batched, fsync, memory)` + "\n"
+	want := `adrbench: --log-backend: unknown log backend "nope" (known: adr, async, batched, fsync, memory)` + "\n"
 	if stderr.String() != want || stdout.Len() != 0 {
 		t.Fatalf("stderr %q, stdout %q; want stderr %q", stderr.String(), stdout.String(), want)
 	}
