@@ -264,3 +264,30 @@ func (c *inproc) Close() error {
 	}
 	return errors.Join(errs...)
 }
+
+// BackendStats implements BackendStatser: every member's log-backend Stats,
+// read directly. A stopped member reads as zero Stats, which LogStatsDelta
+// refuses as counters going back, so a point spanning a stop carries no
+// log figures rather than wrong ones.
+func (c *inproc) BackendStats() []logbackends.Stats {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]logbackends.Stats, len(c.members))
+	for i, m := range c.members {
+		if m != nil {
+			out[i] = m.BackendStats()
+		}
+	}
+	return out
+}
+
+// FlushInstruction implements FlushInstructioner: the cache-line flush the
+// members' adr backends use, "" for other backends.
+func (c *inproc) FlushInstruction() string {
+	for _, s := range c.BackendStats() {
+		if s.FlushInstruction != "" {
+			return s.FlushInstruction
+		}
+	}
+	return ""
+}
