@@ -3,6 +3,7 @@ package adrlog
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -266,7 +267,10 @@ func (b *Backend) publishLocked(hs *raftpb.HardState, ents []*raftpb.Entry) erro
 			}
 			b.publishes.Record(time.Since(t0))
 			b.ringBytes.Add(uint64(len(b.buf)))
-			b.d.enqueue(item{hs: hs, ents: ents, end: end})
+			// The caller may reuse its slice once Save returns (the
+			// benchmark suite does); the entries themselves are not
+			// changed, raft hands over fresh ones.
+			b.d.enqueue(item{hs: hs, ents: slices.Clone(ents), end: end})
 			return nil
 		}
 		if !errors.Is(err, adr.ErrRingFull) {
