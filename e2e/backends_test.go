@@ -28,6 +28,7 @@ type backendCase struct {
 var backendCases = []backendCase{
 	{name: "backend=fsync", backend: "fsync", durable: true},
 	{name: "backend=batched", backend: "batched", durable: true},
+	{name: "backend=adr", backend: "adr", durable: true},
 	{name: "backend=async", backend: "async"},
 	{name: "backend=memory", backend: "memory", noRestart: "memory keeps nothing across a restart"},
 	{name: "etcd", durable: true},

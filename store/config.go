@@ -3,6 +3,8 @@ package store
 import (
 	"path/filepath"
 	"time"
+
+	"github.com/adrbench/adrbench/adr"
 )
 
 // Member is one member of the initial cluster.
@@ -45,6 +47,12 @@ type Config struct {
 	DiskProfile     string        // --disk-profile
 	DiskSyncLatency time.Duration // --disk-sync-latency
 
+	// ADRRegion is the persistent-memory region of the adr log backend
+	// (--adr-region-kind, --adr-region-path, --adr-region-size,
+	// --adr-media-latency); other backends ignore it. An empty Path puts
+	// an emulated region at adr.DefaultEmulatedPath of the log directory.
+	ADRRegion adr.RegionConfig
+
 	// BackendBatchInterval and BackendBatchLimit bound how long and how many
 	// writes the MVCC store's bbolt batch holds before it commits.
 	BackendBatchInterval time.Duration
@@ -73,6 +81,7 @@ func DefaultConfig() Config {
 		MaxTxnOps:              128,
 		LogBackend:             "batched",
 		DiskProfile:            "native",
+		ADRRegion:              adr.DefaultRegionConfig(),
 		BackendBatchInterval:   100 * time.Millisecond,
 		BackendBatchLimit:      10000,
 	}

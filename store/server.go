@@ -139,6 +139,7 @@ func NewServer(cfg Config, backends *logbackends.Registry, opts ...Option) (srv 
 		return nil, err
 	}
 	bopts := logbackends.DefaultOptions(LogDir(cfg.DataDir))
+	bopts.Region = cfg.ADRRegion
 	if p, _ := cfg.diskProfile(); p.Emulated {
 		bopts.FS = diskprofile.Wrap(vfs.OS{}, p)
 	}

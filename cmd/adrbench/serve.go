@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/adrbench/adrbench/adr"
 	"github.com/adrbench/adrbench/logbackends"
 	"github.com/adrbench/adrbench/store"
 )
@@ -43,6 +44,10 @@ type serveOptions struct {
 	enablePprof         bool
 	diskProfile         string
 	diskSyncLatency     time.Duration
+	adrRegionKind       string
+	adrRegionPath       string
+	adrRegionSize       int
+	adrMediaLatency     time.Duration
 
 	// initialClusterSet is whether --initial-cluster was given; without it
 	// the cluster is this member alone, as etcd does.
@@ -81,6 +86,10 @@ func (o *serveOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.enablePprof, "enable-pprof", false, "serve runtime profiling data under /debug/pprof/ on the client URL")
 	fs.StringVar(&o.diskProfile, "disk-profile", d.DiskProfile, "emulated disk whose sync latency is added to every log sync: "+strings.Join(diskprofile.Names(), ", ")+` ("native" adds none; others are labelled emulated)`)
 	fs.DurationVar(&o.diskSyncLatency, "disk-sync-latency", 0, "fixed latency added to every log sync (emulated), instead of --disk-profile")
+	fs.StringVar(&o.adrRegionKind, "adr-region-kind", d.ADRRegion.Kind, "persistent-memory region of --log-backend adr: devdax, fsdax, emulated (a tmpfs file: survives a process crash, not a power loss) or auto")
+	fs.StringVar(&o.adrRegionPath, "adr-region-path", d.ADRRegion.Path, "device (/dev/daxN.M) or file of the adr region (default for emulated: a file on /dev/shm named after the data dir)")
+	fs.IntVar(&o.adrRegionSize, "adr-region-size", d.ADRRegion.Size, "size of the adr region in bytes, a multiple of 4096 (0: the size of the device or existing file)")
+	fs.DurationVar(&o.adrMediaLatency, "adr-media-latency", d.ADRRegion.MediaLatency, "write latency added per flushed cache line of the adr region, to model slower media (labelled emulated)")
 }
 
 // Validate resolves the flags into a store.Config and checks it, without
@@ -115,8 +124,12 @@ func (o *serveOptions) Validate() error {
 	cfg.EnablePprof = o.enablePprof
 	cfg.DiskProfile = o.diskProfile
 	cfg.DiskSyncLatency = o.diskSyncLatency
+	cfg.ADRRegion = adr.RegionConfig{Kind: o.adrRegionKind, Path: o.adrRegionPath, Size: o.adrRegionSize, MediaLatency: o.adrMediaLatency}
 	if err := cfg.Validate(); err != nil {
 		return err
+	}
+	if err := cfg.ADRRegion.Validate(); err != nil {
+		return fmt.Errorf("--adr-region-*: %w", err)
 	}
 	if !slices.Contains(o.backendNames, o.logBackend) {
 		return fmt.Errorf("--log-backend: %w %q (known: %s)", logbackends.ErrUnknownBackend, o.logBackend, strings.Join(o.backendNames, ", "))
