@@ -15,6 +15,9 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
+
+	"github.com/adrbench/adrbench/adr"
+	"github.com/adrbench/adrbench/store"
 )
 
 // ErrMemberExited is returned when a member process exits while the cluster
@@ -121,6 +124,9 @@ func StartCluster(ctx context.Context, spec ClusterSpec) (*Cluster, error) {
 			return c, nil
 		}
 		c.KillAll()
+		if rerr := c.RemoveRegions(); rerr != nil {
+			return nil, rerr
+		}
 		lastErr = err
 		if !c.lostPort() {
 			return nil, err
@@ -409,4 +415,15 @@ func tail(s string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// RemoveRegions removes the emulated persistent-memory regions the members'
+// adr backends keep on tmpfs, outside their data directories (a missing one
+// is not an error). Call it once the members are stopped for good.
+func (c *Cluster) RemoveRegions() error {
+	var errs []error
+	for _, m := range c.Members {
+		errs = append(errs, adr.RemoveEmulatedRegion(store.LogDir(m.DataDir)))
+	}
+	return errors.Join(errs...)
 }

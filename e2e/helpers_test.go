@@ -81,6 +81,9 @@ func startCluster(t *testing.T, spec ClusterSpec, size int) *Cluster {
 		if err := c.Stop(10 * time.Second); err != nil {
 			t.Errorf("stop: %v", err)
 		}
+		if err := c.RemoveRegions(); err != nil {
+			t.Errorf("remove regions: %v", err)
+		}
 		if t.Failed() {
 			for _, m := range c.Members {
 				t.Logf("--- %s log (last 40 lines):\n%s", m.Name, tail(m.Log(), 40))

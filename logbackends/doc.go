@@ -25,10 +25,12 @@
 // log format the file backends share), internal/filelog (what fsync,
 // batched and async share: the segment log, the read mirror, snapshots and
 // stats, with the durability policy handed in), the backends fsync,
-// batched, async and memory, diskprofile (sync latency emulation as a file
-// system decorator, labelled emulated), conformance (the suite every
-// backend runs) and benchsuite (the benchmarks every backend runs). The adr
-// backend is still to come.
+// batched, async, memory and adr (a persistent-memory ring from package adr
+// in front of the same segment log, drained off the write path),
+// diskprofile (sync latency emulation as a file system decorator, labelled
+// emulated), conformance (the suite every backend runs, power losses of a
+// simulated region included) and benchsuite (the benchmarks every backend
+// runs).
 //
 // Concurrency: the raft Ready loop is the only writer (Save, CreateSnapshot,
 // Compact, Close); the raft.Storage methods and Stats may run concurrently
