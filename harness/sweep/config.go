@@ -168,6 +168,15 @@ func Parse(name string, data []byte) (Config, error) {
 		// yaml's own message already says "line N: field x not found".
 		return Config{}, fmt.Errorf("%w: %s: %s", ErrConfig, name, strings.Join(strings.Fields(strings.TrimPrefix(err.Error(), "yaml: unmarshal errors:")), " "))
 	}
+	// total and duration bound a point together (whichever ends first); a
+	// file that sets only one means that one, not it plus the default of
+	// the other.
+	switch total, duration := hasKey(&root, "total"), hasKey(&root, "duration"); {
+	case duration && !total:
+		c.Total = 0
+	case total && !duration:
+		c.Duration = 0
+	}
 	if err := c.Validate(); err != nil {
 		var fe *FieldError
 		if errors.As(err, &fe) {
@@ -396,4 +405,21 @@ func mappingEntry(n *yaml.Node, key string) (*yaml.Node, *yaml.Node) {
 		}
 	}
 	return nil, nil
+}
+
+// hasKey reports whether the YAML document root is a mapping with key.
+func hasKey(root *yaml.Node, key string) bool {
+	n := root
+	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		n = n.Content[0]
+	}
+	if n.Kind != yaml.MappingNode {
+		return false
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return true
+		}
+	}
+	return false
 }

@@ -85,3 +85,30 @@ func TestQuick(t *testing.T) {
 		t.Fatalf("Quick grew total 50 to %d", got)
 	}
 }
+
+// TestParseTotalOrDuration checks that a file setting only one bound of a
+// point gets that bound alone, not also the default of the other.
+func TestParseTotalOrDuration(t *testing.T) {
+	tests := []struct {
+		name     string
+		yaml     string
+		total    int64
+		duration time.Duration
+	}{
+		{"duration only", "duration: 10s\n", 0, 10 * time.Second},
+		{"total only", "total: 500\n", 500, 0},
+		{"both", "total: 500\nduration: 10s\n", 500, 10 * time.Second},
+		{"neither", "name: x\n", DefaultConfig().Total, DefaultConfig().Duration},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Parse("s.yaml", []byte(tt.yaml))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Total != tt.total || c.Duration != tt.duration {
+				t.Fatalf("total %d duration %v, want %d and %v", c.Total, c.Duration, tt.total, tt.duration)
+			}
+		})
+	}
+}
