@@ -257,9 +257,9 @@ func appendUnique(s []string, v string) []string {
 // SyncLatencyMs summarises a bucketed sync-latency histogram in
 // milliseconds, nil when it holds no samples. Percentiles are interpolated
 // linearly inside their bucket, as Prometheus' histogram_quantile does: the
-// buckets double from 1 ms, so a figure is an estimate within a factor of
-// two, and one in the overflow bucket is reported as that bucket's lower
-// bound. Max is the upper bound of the highest non-empty bucket; StdDev is
+// buckets double (from about 1 µs for our backends, from 1 ms for etcd's
+// /metrics), so a figure is an estimate within a factor of two, and one in
+// the overflow bucket is reported as that bucket's lower bound. Max is the upper bound of the highest non-empty bucket; StdDev is
 // unknown and left 0.
 func SyncLatencyMs(s logbackends.LatencySnapshot) *results.Latency {
 	var total uint64

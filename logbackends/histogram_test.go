@@ -14,7 +14,10 @@ func TestSyncHistogram(t *testing.T) {
 		p99        uint64
 	}{
 		{"empty", nil, nil, 0},
-		{"sub-millisecond goes to the first bucket", []time.Duration{time.Microsecond}, []uint64{1e6}, 1e6},
+		{"a microsecond flush", []time.Duration{time.Microsecond}, []uint64{1953}, 1953},
+		{"below the first bound", []time.Duration{500 * time.Nanosecond}, []uint64{976}, 976},
+		{"a fast NVMe sync", []time.Duration{40 * time.Microsecond}, []uint64{62500}, 62500},
+		{"etcd's first bound is one of ours", []time.Duration{700 * time.Microsecond}, []uint64{1e6}, 1e6},
 		{"exact bound is inclusive", []time.Duration{2 * time.Millisecond}, []uint64{2e6}, 2e6},
 		{"slow syncs", []time.Duration{3 * time.Millisecond, 9 * time.Second}, []uint64{4e6, ^uint64(0)}, ^uint64(0)},
 	}
