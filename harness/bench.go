@@ -1,11 +1,14 @@
 package harness
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os/exec"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -282,21 +285,39 @@ func dial(ctx context.Context, endpoints []string, n int) ([]*clientv3.Client, e
 // gitRevision is the VCS revision stamped into the binary, "" when the
 // build did not record one.
 func gitRevision() string {
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return ""
-	}
 	rev, dirty := "", false
-	for _, s := range bi.Settings {
-		switch s.Key {
-		case "vcs.revision":
-			rev = s.Value
-		case "vcs.modified":
-			dirty = s.Value == "true"
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				rev = s.Value
+			case "vcs.modified":
+				dirty = s.Value == "true"
+			}
 		}
+	}
+	if rev == "" {
+		// go run and builds with -buildvcs=false carry no revision; ask
+		// git about the working directory, which is the checkout when
+		// the README's commands are followed.
+		rev, dirty = gitWorkingRevision()
 	}
 	if rev != "" && dirty {
 		rev += "-dirty"
 	}
 	return rev
+}
+
+// gitWorkingRevision returns HEAD of the git checkout holding the working
+// directory and whether tracked files differ from it; "" when there is no
+// git or no checkout.
+func gitWorkingRevision() (string, bool) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "git", "rev-parse", "HEAD").Output()
+	if err != nil {
+		return "", false
+	}
+	status, err := exec.CommandContext(ctx, "git", "status", "--porcelain", "--untracked-files=no").Output()
+	return strings.TrimSpace(string(out)), err == nil && len(bytes.TrimSpace(status)) > 0
 }
