@@ -4,9 +4,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"testing"
-	"time"
 
-	"github.com/HdrHistogram/hdrhistogram-go"
 	"go.etcd.io/raft/v3/raftpb"
 
 	"github.com/adrbench/adrbench/adr"
@@ -40,42 +38,10 @@ func BenchmarkSaveLatency(b *testing.B) {
 	for _, be := range backends {
 		for _, batch := range []int{1, 16} {
 			b.Run(fmt.Sprintf("backend=%s/entry=256/batch=%d", be.name, batch), func(b *testing.B) {
-				saveLatency(b, be.open, 256, batch)
+				benchsuite.SaveOne(b, be.open, 256, batch)
 			})
 		}
 	}
-}
-
-func saveLatency(b *testing.B, open logbackends.Opener, size, batch int) {
-	be, err := open(logbackends.DefaultOptions(b.TempDir()))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer func() {
-		if err := be.Close(); err != nil {
-			b.Error(err)
-		}
-	}()
-	data := make([]byte, size)
-	hist := hdrhistogram.New(1, int64(time.Minute), 3)
-	typ, term, next := raftpb.EntryNormal, uint64(1), uint64(1)
-	ents := make([]*raftpb.Entry, batch)
-	b.ResetTimer()
-	for op := 0; op < b.N; op++ {
-		for k := range ents {
-			ents[k] = &raftpb.Entry{Index: new(next), Term: &term, Type: &typ, Data: data}
-			next++
-		}
-		hs := &raftpb.HardState{Term: &term, Vote: new(uint64(1)), Commit: new(next - 1)}
-		t0 := time.Now()
-		if err := be.Save(hs, ents, nil, true); err != nil {
-			b.Fatal(err)
-		}
-		hist.RecordValue(int64(time.Since(t0)))
-	}
-	b.StopTimer()
-	b.ReportMetric(float64(hist.ValueAtQuantile(50)), "p50-ns")
-	b.ReportMetric(float64(hist.ValueAtQuantile(99)), "p99-ns")
 }
 
 // BenchmarkDrain measures the drainer alone: Saves are published to the
