@@ -202,12 +202,14 @@ func Run(ctx context.Context, cfg RunConfig, gen func(id int) Generator, conns [
 	}
 
 	var wg sync.WaitGroup
+	workers := make([]*worker, cfg.Clients)
 	for i := range cfg.Clients {
 		var c *clientv3.Client
 		if len(conns) > 0 {
 			c = conns[i%len(conns)]
 		}
 		w := &worker{ctx: ctx, c: c, gen: gens[i], sh: shards[i%nshards], timeout: cfg.OpTimeout}
+		workers[i] = w
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -220,6 +222,9 @@ func Run(ctx context.Context, cfg RunConfig, gen func(id int) Generator, conns [
 	}
 	done := make(chan struct{})
 	go func() { wg.Wait(); close(done) }()
+	if cfg.OpTimeout > 0 {
+		go watchdog(workers, cfg.OpTimeout, done)
+	}
 
 	agg := newAggregator(shards, cfg, sched, measureFrom)
 	agg.loop(ctx, done, tick)
@@ -232,15 +237,75 @@ type worker struct {
 	gen     Generator
 	sh      *shard
 	timeout time.Duration
+
+	// The operation timeout. A context.WithTimeout per operation costs an
+	// allocation, a runtime timer, and a registration in the run context's
+	// child set that every worker contends on; at tens of thousands of
+	// operations per second that was a tenth of the generator's CPU. So
+	// each worker keeps one cancellable context for its operations, while
+	// the operation runs started holds its start (monotonic ns since
+	// epoch), and the watchdog cancels the context of an operation that
+	// has run past the timeout. started is 0 while the worker is between
+	// operations and timedOut once the watchdog has claimed the operation.
+	opCtx    context.Context
+	opCancel context.CancelCauseFunc
+	started  atomic.Int64
 }
+
+// timedOut marks an operation the watchdog has cancelled.
+const timedOut = -1
+
+// errOpTimeout is the cause the watchdog cancels an operation with.
+var errOpTimeout = fmt.Errorf("operation timeout: %w", context.DeadlineExceeded)
+
+// epoch is the origin of worker.started: time.Since(epoch) reads the
+// monotonic clock and is never 0 or negative once the runner has started.
+var epoch = time.Now().Add(-time.Second)
 
 func (w *worker) do(op workloads.Op) error {
 	if w.timeout == 0 {
 		return op.Do(w.ctx, w.c)
 	}
-	ctx, cancel := context.WithTimeout(w.ctx, w.timeout)
-	defer cancel()
-	return op.Do(ctx, w.c)
+	if w.opCtx == nil {
+		w.opCtx, w.opCancel = context.WithCancelCause(w.ctx)
+	}
+	start := int64(time.Since(epoch))
+	// Publishing start also publishes opCancel to the watchdog.
+	w.started.Store(start)
+	err := op.Do(w.opCtx, w.c)
+	if w.started.CompareAndSwap(start, 0) {
+		return err
+	}
+	// The watchdog claimed the operation: wait until it has cancelled the
+	// context (after which it no longer reads opCancel), then start the
+	// next operation on a fresh one.
+	<-w.opCtx.Done()
+	w.opCtx, w.opCancel = nil, nil
+	w.started.Store(0)
+	return errOpTimeout
+}
+
+// watchdog cancels operations that have run longer than timeout, checking
+// every sixteenth of it: an operation is cancelled between timeout and
+// 17/16 of it after it started. It returns when done is closed.
+func watchdog(workers []*worker, timeout time.Duration, done <-chan struct{}) {
+	tk := time.NewTicker(max(timeout/16, time.Millisecond))
+	defer tk.Stop()
+	for {
+		select {
+		case <-done:
+			return
+		case <-tk.C:
+		}
+		now := int64(time.Since(epoch))
+		for _, w := range workers {
+			s := w.started.Load()
+			if s <= 0 || time.Duration(now-s) < timeout || !w.started.CompareAndSwap(s, timedOut) {
+				continue
+			}
+			w.opCancel(errOpTimeout)
+		}
+	}
 }
 
 func (w *worker) closed(take func(time.Time) (bool, bool)) {

@@ -119,6 +119,62 @@ func TestRunCanceled(t *testing.T) {
 	}
 }
 
+// hangOp hangs every hangEvery-th call until its context is done, and
+// returns at once otherwise.
+type hangOp struct {
+	calls     atomic.Int64
+	hangEvery int64
+	timeout   time.Duration
+	mu        sync.Mutex
+	early     []time.Duration // hung calls cancelled before the timeout
+	causes    []error
+}
+
+func (o *hangOp) Kind() string { return "hang" }
+func (o *hangOp) Do(ctx context.Context, _ *clientv3.Client) error {
+	if o.calls.Add(1)%o.hangEvery != 0 {
+		return ctx.Err() // a stale, already-cancelled context shows here
+	}
+	start := time.Now()
+	<-ctx.Done()
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if d := time.Since(start); d < o.timeout {
+		o.early = append(o.early, d)
+	}
+	o.causes = append(o.causes, context.Cause(ctx))
+	return ctx.Err()
+}
+
+func (o *hangOp) Next() workloads.Op { return o }
+
+func TestRunOpTimeout(t *testing.T) {
+	const timeout = 40 * time.Millisecond
+	op := &hangOp{hangEvery: 5, timeout: timeout}
+	res, err := Run(context.Background(), RunConfig{
+		Mode: results.ModeClosed, Clients: 3, Total: 60, OpTimeout: timeout, Tick: 10 * time.Millisecond,
+	}, func(int) Generator { return op }, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Ops+res.Errors != 60 {
+		t.Fatalf("ops %d + errors %d, want 60", res.Ops, res.Errors)
+	}
+	hung := int64(len(op.causes))
+	if hung == 0 || res.Errors != hung || res.ErrorsByCode[codes.DeadlineExceeded.String()] != hung {
+		t.Errorf("%d calls hung; errors %d by code %v: want every hung call, and only those, counted as %s",
+			hung, res.Errors, res.ErrorsByCode, codes.DeadlineExceeded)
+	}
+	if len(op.early) > 0 {
+		t.Errorf("hung calls cancelled before the %v timeout, after %v", timeout, op.early)
+	}
+	for _, c := range op.causes {
+		if !errors.Is(c, errOpTimeout) {
+			t.Errorf("a hung call was cancelled by %v, not the operation timeout", c)
+		}
+	}
+}
+
 func TestRunOpenLoopRate(t *testing.T) {
 	var calls atomic.Int64
 	op := &fakeOp{calls: &calls}
