@@ -85,6 +85,7 @@ func Bench(ctx context.Context, cfg BenchConfig, backends *logbackends.Registry)
 	}
 	started := time.Now().UTC()
 	host := ProbeHost(ctx, cfg.Cluster.DataDir)
+	defer tuneGeneratorGC(cfg.Cluster.Target)()
 
 	cl, err := StartCluster(ctx, cfg.Cluster, backends)
 	if err != nil {
@@ -272,7 +273,8 @@ func dial(ctx context.Context, endpoints []string, n int) ([]*clientv3.Client, e
 			Context:     ctx,
 			// Retries while a member starts are expected; the client's
 			// own warnings about them would only garble the output.
-			Logger: zap.NewNop(),
+			Logger:      zap.NewNop(),
+			DialOptions: loadDialOptions(),
 		})
 		if err != nil {
 			return conns, fmt.Errorf("%w: dial %s: %w", ErrTarget, endpoints[i%len(endpoints)], err)
