@@ -6,9 +6,9 @@
 #
 # Every run gets a fresh one-member `adrbench serve --log-backend memory`
 # (the server code of the inproc target, in its own process so that the
-# generator's CPU can be told apart from the server's). The load is the one
-# of the harness issue: puts of 8-byte keys (100k key space, uniform) and
-# 256-byte values, 100 clients over 10 connections, 100k puts. The figure is
+# generator's CPU can be told apart from the server's). The load: puts of
+# 8-byte keys (100k key space, uniform) and 256-byte values, 100 clients
+# over 10 connections, 100k puts. The figure is
 # the generator process's whole user+system CPU time, start to exit, for
 # the 100k puts; the tools alternate order round by round, and the script
 # prints every run and the median per tool.
