@@ -270,7 +270,7 @@ func (b *Backend) publishLocked(hs *raftpb.HardState, ents []*raftpb.Entry) erro
 			// The caller may reuse its slice once Save returns (the
 			// benchmark suite does); the entries themselves are not
 			// changed, raft hands over fresh ones.
-			b.d.enqueue(item{hs: hs, ents: slices.Clone(ents), end: end})
+			b.d.enqueue(item{hs: hs, ents: slices.Clone(ents), end: end, size: len(b.buf)})
 			return nil
 		}
 		if !errors.Is(err, adr.ErrRingFull) {

@@ -256,3 +256,67 @@ func TestEmulatedRegion(t *testing.T) {
 		t.Fatalf("a second open of a region in use, or of another size: %v", err)
 	}
 }
+
+// TestDrainGathersSaves: published Saves stay queued in the ring until a
+// quarter of it is queued, the oldest has waited the drain delay, or
+// something needs the ring empty; then they all go to disk with one sync.
+func TestDrainGathersSaves(t *testing.T) {
+	b := openSim(t, vfs.NewMem(), adr.NewSim(ringDataOffForTest+64<<10))
+	defer b.Close()
+	policy := func(delay time.Duration, threshold int) {
+		b.d.mu.Lock()
+		b.d.delay, b.d.threshold = delay, threshold
+		b.d.mu.Unlock()
+	}
+	next := uint64(1)
+	save := func() {
+		t.Helper()
+		if err := b.Save(conformance.HardState(1, next), conformance.Entries(next, next, 1), nil, true); err != nil {
+			t.Fatal(err)
+		}
+		next++
+	}
+	drained := func() uint64 { li, _ := b.disk.LastIndex(); return li }
+	waitSyncs := func(want uint64, why string) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for b.Stats().DiskSyncs < want {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: %d disk syncs, want %d", why, b.Stats().DiskSyncs, want)
+			}
+			time.Sleep(time.Millisecond) // polling a counter, not waiting for an outcome
+		}
+	}
+
+	policy(time.Hour, 1<<30)
+	syncs := b.Stats().DiskSyncs
+	for range 20 {
+		save()
+	}
+	// Nothing is due. The pause gives a drainer that ignores the policy
+	// the chance to show it.
+	time.Sleep(20 * time.Millisecond)
+	if st := b.Stats(); st.DiskSyncs != syncs || drained() != 0 {
+		t.Fatalf("before anything was due: %d disk syncs (want %d), disk log ends at %d (want 0)", st.DiskSyncs, syncs, drained())
+	}
+	b.mu.Lock()
+	err := b.d.quiesce()
+	b.mu.Unlock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := b.Stats(); st.DiskSyncs != syncs+1 || drained() != 20 {
+		t.Fatalf("after quiesce: %d disk syncs (want %d), disk log ends at %d (want 20)", st.DiskSyncs, syncs+1, drained())
+	}
+
+	policy(time.Hour, 1) // every record reaches the size threshold
+	save()
+	waitSyncs(syncs+2, "a Save reaching the size threshold")
+
+	policy(time.Millisecond, 1<<30) // only the delay triggers
+	save()
+	waitSyncs(syncs+3, "a Save older than the delay")
+	if li := drained(); li != 22 {
+		t.Fatalf("disk log ends at %d, want 22", li)
+	}
+}

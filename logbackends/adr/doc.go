@@ -14,9 +14,11 @@
 // before it returns. CreateSnapshot and Compact do the same: durable on
 // disk when they return.
 //
-// Draining: a background goroutine takes every Save queued since its last
-// round, writes them to the disk log (the shared segment format, through
-// Options.FS, so disk profiles and crash clones apply), makes one
+// Draining: a background goroutine lets published Saves gather until a
+// quarter of the ring is queued, the oldest has waited 10 ms, or something
+// waits for it (a full ring, a snapshot, a compaction, Close). Then it
+// takes them all, writes them to the disk log (the shared segment format,
+// through Options.FS, so disk profiles and crash clones apply), makes one
 // fdatasync and only then releases their ring space. A full ring makes
 // Save wait for a release (Stats.RingFullWaits counts it); nothing is
 // dropped. If draining fails (a full disk), every later Save fails with
