@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +16,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/adrbench/adrbench/adr"
+	"github.com/adrbench/adrbench/internal/ports"
 	"github.com/adrbench/adrbench/store"
 )
 
@@ -99,7 +99,7 @@ func StartCluster(ctx context.Context, spec ClusterSpec) (*Cluster, error) {
 	var lastErr error
 	for attempt := range startAttempts {
 		c := &Cluster{spec: spec, token: fmt.Sprintf("e2e-%d-%d", os.Getpid(), attempt)}
-		ports, err := freePorts(2 * spec.Size)
+		free, err := ports.Free(2 * spec.Size)
 		if err != nil {
 			return nil, err
 		}
@@ -112,8 +112,8 @@ func StartCluster(ctx context.Context, spec ClusterSpec) (*Cluster, error) {
 				Name:      fmt.Sprintf("m%d", i),
 				DataDir:   filepath.Join(dir, "data"),
 				LogPath:   filepath.Join(dir, "member.log"),
-				ClientURL: fmt.Sprintf("http://127.0.0.1:%d", ports[2*i]),
-				PeerURL:   fmt.Sprintf("http://127.0.0.1:%d", ports[2*i+1]),
+				ClientURL: fmt.Sprintf("http://127.0.0.1:%d", free[2*i]),
+				PeerURL:   fmt.Sprintf("http://127.0.0.1:%d", free[2*i+1]),
 			})
 		}
 		err = c.startAll("new")
@@ -390,23 +390,6 @@ func NewClient(endpoints ...string) (*clientv3.Client, error) {
 		DialTimeout: 2 * time.Second,
 		Logger:      zap.NewNop(),
 	})
-}
-
-// freePorts returns n distinct loopback ports the kernel had free. They are
-// closed before they are returned, so another process may take one before
-// our member binds it: StartCluster retries when that happens.
-func freePorts(n int) ([]int, error) {
-	ports := make([]int, 0, n)
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		// Keep each listener open until all are chosen so none repeats.
-		defer l.Close()
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
 }
 
 func tail(s string, n int) string {

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"slices"
 	"strconv"
@@ -205,29 +204,6 @@ func FindLeader(ctx context.Context, endpoints []string) (string, error) {
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
-}
-
-// freePorts returns n loopback ports free at the time of the call. The
-// ports are released before return, so another process could take one
-// before the member binds it; on a benchmark host that race is rare and
-// shows as a start failure, never as a wrong result.
-func freePorts(n int) ([]int, error) {
-	var ports []int
-	var lns []net.Listener
-	defer func() {
-		for _, ln := range lns {
-			ln.Close()
-		}
-	}()
-	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, fmt.Errorf("%w: free port: %w", ErrTarget, err)
-		}
-		lns = append(lns, ln)
-		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
 }
 
 // scrapeSyncs sums etcd_disk_wal_fsync_duration_seconds_count over the

@@ -16,6 +16,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 
+	"github.com/adrbench/adrbench/internal/ports"
 	"github.com/adrbench/adrbench/logbackends/diskprofile"
 )
 
@@ -117,9 +118,9 @@ func startProcs(ctx context.Context, cfg ClusterConfig, target string, command, 
 
 func (c *procCluster) tryStart(ctx context.Context, attempt int) error {
 	n := c.cfg.Nodes
-	ports, err := freePorts(2 * n)
+	free, err := ports.Free(2 * n)
 	if err != nil {
-		return err
+		return fmt.Errorf("%w: %w", ErrTarget, err)
 	}
 	c.members, c.endpoints = nil, nil
 	for i := range n {
@@ -128,8 +129,8 @@ func (c *procCluster) tryStart(ctx context.Context, attempt int) error {
 			name:       name,
 			dataDir:    filepath.Join(c.dir, name),
 			logPath:    filepath.Join(c.dir, name+".log"),
-			clientURL:  fmt.Sprintf("http://127.0.0.1:%d", ports[2*i]),
-			listenPeer: fmt.Sprintf("http://127.0.0.1:%d", ports[2*i+1]),
+			clientURL:  fmt.Sprintf("http://127.0.0.1:%d", free[2*i]),
+			listenPeer: fmt.Sprintf("http://127.0.0.1:%d", free[2*i+1]),
 		}
 		m.advertPeer = m.listenPeer
 		// A retry gets new ports, hence new member ids: data from the
