@@ -142,7 +142,7 @@ func (d *drainer) stop() {
 	<-d.done
 }
 
-// take returns the batch to drain now, or, when none is due, how long to
+// takeLocked returns the batch to drain now, or, when none is due, how long to
 // sleep before one is (0: until nudged). It is called with mu held.
 func (d *drainer) takeLocked(now time.Time) (batch []item, sleep time.Duration) {
 	if len(d.queue) == 0 {
