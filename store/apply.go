@@ -141,7 +141,6 @@ func (a *applier) applyNormal(idx uint64, data []byte) {
 	if errors.Is(err, mvcc.ErrAlreadyApplied) {
 		return
 	}
-	a.s.metrics.proposalsApplied.Add(1)
 	a.s.waits.trigger(req.GetID(), result{resp: resp, err: err})
 }
 

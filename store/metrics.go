@@ -16,7 +16,6 @@ import (
 // metrics are the server's own counters; the rest is read from raft, the
 // log backend and the state machine when /metrics is scraped.
 type metrics struct {
-	proposalsApplied atomic.Uint64
 	proposalsFailed  atomic.Uint64
 	proposalsPending atomic.Int64
 }

@@ -37,7 +37,6 @@ type nodeStatus struct {
 	lead          atomic.Uint64
 	term          atomic.Uint64
 	commit        atomic.Uint64
-	lastIndex     atomic.Uint64
 	leaderChanges atomic.Uint64
 	hasLeader     atomic.Bool
 }
@@ -82,8 +81,6 @@ type raftNode struct {
 	// served because its index is not yet in the local log.
 	pendingSnap uint64
 	catchUp     uint64
-	proposed    atomic.Uint64
-	failed      atomic.Uint64
 	wg          sync.WaitGroup
 }
 
@@ -94,10 +91,6 @@ type nodeConfig struct {
 	heartbeat       time.Duration
 	electionTimeout time.Duration
 	catchUp         uint64
-	// applied is the index the state machine has durably applied; raft
-	// re-delivers the committed entries after the log's snapshot and the
-	// applier skips those at or below this index.
-	applied uint64
 }
 
 func newRaftNode(cfg nodeConfig, storage logbackends.Backend, log *slog.Logger) (*raftNode, error) {
@@ -121,9 +114,10 @@ func newRaftNode(cfg nodeConfig, storage logbackends.Backend, log *slog.Logger) 
 		MaxUncommittedEntriesSize: 1 << 30,
 		CheckQuorum:               true,
 		PreVote:                   true,
-		// Raft hands back every committed entry after the snapshot: conf
-		// changes must be re-applied to raft on restart, and the applier
-		// skips entries the state machine already has.
+		// Raft hands back every committed entry after the log's snapshot:
+		// conf changes must be re-applied to raft on restart, and the
+		// applier skips the entries the state machine already has (it
+		// knows its own consistent index).
 		Applied: snap.GetMetadata().GetIndex(),
 		Logger:  raftLogger{log: log},
 	}
@@ -156,11 +150,6 @@ func newRaftNode(cfg nodeConfig, storage logbackends.Backend, log *slog.Logger) 
 		confState: cs,
 		catchUp:   cfg.catchUp,
 	}
-	last, err := storage.LastIndex()
-	if err != nil {
-		return nil, fmt.Errorf("read last index: %w", err)
-	}
-	n.status.lastIndex.Store(last)
 	return n, nil
 }
 
@@ -350,9 +339,7 @@ func (n *raftNode) proposeBatch(props []proposal) {
 		ents[i] = &raftpb.Entry{Data: props[i].data}
 	}
 	err := n.rn.Step(&raftpb.Message{Type: raftpb.MsgProp.Enum(), From: new(n.id), Entries: ents})
-	n.proposed.Add(uint64(len(props)))
 	if err != nil {
-		n.failed.Add(uint64(len(props)))
 		if errors.Is(err, raft.ErrProposalDropped) {
 			err = ErrNoLeader
 		}
@@ -411,11 +398,6 @@ func (n *raftNode) handleReady() error {
 	}
 	if err := n.storage.Save(rd.HardState, rd.Entries, snap, rd.MustSync); err != nil {
 		return fmt.Errorf("save raft log: %w", err)
-	}
-	if len(rd.Entries) > 0 {
-		n.status.lastIndex.Store(rd.Entries[len(rd.Entries)-1].GetIndex())
-	} else if snap != nil && !raft.IsEmptySnap(snap) {
-		n.status.lastIndex.Store(snap.GetMetadata().GetIndex())
 	}
 	if !isLeader {
 		n.transport.Send(msgs)

@@ -194,7 +194,6 @@ func NewServer(cfg Config, backends *logbackends.Registry, opts ...Option) (srv 
 		heartbeat:       cfg.HeartbeatInterval,
 		electionTimeout: cfg.ElectionTimeout,
 		catchUp:         cfg.SnapshotCatchUpEntries,
-		applied:         s.kv.ConsistentIndex(),
 	}, s.backend, s.log)
 	if err != nil {
 		return nil, err
