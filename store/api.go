@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"net"
 	"net/http"
@@ -31,11 +32,57 @@ const grpcOverheadBytes = 512 * 1024
 // it gRPC starts one per request as usual.
 const streamWorkers = 1024
 
+// newFrontend builds what clients talk to: the five gRPC services, the
+// health and metrics handlers, and the connections to the leader that
+// followers forward lease requests on. Each service gets the parts it
+// uses; stopped is closed when the member stops.
+func newFrontend(cfg Config, ln net.Listener, member identity, st *memberState, c *core, stopped <-chan struct{}, log *slog.Logger) (*clientAPI, *leaderConns, error) {
+	hdr := headers{clusterID: member.cluster, memberID: member.member, status: c.node.status, rev: st.kv.Rev}
+	metrics, err := newMetricsHandler(metricSources{
+		logStats:      st.backend.Stats,
+		commitLatency: st.kv.CommitLatency,
+		dbSize:        st.kv.Size,
+		status:        c.node.status,
+		applied:       c.applied,
+		proposals:     c.stats,
+	}, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	leader := newLeaderConns(c.node.status, st.members)
+	api, err := newClientAPI(apiConfig{
+		listener:        ln,
+		listenURL:       cfg.ListenClientURLs[0],
+		maxRequestBytes: cfg.MaxRequestBytes,
+		pprof:           cfg.EnablePprof,
+	}, apiServices{
+		kv:    &kvServer{kv: st.kv, reads: c.reads, proposer: c.proposer, headers: hdr, maxTxnOps: cfg.MaxTxnOps},
+		watch: &watchServer{hub: st.hub, headers: hdr, stopped: stopped},
+		lease: &leaseServer{
+			kv:       st.kv,
+			lessor:   st.lessor,
+			ids:      c.proposer.ids,
+			proposer: c.proposer,
+			headers:  hdr,
+			status:   c.node.status,
+			applied:  c.applied,
+			leader:   leader,
+		},
+		maintenance: &maintenanceServer{kv: st.kv, headers: hdr, status: c.node.status, applied: c.applied, quotaBytes: cfg.QuotaBackendBytes},
+		cluster:     &clusterServer{members: st.members, reads: c.reads, headers: hdr},
+		health:      healthHandler{status: c.node.status, reads: c.reads},
+		metrics:     metrics,
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return api, leader, nil
+}
+
 // clientAPI serves the etcd v3 gRPC API and, on the same port, the JSON
 // gateway, /health and /metrics. Connections are told apart by their first
 // bytes: gRPC clients open with the HTTP/2 preface, curl with HTTP/1.
 type clientAPI struct {
-	s        *Server
 	ln       net.Listener
 	grpcL    *chanListener
 	httpL    *chanListener
@@ -47,59 +94,95 @@ type clientAPI struct {
 	wg       sync.WaitGroup
 }
 
-func newClientAPI(s *Server, ln net.Listener) (*clientAPI, error) {
+// apiConfig is how the client port is set up.
+type apiConfig struct {
+	// listener, if not nil, is served instead of listening on listenURL.
+	listener        net.Listener
+	listenURL       string
+	maxRequestBytes int
+	pprof           bool
+}
+
+// apiServices are what the client port serves.
+type apiServices struct {
+	kv          pb.KVServer
+	watch       pb.WatchServer
+	lease       pb.LeaseServer
+	maintenance pb.MaintenanceServer
+	cluster     pb.ClusterServer
+	health      http.Handler
+	metrics     http.Handler
+}
+
+// newClientAPI listens and sets up the servers; start serves.
+func newClientAPI(cfg apiConfig, svc apiServices) (_ *clientAPI, err error) {
+	ln := cfg.listener
 	if ln == nil {
-		u, err := url.Parse(s.cfg.ListenClientURLs[0])
-		if err != nil {
-			return nil, fmt.Errorf("--listen-client-urls: %w", err)
+		if ln, err = listenClientURL(cfg.listenURL); err != nil {
+			return nil, err
 		}
-		ln, err = net.Listen("tcp", u.Host)
-		if err != nil {
-			return nil, fmt.Errorf("--listen-client-urls: %w", err)
-		}
+		// A listener given by the caller stays the caller's to close
+		// when this fails; one opened here is closed here.
+		defer func() {
+			if err != nil {
+				ln.Close()
+			}
+		}()
 	}
 	a := &clientAPI{
-		s:     s,
 		ln:    ln,
 		grpcL: newChanListener(ln.Addr()),
 		httpL: newChanListener(ln.Addr()),
+		grpcSrv: grpc.NewServer(
+			grpc.MaxRecvMsgSize(cfg.maxRequestBytes+grpcOverheadBytes),
+			grpc.MaxSendMsgSize(math.MaxInt32),
+			grpc.MaxConcurrentStreams(math.MaxUint32),
+			// Reuse handler goroutines: a fresh goroutine per request grows
+			// its stack on every call, which cost a tenth of the leader's CPU.
+			grpc.NumStreamWorkers(streamWorkers),
+			grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}),
+		),
 	}
-	a.grpcSrv = grpc.NewServer(
-		grpc.MaxRecvMsgSize(s.cfg.MaxRequestBytes+grpcOverheadBytes),
-		grpc.MaxSendMsgSize(math.MaxInt32),
-		grpc.MaxConcurrentStreams(math.MaxUint32),
-		// Reuse handler goroutines: a fresh goroutine per request grows
-		// its stack on every call, which cost a tenth of the leader's CPU.
-		grpc.NumStreamWorkers(streamWorkers),
-		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}),
-	)
-	pb.RegisterKVServer(a.grpcSrv, &kvServer{s: s})
-	pb.RegisterWatchServer(a.grpcSrv, &watchServer{s: s})
-	pb.RegisterLeaseServer(a.grpcSrv, &leaseServer{s: s})
-	pb.RegisterMaintenanceServer(a.grpcSrv, &maintenanceServer{s: s})
-	pb.RegisterClusterServer(a.grpcSrv, &clusterServer{s: s})
+	pb.RegisterKVServer(a.grpcSrv, svc.kv)
+	pb.RegisterWatchServer(a.grpcSrv, svc.watch)
+	pb.RegisterLeaseServer(a.grpcSrv, svc.lease)
+	pb.RegisterMaintenanceServer(a.grpcSrv, svc.maintenance)
+	pb.RegisterClusterServer(a.grpcSrv, svc.cluster)
 
-	mux, err := a.gateway()
-	if err != nil {
-		return nil, err
-	}
-	a.httpSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	return a, nil
-}
-
-// gateway builds the HTTP handler: etcd's JSON gateway under /v3/, which
-// reaches the gRPC services through a loopback connection (streaming calls
-// need one), plus /health, /metrics and /version.
-func (a *clientAPI) gateway() (http.Handler, error) {
-	conn, err := grpc.NewClient("passthrough:///"+a.ln.Addr().String(),
+	a.gwConn, err = grpc.NewClient("passthrough:///"+ln.Addr().String(),
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(math.MaxInt32)))
 	if err != nil {
 		return nil, fmt.Errorf("gateway connection: %w", err)
 	}
-	a.gwConn = conn
 	ctx, cancel := context.WithCancel(context.Background())
+	mux, err := httpMux(ctx, a.gwConn, svc, cfg.pprof)
+	if err != nil {
+		cancel()
+		a.gwConn.Close()
+		return nil, err
+	}
 	a.gwCancel = cancel
+	a.httpSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	return a, nil
+}
+
+func listenClientURL(raw string) (net.Listener, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, fmt.Errorf("--listen-client-urls: %w", err)
+	}
+	ln, err := net.Listen("tcp", u.Host)
+	if err != nil {
+		return nil, fmt.Errorf("--listen-client-urls: %w", err)
+	}
+	return ln, nil
+}
+
+// httpMux builds the HTTP handler: etcd's JSON gateway under /v3/, which
+// reaches the gRPC services through conn, a loopback connection (streaming
+// calls need one), plus /health, /metrics and /version.
+func httpMux(ctx context.Context, conn *grpc.ClientConn, svc apiServices, pprofOn bool) (http.Handler, error) {
 	gwmux := runtime.NewServeMux(runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.HTTPBodyMarshaler{
 		Marshaler: &runtime.JSONPb{
 			MarshalOptions:   protojson.MarshalOptions{UseProtoNames: true},
@@ -116,10 +199,10 @@ func (a *clientAPI) gateway() (http.Handler, error) {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/v3/", gwmux)
-	mux.HandleFunc("/health", a.s.serveHealth)
-	mux.HandleFunc("/metrics", a.s.serveMetrics)
-	mux.HandleFunc("/version", a.s.serveVersion)
-	if a.s.cfg.EnablePprof {
+	mux.Handle("/health", svc.health)
+	mux.Handle("/metrics", svc.metrics)
+	mux.HandleFunc("/version", serveVersion)
+	if pprofOn {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
 		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)

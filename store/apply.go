@@ -21,33 +21,52 @@ type applyItem struct {
 	done    chan error
 }
 
+// applierDeps is what the applier applies to and whom it tells.
+type applierDeps struct {
+	kv      *mvcc.Store
+	waits   *waitList
+	lessor  *lessor
+	members *members
+	// applied is advanced to each index the state machine has applied.
+	applied *indexWaiter
+	// requestSnapshot tells the raft loop that the state machine is
+	// durable up to index, so the log may record a snapshot there.
+	requestSnapshot func(index uint64)
+	// fatal stops the member after an error it cannot continue from.
+	fatal func(error)
+	// snapshotCount is how many applied entries separate two snapshots.
+	snapshotCount uint64
+}
+
 // applier applies committed entries to the state machine in log order, in
 // its own goroutine, and answers the proposers waiting for them.
 type applier struct {
-	s     *Server
+	applierDeps
 	queue chan applyItem
 	// skipTo is the state machine's consistent index when the member
 	// started: entries at or below it are already in the state machine and
 	// are skipped without decoding.
 	skipTo uint64
-	// applied and lastSnap belong to the applier goroutine.
-	applied  uint64
-	lastSnap uint64
+	// appliedIndex and lastSnap belong to the applier goroutine.
+	appliedIndex uint64
+	lastSnap     uint64
 
-	snapshotCount uint64
-	stopc         chan struct{}
-	wg            sync.WaitGroup
+	stopc chan struct{}
+	wg    sync.WaitGroup
 }
 
-func newApplier(s *Server, start, snapIndex uint64) *applier {
+// newApplier starts from the log's snapshot at snapIndex: raft re-delivers
+// every committed entry after it, and those the state machine already holds
+// (up to its consistent index) are skipped.
+func newApplier(deps applierDeps, snapIndex uint64) *applier {
+	deps.applied.advance(snapIndex)
 	return &applier{
-		s:             s,
-		queue:         make(chan applyItem, 1024),
-		skipTo:        start,
-		applied:       snapIndex,
-		lastSnap:      snapIndex,
-		snapshotCount: s.cfg.SnapshotCount,
-		stopc:         make(chan struct{}),
+		applierDeps:  deps,
+		queue:        make(chan applyItem, 1024),
+		skipTo:       deps.kv.ConsistentIndex(),
+		appliedIndex: snapIndex,
+		lastSnap:     snapIndex,
+		stopc:        make(chan struct{}),
 	}
 }
 
@@ -90,6 +109,16 @@ func (a *applier) restore(snap *raftpb.Snapshot) error {
 	}
 }
 
+// snapshotData returns the whole state machine, for a follower too far
+// behind to catch up from the log.
+func (a *applier) snapshotData() ([]byte, error) {
+	var buf bytes.Buffer
+	if _, err := a.kv.Snapshot(&buf); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
 func (a *applier) run() {
 	for {
 		select {
@@ -108,24 +137,24 @@ func (a *applier) run() {
 func (a *applier) applyEntries(ents []*raftpb.Entry) {
 	for _, e := range ents {
 		idx := e.GetIndex()
-		if idx <= a.applied {
+		if idx <= a.appliedIndex {
 			continue
 		}
 		if e.GetType() == raftpb.EntryNormal && idx > a.skipTo && len(e.GetData()) > 0 {
 			a.applyNormal(idx, e.GetData())
 		}
-		a.applied = idx
+		a.appliedIndex = idx
 	}
-	a.s.applied.advance(a.applied)
-	if a.applied-a.lastSnap >= a.snapshotCount {
+	a.applied.advance(a.appliedIndex)
+	if a.appliedIndex-a.lastSnap >= a.snapshotCount {
 		// The state machine must hold everything up to the snapshot index
 		// durably before the log may forget it.
-		if err := a.s.kv.Commit(); err != nil {
-			a.s.fatal(fmt.Errorf("commit state machine for snapshot at %d: %w", a.applied, err))
+		if err := a.kv.Commit(); err != nil {
+			a.fatal(fmt.Errorf("commit state machine for snapshot at %d: %w", a.appliedIndex, err))
 			return
 		}
-		a.lastSnap = a.applied
-		a.s.node.requestSnapshot(a.applied)
+		a.lastSnap = a.appliedIndex
+		a.requestSnapshot(a.appliedIndex)
 	}
 }
 
@@ -134,55 +163,79 @@ func (a *applier) applyNormal(idx uint64, data []byte) {
 	if err := unmarshal(data, req); err != nil {
 		// Every member decodes the same bytes: a failure here is a broken
 		// invariant (a corrupt log that passed its checksums).
-		a.s.fatal(fmt.Errorf("decode entry %d: %w", idx, err))
+		a.fatal(fmt.Errorf("decode entry %d: %w", idx, err))
 		return
 	}
-	resp, err := a.s.applyRequest(idx, req)
+	resp, err := a.applyRequest(idx, req)
 	if errors.Is(err, mvcc.ErrAlreadyApplied) {
 		return
 	}
-	a.s.waits.trigger(req.GetID(), result{resp: resp, err: err})
+	a.waits.trigger(req.GetID(), result{resp: resp, err: err})
 }
 
 func (a *applier) restoreSnapshot(snap *raftpb.Snapshot) error {
-	if err := a.s.kv.Restore(bytes.NewReader(snap.GetData())); err != nil {
+	if err := a.kv.Restore(bytes.NewReader(snap.GetData())); err != nil {
 		return err
 	}
 	idx := snap.GetMetadata().GetIndex()
-	if ci := a.s.kv.ConsistentIndex(); ci > idx {
+	if ci := a.kv.ConsistentIndex(); ci > idx {
 		idx = ci
 	}
-	a.skipTo = a.s.kv.ConsistentIndex()
-	a.applied = idx
+	a.skipTo = a.kv.ConsistentIndex()
+	a.appliedIndex = idx
 	a.lastSnap = idx
-	a.s.lessor.reload(a.s.kv.Leases())
-	a.s.applied.advance(idx)
+	a.lessor.reload(a.kv.Leases())
+	a.applied.advance(idx)
 	return nil
 }
 
 // applyRequest applies one decoded request. Lease bookkeeping that must
 // follow the state machine (expiry timers) is updated after it succeeds.
-func (s *Server) applyRequest(idx uint64, req *pb.InternalRaftRequest) (proto.Message, error) {
+func (a *applier) applyRequest(idx uint64, req *pb.InternalRaftRequest) (proto.Message, error) {
 	switch {
 	case req.GetClusterMemberAttrSet() != nil:
-		resp, err := s.kv.Apply(idx, req)
+		resp, err := a.kv.Apply(idx, req)
 		if err == nil {
-			s.members.setAttrs(req.GetClusterMemberAttrSet())
+			a.members.setAttrs(req.GetClusterMemberAttrSet())
 		}
 		return resp, err
 	case req.GetLeaseGrant() != nil:
-		resp, err := s.kv.Apply(idx, req)
+		resp, err := a.kv.Apply(idx, req)
 		if err == nil {
 			g := req.GetLeaseGrant()
-			s.lessor.grant(g.GetID(), g.GetTTL())
+			a.lessor.grant(g.GetID(), g.GetTTL())
 		}
 		return resp, err
 	case req.GetLeaseRevoke() != nil:
-		resp, err := s.kv.Apply(idx, req)
+		resp, err := a.kv.Apply(idx, req)
 		if err == nil || errors.Is(err, mvcc.ErrLeaseNotFound) {
-			s.lessor.revoke(req.GetLeaseRevoke().GetID())
+			a.lessor.revoke(req.GetLeaseRevoke().GetID())
 		}
 		return resp, err
 	}
-	return s.kv.Apply(idx, req)
+	return a.kv.Apply(idx, req)
+}
+
+// snapshotMailbox carries the applier's snapshot requests to the raft loop.
+// It holds one request; a newer one replaces an older one not yet taken, so
+// the applier never waits for the loop.
+type snapshotMailbox chan uint64
+
+func newSnapshotMailbox() snapshotMailbox { return make(snapshotMailbox, 1) }
+
+// put posts a request for a snapshot at index, keeping the higher of it
+// and any request still queued.
+func (m snapshotMailbox) put(index uint64) {
+	for {
+		select {
+		case m <- index:
+			return
+		default:
+		}
+		select {
+		case old := <-m:
+			index = max(index, old)
+		default:
+		}
+	}
 }

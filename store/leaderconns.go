@@ -14,18 +14,19 @@ import (
 // known, for the requests only the leader can answer (lease keep-alive and
 // time-to-live), which followers forward as etcd's do.
 type leaderConns struct {
-	s     *Server
-	mu    sync.Mutex
-	conns map[uint64]*grpc.ClientConn
+	status  *nodeStatus
+	members *members
+	mu      sync.Mutex
+	conns   map[uint64]*grpc.ClientConn
 }
 
-func newLeaderConns(s *Server) *leaderConns {
-	return &leaderConns{s: s, conns: map[uint64]*grpc.ClientConn{}}
+func newLeaderConns(status *nodeStatus, members *members) *leaderConns {
+	return &leaderConns{status: status, members: members, conns: map[uint64]*grpc.ClientConn{}}
 }
 
 // lease returns a Lease client for the current leader.
 func (l *leaderConns) lease() (pb.LeaseClient, uint64, error) {
-	lead := l.s.node.status.lead.Load()
+	lead := l.status.leader()
 	if lead == 0 {
 		return nil, 0, ErrNoLeader
 	}
@@ -34,7 +35,7 @@ func (l *leaderConns) lease() (pb.LeaseClient, uint64, error) {
 	if c, ok := l.conns[lead]; ok {
 		return pb.NewLeaseClient(c), lead, nil
 	}
-	urls := l.s.members.clientURLs(lead)
+	urls := l.members.clientURLs(lead)
 	if len(urls) == 0 {
 		return nil, 0, fmt.Errorf("%w: leader %x has not published its client URLs yet", ErrNoLeader, lead)
 	}

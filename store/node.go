@@ -28,17 +28,64 @@ type proposal struct {
 	id   uint64 // the request id its proposer waits on
 }
 
-// snapshotRequest asks the loop to record a snapshot at index and compact.
-type snapshotRequest struct{ index uint64 }
-
 // nodeStatus is what the rest of the server reads about raft without
-// touching the RawNode, which only the loop may use.
+// touching the RawNode, which only the loop may use. The loop writes it;
+// anyone may read it.
 type nodeStatus struct {
+	id            uint64 // this member, fixed
 	lead          atomic.Uint64
 	term          atomic.Uint64
 	commit        atomic.Uint64
 	leaderChanges atomic.Uint64
 	hasLeader     atomic.Bool
+}
+
+// leader returns the leader this member knows, or 0.
+func (s *nodeStatus) leader() uint64 { return s.lead.Load() }
+
+// isLeader reports whether this member is the leader.
+func (s *nodeStatus) isLeader() bool { return s.lead.Load() == s.id }
+
+// stateMachine is how the raft loop reaches the state machine. It is a set
+// of functions, not the applier itself: the loop hands work over and the
+// state machine never sees the node.
+type stateMachine struct {
+	// enqueue takes committed entries, in log order. It may block, which
+	// pushes back on raft.
+	enqueue func([]*raftpb.Entry)
+	// restore replaces the state machine with a snapshot's data, durably,
+	// after everything enqueued before it.
+	restore func(*raftpb.Snapshot) error
+	// snapshotData returns the state machine's data for a MsgSnap.
+	snapshotData func() ([]byte, error)
+	// snapshots carries the indexes up to which the state machine is
+	// durable: the log may record a snapshot there and compact behind it.
+	snapshots <-chan uint64
+}
+
+// nodeHooks are told of what the loop decides. Each is called from the
+// loop and must not block on it.
+type nodeHooks struct {
+	// onLeader is told when this member gains or loses leadership.
+	onLeader func(isLeader bool)
+	// onRefused is told of proposals raft refused (no leader, leadership
+	// in transfer), so their proposers stop waiting.
+	onRefused func(id uint64, err error)
+	// onFatal is called once if the log cannot be written: the member must
+	// stop rather than go on with a log it cannot trust. The loop returns
+	// right after calling it.
+	onFatal func(error)
+}
+
+// nodeDeps is everything a raft node works with besides its log.
+type nodeDeps struct {
+	log   *slog.Logger
+	sm    stateMachine
+	hooks nodeHooks
+	// newTransport builds the peer transport, which delivers inbound
+	// messages to the node it is given. The node owns the transport and
+	// closes it when it stops.
+	newTransport func(transport.Raft) (transport.Transport, error)
 }
 
 // raftNode owns the RawNode and runs the Ready loop: it is the only goroutine
@@ -50,32 +97,19 @@ type raftNode struct {
 	transport transport.Transport
 	log       *slog.Logger
 	tick      time.Duration
+	sm        stateMachine
+	hooks     nodeHooks
 
-	// applier receives committed entries in order; it runs in its own
-	// goroutine so that a slow apply does not stall the loop.
-	applier *applier
-	// snapshotData fills a MsgSnap with the state machine's data.
-	snapshotData func() ([]byte, error)
-	// onLeader is told when this member gains or loses leadership.
-	onLeader func(isLeader bool)
-	// onReadStates receives the answers to ReadIndex requests.
-	onReadStates func([]raft.ReadState)
-	// onRefused is told, from the loop, of proposals raft refused (no
-	// leader, leadership in transfer), so their proposers stop waiting.
-	onRefused func(id uint64, err error)
-	// onFatal is called once if the log cannot be written: the member must
-	// stop rather than go on with a log it cannot trust.
-	onFatal func(error)
+	propc      chan proposal
+	recvc      chan *raftpb.Message
+	readc      chan []byte
+	readStates chan raft.ReadState
+	reportc    chan func(*raft.RawNode)
+	stopc      chan struct{}
+	stopOnce   sync.Once
 
-	propc   chan proposal
-	recvc   chan *raftpb.Message
-	readc   chan []byte
-	reportc chan func(*raft.RawNode)
-	snapc   chan snapshotRequest
-	stopc   chan struct{}
-	donec   chan struct{}
-
-	status    nodeStatus
+	// status is shared with readers; the loop is its only writer.
+	status    *nodeStatus
 	confState *raftpb.ConfState
 	// pendingSnap is the latest snapshot request that could not yet be
 	// served because its index is not yet in the local log.
@@ -93,14 +127,50 @@ type nodeConfig struct {
 	catchUp         uint64
 }
 
-func newRaftNode(cfg nodeConfig, storage logbackends.Backend, log *slog.Logger) (*raftNode, error) {
+// newRaftNode restarts raft from storage (or bootstraps it when cfg says
+// so) and builds the peer transport last, so that nothing is left to close
+// when it fails. The loop starts with start.
+func newRaftNode(cfg nodeConfig, storage logbackends.Backend, deps nodeDeps) (*raftNode, error) {
+	rn, cs, err := newRawNode(cfg, storage, deps.log)
+	if err != nil {
+		return nil, err
+	}
+	n := &raftNode{
+		id:         cfg.id,
+		rn:         rn,
+		storage:    storage,
+		log:        deps.log,
+		tick:       cfg.heartbeat,
+		sm:         deps.sm,
+		hooks:      deps.hooks,
+		propc:      make(chan proposal, 4096),
+		recvc:      make(chan *raftpb.Message, 4096),
+		readc:      make(chan []byte, 64),
+		readStates: make(chan raft.ReadState, 64),
+		reportc:    make(chan func(*raft.RawNode), 256),
+		stopc:      make(chan struct{}),
+		status:     &nodeStatus{id: cfg.id},
+		confState:  cs,
+		catchUp:    cfg.catchUp,
+	}
+	n.transport, err = deps.newTransport(n)
+	if err != nil {
+		return nil, fmt.Errorf("start peer transport: %w", err)
+	}
+	return n, nil
+}
+
+// newRawNode builds the RawNode on storage, bootstrapping a new cluster's
+// first configuration when the log is empty. It returns the log's last
+// configuration.
+func newRawNode(cfg nodeConfig, storage logbackends.Backend, log *slog.Logger) (*raft.RawNode, *raftpb.ConfState, error) {
 	snap, err := storage.Snapshot()
 	if err != nil {
-		return nil, fmt.Errorf("read snapshot: %w", err)
+		return nil, nil, fmt.Errorf("read snapshot: %w", err)
 	}
 	_, cs, err := storage.InitialState()
 	if err != nil {
-		return nil, fmt.Errorf("read initial state: %w", err)
+		return nil, nil, fmt.Errorf("read initial state: %w", err)
 	}
 	electionTicks := int(cfg.electionTimeout / cfg.heartbeat)
 	rc := &raft.Config{
@@ -123,7 +193,7 @@ func newRaftNode(cfg nodeConfig, storage logbackends.Backend, log *slog.Logger) 
 	}
 	rn, err := raft.NewRawNode(rc)
 	if err != nil {
-		return nil, fmt.Errorf("start raft: %w", err)
+		return nil, nil, fmt.Errorf("start raft: %w", err)
 	}
 	if cfg.bootstrap {
 		peers := make([]raft.Peer, len(cfg.peers))
@@ -131,45 +201,28 @@ func newRaftNode(cfg nodeConfig, storage logbackends.Backend, log *slog.Logger) 
 			peers[i] = raft.Peer{ID: p}
 		}
 		if err := rn.Bootstrap(peers); err != nil {
-			return nil, fmt.Errorf("bootstrap raft: %w", err)
+			return nil, nil, fmt.Errorf("bootstrap raft: %w", err)
 		}
 	}
-	n := &raftNode{
-		id:        cfg.id,
-		rn:        rn,
-		storage:   storage,
-		log:       log,
-		tick:      cfg.heartbeat,
-		propc:     make(chan proposal, 4096),
-		recvc:     make(chan *raftpb.Message, 4096),
-		readc:     make(chan []byte, 64),
-		reportc:   make(chan func(*raft.RawNode), 256),
-		snapc:     make(chan snapshotRequest, 1),
-		stopc:     make(chan struct{}),
-		donec:     make(chan struct{}),
-		confState: cs,
-		catchUp:   cfg.catchUp,
-	}
-	return n, nil
+	return rn, cs, nil
 }
 
-// start runs the loop. transport and applier must be set.
+// start runs the loop.
 func (n *raftNode) start() {
 	n.wg.Add(1)
 	go func() {
 		defer n.wg.Done()
-		defer close(n.donec)
 		n.run()
 	}()
 }
 
-func (n *raftNode) stop() {
-	select {
-	case <-n.stopc:
-	default:
-		close(n.stopc)
-	}
+// stop ends the loop, waits for the goroutines sending snapshots, then
+// closes the transport. It may be called more than once, and on a node
+// that never started.
+func (n *raftNode) stop() error {
+	n.stopOnce.Do(func() { close(n.stopc) })
 	n.wg.Wait()
+	return n.transport.Close()
 }
 
 // propose queues a proposal; it blocks only while the queue is full.
@@ -202,24 +255,10 @@ func (n *raftNode) readIndex(ctx context.Context, rctx []byte) error {
 	}
 }
 
-// requestSnapshot asks for a snapshot at index; a newer request replaces an
-// older one still queued.
-func (n *raftNode) requestSnapshot(index uint64) {
-	for {
-		select {
-		case n.snapc <- snapshotRequest{index: index}:
-			return
-		default:
-		}
-		select {
-		case old := <-n.snapc:
-			if old.index > index {
-				index = old.index
-			}
-		default:
-		}
-	}
-}
+// readStatesChan carries raft's answers to readIndex requests. The loop
+// never waits for a reader: an answer that does not fit is dropped, and
+// its reader asks again.
+func (n *raftNode) readStatesChan() <-chan raft.ReadState { return n.readStates }
 
 // Process implements transport.Raft: a message from a peer.
 func (n *raftNode) Process(ctx context.Context, m *raftpb.Message) error {
@@ -280,22 +319,22 @@ func (n *raftNode) run() {
 			n.rn.ReadIndex(rctx)
 		case f := <-n.reportc:
 			f(n.rn)
-		case req := <-n.snapc:
-			if req.index > n.pendingSnap {
-				n.pendingSnap = req.index
+		case idx := <-n.sm.snapshots:
+			if idx > n.pendingSnap {
+				n.pendingSnap = idx
 			}
 		case <-n.stopc:
 			return
 		}
 		for n.rn.HasReady() {
 			if err := n.handleReady(); err != nil {
-				n.onFatal(err)
+				n.hooks.onFatal(err)
 				return
 			}
 		}
 		if n.pendingSnap != 0 {
 			if err := n.snapshot(); err != nil {
-				n.onFatal(err)
+				n.hooks.onFatal(err)
 				return
 			}
 		}
@@ -344,7 +383,7 @@ func (n *raftNode) proposeBatch(props []proposal) {
 			err = ErrNoLeader
 		}
 		for _, p := range props {
-			n.onRefused(p.id, err)
+			n.hooks.onRefused(p.id, err)
 		}
 	}
 }
@@ -366,7 +405,7 @@ func (n *raftNode) handleReady() error {
 		n.updateSoftState(rd.SoftState)
 	}
 	if len(rd.ReadStates) > 0 {
-		n.onReadStates(rd.ReadStates)
+		n.deliverReadStates(rd.ReadStates)
 	}
 	isLeader := n.status.lead.Load() == n.id
 	msgs := n.prepareMessages(rd.Messages)
@@ -379,7 +418,7 @@ func (n *raftNode) handleReady() error {
 		// durable; only then does the log record the snapshot, so a crash
 		// in between leaves a state machine ahead of its log, which replay
 		// handles, never a log pointing at state that is not there.
-		if err := n.applier.restore(snap); err != nil {
+		if err := n.sm.restore(snap); err != nil {
 			return fmt.Errorf("restore snapshot at %d: %w", snap.GetMetadata().GetIndex(), err)
 		}
 		snap = &raftpb.Snapshot{Metadata: snap.GetMetadata()}
@@ -394,7 +433,7 @@ func (n *raftNode) handleReady() error {
 		}
 	}
 	if isLeader && len(committed) > 0 {
-		n.applier.enqueue(committed)
+		n.sm.enqueue(committed)
 	}
 	if err := n.storage.Save(rd.HardState, rd.Entries, snap, rd.MustSync); err != nil {
 		return fmt.Errorf("save raft log: %w", err)
@@ -402,7 +441,7 @@ func (n *raftNode) handleReady() error {
 	if !isLeader {
 		n.transport.Send(msgs)
 		if len(committed) > 0 {
-			n.applier.enqueue(committed)
+			n.sm.enqueue(committed)
 		}
 	}
 	n.rn.Advance(rd)
@@ -416,8 +455,19 @@ func (n *raftNode) updateSoftState(ss *raft.SoftState) {
 		n.status.leaderChanges.Add(1)
 	}
 	wasLeader, isLeader := prev == n.id, ss.Lead == n.id
-	if wasLeader != isLeader && n.onLeader != nil {
-		n.onLeader(isLeader)
+	if wasLeader != isLeader {
+		n.hooks.onLeader(isLeader)
+	}
+}
+
+// deliverReadStates passes ReadIndex answers on without blocking the loop:
+// an answer nobody takes is dropped, as its reader retries.
+func (n *raftNode) deliverReadStates(states []raft.ReadState) {
+	for _, st := range states {
+		select {
+		case n.readStates <- st:
+		default:
+		}
 	}
 }
 
@@ -437,7 +487,7 @@ func (n *raftNode) prepareMessages(msgs []*raftpb.Message) []*raftpb.Message {
 		n.wg.Add(1)
 		go func(m *raftpb.Message) {
 			defer n.wg.Done()
-			data, err := n.snapshotData()
+			data, err := n.sm.snapshotData()
 			if err != nil {
 				n.log.Warn("snapshot for follower", "to", m.GetTo(), "err", err)
 				n.ReportSnapshot(m.GetTo(), raft.SnapshotFailure)

@@ -3,33 +3,53 @@ package store
 import (
 	"context"
 	"errors"
+	"sync/atomic"
+	"time"
 
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	"google.golang.org/protobuf/proto"
 )
 
+// proposalStats counts what happened to this member's proposals; /metrics
+// reads them.
+type proposalStats struct {
+	failed  atomic.Uint64
+	pending atomic.Int64
+}
+
+// proposer puts requests through raft and waits for their results.
+type proposer struct {
+	ids   *idGenerator
+	waits *waitList
+	// submit queues a proposal in the raft loop.
+	submit   func(context.Context, proposal) error
+	maxBytes int
+	timeout  time.Duration
+	stats    *proposalStats
+}
+
 // propose puts a request through raft and waits until this member has
 // applied it, returning what applying it produced.
-func (s *Server) propose(ctx context.Context, req *pb.InternalRaftRequest) (proto.Message, error) {
-	id := s.reqIDs.next()
+func (p *proposer) propose(ctx context.Context, req *pb.InternalRaftRequest) (proto.Message, error) {
+	id := p.ids.next()
 	req.ID = id
 	data, err := proto.Marshal(req)
 	if err != nil {
 		return nil, err
 	}
-	if len(data) > s.cfg.MaxRequestBytes {
+	if len(data) > p.maxBytes {
 		return nil, ErrTooLarge
 	}
-	ch := s.waits.register(id)
-	cctx, cancel := context.WithTimeout(ctx, s.reqTimeout)
+	ch := p.waits.register(id)
+	cctx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
-	s.metrics.proposalsPending.Add(1)
-	defer s.metrics.proposalsPending.Add(-1)
-	err = s.node.propose(cctx, proposal{data: data, id: id})
+	p.stats.pending.Add(1)
+	defer p.stats.pending.Add(-1)
+	err = p.submit(cctx, proposal{data: data, id: id})
 	if err != nil {
-		s.waits.cancel(id)
-		s.metrics.proposalsFailed.Add(1)
-		return nil, s.waitErr(ctx, err)
+		p.waits.cancel(id)
+		p.stats.failed.Add(1)
+		return nil, waitErr(ctx, err)
 	}
 	// No select on the server's stop channel here: a thousand waiting
 	// requests would all contend on its lock. Close answers every waiter
@@ -37,18 +57,18 @@ func (s *Server) propose(ctx context.Context, req *pb.InternalRaftRequest) (prot
 	select {
 	case r := <-ch:
 		if r.err != nil && (errors.Is(r.err, ErrNoLeader) || errors.Is(r.err, ErrStopped)) {
-			s.metrics.proposalsFailed.Add(1)
+			p.stats.failed.Add(1)
 		}
 		return r.resp, r.err
 	case <-cctx.Done():
-		s.waits.cancel(id)
-		s.metrics.proposalsFailed.Add(1)
-		return nil, s.waitErr(ctx, cctx.Err())
+		p.waits.cancel(id)
+		p.stats.failed.Add(1)
+		return nil, waitErr(ctx, cctx.Err())
 	}
 }
 
 // waitErr tells a client's own cancellation from our timeout.
-func (s *Server) waitErr(parent context.Context, err error) error {
+func waitErr(parent context.Context, err error) error {
 	if perr := parent.Err(); perr != nil {
 		return perr
 	}

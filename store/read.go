@@ -9,14 +9,27 @@ import (
 	"go.etcd.io/raft/v3"
 )
 
+// readDeps is what linearizable reads need from raft and the applier.
+type readDeps struct {
+	// readIndex asks raft for the commit index, tagged with rctx; the
+	// answer arrives on states.
+	readIndex func(ctx context.Context, rctx []byte) error
+	states    <-chan raft.ReadState
+	status    *nodeStatus
+	applied   *indexWaiter
+	// timeout bounds one read's wait for an answer; retry is how long
+	// one ReadIndex request is given before it is sent again.
+	timeout time.Duration
+	retry   time.Duration
+}
+
 // readBatcher turns concurrent linearizable reads into few ReadIndex
 // requests: readers that arrive while one is in flight share the next.
 type readBatcher struct {
-	s       *Server
+	readDeps
 	mu      sync.Mutex
 	pending *readBatch
 	kick    chan struct{}
-	states  chan raft.ReadState
 	seq     uint64
 	stopc   chan struct{}
 	wg      sync.WaitGroup
@@ -28,13 +41,12 @@ type readBatch struct {
 	err   error
 }
 
-func newReadBatcher(s *Server) *readBatcher {
+func newReadBatcher(deps readDeps) *readBatcher {
 	return &readBatcher{
-		s:       s,
-		pending: &readBatch{done: make(chan struct{})},
-		kick:    make(chan struct{}, 1),
-		states:  make(chan raft.ReadState, 64),
-		stopc:   make(chan struct{}),
+		readDeps: deps,
+		pending:  &readBatch{done: make(chan struct{})},
+		kick:     make(chan struct{}, 1),
+		stopc:    make(chan struct{}),
 	}
 }
 
@@ -55,21 +67,9 @@ func (r *readBatcher) stop() {
 	r.wg.Wait()
 }
 
-// deliver is called from the raft loop with ReadIndex answers. It must not
-// block: a state nobody waits for any more is dropped.
-func (r *readBatcher) deliver(states []raft.ReadState) {
-	for _, st := range states {
-		select {
-		case r.states <- st:
-		default:
-		}
-	}
-}
-
-// linearizableRead returns once this member has applied everything
-// committed before the call, so a local read that follows is linearizable.
-func (s *Server) linearizableRead(ctx context.Context) error {
-	r := s.reads
+// read returns once this member has applied everything committed before
+// the call, so a local read that follows is linearizable.
+func (r *readBatcher) read(ctx context.Context) error {
 	r.mu.Lock()
 	b := r.pending
 	r.mu.Unlock()
@@ -81,18 +81,18 @@ func (s *Server) linearizableRead(ctx context.Context) error {
 	case <-b.done:
 	case <-ctx.Done():
 		return ctx.Err()
-	case <-s.stopc:
+	case <-r.stopc:
 		return ErrStopped
 	}
 	if b.err != nil {
 		return b.err
 	}
 	select {
-	case <-s.applied.wait(b.index):
+	case <-r.applied.wait(b.index):
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
-	case <-s.stopc:
+	case <-r.stopc:
 		return ErrStopped
 	}
 }
@@ -112,23 +112,21 @@ func (r *readBatcher) run() {
 		b := r.pending
 		r.pending = &readBatch{done: make(chan struct{})}
 		r.mu.Unlock()
-		b.index, b.err = r.readIndex()
+		b.index, b.err = r.commitIndex()
 		close(b.done)
 	}
 }
 
-// readIndex asks raft for the commit index, retrying when an answer does
+// commitIndex asks raft for the commit index, retrying when an answer does
 // not come (a lost message, an election in progress) until the request
 // timeout.
-func (r *readBatcher) readIndex() (uint64, error) {
-	s := r.s
-	deadline := time.Now().Add(s.reqTimeout)
-	retry := s.cfg.ElectionTimeout / 2
+func (r *readBatcher) commitIndex() (uint64, error) {
+	deadline := time.Now().Add(r.timeout)
 	for time.Now().Before(deadline) {
 		r.seq++
 		rctx := binary.BigEndian.AppendUint64(nil, r.seq)
-		ctx, cancel := context.WithTimeout(context.Background(), retry)
-		err := s.node.readIndex(ctx, rctx)
+		ctx, cancel := context.WithTimeout(context.Background(), r.retry)
+		err := r.readIndex(ctx, rctx)
 		if err != nil {
 			cancel()
 			if err == ErrStopped {
@@ -147,7 +145,7 @@ func (r *readBatcher) readIndex() (uint64, error) {
 		default:
 		}
 	}
-	if !s.node.status.hasLeader.Load() {
+	if !r.status.hasLeader.Load() {
 		return 0, ErrNoLeader
 	}
 	return 0, ErrTimeout

@@ -2,66 +2,43 @@ package store
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/url"
 	"os"
-	"path/filepath"
 	"sync"
 	"time"
 
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	"go.etcd.io/etcd/api/v3/membershippb"
-	"go.etcd.io/etcd/api/v3/mvccpb"
-	"go.etcd.io/raft/v3"
 
 	"github.com/adrbench/adrbench/logbackends"
-	"github.com/adrbench/adrbench/logbackends/diskprofile"
-	"github.com/adrbench/adrbench/logbackends/vfs"
-	"github.com/adrbench/adrbench/store/mvcc"
 	"github.com/adrbench/adrbench/store/transport"
-	"github.com/adrbench/adrbench/store/watch"
 )
 
 // Server is one member of the cluster: raft node, log backend, state
-// machine, watch hub, lessor, and the client API.
+// machine, watch hub, lessor, and the client API. It assembles the parts
+// and owns their lifecycle; the parts know only what they use.
 type Server struct {
-	cfg       Config
-	log       *slog.Logger
-	id        uint64
-	clusterID uint64
-	members   *members
-
-	backend logbackends.Backend
-	kv      *mvcc.Store
-	hub     *watch.Hub
-	node    *raftNode
-	tr      transport.Transport
-	applier *applier
-	lessor  *lessor
-	reads   *readBatcher
-	metrics *metrics
-
-	reqIDs     *idGenerator
-	waits      *waitList
-	applied    indexWaiter
+	cfg        Config
+	log        *slog.Logger
+	id         uint64
+	clusterID  uint64
 	reqTimeout time.Duration
 
+	state  *memberState
+	core   *core
 	api    *clientAPI
 	leader *leaderConns
 
+	failure  *failure
 	stopOnce sync.Once
 	// stopCtx is cancelled when the server stops, for its own requests.
 	stopCtx    context.Context
 	cancelStop context.CancelFunc
 	stopc      chan struct{}
 	donec      chan struct{}
-	errMu      sync.Mutex
-	err        error
 	wg         sync.WaitGroup
 }
 
@@ -88,18 +65,7 @@ func WithTransport(f func(id, clusterID uint64, r transport.Raft) (transport.Tra
 // the first --listen-client-urls address.
 func WithClientListener(l net.Listener) Option { return func(o *options) { o.clientListen = l } }
 
-// identity is what a data dir records about the member that owns it.
-type identity struct {
-	Name      string `json:"name"`
-	MemberID  string `json:"member_id"`
-	ClusterID string `json:"cluster_id"`
-}
-
-// NewServer opens (or creates) the member's data and starts serving.
-func NewServer(cfg Config, backends *logbackends.Registry, opts ...Option) (srv *Server, err error) {
-	if err := cfg.Validate(); err != nil {
-		return nil, err
-	}
+func resolveOptions(cfg Config, opts []Option) options {
 	o := options{}
 	for _, opt := range opts {
 		opt(&o)
@@ -107,226 +73,105 @@ func NewServer(cfg Config, backends *logbackends.Registry, opts ...Option) (srv 
 	if o.logger == nil {
 		o.logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
-	s := &Server{
-		cfg:        cfg,
-		log:        o.logger.With("member", cfg.Name),
-		members:    newMembers(cfg.InitialCluster, cfg.InitialClusterToken),
-		waits:      newWaitList(),
-		metrics:    &metrics{},
-		reqTimeout: 5*time.Second + 2*cfg.ElectionTimeout,
-		stopc:      make(chan struct{}),
-		donec:      make(chan struct{}),
+	if o.transport == nil {
+		o.transport = func(id, cluster uint64, r transport.Raft) (transport.Transport, error) {
+			return tcpTransport(cfg, id, cluster, r)
+		}
 	}
-	s.stopCtx, s.cancelStop = context.WithCancel(context.Background())
-	s.id = memberID(cfg.AdvertisePeerURLs, cfg.InitialClusterToken)
-	s.clusterID = clusterID(s.members.ids(), cfg.InitialClusterToken)
-	s.reqIDs = newIDGenerator(s.id, time.Now())
-	s.leader = newLeaderConns(s)
+	return o
+}
 
-	// Undo whatever was opened if a later step fails.
-	var closers []func() error
+// NewServer opens (or creates) the member's data and starts serving, in
+// four steps: open the member's state (identity check, log backend, state
+// machine, watch hub, lessor), build the replicated core (applier, raft
+// node and peer transport, reads, proposals), build the client API, start.
+// If a step fails, what the earlier ones opened is closed.
+func NewServer(cfg Config, backends *logbackends.Registry, opts ...Option) (_ *Server, err error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	o := resolveOptions(cfg, opts)
+	log := o.logger.With("member", cfg.Name)
+	mems := newMembers(cfg.InitialCluster, cfg.InitialClusterToken)
+	ident := identityOf(cfg, mems)
+	var undo []func() error
 	defer func() {
 		if err != nil {
-			for i := len(closers) - 1; i >= 0; i-- {
-				_ = closers[i]()
+			for i := len(undo) - 1; i >= 0; i-- {
+				_ = undo[i]()
 			}
 		}
 	}()
 
-	memberDir := filepath.Join(cfg.DataDir, "member")
-	fresh, err := s.checkIdentity(memberDir)
+	state, err := openState(cfg, backends, ident, mems)
 	if err != nil {
 		return nil, err
 	}
-	bopts := logbackends.DefaultOptions(LogDir(cfg.DataDir))
-	bopts.Region = cfg.ADRRegion
-	if p, _ := cfg.diskProfile(); p.Emulated {
-		bopts.FS = diskprofile.Wrap(vfs.OS{}, p)
-	}
-	s.backend, err = backends.Open(cfg.LogBackend, bopts)
-	if err != nil {
-		return nil, fmt.Errorf("open log backend %q: %w", cfg.LogBackend, err)
-	}
-	closers = append(closers, s.backend.Close)
-	if err := os.MkdirAll(filepath.Join(memberDir, "snap"), 0o700); err != nil {
-		return nil, fmt.Errorf("create %s: %w", filepath.Join(memberDir, "snap"), err)
-	}
-	s.kv, err = mvcc.Open(mvcc.Config{
-		Path:          filepath.Join(memberDir, "snap", "db"),
-		BatchInterval: cfg.BackendBatchInterval,
-		BatchLimit:    cfg.BackendBatchLimit,
-		QuotaBytes:    cfg.QuotaBackendBytes,
-	}, func(rev int64, evs []*mvccpb.Event) { s.hub.Notify(rev, evs) })
-	if err != nil {
-		return nil, fmt.Errorf("open state machine: %w", err)
-	}
-	closers = append(closers, s.kv.Close)
-	wcfg := watch.DefaultConfig()
-	wcfg.MaxResponseBytes = cfg.MaxRequestBytes
-	wcfg.IsCompacted = func(err error) bool { return errors.Is(err, mvcc.ErrCompacted) }
-	s.hub = watch.NewHub(s.kv, wcfg)
-	closers = append(closers, func() error { s.hub.Close(); return nil })
-	published, err := s.kv.Members()
-	if err != nil {
-		return nil, fmt.Errorf("read members: %w", err)
-	}
-	for _, m := range published {
-		s.members.setAttrs(m)
-	}
+	undo = append(undo, state.close)
 
-	s.lessor = newLessor(minLeaseTTL(cfg), time.Now)
-	s.lessor.reload(s.kv.Leases())
-
-	empty, err := logIsEmpty(s.backend)
+	fail := newFailure(log)
+	c, err := newCore(cfg, ident.member, state, coreDeps{
+		newTransport: func(r transport.Raft) (transport.Transport, error) {
+			return o.transport(ident.member, ident.cluster, r)
+		},
+		fatal: fail.fatal,
+		log:   log,
+	})
 	if err != nil {
 		return nil, err
 	}
-	if empty && !fresh {
-		return nil, fmt.Errorf("%w: %s has an identity but no raft log", ErrMemberMismatch, memberDir)
-	}
-	if empty && cfg.InitialClusterState == "existing" {
-		return nil, fmt.Errorf("--initial-cluster-state existing: no data in %s to restart from (adding members to a running cluster is not supported)", cfg.DataDir)
-	}
-	s.node, err = newRaftNode(nodeConfig{
-		id:              s.id,
-		peers:           s.members.ids(),
-		bootstrap:       empty,
-		heartbeat:       cfg.HeartbeatInterval,
-		electionTimeout: cfg.ElectionTimeout,
-		catchUp:         cfg.SnapshotCatchUpEntries,
-	}, s.backend, s.log)
+	undo = append(undo, c.node.stop)
+
+	stopc := make(chan struct{})
+	api, leader, err := newFrontend(cfg, o.clientListen, ident, state, c, stopc, log)
 	if err != nil {
 		return nil, err
 	}
-	snap, err := s.backend.Snapshot()
-	if err != nil {
-		return nil, fmt.Errorf("read snapshot: %w", err)
-	}
-	s.applier = newApplier(s, s.kv.ConsistentIndex(), snap.GetMetadata().GetIndex())
-	s.applied.advance(snap.GetMetadata().GetIndex())
-	s.reads = newReadBatcher(s)
-	s.node.applier = s.applier
-	s.node.snapshotData = s.snapshotData
-	s.node.onLeader = s.leaderChanged
-	s.node.onReadStates = s.reads.deliver
-	s.node.onFatal = s.fatal
-	s.node.onRefused = func(id uint64, err error) { s.waits.trigger(id, result{err: err}) }
+	undo = append(undo, api.close)
 
-	if o.transport == nil {
-		o.transport = s.tcpTransport
-	}
-	s.tr, err = o.transport(s.id, s.clusterID, s.node)
-	if err != nil {
-		return nil, fmt.Errorf("start peer transport: %w", err)
-	}
-	closers = append(closers, s.tr.Close)
-	s.node.transport = s.tr
-
-	s.api, err = newClientAPI(s, o.clientListen)
-	if err != nil {
-		return nil, err
-	}
-	closers = append(closers, s.api.close)
-	if fresh {
-		if err := s.writeIdentity(memberDir); err != nil {
+	if state.fresh {
+		if err := writeIdentity(state.dir, ident); err != nil {
 			return nil, err
 		}
 	}
-
-	s.applier.start()
-	s.node.start()
-	s.reads.start()
-	s.api.start()
-	s.wg.Add(2)
-	go s.publishAttributes()
-	go s.expireLeases()
+	stopCtx, cancelStop := context.WithCancel(context.Background())
+	s := &Server{
+		cfg:        cfg,
+		log:        log,
+		id:         ident.member,
+		clusterID:  ident.cluster,
+		reqTimeout: requestTimeout(cfg),
+		state:      state,
+		core:       c,
+		api:        api,
+		leader:     leader,
+		failure:    fail,
+		stopCtx:    stopCtx,
+		cancelStop: cancelStop,
+		stopc:      stopc,
+		donec:      make(chan struct{}),
+	}
+	s.start()
 	return s, nil
 }
 
-func minLeaseTTL(cfg Config) int64 {
-	// etcd: a lease must outlive an election, 1.5 election timeouts.
-	d := cfg.ElectionTimeout * 3 / 2
-	secs := int64((d + time.Second - 1) / time.Second)
-	if secs < 1 {
-		secs = 1
-	}
-	return secs
+// requestTimeout bounds how long a request waits for raft: long enough to
+// ride out an election.
+func requestTimeout(cfg Config) time.Duration { return 5*time.Second + 2*cfg.ElectionTimeout }
+
+// start runs every part: the applier before the raft loop that feeds it,
+// the API last.
+func (s *Server) start() {
+	s.core.start()
+	s.api.start()
+	go s.stopOnFatal()
+	s.wg.Add(2)
+	go s.publishAttributes()
+	go s.expireLeases()
 }
 
-func logIsEmpty(b logbackends.Backend) (bool, error) {
-	hs, _, err := b.InitialState()
-	if err != nil {
-		return false, fmt.Errorf("read initial state: %w", err)
-	}
-	last, err := b.LastIndex()
-	if err != nil {
-		return false, fmt.Errorf("read last index: %w", err)
-	}
-	snap, err := b.Snapshot()
-	if err != nil {
-		return false, fmt.Errorf("read snapshot: %w", err)
-	}
-	return raft.IsEmptyHardState(hs) && last == 0 && raft.IsEmptySnap(snap), nil
-}
-
-// checkIdentity makes sure the data dir, if it has data, belongs to the
-// member the flags describe. It reports whether the dir is new.
-func (s *Server) checkIdentity(dir string) (bool, error) {
-	b, err := os.ReadFile(filepath.Join(dir, "identity.json"))
-	if errors.Is(err, os.ErrNotExist) {
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return false, fmt.Errorf("--data-dir: %w", err)
-		}
-		return true, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("--data-dir: %w", err)
-	}
-	var id identity
-	if err := json.Unmarshal(b, &id); err != nil {
-		return false, fmt.Errorf("--data-dir: %s: %w", filepath.Join(dir, "identity.json"), err)
-	}
-	want := s.identity()
-	if id != want {
-		return false, fmt.Errorf("%w: %s holds member %s (%s) of cluster %s, the flags describe member %s (%s) of cluster %s",
-			ErrMemberMismatch, dir, id.Name, id.MemberID, id.ClusterID, want.Name, want.MemberID, want.ClusterID)
-	}
-	return false, nil
-}
-
-func (s *Server) identity() identity {
-	return identity{Name: s.cfg.Name, MemberID: fmt.Sprintf("%x", s.id), ClusterID: fmt.Sprintf("%x", s.clusterID)}
-}
-
-func (s *Server) writeIdentity(dir string) error {
-	b, err := json.Marshal(s.identity())
-	if err != nil {
-		return err
-	}
-	tmp := filepath.Join(dir, "identity.json.tmp")
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
-	if err != nil {
-		return fmt.Errorf("--data-dir: %w", err)
-	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return fmt.Errorf("--data-dir: %w", err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("--data-dir: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("--data-dir: %w", err)
-	}
-	if err := os.Rename(tmp, filepath.Join(dir, "identity.json")); err != nil {
-		return fmt.Errorf("--data-dir: %w", err)
-	}
-	return vfs.OS{}.SyncDir(dir)
-}
-
-func (s *Server) tcpTransport(id, cluster uint64, r transport.Raft) (transport.Transport, error) {
-	u, err := url.Parse(s.cfg.ListenPeerURLs[0])
+func tcpTransport(cfg Config, id, cluster uint64, r transport.Raft) (transport.Transport, error) {
+	u, err := url.Parse(cfg.ListenPeerURLs[0])
 	if err != nil {
 		return nil, fmt.Errorf("--listen-peer-urls: %w", err)
 	}
@@ -335,8 +180,8 @@ func (s *Server) tcpTransport(id, cluster uint64, r transport.Raft) (transport.T
 		return nil, fmt.Errorf("--listen-peer-urls: %w", err)
 	}
 	peers := map[uint64][]string{}
-	for _, m := range s.cfg.InitialCluster {
-		pid := memberID(m.PeerURLs, s.cfg.InitialClusterToken)
+	for _, m := range cfg.InitialCluster {
+		pid := memberID(m.PeerURLs, cfg.InitialClusterToken)
 		if pid != id {
 			peers[pid] = m.PeerURLs
 		}
@@ -356,37 +201,30 @@ func (s *Server) ID() uint64 { return s.id }
 func (s *Server) ClusterID() uint64 { return s.clusterID }
 
 // Leader returns the id of the leader this member knows, or 0.
-func (s *Server) Leader() uint64 { return s.node.status.lead.Load() }
+func (s *Server) Leader() uint64 { return s.core.node.status.leader() }
 
 // ClientAddr returns the address the client API listens on.
 func (s *Server) ClientAddr() string { return s.api.addr() }
 
 // Transport returns the member's peer transport (for fault injection).
-func (s *Server) Transport() transport.Transport { return s.tr }
+func (s *Server) Transport() transport.Transport { return s.core.node.transport }
 
 // BackendStats returns the log backend's counters.
-func (s *Server) BackendStats() logbackends.Stats { return s.backend.Stats() }
+func (s *Server) BackendStats() logbackends.Stats { return s.state.backend.Stats() }
 
 // Done is closed when the server has stopped, on Close or on a fatal error.
 func (s *Server) Done() <-chan struct{} { return s.donec }
 
 // Err returns the fatal error that stopped the server, if any.
-func (s *Server) Err() error {
-	s.errMu.Lock()
-	defer s.errMu.Unlock()
-	return s.err
-}
+func (s *Server) Err() error { return s.failure.get() }
 
-// fatal stops the member after an error it cannot continue from, such as a
-// log write that failed: going on could acknowledge writes it cannot keep.
-func (s *Server) fatal(err error) {
-	s.errMu.Lock()
-	if s.err == nil {
-		s.err = err
+// stopOnFatal closes the member after a fatal error.
+func (s *Server) stopOnFatal() {
+	select {
+	case <-s.failure.fatalc:
+		s.Close()
+	case <-s.stopc:
 	}
-	s.errMu.Unlock()
-	s.log.Error("stopping member", "err", err)
-	go s.Close()
 }
 
 // Close stops the member. Acknowledged writes stay as durable as the log
@@ -396,19 +234,14 @@ func (s *Server) Close() error {
 		close(s.stopc)
 		s.cancelStop()
 		s.api.close()
-		s.reads.stop()
+		s.core.reads.stop()
 		s.wg.Wait()
-		s.node.stop()
-		s.tr.Close()
-		s.applier.stop()
-		s.waits.failAll(ErrStopped)
+		_ = s.core.node.stop()
+		s.core.applier.stop()
+		s.core.waits.failAll(ErrStopped)
 		s.leader.close()
-		s.hub.Close()
-		if err := s.kv.Close(); err != nil {
-			s.setErr(fmt.Errorf("close state machine: %w", err))
-		}
-		if err := s.backend.Close(); err != nil {
-			s.setErr(fmt.Errorf("close log backend: %w", err))
+		if err := s.state.close(); err != nil {
+			s.failure.record(err)
 		}
 		close(s.donec)
 	})
@@ -416,35 +249,42 @@ func (s *Server) Close() error {
 	return s.Err()
 }
 
-func (s *Server) setErr(err error) {
-	s.errMu.Lock()
-	defer s.errMu.Unlock()
-	if s.err == nil {
-		s.err = err
+// failure keeps the first error that stopped a member and signals a fatal
+// one: an error the member cannot continue from, such as a log write that
+// failed, where going on could acknowledge writes it cannot keep.
+type failure struct {
+	log    *slog.Logger
+	mu     sync.Mutex
+	err    error
+	once   sync.Once
+	fatalc chan struct{} // closed by the first fatal error
+}
+
+func newFailure(log *slog.Logger) *failure {
+	return &failure{log: log, fatalc: make(chan struct{})}
+}
+
+// fatal records err and has the member stop. It never blocks.
+func (f *failure) fatal(err error) {
+	f.record(err)
+	f.log.Error("stopping member", "err", err)
+	f.once.Do(func() { close(f.fatalc) })
+}
+
+// record keeps err unless an earlier error is kept.
+func (f *failure) record(err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.err == nil {
+		f.err = err
 	}
 }
 
-func (s *Server) leaderChanged(isLeader bool) {
-	if isLeader {
-		s.lessor.promote(s.cfg.ElectionTimeout)
-	} else {
-		s.lessor.demote()
-	}
+func (f *failure) get() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.err
 }
-
-func (s *Server) snapshotData() ([]byte, error) {
-	var buf writerBuffer
-	if _, err := s.kv.Snapshot(&buf); err != nil {
-		return nil, err
-	}
-	return buf.b, nil
-}
-
-type writerBuffer struct{ b []byte }
-
-func (w *writerBuffer) Write(p []byte) (int, error) { w.b = append(w.b, p...); return len(p), nil }
-
-var _ io.Writer = (*writerBuffer)(nil)
 
 // publishAttributes records this member's name and client URLs in the
 // cluster through raft, as etcd does, so that every member can list them
@@ -460,7 +300,7 @@ func (s *Server) publishAttributes() {
 	}}
 	for {
 		ctx, cancel := context.WithTimeout(s.stopCtx, s.reqTimeout)
-		_, err := s.propose(ctx, req)
+		_, err := s.core.proposer.propose(ctx, req)
 		cancel()
 		if err == nil {
 			return
@@ -484,13 +324,13 @@ func (s *Server) expireLeases() {
 			return
 		case <-t.C:
 		}
-		for _, id := range s.lessor.expired(500, 3*time.Second) {
+		for _, id := range s.state.lessor.expired(500, 3*time.Second) {
 			s.wg.Add(1)
 			go func(id int64) {
 				defer s.wg.Done()
 				ctx, cancel := context.WithTimeout(s.stopCtx, s.reqTimeout)
 				defer cancel()
-				_, _ = s.propose(ctx, &pb.InternalRaftRequest{LeaseRevoke: &pb.LeaseRevokeRequest{ID: id}})
+				_, _ = s.core.proposer.propose(ctx, &pb.InternalRaftRequest{LeaseRevoke: &pb.LeaseRevokeRequest{ID: id}})
 			}(id)
 		}
 	}

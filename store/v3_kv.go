@@ -6,13 +6,19 @@ import (
 
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
-	"google.golang.org/protobuf/proto"
+
+	"github.com/adrbench/adrbench/store/mvcc"
 )
 
-// kvServer implements etcd's KV service.
+// kvServer implements etcd's KV service: reads from the state machine,
+// writes through raft.
 type kvServer struct {
 	pb.UnimplementedKVServer
-	s *Server
+	kv        *mvcc.Store
+	reads     *readBatcher
+	proposer  *proposer
+	headers   headers
+	maxTxnOps int
 }
 
 func (k *kvServer) Range(ctx context.Context, r *pb.RangeRequest) (*pb.RangeResponse, error) {
@@ -20,15 +26,15 @@ func (k *kvServer) Range(ctx context.Context, r *pb.RangeRequest) (*pb.RangeResp
 		return nil, err
 	}
 	if !r.GetSerializable() {
-		if err := k.s.linearizableRead(ctx); err != nil {
+		if err := k.reads.read(ctx); err != nil {
 			return nil, toGRPC(err)
 		}
 	}
-	resp, err := k.s.kv.Range(r)
+	resp, err := k.kv.Range(r)
 	if err != nil {
 		return nil, toGRPC(err)
 	}
-	resp.Header = k.s.header(resp.GetHeader())
+	resp.Header = k.headers.fill(resp.GetHeader())
 	return resp, nil
 }
 
@@ -36,12 +42,12 @@ func (k *kvServer) Put(ctx context.Context, r *pb.PutRequest) (*pb.PutResponse, 
 	if err := checkPut(r); err != nil {
 		return nil, err
 	}
-	resp, err := k.s.propose(ctx, &pb.InternalRaftRequest{Put: r})
+	resp, err := k.proposer.propose(ctx, &pb.InternalRaftRequest{Put: r})
 	if err != nil {
 		return nil, toGRPC(err)
 	}
 	pr := resp.(*pb.PutResponse)
-	pr.Header = k.s.header(pr.GetHeader())
+	pr.Header = k.headers.fill(pr.GetHeader())
 	return pr, nil
 }
 
@@ -49,17 +55,17 @@ func (k *kvServer) DeleteRange(ctx context.Context, r *pb.DeleteRangeRequest) (*
 	if len(r.GetKey()) == 0 {
 		return nil, rpctypes.ErrGRPCEmptyKey
 	}
-	resp, err := k.s.propose(ctx, &pb.InternalRaftRequest{DeleteRange: r})
+	resp, err := k.proposer.propose(ctx, &pb.InternalRaftRequest{DeleteRange: r})
 	if err != nil {
 		return nil, toGRPC(err)
 	}
 	dr := resp.(*pb.DeleteRangeResponse)
-	dr.Header = k.s.header(dr.GetHeader())
+	dr.Header = k.headers.fill(dr.GetHeader())
 	return dr, nil
 }
 
 func (k *kvServer) Txn(ctx context.Context, r *pb.TxnRequest) (*pb.TxnResponse, error) {
-	if err := checkTxn(r, k.s.cfg.MaxTxnOps); err != nil {
+	if err := checkTxn(r, k.maxTxnOps); err != nil {
 		return nil, err
 	}
 	if _, _, err := checkIntervals(r.GetSuccess()); err != nil {
@@ -68,56 +74,23 @@ func (k *kvServer) Txn(ctx context.Context, r *pb.TxnRequest) (*pb.TxnResponse, 
 	if _, _, err := checkIntervals(r.GetFailure()); err != nil {
 		return nil, err
 	}
-	resp, err := k.s.propose(ctx, &pb.InternalRaftRequest{Txn: r})
+	resp, err := k.proposer.propose(ctx, &pb.InternalRaftRequest{Txn: r})
 	if err != nil {
 		return nil, toGRPC(err)
 	}
 	tr := resp.(*pb.TxnResponse)
-	k.s.fillTxnHeaders(tr)
+	k.headers.fillTxn(tr)
 	return tr, nil
 }
 
 func (k *kvServer) Compact(ctx context.Context, r *pb.CompactionRequest) (*pb.CompactionResponse, error) {
-	resp, err := k.s.propose(ctx, &pb.InternalRaftRequest{Compaction: r})
+	resp, err := k.proposer.propose(ctx, &pb.InternalRaftRequest{Compaction: r})
 	if err != nil {
 		return nil, toGRPC(err)
 	}
 	cr := resp.(*pb.CompactionResponse)
-	cr.Header = k.s.header(cr.GetHeader())
+	cr.Header = k.headers.fill(cr.GetHeader())
 	return cr, nil
-}
-
-// header completes a response header from the state machine (which sets
-// the revision) with the cluster, member and raft term.
-func (s *Server) header(h *pb.ResponseHeader) *pb.ResponseHeader {
-	if h == nil {
-		h = &pb.ResponseHeader{Revision: s.kv.Rev()}
-	}
-	h.ClusterId = s.clusterID
-	h.MemberId = s.id
-	h.RaftTerm = s.node.status.term.Load()
-	return h
-}
-
-func (s *Server) fillTxnHeaders(tr *pb.TxnResponse) {
-	tr.Header = s.header(tr.GetHeader())
-	for _, op := range tr.GetResponses() {
-		var h *pb.ResponseHeader
-		switch r := op.GetResponse().(type) {
-		case *pb.ResponseOp_ResponseRange:
-			h = r.ResponseRange.GetHeader()
-		case *pb.ResponseOp_ResponsePut:
-			h = r.ResponsePut.GetHeader()
-		case *pb.ResponseOp_ResponseDeleteRange:
-			h = r.ResponseDeleteRange.GetHeader()
-		case *pb.ResponseOp_ResponseTxn:
-			s.fillTxnHeaders(r.ResponseTxn)
-			continue
-		}
-		if h != nil {
-			proto.Merge(h, &pb.ResponseHeader{ClusterId: s.clusterID, MemberId: s.id, RaftTerm: tr.Header.RaftTerm})
-		}
-	}
 }
 
 func checkRange(r *pb.RangeRequest) error {

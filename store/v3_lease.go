@@ -7,6 +7,8 @@ import (
 
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+
+	"github.com/adrbench/adrbench/store/mvcc"
 )
 
 // leaseServer implements etcd's Lease service. Grant and revoke go through
@@ -14,39 +16,46 @@ import (
 // followers forward them to it.
 type leaseServer struct {
 	pb.UnimplementedLeaseServer
-	s *Server
+	kv       *mvcc.Store
+	lessor   *lessor
+	ids      *idGenerator
+	proposer *proposer
+	headers  headers
+	status   *nodeStatus
+	applied  *indexWaiter
+	leader   *leaderConns
 }
 
 func (l *leaseServer) LeaseGrant(ctx context.Context, r *pb.LeaseGrantRequest) (*pb.LeaseGrantResponse, error) {
 	if r.GetTTL() > maxLeaseTTL {
 		return nil, rpctypes.ErrGRPCLeaseTTLTooLarge
 	}
-	req := &pb.LeaseGrantRequest{ID: r.GetID(), TTL: l.s.lessor.effectiveTTL(r.GetTTL())}
+	req := &pb.LeaseGrantRequest{ID: r.GetID(), TTL: l.lessor.effectiveTTL(r.GetTTL())}
 	for req.ID == 0 {
-		req.ID = int64(l.s.reqIDs.next())
+		req.ID = int64(l.ids.next())
 	}
-	resp, err := l.s.propose(ctx, &pb.InternalRaftRequest{LeaseGrant: req})
+	resp, err := l.proposer.propose(ctx, &pb.InternalRaftRequest{LeaseGrant: req})
 	if err != nil {
 		return nil, toGRPC(err)
 	}
 	gr := resp.(*pb.LeaseGrantResponse)
-	gr.Header = l.s.header(gr.GetHeader())
+	gr.Header = l.headers.fill(gr.GetHeader())
 	return gr, nil
 }
 
 func (l *leaseServer) LeaseRevoke(ctx context.Context, r *pb.LeaseRevokeRequest) (*pb.LeaseRevokeResponse, error) {
-	resp, err := l.s.propose(ctx, &pb.InternalRaftRequest{LeaseRevoke: r})
+	resp, err := l.proposer.propose(ctx, &pb.InternalRaftRequest{LeaseRevoke: r})
 	if err != nil {
 		return nil, toGRPC(err)
 	}
 	rr := resp.(*pb.LeaseRevokeResponse)
-	rr.Header = l.s.header(rr.GetHeader())
+	rr.Header = l.headers.fill(rr.GetHeader())
 	return rr, nil
 }
 
 func (l *leaseServer) LeaseLeases(ctx context.Context, r *pb.LeaseLeasesRequest) (*pb.LeaseLeasesResponse, error) {
-	infos := l.s.kv.Leases()
-	resp := &pb.LeaseLeasesResponse{Header: l.s.header(nil)}
+	infos := l.kv.Leases()
+	resp := &pb.LeaseLeasesResponse{Header: l.headers.fill(nil)}
 	for _, in := range infos {
 		resp.Leases = append(resp.Leases, &pb.LeaseStatus{ID: in.ID})
 	}
@@ -54,24 +63,24 @@ func (l *leaseServer) LeaseLeases(ctx context.Context, r *pb.LeaseLeasesRequest)
 }
 
 func (l *leaseServer) LeaseTimeToLive(ctx context.Context, r *pb.LeaseTimeToLiveRequest) (*pb.LeaseTimeToLiveResponse, error) {
-	if !l.s.isLeader() {
-		c, _, err := l.s.leader.lease()
+	if !l.status.isLeader() {
+		c, _, err := l.leader.lease()
 		if err != nil {
 			return nil, toGRPC(err)
 		}
 		return c.LeaseTimeToLive(ctx, r)
 	}
-	if err := l.s.waitAppliedCommit(ctx); err != nil {
+	if err := l.waitAppliedCommit(ctx); err != nil {
 		return nil, toGRPC(err)
 	}
-	granted, left, ok := l.s.lessor.remaining(r.GetID())
+	granted, left, ok := l.lessor.remaining(r.GetID())
 	if !ok {
 		// etcd answers an unknown or expired lease with TTL -1.
-		return &pb.LeaseTimeToLiveResponse{Header: l.s.header(nil), ID: r.GetID(), TTL: -1}, nil
+		return &pb.LeaseTimeToLiveResponse{Header: l.headers.fill(nil), ID: r.GetID(), TTL: -1}, nil
 	}
-	resp := &pb.LeaseTimeToLiveResponse{Header: l.s.header(nil), ID: r.GetID(), TTL: left, GrantedTTL: granted}
+	resp := &pb.LeaseTimeToLiveResponse{Header: l.headers.fill(nil), ID: r.GetID(), TTL: left, GrantedTTL: granted}
 	if r.GetKeys() {
-		if info, ok := l.s.kv.Lease(r.GetID()); ok {
+		if info, ok := l.kv.Lease(r.GetID()); ok {
 			resp.Keys = info.Keys
 		}
 	}
@@ -92,17 +101,17 @@ func (l *leaseServer) LeaseKeepAlive(stream pb.Lease_LeaseKeepAliveServer) error
 			return err
 		}
 		var resp *pb.LeaseKeepAliveResponse
-		if l.s.isLeader() {
-			if err := l.s.waitAppliedCommit(stream.Context()); err != nil {
+		if l.status.isLeader() {
+			if err := l.waitAppliedCommit(stream.Context()); err != nil {
 				return toGRPC(err)
 			}
-			ttl, ok := l.s.lessor.renew(req.GetID())
+			ttl, ok := l.lessor.renew(req.GetID())
 			if !ok {
 				ttl = 0
 			}
-			resp = &pb.LeaseKeepAliveResponse{Header: l.s.header(nil), ID: req.GetID(), TTL: ttl}
+			resp = &pb.LeaseKeepAliveResponse{Header: l.headers.fill(nil), ID: req.GetID(), TTL: ttl}
 		} else {
-			c, lead, err := l.s.leader.lease()
+			c, lead, err := l.leader.lease()
 			if err != nil {
 				return toGRPC(err)
 			}
@@ -132,15 +141,13 @@ func (l *leaseServer) LeaseKeepAlive(stream pb.Lease_LeaseKeepAliveServer) error
 	}
 }
 
-func (s *Server) isLeader() bool { return s.node.status.lead.Load() == s.id }
-
 // waitAppliedCommit waits until the leader has applied everything it knows
 // to be committed, as etcd does before answering from its lessor: a grant
 // or a put with a lease may be committed, and already answered by the
 // member that proposed it, before the leader has applied it.
-func (s *Server) waitAppliedCommit(ctx context.Context) error {
+func (l *leaseServer) waitAppliedCommit(ctx context.Context) error {
 	select {
-	case <-s.applied.wait(s.node.status.commit.Load()):
+	case <-l.applied.wait(l.status.commit.Load()):
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()

@@ -7,6 +7,8 @@ import (
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"github.com/adrbench/adrbench/store/mvcc"
 )
 
 // Version is the etcd server version this store answers as: clients decide
@@ -17,23 +19,26 @@ const Version = "3.6.0"
 // benchmarked store needs: Status, alarms and snapshots.
 type maintenanceServer struct {
 	pb.UnimplementedMaintenanceServer
-	s *Server
+	kv         *mvcc.Store
+	headers    headers
+	status     *nodeStatus
+	applied    *indexWaiter
+	quotaBytes int64
 }
 
 func (m *maintenanceServer) Status(ctx context.Context, r *pb.StatusRequest) (*pb.StatusResponse, error) {
-	s := m.s
 	resp := &pb.StatusResponse{
-		Header:           s.header(nil),
+		Header:           m.headers.fill(nil),
 		Version:          Version,
-		DbSize:           s.kv.Size(),
-		DbSizeInUse:      s.kv.Size(),
-		Leader:           s.node.status.lead.Load(),
-		RaftIndex:        s.node.status.commit.Load(),
-		RaftTerm:         s.node.status.term.Load(),
-		RaftAppliedIndex: s.applied.current(),
+		DbSize:           m.kv.Size(),
+		DbSizeInUse:      m.kv.Size(),
+		Leader:           m.status.leader(),
+		RaftIndex:        m.status.commit.Load(),
+		RaftTerm:         m.status.term.Load(),
+		RaftAppliedIndex: m.applied.current(),
 		StorageVersion:   Version,
 	}
-	if !s.node.status.hasLeader.Load() {
+	if !m.status.hasLeader.Load() {
 		resp.Errors = append(resp.Errors, "etcdserver: no leader")
 	}
 	return resp, nil
@@ -43,9 +48,9 @@ func (m *maintenanceServer) Alarm(ctx context.Context, r *pb.AlarmRequest) (*pb.
 	if r.GetAction() != pb.AlarmRequest_GET {
 		return nil, status.Error(codes.Unimplemented, "adrbench: alarms are raised and cleared by the store itself; only GET is served")
 	}
-	resp := &pb.AlarmResponse{Header: m.s.header(nil)}
-	if m.s.kv.Size() >= m.s.cfg.QuotaBackendBytes {
-		resp.Alarms = append(resp.Alarms, &pb.AlarmMember{MemberID: m.s.id, Alarm: pb.AlarmType_NOSPACE})
+	resp := &pb.AlarmResponse{Header: m.headers.fill(nil)}
+	if m.kv.Size() >= m.quotaBytes {
+		resp.Alarms = append(resp.Alarms, &pb.AlarmMember{MemberID: m.headers.memberID, Alarm: pb.AlarmType_NOSPACE})
 	}
 	return resp, nil
 }
@@ -54,7 +59,7 @@ func (m *maintenanceServer) Alarm(ctx context.Context, r *pb.AlarmRequest) (*pb.
 func (m *maintenanceServer) Snapshot(r *pb.SnapshotRequest, stream pb.Maintenance_SnapshotServer) error {
 	pr, pw := io.Pipe()
 	go func() {
-		_, err := m.s.kv.Snapshot(pw)
+		_, err := m.kv.Snapshot(pw)
 		pw.CloseWithError(err)
 	}()
 	defer pr.Close()
@@ -62,13 +67,13 @@ func (m *maintenanceServer) Snapshot(r *pb.SnapshotRequest, stream pb.Maintenanc
 	for {
 		n, err := io.ReadFull(pr, buf)
 		if n > 0 {
-			resp := &pb.SnapshotResponse{Header: m.s.header(nil), RemainingBytes: 1, Blob: buf[:n], Version: Version}
+			resp := &pb.SnapshotResponse{Header: m.headers.fill(nil), RemainingBytes: 1, Blob: buf[:n], Version: Version}
 			if err := stream.Send(resp); err != nil {
 				return err
 			}
 		}
 		if err == io.EOF || err == io.ErrUnexpectedEOF {
-			return stream.Send(&pb.SnapshotResponse{Header: m.s.header(nil), Version: Version})
+			return stream.Send(&pb.SnapshotResponse{Header: m.headers.fill(nil), Version: Version})
 		}
 		if err != nil {
 			return toGRPC(err)
@@ -99,16 +104,18 @@ func (m *maintenanceServer) Downgrade(context.Context, *pb.DowngradeRequest) (*p
 // clusterServer implements etcd's Cluster service for a static membership.
 type clusterServer struct {
 	pb.UnimplementedClusterServer
-	s *Server
+	members *members
+	reads   *readBatcher
+	headers headers
 }
 
 func (c *clusterServer) MemberList(ctx context.Context, r *pb.MemberListRequest) (*pb.MemberListResponse, error) {
 	if r.GetLinearizable() {
-		if err := c.s.linearizableRead(ctx); err != nil {
+		if err := c.reads.read(ctx); err != nil {
 			return nil, toGRPC(err)
 		}
 	}
-	return &pb.MemberListResponse{Header: c.s.header(nil), Members: c.s.members.proto()}, nil
+	return &pb.MemberListResponse{Header: c.headers.fill(nil), Members: c.members.proto()}, nil
 }
 
 const staticMembership = "adrbench: membership is static (set by --initial-cluster); start a new cluster to change it"

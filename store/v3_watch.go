@@ -5,16 +5,21 @@ import (
 	"io"
 
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
+
+	"github.com/adrbench/adrbench/store/watch"
 )
 
 // watchServer implements etcd's Watch service on the watch hub.
 type watchServer struct {
 	pb.UnimplementedWatchServer
-	s *Server
+	hub     *watch.Hub
+	headers headers
+	// stopped is closed when the member stops.
+	stopped <-chan struct{}
 }
 
 func (w *watchServer) Watch(stream pb.Watch_WatchServer) error {
-	st := w.s.hub.NewStream()
+	st := w.hub.NewStream()
 	defer st.Close()
 	recvErr := make(chan error, 1)
 	go func() {
@@ -46,7 +51,7 @@ func (w *watchServer) Watch(stream pb.Watch_WatchServer) error {
 			if !ok {
 				return nil
 			}
-			resp.Header = w.s.header(resp.GetHeader())
+			resp.Header = w.headers.fill(resp.GetHeader())
 			if err := stream.Send(resp); err != nil {
 				return err
 			}
@@ -54,7 +59,7 @@ func (w *watchServer) Watch(stream pb.Watch_WatchServer) error {
 			return nil
 		case <-stream.Context().Done():
 			return nil
-		case <-w.s.stopc:
+		case <-w.stopped:
 			return toGRPC(ErrStopped)
 		}
 	}
