@@ -1,18 +1,22 @@
 package store
 
 import (
-	"bufio"
 	"fmt"
 	"log/slog"
 	"math"
 	"net/http"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
 	"github.com/adrbench/adrbench/logbackends"
 )
 
 // metricSources are what /metrics reads when it is scraped: nothing is
-// copied ahead of time, so the write path pays nothing for metrics.
+// copied into Prometheus types ahead of time, so the write path pays
+// nothing for metrics.
 type metricSources struct {
 	logStats      func() logbackends.Stats
 	commitLatency func() logbackends.LatencySnapshot
@@ -22,35 +26,135 @@ type metricSources struct {
 	proposals     *proposalStats
 }
 
-// newMetricsHandler serves Prometheus text format with the metric names
-// etcd operators already graph.
-func newMetricsHandler(src metricSources, _ *slog.Logger) (http.Handler, error) {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { serveMetrics(w, src) }), nil
+// newMetricsHandler serves the member's metrics in Prometheus format from a
+// registry of its own: the store's metrics under the names etcd operators
+// already graph, plus the standard process and Go runtime collectors.
+func newMetricsHandler(src metricSources, log *slog.Logger) (http.Handler, error) {
+	reg := prometheus.NewRegistry()
+	for _, c := range []prometheus.Collector{
+		newStoreCollector(src),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		collectors.NewGoCollector(),
+	} {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("register metrics: %w", err)
+		}
+	}
+	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{
+		// A collector that fails (a /proc file that cannot be read) is
+		// logged and left out; the rest are still served.
+		ErrorHandling: promhttp.ContinueOnError,
+		ErrorLog:      promErrorLog{log: log},
+	}), nil
 }
 
-func serveMetrics(w http.ResponseWriter, src metricSources) {
-	w.Header().Set("Content-Type", "text/plain; version=0.0.4")
-	bw := bufio.NewWriter(w)
-	defer bw.Flush()
+// scrape is what one collection reads once and several metrics share.
+type scrape struct {
+	log logbackends.Stats
+}
 
-	bs := src.logStats()
+// scalar is one counter or gauge of the store collector.
+type scalar struct {
+	desc  *prometheus.Desc
+	kind  prometheus.ValueType
+	value func(*scrape) float64
+}
+
+// storeCollector exports the store's own metrics. Describe lists every
+// metric Collect sends, so the registry checks them.
+type storeCollector struct {
+	src           metricSources
+	walFsync      *prometheus.Desc
+	backendCommit *prometheus.Desc
+	scalars       []scalar
+}
+
+func newStoreCollector(src metricSources) *storeCollector {
+	desc := func(name, help string) *prometheus.Desc { return prometheus.NewDesc(name, help, nil, nil) }
+	counter := func(name, help string, v func(*scrape) float64) scalar {
+		return scalar{desc: desc(name, help), kind: prometheus.CounterValue, value: v}
+	}
+	gauge := func(name, help string, v func(*scrape) float64) scalar {
+		return scalar{desc: desc(name, help), kind: prometheus.GaugeValue, value: v}
+	}
 	st := src.status
-	writeHistogram(bw, "etcd_disk_wal_fsync_duration_seconds",
-		"The latency distributions of fsync called by the raft log backend.", bs.SyncLatency)
-	writeHistogram(bw, "etcd_disk_backend_commit_duration_seconds",
-		"The latency distributions of commit called by the state machine's backend.", src.commitLatency())
-	counter(bw, "etcd_server_proposals_committed_total", "The total number of consensus proposals committed.", float64(st.commit.Load()))
-	counter(bw, "etcd_server_proposals_applied_total", "The total number of consensus proposals applied.", float64(src.applied.current()))
-	counter(bw, "etcd_server_proposals_failed_total", "The total number of failed proposals seen.", float64(src.proposals.failed.Load()))
-	gauge(bw, "etcd_server_proposals_pending", "The current number of pending proposals to commit.", float64(src.proposals.pending.Load()))
-	counter(bw, "etcd_server_leader_changes_seen_total", "The number of leader changes seen.", float64(st.leaderChanges.Load()))
-	gauge(bw, "etcd_server_has_leader", "Whether or not a leader exists. 1 is existence, 0 is not.", b2f(st.hasLeader.Load()))
-	gauge(bw, "etcd_server_is_leader", "Whether or not this member is a leader. 1 if is, 0 otherwise.", b2f(st.isLeader()))
-	gauge(bw, "etcd_mvcc_db_total_size_in_bytes", "Total size of the underlying database physically allocated in bytes.", float64(src.dbSize()))
-	counter(bw, "adrbench_log_backend_syncs_total", "Syncs (fdatasync or flush+fence rounds) done by the raft log backend.", float64(bs.Syncs))
-	counter(bw, "adrbench_log_backend_entries_total", "Raft log entries saved by the log backend.", float64(bs.EntriesSaved))
-	counter(bw, "adrbench_log_backend_bytes_total", "Bytes written by the raft log backend.", float64(bs.BytesWritten))
-	counter(bw, "adrbench_log_backend_saves_total", "Save calls on the raft log backend.", float64(bs.Saves))
+	return &storeCollector{
+		src:           src,
+		walFsync:      desc("etcd_disk_wal_fsync_duration_seconds", "The latency distributions of fsync called by the raft log backend."),
+		backendCommit: desc("etcd_disk_backend_commit_duration_seconds", "The latency distributions of commit called by the state machine's backend."),
+		scalars: []scalar{
+			counter("etcd_server_proposals_committed_total", "The total number of consensus proposals committed.",
+				func(*scrape) float64 { return float64(st.commit.Load()) }),
+			counter("etcd_server_proposals_applied_total", "The total number of consensus proposals applied.",
+				func(*scrape) float64 { return float64(src.applied.current()) }),
+			counter("etcd_server_proposals_failed_total", "The total number of failed proposals seen.",
+				func(*scrape) float64 { return float64(src.proposals.failed.Load()) }),
+			gauge("etcd_server_proposals_pending", "The current number of pending proposals to commit.",
+				func(*scrape) float64 { return float64(src.proposals.pending.Load()) }),
+			counter("etcd_server_leader_changes_seen_total", "The number of leader changes seen.",
+				func(*scrape) float64 { return float64(st.leaderChanges.Load()) }),
+			gauge("etcd_server_has_leader", "Whether or not a leader exists. 1 is existence, 0 is not.",
+				func(*scrape) float64 { return b2f(st.hasLeader.Load()) }),
+			gauge("etcd_server_is_leader", "Whether or not this member is a leader. 1 if is, 0 otherwise.",
+				func(*scrape) float64 { return b2f(st.isLeader()) }),
+			gauge("etcd_mvcc_db_total_size_in_bytes", "Total size of the underlying database physically allocated in bytes.",
+				func(*scrape) float64 { return float64(src.dbSize()) }),
+			counter("adrbench_log_backend_syncs_total", "Syncs (fdatasync or flush+fence rounds) done by the raft log backend.",
+				func(sc *scrape) float64 { return float64(sc.log.Syncs) }),
+			counter("adrbench_log_backend_entries_total", "Raft log entries saved by the log backend.",
+				func(sc *scrape) float64 { return float64(sc.log.EntriesSaved) }),
+			counter("adrbench_log_backend_bytes_total", "Bytes written by the raft log backend.",
+				func(sc *scrape) float64 { return float64(sc.log.BytesWritten) }),
+			counter("adrbench_log_backend_saves_total", "Save calls on the raft log backend.",
+				func(sc *scrape) float64 { return float64(sc.log.Saves) }),
+		},
+	}
+}
+
+// Describe implements prometheus.Collector.
+func (c *storeCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.walFsync
+	ch <- c.backendCommit
+	for _, s := range c.scalars {
+		ch <- s.desc
+	}
+}
+
+// Collect implements prometheus.Collector, reading every source now.
+func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
+	sc := &scrape{log: c.src.logStats()}
+	ch <- constHistogram(c.walFsync, sc.log.SyncLatency)
+	ch <- constHistogram(c.backendCommit, c.src.commitLatency())
+	for _, s := range c.scalars {
+		m, err := prometheus.NewConstMetric(s.desc, s.kind, s.value(sc))
+		if err != nil {
+			m = prometheus.NewInvalidMetric(s.desc, err)
+		}
+		ch <- m
+	}
+}
+
+// constHistogram converts a latency histogram (per-bucket counts in
+// nanoseconds) to a Prometheus one (cumulative counts in seconds). The
+// overflow bucket has no bound of its own: its samples count in +Inf only.
+// A snapshot taken while samples are recorded may hold more in its buckets
+// than in its count; the count is raised to match, so the buckets never
+// exceed +Inf.
+func constHistogram(d *prometheus.Desc, h logbackends.LatencySnapshot) prometheus.Metric {
+	buckets := make(map[float64]uint64, len(h.Buckets))
+	var cum uint64
+	for _, b := range h.Buckets {
+		cum += b.Count
+		if b.UpperNanos == math.MaxUint64 {
+			continue
+		}
+		buckets[time.Duration(b.UpperNanos).Seconds()] = cum
+	}
+	m, err := prometheus.NewConstHistogram(d, max(h.Count, cum), time.Duration(h.SumNanos).Seconds(), buckets)
+	if err != nil {
+		return prometheus.NewInvalidMetric(d, err)
+	}
+	return m
 }
 
 func b2f(b bool) float64 {
@@ -60,24 +164,7 @@ func b2f(b bool) float64 {
 	return 0
 }
 
-func counter(w *bufio.Writer, name, help string, v float64) {
-	fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s counter\n%s %g\n", name, help, name, name, v)
-}
+// promErrorLog sends the metrics handler's errors to the member's log.
+type promErrorLog struct{ log *slog.Logger }
 
-func gauge(w *bufio.Writer, name, help string, v float64) {
-	fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s gauge\n%s %g\n", name, help, name, name, v)
-}
-
-func writeHistogram(w *bufio.Writer, name, help string, h logbackends.LatencySnapshot) {
-	fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name)
-	var cum uint64
-	for _, b := range h.Buckets {
-		if b.UpperNanos == math.MaxUint64 {
-			continue // the overflow bucket is +Inf below
-		}
-		cum += b.Count
-		fmt.Fprintf(w, "%s_bucket{le=\"%g\"} %d\n", name, time.Duration(b.UpperNanos).Seconds(), cum)
-	}
-	fmt.Fprintf(w, "%s_bucket{le=\"+Inf\"} %d\n", name, h.Count)
-	fmt.Fprintf(w, "%s_sum %g\n%s_count %d\n", name, time.Duration(h.SumNanos).Seconds(), name, h.Count)
-}
+func (l promErrorLog) Println(v ...any) { l.log.Warn("serve metrics", "err", fmt.Sprint(v...)) }
