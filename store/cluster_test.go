@@ -35,6 +35,8 @@ type clusterOpts struct {
 	snapshotCount uint64
 	catchUp       uint64
 	pprof         bool
+	// reg, if set, replaces testRegistry's backends.
+	reg *logbackends.Registry
 }
 
 func testRegistry() *logbackends.Registry {
@@ -49,7 +51,10 @@ func newTestCluster(t *testing.T, n int, o clusterOpts) *testCluster {
 	if o.backend == "" {
 		o.backend = "batched"
 	}
-	c := &testCluster{t: t, net: transport.NewNetwork(), reg: testRegistry()}
+	if o.reg == nil {
+		o.reg = testRegistry()
+	}
+	c := &testCluster{t: t, net: transport.NewNetwork(), reg: o.reg}
 	var initial []Member
 	for i := 0; i < n; i++ {
 		initial = append(initial, Member{Name: fmt.Sprintf("m%d", i), PeerURLs: []string{fmt.Sprintf("http://127.0.0.1:%d", 12380+i)}})

@@ -8,13 +8,18 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"go.etcd.io/etcd/api/v3/mvccpb"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.etcd.io/raft/v3/raftpb"
 	"google.golang.org/grpc/codes"
+
+	"github.com/adrbench/adrbench/logbackends"
+	"github.com/adrbench/adrbench/logbackends/memory"
 )
 
 func TestReplicatedWritesAndReads(t *testing.T) {
@@ -443,4 +448,55 @@ func TestPprofOnlyWhenEnabled(t *testing.T) {
 			}
 		})
 	}
+}
+
+// failingBackend fails every Save once armed, as a log on a dead disk does.
+type failingBackend struct {
+	logbackends.Backend
+	armed *atomic.Bool
+	err   error
+}
+
+func (b failingBackend) Save(hs *raftpb.HardState, ents []*raftpb.Entry, snap *raftpb.Snapshot, mustSync bool) error {
+	if b.armed.Load() {
+		return b.err
+	}
+	return b.Backend.Save(hs, ents, snap, mustSync)
+}
+
+// TestLogFailureStopsMember checks that a member whose log cannot be
+// written stops, answers its waiting requests, and reports why.
+func TestLogFailureStopsMember(t *testing.T) {
+	var armed atomic.Bool
+	errDiskGone := errors.New("disk gone")
+	reg := testRegistry()
+	reg.Register("failing", func(o logbackends.Options) (logbackends.Backend, error) {
+		b, err := memory.Open(o)
+		if err != nil {
+			return nil, err
+		}
+		return failingBackend{Backend: b, armed: &armed, err: errDiskGone}, nil
+	})
+	c := newTestCluster(t, 1, clusterOpts{backend: "failing", reg: reg})
+	ctx := ctxT(t)
+	cli := c.clients[0]
+	if _, err := cli.Put(ctx, "before", "1"); err != nil {
+		t.Fatal(err)
+	}
+	armed.Store(true)
+	if _, err := cli.Put(ctx, "after", "2"); err == nil {
+		t.Fatal("put acknowledged by a member that cannot write its log")
+	}
+	select {
+	case <-c.members[0].Done():
+	case <-ctx.Done():
+		t.Fatal("member still running after its log failed")
+	}
+	if err := c.members[0].Err(); !errors.Is(err, errDiskGone) {
+		t.Fatalf("Err() = %v, want the log's error", err)
+	}
+	// The member is stopped already; the fixture must not close it again
+	// and take its error for a failed shutdown.
+	cli.Close()
+	c.clients[0] = nil
 }
