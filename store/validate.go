@@ -3,7 +3,6 @@ package store
 import (
 	"errors"
 	"fmt"
-	"github.com/adrbench/adrbench/logbackends/diskprofile"
 	"net"
 	"net/url"
 	"os"
@@ -11,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/adrbench/adrbench/logbackends/diskprofile"
 )
 
 // ErrInvalidConfig is wrapped by every error Validate and
