@@ -129,42 +129,49 @@ func newClientAPI(cfg apiConfig, svc apiServices) (_ *clientAPI, err error) {
 			}
 		}()
 	}
-	a := &clientAPI{
-		ln:    ln,
-		grpcL: newChanListener(ln.Addr()),
-		httpL: newChanListener(ln.Addr()),
-		grpcSrv: grpc.NewServer(
-			grpc.MaxRecvMsgSize(cfg.maxRequestBytes+grpcOverheadBytes),
-			grpc.MaxSendMsgSize(math.MaxInt32),
-			grpc.MaxConcurrentStreams(math.MaxUint32),
-			// Reuse handler goroutines: a fresh goroutine per request grows
-			// its stack on every call, which cost a tenth of the leader's CPU.
-			grpc.NumStreamWorkers(streamWorkers),
-			grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}),
-		),
-	}
-	pb.RegisterKVServer(a.grpcSrv, svc.kv)
-	pb.RegisterWatchServer(a.grpcSrv, svc.watch)
-	pb.RegisterLeaseServer(a.grpcSrv, svc.lease)
-	pb.RegisterMaintenanceServer(a.grpcSrv, svc.maintenance)
-	pb.RegisterClusterServer(a.grpcSrv, svc.cluster)
-
-	a.gwConn, err = grpc.NewClient("passthrough:///"+ln.Addr().String(),
+	// The gateway's connection is lazy: it reaches the gRPC server, built
+	// last because it cannot fail, once serving starts.
+	gwConn, err := grpc.NewClient("passthrough:///"+ln.Addr().String(),
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(math.MaxInt32)))
 	if err != nil {
 		return nil, fmt.Errorf("gateway connection: %w", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	mux, err := httpMux(ctx, a.gwConn, svc, cfg.pprof)
+	mux, err := httpMux(ctx, gwConn, svc, cfg.pprof)
 	if err != nil {
 		cancel()
-		a.gwConn.Close()
+		gwConn.Close()
 		return nil, err
 	}
-	a.gwCancel = cancel
-	a.httpSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	return a, nil
+	return &clientAPI{
+		ln:       ln,
+		grpcL:    newChanListener(ln.Addr()),
+		httpL:    newChanListener(ln.Addr()),
+		grpcSrv:  newGRPCServer(cfg.maxRequestBytes, svc),
+		httpSrv:  &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second},
+		gwConn:   gwConn,
+		gwCancel: cancel,
+	}, nil
+}
+
+// newGRPCServer registers etcd's five services on a gRPC server.
+func newGRPCServer(maxRequestBytes int, svc apiServices) *grpc.Server {
+	srv := grpc.NewServer(
+		grpc.MaxRecvMsgSize(maxRequestBytes+grpcOverheadBytes),
+		grpc.MaxSendMsgSize(math.MaxInt32),
+		grpc.MaxConcurrentStreams(math.MaxUint32),
+		// Reuse handler goroutines: a fresh goroutine per request grows
+		// its stack on every call, which cost a tenth of the leader's CPU.
+		grpc.NumStreamWorkers(streamWorkers),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}),
+	)
+	pb.RegisterKVServer(srv, svc.kv)
+	pb.RegisterWatchServer(srv, svc.watch)
+	pb.RegisterLeaseServer(srv, svc.lease)
+	pb.RegisterMaintenanceServer(srv, svc.maintenance)
+	pb.RegisterClusterServer(srv, svc.cluster)
+	return srv
 }
 
 func listenClientURL(raw string) (net.Listener, error) {
