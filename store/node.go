@@ -127,9 +127,9 @@ type nodeConfig struct {
 	catchUp         uint64
 }
 
-// newRaftNode restarts raft from storage (or bootstraps it when cfg says
-// so) and builds the peer transport last, so that nothing is left to close
-// when it fails. The loop starts with start.
+// newRaftNode restarts raft from storage (or bootstraps it) and builds the
+// peer transport last, so that nothing is left to close when it fails. The
+// loop starts with start.
 func newRaftNode(cfg nodeConfig, storage logbackends.Backend, deps nodeDeps) (*raftNode, error) {
 	rn, cs, err := newRawNode(cfg, storage, deps.log)
 	if err != nil {
@@ -160,9 +160,9 @@ func newRaftNode(cfg nodeConfig, storage logbackends.Backend, deps nodeDeps) (*r
 	return n, nil
 }
 
-// newRawNode builds the RawNode on storage, bootstrapping a new cluster's
-// first configuration when the log is empty. It returns the log's last
-// configuration.
+// newRawNode builds the RawNode on storage and, when cfg.bootstrap is set
+// (the log is empty), bootstraps the new cluster's first configuration. It
+// returns the log's last configuration.
 func newRawNode(cfg nodeConfig, storage logbackends.Backend, log *slog.Logger) (*raft.RawNode, *raftpb.ConfState, error) {
 	snap, err := storage.Snapshot()
 	if err != nil {
