@@ -164,7 +164,7 @@ func CheckImports(l Layering, pkgs []Package) []Violation {
 		if !ok || p.DepOnly {
 			continue
 		}
-		at := p.Dir
+		at := "./" + from
 		fl, placed := l.layer(from)
 		if !placed {
 			out = append(out, Violation{Pos: at, Rule: "layering",
@@ -232,7 +232,7 @@ func uniq(s []string) []string {
 
 // Violation is one finding.
 type Violation struct {
-	Pos  string // file:line, or a package directory
+	Pos  string // file:line, or a package as ./path
 	Rule string // layering, reference, init, package-state
 	Msg  string
 }
