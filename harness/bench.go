@@ -171,9 +171,9 @@ func Bench(ctx context.Context, cfg BenchConfig, backends *logbackends.Registry)
 	}
 	switch cfg.Cluster.Target {
 	case TargetEtcd:
-		p.Backend = "etcd-wal"
+		p.Backend = results.BackendEtcdWAL
 	case TargetExternal:
-		p.Backend, p.Nodes = "external", len(cfg.Cluster.Endpoints)
+		p.Backend, p.Nodes = results.BackendExternal, len(cfg.Cluster.Endpoints)
 	}
 	if p.Backend == "async" {
 		p.Unsafe = "async acknowledges log entries before they are durable; a crash loses up to its sync interval"

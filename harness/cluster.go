@@ -15,14 +15,16 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/adrbench/adrbench/logbackends"
+	"github.com/adrbench/adrbench/logbackends/batched"
+	"github.com/adrbench/adrbench/results"
 )
 
-// Target names.
+// Target names: the run schema's (results.Point.Target).
 const (
-	TargetInproc   = "inproc"
-	TargetProcess  = "process"
-	TargetEtcd     = "etcd"
-	TargetExternal = "external"
+	TargetInproc   = results.TargetInproc
+	TargetProcess  = results.TargetProcess
+	TargetEtcd     = results.TargetEtcd
+	TargetExternal = results.TargetExternal
 )
 
 // Targets lists the targets StartCluster knows.
@@ -88,7 +90,7 @@ func DefaultClusterConfig() ClusterConfig {
 	return ClusterConfig{
 		Target:            TargetInproc,
 		Nodes:             1,
-		LogBackend:        "batched",
+		LogBackend:        batched.Name,
 		SnapshotCount:     100000,
 		HeartbeatInterval: 100 * time.Millisecond,
 		ElectionTimeout:   time.Second,
