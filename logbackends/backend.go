@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/adrbench/adrbench/adr"
+	"github.com/adrbench/adrbench/internal/latency"
 	"github.com/adrbench/adrbench/logbackends/vfs"
 
 	"go.etcd.io/raft/v3"
@@ -95,7 +96,7 @@ type Stats struct {
 	BytesWritten uint64 // bytes written to the durable medium
 	Syncs        uint64 // fdatasync calls (or flush+fence rounds)
 	// SyncLatency holds the latency of each sync, in nanoseconds.
-	SyncLatency LatencySnapshot
+	SyncLatency latency.Snapshot
 	// Emulated lists what in this backend is emulated rather than real
 	// hardware behaviour (e.g. "disk-profile:ssd-2015"); empty when nothing is.
 	Emulated []string
@@ -113,23 +114,6 @@ type Stats struct {
 	// RingFullWaits counts Saves that found the region full and waited
 	// for the drainer to free space (never dropped).
 	RingFullWaits uint64
-}
-
-// LatencySnapshot is a copy of a latency histogram: bucket upper bounds in
-// nanoseconds and the count of samples at or below each (not cumulative),
-// plus the exact sum and count, enough for Prometheus histograms and for
-// percentiles.
-type LatencySnapshot struct {
-	Count    uint64
-	SumNanos uint64
-	// Buckets are in increasing order of UpperNanos.
-	Buckets []Bucket
-}
-
-// Bucket is one histogram bucket.
-type Bucket struct {
-	UpperNanos uint64
-	Count      uint64
 }
 
 // Options are the settings shared by all backends. A backend ignores the

@@ -10,7 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/adrbench/adrbench/logbackends"
+	"github.com/adrbench/adrbench/internal/latency"
 )
 
 // metrics are the server's own counters; the rest is read from raft, the
@@ -62,7 +62,7 @@ func gauge(w *bufio.Writer, name, help string, v float64) {
 	fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s gauge\n%s %g\n", name, help, name, name, v)
 }
 
-func writeHistogram(w *bufio.Writer, name, help string, h logbackends.LatencySnapshot) {
+func writeHistogram(w *bufio.Writer, name, help string, h latency.Snapshot) {
 	fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name)
 	var cum uint64
 	for _, b := range h.Buckets {

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/adrbench/adrbench/adr"
+	"github.com/adrbench/adrbench/internal/latency"
 	"github.com/adrbench/adrbench/logbackends"
 	"github.com/adrbench/adrbench/logbackends/internal/filelog"
 	"github.com/adrbench/adrbench/logbackends/segment"
@@ -52,7 +53,7 @@ type Backend struct {
 	ringBytes  atomic.Uint64
 	fullWaits  atomic.Uint64
 	direct     atomic.Uint64
-	publishes  logbackends.SyncHistogram
+	publishes  latency.Histogram
 	emulated   []string
 	fenceCheck fenceChecker
 }

@@ -2,13 +2,14 @@ package filelog
 
 import (
 	"fmt"
-	"go.etcd.io/raft/v3"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"go.etcd.io/raft/v3"
 	"go.etcd.io/raft/v3/raftpb"
 
+	"github.com/adrbench/adrbench/internal/latency"
 	"github.com/adrbench/adrbench/logbackends"
 	"github.com/adrbench/adrbench/logbackends/segment"
 )
@@ -63,7 +64,7 @@ type Backend struct {
 
 	saves    atomic.Uint64
 	entries  atomic.Uint64
-	hist     logbackends.SyncHistogram
+	hist     latency.Histogram
 	emulated []string
 	// syncedBytes is log.BytesWritten as of the last sync SyncNow made, so
 	// an idle interval costs no fdatasync.
