@@ -68,7 +68,8 @@ func (c BenchConfig) Validate() error {
 }
 
 // Bench starts the cluster, loads it if the workload reads, runs the load
-// and returns a run with one point. backends is needed for inproc only.
+// and returns a run with one point. backends opens the inproc members' log
+// backends (see StartCluster).
 // Operation errors are counted in the point; Bench fails only when the
 // cluster cannot be started or reached.
 func Bench(ctx context.Context, cfg BenchConfig, backends *logbackends.Registry) (_ *results.Run, err error) {

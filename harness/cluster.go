@@ -136,7 +136,10 @@ func (c ClusterConfig) Validate() error {
 }
 
 // StartCluster starts (or, for external, reaches) the cluster of cfg and
-// returns when it has a leader. backends is needed for inproc only.
+// returns when it has a leader. backends opens the inproc members' log
+// backends (it is required there) and, for inproc and process, removes
+// what they keep outside a temporary data directory when the cluster is
+// closed.
 func StartCluster(ctx context.Context, cfg ClusterConfig, backends *logbackends.Registry) (Cluster, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -154,7 +157,7 @@ func StartCluster(ctx context.Context, cfg ClusterConfig, backends *logbackends.
 	case TargetInproc:
 		c, err = startInproc(ctx, cfg, backends)
 	case TargetProcess:
-		c, err = startProcess(ctx, cfg)
+		c, err = startProcess(ctx, cfg, backends)
 	case TargetEtcd:
 		c, err = startEtcd(ctx, cfg)
 	default:

@@ -22,9 +22,9 @@ import (
 
 func testBackends() *logbackends.Registry {
 	r := logbackends.NewRegistry()
-	r.Register("memory", memory.Open)
-	r.Register("batched", batched.Open)
-	r.Register("async", async.Open)
+	r.Register(memory.NewEntry())
+	r.Register(batched.NewEntry(batched.DefaultConfig()))
+	r.Register(async.NewEntry(async.DefaultConfig()))
 	return r
 }
 
@@ -83,7 +83,7 @@ func TestBenchLabels(t *testing.T) {
 	}{
 		{"emulated disk", "batched", "ssd-2015", "disk-profile:ssd-2015", false},
 		{"native disk", "batched", "native", "", false},
-		{"async backend", "async", "native", "", true},
+		{"async backend", async.Name, "native", "", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

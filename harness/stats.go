@@ -24,7 +24,8 @@ type BackendStatser interface {
 }
 
 // FlushInstructioner is a Cluster that can name the cache-line flush its
-// members' adr backends use ("clwb", "clflushopt", ...).
+// members' log backends use on persistent memory ("clwb", "clflushopt",
+// ...; logbackends.FactFlushInstruction).
 type FlushInstructioner interface {
 	FlushInstruction() string
 }

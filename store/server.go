@@ -138,12 +138,11 @@ func NewServer(cfg Config, backends *logbackends.Registry, opts ...Option) (srv 
 	if err != nil {
 		return nil, err
 	}
-	bopts := logbackends.DefaultOptions(LogDir(cfg.DataDir))
-	bopts.Region = cfg.ADRRegion
+	benv := logbackends.Env{Dir: LogDir(cfg.DataDir)}
 	if p, _ := cfg.diskProfile(); p.Emulated {
-		bopts.FS = diskprofile.Wrap(vfs.OS{}, p)
+		benv.FS = diskprofile.Wrap(vfs.OS{}, p)
 	}
-	s.backend, err = backends.Open(cfg.LogBackend, bopts)
+	s.backend, err = backends.Open(cfg.LogBackend, benv)
 	if err != nil {
 		return nil, fmt.Errorf("open log backend %q: %w", cfg.LogBackend, err)
 	}
