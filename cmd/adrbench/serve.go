@@ -75,17 +75,29 @@ func (o *serveOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.Int64Var(&o.quotaBackendBytes, "quota-backend-bytes", d.QuotaBackendBytes, "raise an alarm when the backend size exceeds this quota")
 	fs.UintVar(&o.maxRequestBytes, "max-request-bytes", uint(d.MaxRequestBytes), "maximum client request size in bytes the server will accept")
 	fs.UintVar(&o.maxTxnOps, "max-txn-ops", uint(d.MaxTxnOps), "maximum number of operations permitted in a transaction")
-	names := o.backends.Registry().Names()
-	help := "raft log storage: one of " + strings.Join(names, ", ")
-	if slices.Contains(names, "async") {
-		help += ` ("async" is unsafe: it acknowledges writes before they are durable, and a crash loses them)`
-	}
-	fs.StringVar(&o.logBackend, "log-backend", d.LogBackend, help)
+	fs.StringVar(&o.logBackend, "log-backend", d.LogBackend, logBackendHelp(o.backends.Registry()))
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.BoolVar(&o.enablePprof, "enable-pprof", false, "serve runtime profiling data under /debug/pprof/ on the client URL")
 	fs.StringVar(&o.diskProfile, "disk-profile", d.DiskProfile, "emulated disk whose sync latency is added to every log sync: "+strings.Join(diskprofile.Names(), ", ")+` ("native" adds none; others are labelled emulated)`)
 	fs.DurationVar(&o.diskSyncLatency, "disk-sync-latency", 0, "fixed latency added to every log sync (emulated), instead of --disk-profile")
 	o.backends.AddFlags(fs)
+}
+
+// logBackendHelp lists the backends and says which are unsafe, from their
+// registry entries: a backend that is not durable acknowledges writes a
+// crash can lose.
+func logBackendHelp(r *logbackends.Registry) string {
+	help := "raft log storage: one of " + strings.Join(r.Names(), ", ")
+	var unsafe []string
+	for _, e := range r.Entries() {
+		if !e.Durable {
+			unsafe = append(unsafe, fmt.Sprintf("%q: %s", e.Name, e.Saved))
+		}
+	}
+	if len(unsafe) > 0 {
+		help += " (unsafe, as not durable: " + strings.Join(unsafe, "; ") + ")"
+	}
+	return help
 }
 
 // Validate resolves the flags into a store.Config and checks it, without

@@ -99,7 +99,7 @@ func TestRunPrintsOneLine(t *testing.T) {
 	if code := run(t.Context(), []string{"serve", "--help"}, &stdout, &stderr); code != 0 {
 		t.Fatalf("--help exit code %d", code)
 	}
-	for _, flag := range []string{"--initial-cluster-state", "--log-backend", "async, batched, fsync, memory", `"async" is unsafe`,
+	for _, flag := range []string{"--initial-cluster-state", "--log-backend", "async, batched, fsync, memory", `unsafe, as not durable: "async": `, `"memory": `,
 		"--heartbeat-interval", "--max-txn-ops", "--adr-region-kind", "--adr-region-path", "--adr-region-size", "--adr-media-latency", "--batched-group-commit-window", "--async-sync-interval"} {
 		if !strings.Contains(stdout.String(), flag) {
 			t.Errorf("serve --help does not mention %s", flag)
