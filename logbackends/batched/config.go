@@ -31,6 +31,9 @@ type Config struct {
 	// does. Above zero the backend implements
 	// logbackends.ConcurrentSaver, and the Save that leads a sync first
 	// waits this long for other Saves to join it (see the package doc).
+	// It is for callers that save concurrently: the store's Ready loop
+	// has one Save in flight at a time, so a window only delays it
+	// (docs/decisions/0002-group-commit.md).
 	GroupCommitWindow time.Duration `yaml:"group_commit_window" json:"group_commit_window_ns"`
 }
 
@@ -54,7 +57,8 @@ func (c Config) Validate() error {
 func (c *Config) AddFlags(fs *pflag.FlagSet) {
 	fs.Int64Var(&c.SegmentSize, flagSegmentSize, c.SegmentSize, "preallocated size in bytes of a log segment file of --log-backend "+Name)
 	fs.DurationVar(&c.GroupCommitWindow, flagGroupCommitWindow, c.GroupCommitWindow,
-		"how long the Save that leads an fdatasync of --log-backend "+Name+" waits for concurrent Saves to share it (0: every Save syncs on its own, as etcd does)")
+		"how long the Save that leads an fdatasync of --log-backend "+Name+" waits for concurrent Saves to share it "+
+			"(0: every Save syncs on its own, as etcd does; the store saves one Ready at a time, so there a window only adds its length to every Save)")
 }
 
 // NewEntry returns the registry entry that opens the backend with cfg.
