@@ -5,11 +5,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
-
-	"github.com/spf13/pflag"
 
 	"github.com/adrbench/adrbench/adr"
 	"github.com/adrbench/adrbench/logbackends"
@@ -19,44 +16,17 @@ import (
 
 func TestConfigFlags(t *testing.T) {
 	regionFlags := "--adr-region-kind, --adr-region-path, --adr-region-size, --adr-media-latency"
-	tests := []struct {
-		name      string
-		args      []string
-		want      Config
-		wantErr   string // what the error must start with; "" for none
-		wantIsAdr bool   // the error also wraps adr.ErrRegionConfig
-	}{
-		{name: "defaults", want: DefaultConfig()},
-		{name: "a device", args: []string{"--adr-region-kind=devdax", "--adr-region-path=/dev/dax0.0", "--adr-region-size=0"},
-			want: Config{Region: adr.RegionConfig{Kind: adr.KindDevDax, Path: "/dev/dax0.0"}, SegmentSize: segment.DefaultSegmentSize}},
-		{name: "slower media", args: []string{"--adr-media-latency=300ns", "--adr-segment-size=1048576"},
-			want: Config{Region: adr.RegionConfig{Kind: adr.KindEmulated, Size: adr.DefaultRegionSize, MediaLatency: 300 * time.Nanosecond}, SegmentSize: 1 << 20}},
-		{name: "unknown kind", args: []string{"--adr-region-kind=nvdimm"}, wantErr: regionFlags, wantIsAdr: true},
-		{name: "size off the page size", args: []string{"--adr-region-size=5000"}, wantErr: regionFlags, wantIsAdr: true},
-		{name: "devdax without a path", args: []string{"--adr-region-kind=devdax"}, wantErr: regionFlags, wantIsAdr: true},
-		{name: "zero segment size", args: []string{"--adr-segment-size=0"}, wantErr: "--adr-segment-size"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			cfg := DefaultConfig()
-			fs := pflag.NewFlagSet(Name, pflag.ContinueOnError)
-			cfg.AddFlags(fs)
-			if err := fs.Parse(tt.args); err != nil {
-				t.Fatal(err)
-			}
-			err := cfg.Validate()
-			if tt.wantErr != "" {
-				if !errors.Is(err, logbackends.ErrBadConfig) || !strings.HasPrefix(err.Error(), tt.wantErr+":") ||
-					tt.wantIsAdr != errors.Is(err, adr.ErrRegionConfig) {
-					t.Fatalf("Validate = %v, want ErrBadConfig starting %q (region error: %v)", err, tt.wantErr, tt.wantIsAdr)
-				}
-				return
-			}
-			if err != nil || cfg.Region != tt.want.Region || cfg.SegmentSize != tt.want.SegmentSize {
-				t.Fatalf("config %+v, %v; want %+v", cfg, err, tt.want)
-			}
-		})
-	}
+	conformance.Flags(t, DefaultConfig(), []conformance.FlagCase[Config]{
+		{Name: "defaults", Want: DefaultConfig()},
+		{Name: "a device", Args: []string{"--adr-region-kind=devdax", "--adr-region-path=/dev/dax0.0", "--adr-region-size=0"},
+			Want: Config{Region: adr.RegionConfig{Kind: adr.KindDevDax, Path: "/dev/dax0.0"}, SegmentSize: segment.DefaultSegmentSize}},
+		{Name: "slower media", Args: []string{"--adr-media-latency=300ns", "--adr-segment-size=1048576"},
+			Want: Config{Region: adr.RegionConfig{Kind: adr.KindEmulated, Size: adr.DefaultRegionSize, MediaLatency: 300 * time.Nanosecond}, SegmentSize: 1 << 20}},
+		{Name: "unknown kind", Args: []string{"--adr-region-kind=nvdimm"}, WantErr: regionFlags, Is: adr.ErrRegionConfig},
+		{Name: "size off the page size", Args: []string{"--adr-region-size=5000"}, WantErr: regionFlags, Is: adr.ErrRegionConfig},
+		{Name: "devdax without a path", Args: []string{"--adr-region-kind=devdax"}, WantErr: regionFlags, Is: adr.ErrRegionConfig},
+		{Name: "zero segment size", Args: []string{"--adr-segment-size=0"}, WantErr: "--adr-segment-size"},
+	})
 }
 
 // TestDestroy opens the backend on its default region, which lives on
