@@ -15,8 +15,8 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 
-	"github.com/adrbench/adrbench/adr"
 	"github.com/adrbench/adrbench/internal/ports"
+	"github.com/adrbench/adrbench/logbackends/catalog"
 	"github.com/adrbench/adrbench/store"
 )
 
@@ -400,13 +400,19 @@ func tail(s string, n int) string {
 	return strings.Join(lines, "\n")
 }
 
-// RemoveRegions removes the emulated persistent-memory regions the members'
-// adr backends keep on tmpfs, outside their data directories (a missing one
-// is not an error). Call it once the members are stopped for good.
+// RemoveRegions removes the members' data directories with what their log
+// backends keep outside them, such as the adr backend's emulated regions on
+// tmpfs (a missing one is not an error). The members' backend is in their
+// flags, not known here, so every backend of the binary's catalog, at its
+// default settings as the members run it, destroys what it would have kept.
+// Call it once the members are stopped for good.
 func (c *Cluster) RemoveRegions() error {
+	backends := catalog.DefaultConfigs().Registry()
 	var errs []error
 	for _, m := range c.Members {
-		errs = append(errs, adr.RemoveEmulatedRegion(store.LogDir(m.DataDir)))
+		for _, name := range backends.Names() {
+			errs = append(errs, store.RemoveDataDir(backends, name, m.DataDir))
+		}
 	}
 	return errors.Join(errs...)
 }

@@ -68,7 +68,9 @@ func (c BenchConfig) Validate() error {
 }
 
 // Bench starts the cluster, loads it if the workload reads, runs the load
-// and returns a run with one point. backends is needed for inproc only.
+// and returns a run with one point. backends opens the inproc members' log
+// backends and says whether the inproc and process members' backend is
+// durable (see StartCluster).
 // Operation errors are counted in the point; Bench fails only when the
 // cluster cannot be started or reached.
 func Bench(ctx context.Context, cfg BenchConfig, backends *logbackends.Registry) (_ *results.Run, err error) {
@@ -171,13 +173,11 @@ func Bench(ctx context.Context, cfg BenchConfig, backends *logbackends.Registry)
 	}
 	switch cfg.Cluster.Target {
 	case TargetEtcd:
-		p.Backend = "etcd-wal"
+		p.Backend = results.BackendEtcdWAL
 	case TargetExternal:
-		p.Backend, p.Nodes = "external", len(cfg.Cluster.Endpoints)
+		p.Backend, p.Nodes = results.BackendExternal, len(cfg.Cluster.Endpoints)
 	}
-	if p.Backend == "async" {
-		p.Unsafe = "async acknowledges log entries before they are durable; a crash loses up to its sync interval"
-	}
+	p.Unsafe = unsafeReason(cfg.Cluster.Target, cfg.Cluster.LogBackend, backends)
 	if e, ok := cl.(interface{ Emulated() []string }); ok {
 		p.Emulated = append(p.Emulated, e.Emulated()...)
 	}

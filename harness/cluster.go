@@ -15,14 +15,16 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/adrbench/adrbench/logbackends"
+	"github.com/adrbench/adrbench/logbackends/batched"
+	"github.com/adrbench/adrbench/results"
 )
 
-// Target names.
+// Target names: the run schema's (results.Point.Target).
 const (
-	TargetInproc   = "inproc"
-	TargetProcess  = "process"
-	TargetEtcd     = "etcd"
-	TargetExternal = "external"
+	TargetInproc   = results.TargetInproc
+	TargetProcess  = results.TargetProcess
+	TargetEtcd     = results.TargetEtcd
+	TargetExternal = results.TargetExternal
 )
 
 // Targets lists the targets StartCluster knows.
@@ -88,7 +90,7 @@ func DefaultClusterConfig() ClusterConfig {
 	return ClusterConfig{
 		Target:            TargetInproc,
 		Nodes:             1,
-		LogBackend:        "batched",
+		LogBackend:        batched.Name,
 		SnapshotCount:     100000,
 		HeartbeatInterval: 100 * time.Millisecond,
 		ElectionTimeout:   time.Second,
@@ -134,7 +136,10 @@ func (c ClusterConfig) Validate() error {
 }
 
 // StartCluster starts (or, for external, reaches) the cluster of cfg and
-// returns when it has a leader. backends is needed for inproc only.
+// returns when it has a leader. backends opens the inproc members' log
+// backends (it is required there) and, for inproc and process, removes
+// what they keep outside a temporary data directory when the cluster is
+// closed.
 func StartCluster(ctx context.Context, cfg ClusterConfig, backends *logbackends.Registry) (Cluster, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -152,7 +157,7 @@ func StartCluster(ctx context.Context, cfg ClusterConfig, backends *logbackends.
 	case TargetInproc:
 		c, err = startInproc(ctx, cfg, backends)
 	case TargetProcess:
-		c, err = startProcess(ctx, cfg)
+		c, err = startProcess(ctx, cfg, backends)
 	case TargetEtcd:
 		c, err = startEtcd(ctx, cfg)
 	default:

@@ -20,7 +20,7 @@ func startEtcd(ctx context.Context, cfg ClusterConfig) (*procCluster, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: etcd binary %q: %w", ErrNotFound, bin, err)
 	}
-	return startProcs(ctx, cfg, TargetEtcd, []string{path}, []string{"--logger", "zap", "--log-level", "warn"})
+	return startProcs(ctx, cfg, nil, TargetEtcd, []string{path}, []string{"--logger", "zap", "--log-level", "warn"})
 }
 
 // parseProcStatCPU reads utime and stime (fields 14 and 15) of a

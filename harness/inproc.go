@@ -260,7 +260,7 @@ func (c *inproc) Close() error {
 		}
 	}
 	if c.tmpDir != "" {
-		errs = append(errs, removeDataDirs(c.tmpDir))
+		errs = append(errs, removeDataDirs(c.backends, c.cfg.LogBackend, c.tmpDir))
 	}
 	return errors.Join(errs...)
 }
@@ -282,11 +282,12 @@ func (c *inproc) BackendStats() []logbackends.Stats {
 }
 
 // FlushInstruction implements FlushInstructioner: the cache-line flush the
-// members' adr backends use, "" for other backends.
+// members' backends report (logbackends.FactFlushInstruction), "" for
+// backends that keep no persistent memory.
 func (c *inproc) FlushInstruction() string {
 	for _, s := range c.BackendStats() {
-		if s.FlushInstruction != "" {
-			return s.FlushInstruction
+		if f := s.Fact(logbackends.FactFlushInstruction); f != "" {
+			return f
 		}
 	}
 	return ""

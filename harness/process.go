@@ -17,6 +17,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/adrbench/adrbench/internal/ports"
+	"github.com/adrbench/adrbench/logbackends"
 	"github.com/adrbench/adrbench/logbackends/diskprofile"
 )
 
@@ -38,6 +39,9 @@ type procCluster struct {
 	dir     string
 	tmpDir  string // removed on Close when the target made it
 	token   string
+	// backends removes what the members' log backends keep outside their
+	// data dirs; nil for real etcd.
+	backends *logbackends.Registry
 
 	members   []*procMember
 	proxies   []*Proxy
@@ -60,7 +64,7 @@ type procMember struct {
 }
 
 // startProcess starts N `adrbench serve` members.
-func startProcess(ctx context.Context, cfg ClusterConfig) (*procCluster, error) {
+func startProcess(ctx context.Context, cfg ClusterConfig, backends *logbackends.Registry) (*procCluster, error) {
 	bin := cfg.ServeBinary
 	if bin == "" {
 		// Right when the harness runs inside the adrbench binary; tests
@@ -81,13 +85,13 @@ func startProcess(ctx context.Context, cfg ClusterConfig) (*procCluster, error) 
 	if cfg.DiskProfile != "" {
 		flags = append(flags, "--disk-profile", cfg.DiskProfile)
 	}
-	return startProcs(ctx, cfg, TargetProcess, []string{bin, "serve"}, flags)
+	return startProcs(ctx, cfg, backends, TargetProcess, []string{bin, "serve"}, flags)
 }
 
 // startProcs starts the members, retrying with fresh ports when one was
 // taken, and returns once they have a leader.
-func startProcs(ctx context.Context, cfg ClusterConfig, target string, command, flags []string) (_ *procCluster, err error) {
-	c := &procCluster{target: target, command: command, flags: flags, cfg: cfg, dir: cfg.DataDir}
+func startProcs(ctx context.Context, cfg ClusterConfig, backends *logbackends.Registry, target string, command, flags []string) (_ *procCluster, err error) {
+	c := &procCluster{target: target, command: command, flags: flags, cfg: cfg, dir: cfg.DataDir, backends: backends}
 	if c.dir == "" {
 		if c.dir, err = os.MkdirTemp("", "adrbench-"+target+"-"); err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrTarget, err)
@@ -137,7 +141,7 @@ func (c *procCluster) tryStart(ctx context.Context, attempt int) error {
 		// failed attempt would not match them. A first attempt leaves
 		// the directory alone; data already there is the user's.
 		if attempt > 0 {
-			if err := removeDataDir(m.dataDir); err != nil {
+			if err := removeDataDir(c.backends, c.cfg.LogBackend, m.dataDir); err != nil {
 				return fmt.Errorf("%w: %w", ErrTarget, err)
 			}
 		}
@@ -430,7 +434,7 @@ func (c *procCluster) stopAll() {
 func (c *procCluster) Close() error {
 	c.stopAll()
 	if c.tmpDir != "" {
-		return removeDataDirs(c.tmpDir)
+		return removeDataDirs(c.backends, c.cfg.LogBackend, c.tmpDir)
 	}
 	return nil
 }

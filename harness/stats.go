@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/adrbench/adrbench/internal/latency"
 	"github.com/adrbench/adrbench/logbackends"
 	"github.com/adrbench/adrbench/results"
 )
@@ -23,7 +24,8 @@ type BackendStatser interface {
 }
 
 // FlushInstructioner is a Cluster that can name the cache-line flush its
-// members' adr backends use ("clwb", "clflushopt", ...).
+// members' log backends use on persistent memory ("clwb", "clflushopt",
+// ...; logbackends.FactFlushInstruction).
 type FlushInstructioner interface {
 	FlushInstruction() string
 }
@@ -85,7 +87,7 @@ func ScrapeLogStats(ctx context.Context, endpoints []string) ([]logbackends.Stat
 func parseLogMetrics(r io.Reader) (logbackends.Stats, error) {
 	var (
 		st                    logbackends.Stats
-		cum                   []logbackends.Bucket // cumulative, in file order
+		cum                   []latency.Bucket // cumulative, in file order
 		haveHist, haveSyncCtr bool
 	)
 	sc := bufio.NewScanner(r)
@@ -114,7 +116,7 @@ func parseLogMetrics(r io.Reader) (logbackends.Stats, error) {
 				}
 				upper = uint64(math.Round(f * 1e9))
 			}
-			cum = append(cum, logbackends.Bucket{UpperNanos: upper, Count: u()})
+			cum = append(cum, latency.Bucket{UpperNanos: upper, Count: u()})
 			haveHist = true
 		case metricFsync + "_sum":
 			st.SyncLatency.SumNanos = uint64(math.Round(value * 1e9))
@@ -144,7 +146,7 @@ func parseLogMetrics(r io.Reader) (logbackends.Stats, error) {
 		if b.Count < prev || i > 0 && b.UpperNanos <= cum[i-1].UpperNanos {
 			return logbackends.Stats{}, fmt.Errorf("%w: %s buckets out of order", ErrMetrics, metricFsync)
 		}
-		st.SyncLatency.Buckets = append(st.SyncLatency.Buckets, logbackends.Bucket{UpperNanos: b.UpperNanos, Count: b.Count - prev})
+		st.SyncLatency.Buckets = append(st.SyncLatency.Buckets, latency.Bucket{UpperNanos: b.UpperNanos, Count: b.Count - prev})
 		prev = b.Count
 	}
 	return st, nil
@@ -214,7 +216,7 @@ func LogStatsDelta(before, after []logbackends.Stats) (logbackends.Stats, error)
 		d.SyncLatency.Count += a.SyncLatency.Count - b.SyncLatency.Count
 		d.SyncLatency.SumNanos += a.SyncLatency.SumNanos - b.SyncLatency.SumNanos
 		if len(b.SyncLatency.Buckets) == 0 && len(a.SyncLatency.Buckets) > 0 {
-			b.SyncLatency.Buckets = make([]logbackends.Bucket, len(a.SyncLatency.Buckets))
+			b.SyncLatency.Buckets = make([]latency.Bucket, len(a.SyncLatency.Buckets))
 			for j := range b.SyncLatency.Buckets {
 				b.SyncLatency.Buckets[j].UpperNanos = a.SyncLatency.Buckets[j].UpperNanos
 			}
@@ -223,7 +225,7 @@ func LogStatsDelta(before, after []logbackends.Stats) (logbackends.Stats, error)
 			return logbackends.Stats{}, fmt.Errorf("%w: member %d's sync buckets changed", ErrMetrics, i)
 		}
 		if d.SyncLatency.Buckets == nil {
-			d.SyncLatency.Buckets = make([]logbackends.Bucket, len(a.SyncLatency.Buckets))
+			d.SyncLatency.Buckets = make([]latency.Bucket, len(a.SyncLatency.Buckets))
 			for j := range d.SyncLatency.Buckets {
 				d.SyncLatency.Buckets[j].UpperNanos = a.SyncLatency.Buckets[j].UpperNanos
 			}
@@ -261,7 +263,7 @@ func appendUnique(s []string, v string) []string {
 // /metrics), so a figure is an estimate within a factor of two, and one in
 // the overflow bucket is reported as that bucket's lower bound. Max is the upper bound of the highest non-empty bucket; StdDev is
 // unknown and left 0.
-func SyncLatencyMs(s logbackends.LatencySnapshot) *results.Latency {
+func SyncLatencyMs(s latency.Snapshot) *results.Latency {
 	var total uint64
 	for _, b := range s.Buckets {
 		total += b.Count

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/adrbench/adrbench/internal/latency"
 	"github.com/adrbench/adrbench/logbackends"
 )
 
@@ -46,13 +47,13 @@ func TestParseLogMetrics(t *testing.T) {
 	}{
 		{name: "ours", in: ourMetrics, want: logbackends.Stats{
 			Saves: 11, EntriesSaved: 40, BytesWritten: 12345, Syncs: 10,
-			SyncLatency: logbackends.LatencySnapshot{Count: 10, SumNanos: 12300000, Buckets: []logbackends.Bucket{
+			SyncLatency: latency.Snapshot{Count: 10, SumNanos: 12300000, Buckets: []latency.Bucket{
 				{UpperNanos: 1e6, Count: 6}, {UpperNanos: 2e6, Count: 3}, {UpperNanos: 4e6, Count: 1}, {UpperNanos: math.MaxUint64, Count: 0},
 			}},
 		}},
 		{name: "etcd", in: etcdMetrics, want: logbackends.Stats{
 			BytesWritten: 4096000, Syncs: 151,
-			SyncLatency: logbackends.LatencySnapshot{Count: 151, SumNanos: 2e8, Buckets: []logbackends.Bucket{
+			SyncLatency: latency.Snapshot{Count: 151, SumNanos: 2e8, Buckets: []latency.Bucket{
 				{UpperNanos: 1e6, Count: 100}, {UpperNanos: 2e6, Count: 50}, {UpperNanos: math.MaxUint64, Count: 1},
 			}},
 		}},
@@ -89,11 +90,11 @@ func TestParseLogMetrics(t *testing.T) {
 	}
 }
 
-func snap(sum uint64, counts ...uint64) logbackends.LatencySnapshot {
-	s := logbackends.LatencySnapshot{SumNanos: sum}
+func snap(sum uint64, counts ...uint64) latency.Snapshot {
+	s := latency.Snapshot{SumNanos: sum}
 	uppers := []uint64{1e6, 2e6, 4e6, math.MaxUint64}
 	for i, c := range counts {
-		s.Buckets = append(s.Buckets, logbackends.Bucket{UpperNanos: uppers[i], Count: c})
+		s.Buckets = append(s.Buckets, latency.Bucket{UpperNanos: uppers[i], Count: c})
 		s.Count += c
 	}
 	return s

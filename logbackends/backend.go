@@ -1,13 +1,11 @@
 package logbackends
 
 import (
-	"time"
-
-	"github.com/adrbench/adrbench/adr"
-	"github.com/adrbench/adrbench/logbackends/vfs"
-
 	"go.etcd.io/raft/v3"
 	"go.etcd.io/raft/v3/raftpb"
+
+	"github.com/adrbench/adrbench/internal/latency"
+	"github.com/adrbench/adrbench/logbackends/vfs"
 )
 
 // Backend is one member's raft log storage.
@@ -95,79 +93,73 @@ type Stats struct {
 	BytesWritten uint64 // bytes written to the durable medium
 	Syncs        uint64 // fdatasync calls (or flush+fence rounds)
 	// SyncLatency holds the latency of each sync, in nanoseconds.
-	SyncLatency LatencySnapshot
+	SyncLatency latency.Snapshot
 	// Emulated lists what in this backend is emulated rather than real
 	// hardware behaviour (e.g. "disk-profile:ssd-2015"); empty when nothing is.
 	Emulated []string
 
-	// For adr (zero for the others). Syncs and SyncLatency count the
-	// publishes on the write path (one flush+fence round per Save that
-	// reached the region); the disk work is counted here.
-	//
-	// FlushInstruction is the region's cache-line flush (adr.Info.Flush).
-	FlushInstruction string
-	// DiskSyncs are the drainer's fdatasyncs, off the write path.
-	DiskSyncs uint64
-	// DrainedBytes are the bytes the drainer wrote to disk segments.
-	DrainedBytes uint64
-	// RingFullWaits counts Saves that found the region full and waited
-	// for the drainer to free space (never dropped).
-	RingFullWaits uint64
+	// Counters are the backend's own counters beyond the ones above (the
+	// adr backend's drainer syncs, say), in an order the backend keeps
+	// fixed; nil for a backend with none.
+	Counters []Counter
+	// Facts say how the backend runs where that is not a number (the adr
+	// backend's cache-line flush instruction, say); nil for none.
+	Facts []Fact
 }
 
-// LatencySnapshot is a copy of a latency histogram: bucket upper bounds in
-// nanoseconds and the count of samples at or below each (not cumulative),
-// plus the exact sum and count, enough for Prometheus histograms and for
-// percentiles.
-type LatencySnapshot struct {
-	Count    uint64
-	SumNanos uint64
-	// Buckets are in increasing order of UpperNanos.
-	Buckets []Bucket
+// Counter is one of a backend's own counters: cumulative since open,
+// named in snake_case and unique within the backend.
+type Counter struct {
+	Name  string // e.g. "disk_syncs"
+	Unit  string // what Value counts, plural: "syncs", "bytes", "waits"
+	Help  string // one line, for /metrics and reports
+	Value uint64
 }
 
-// Bucket is one histogram bucket.
-type Bucket struct {
-	UpperNanos uint64
-	Count      uint64
+// Fact is a named property of an open backend, e.g.
+// {FactFlushInstruction, "clwb"}.
+type Fact struct {
+	Name  string
+	Value string
 }
 
-// Options are the settings shared by all backends. A backend ignores the
-// ones that do not apply to it.
-type Options struct {
+// FactFlushInstruction names the Fact under which a backend that keeps its
+// log in persistent memory reports the cache-line flush it uses ("clwb",
+// "clflushopt", "clflush", "msync", "none", "portable", "sim").
+const FactFlushInstruction = "flush_instruction"
+
+// Counter returns the value of the counter called name, and whether the
+// backend reports one.
+func (s Stats) Counter(name string) (uint64, bool) {
+	for _, c := range s.Counters {
+		if c.Name == name {
+			return c.Value, true
+		}
+	}
+	return 0, false
+}
+
+// Fact returns the fact called name, "" when the backend reports none.
+func (s Stats) Fact(name string) string {
+	for _, f := range s.Facts {
+		if f.Name == name {
+			return f.Value
+		}
+	}
+	return ""
+}
+
+// Env is where one member's backend lives: what differs between members
+// opening the same registry entry.
+type Env struct {
 	// Dir is the directory the backend owns. It is created if missing.
 	Dir string
-	// SegmentSize is the preallocated size of a log segment file.
-	SegmentSize int64
-	// GroupCommitWindow, for batched: zero syncs each Save on its own, as
-	// etcd does; above zero the backend implements ConcurrentSaver, and the
-	// Save that leads a sync first waits this long for other Saves to join
-	// it.
-	GroupCommitWindow time.Duration
-	// SyncInterval, for async: how often buffered writes are synced.
-	SyncInterval time.Duration
 	// FS is the file system file-backed backends write through; nil means
-	// the real one (vfs.OS). Tests inject a vfs.Mem.
+	// the real one (vfs.OS). A disk profile wraps it (diskprofile.Wrap);
+	// tests inject a vfs.Mem.
 	FS vfs.FS
-	// Region, for adr: the persistent-memory region the log is kept in.
-	// The zero value means adr.DefaultRegionConfig(): an emulated region
-	// of 64 MiB on tmpfs at adr.DefaultEmulatedPath(Dir). An empty Path is
-	// resolved the same way (RegionConfig.Resolve(Dir)).
-	Region adr.RegionConfig
-	// OpenRegion, for adr, when set, is called instead of mapping Region:
-	// tests hand in a power-loss simulator (adr.Sim). The backend owns
-	// what it returns and closes it on Close.
-	OpenRegion func() (adr.Region, error)
 }
 
-// DefaultOptions returns the options etcd's own WAL corresponds to.
-func DefaultOptions(dir string) Options {
-	return Options{
-		Dir:          dir,
-		SegmentSize:  64 << 20,
-		SyncInterval: 100 * time.Millisecond,
-	}
-}
-
-// Opener opens (creating if needed) the backend kept in opts.Dir.
-type Opener func(opts Options) (Backend, error)
+// Opener opens (creating if needed) the backend kept in env.Dir, with
+// whatever configuration it was built with.
+type Opener func(env Env) (Backend, error)

@@ -3,8 +3,11 @@ package logbackends
 import "errors"
 
 var (
-	// ErrUnknownBackend is returned by Registry.Open for a name nobody registered.
+	// ErrUnknownBackend is returned by a Registry for a name nobody registered.
 	ErrUnknownBackend = errors.New("unknown log backend")
+	// ErrBadConfig is returned by a backend's Config.Validate (and by its
+	// Open) for a setting out of range; the error names the flag.
+	ErrBadConfig = errors.New("bad log backend setting")
 	// ErrCorrupt reports a record that fails its checksum or framing where a
 	// torn tail cannot explain it. It is wrapped with the file and offset.
 	ErrCorrupt = errors.New("log corrupt")

@@ -63,9 +63,9 @@ func builders() []builder {
 func seriesLabel(p *results.Point, withClients bool) string {
 	var b strings.Builder
 	switch p.Target {
-	case "inproc":
+	case results.TargetInproc:
 		b.WriteString(p.Backend)
-	case "etcd":
+	case results.TargetEtcd:
 		b.WriteString("etcd (reference)")
 	default:
 		b.WriteString(p.Target)
@@ -416,7 +416,7 @@ func speedup(r *results.Run) (*canvasFig, Table, string, error) {
 	}
 	cells := map[string]*cell{}
 	for _, p := range ps {
-		if p.Target != "inproc" {
+		if p.Target != results.TargetInproc {
 			continue
 		}
 		c := cells[same(p)]
@@ -425,11 +425,11 @@ func speedup(r *results.Run) (*canvasFig, Table, string, error) {
 			cells[same(p)] = c
 		}
 		switch p.Backend {
-		case "adr":
+		case results.BackendADR:
 			c.adr = p
-		case "batched":
+		case results.BackendBatched:
 			c.batched = p
-		case "fsync":
+		case results.BackendFsync:
 			c.fsync = p
 		}
 	}
@@ -482,10 +482,10 @@ func speedup(r *results.Run) (*canvasFig, Table, string, error) {
 	var names []string
 	for _, c := range usable {
 		if c.batched != nil {
-			names = append(names, name("batched", c))
+			names = append(names, name(results.BackendBatched, c))
 		}
 		if c.fsync != nil {
-			names = append(names, name("fsync", c))
+			names = append(names, name(results.BackendFsync, c))
 		}
 	}
 	f := newCanvasFig("ADR speedup against the disk's fsync latency", names)
@@ -517,7 +517,7 @@ func speedup(r *results.Run) (*canvasFig, Table, string, error) {
 			for _, base := range []struct {
 				name string
 				p    *results.Point
-			}{{"batched", c.batched}, {"fsync", c.fsync}} {
+			}{{results.BackendBatched, c.batched}, {results.BackendFsync, c.fsync}} {
 				if base.p == nil || base.p.Throughput <= 0 {
 					continue
 				}

@@ -80,7 +80,8 @@ type Point struct {
 	DiskProfile string   `json:"disk_profile"`
 	Emulated    []string `json:"emulated"`
 	// Unsafe says why the point's log backend does not keep raft's
-	// stable-storage rule (the async backend); empty for safe ones.
+	// stable-storage rule (a backend whose registry entry is not durable:
+	// async, memory); empty for safe ones.
 	Unsafe     string  `json:"unsafe,omitempty"`
 	Workload   string  `json:"workload"`
 	Mode       string  `json:"mode"` // "closed" or "open"

@@ -41,8 +41,8 @@ type clusterOpts struct {
 
 func testRegistry() *logbackends.Registry {
 	r := logbackends.NewRegistry()
-	r.Register("memory", memory.Open)
-	r.Register("batched", batched.Open)
+	r.Register(memory.NewEntry())
+	r.Register(batched.NewEntry(batched.DefaultConfig()))
 	return r
 }
 

@@ -1,10 +1,13 @@
 package store
 
 import (
+	"errors"
+	"os"
 	"path/filepath"
 	"time"
 
-	"github.com/adrbench/adrbench/adr"
+	"github.com/adrbench/adrbench/logbackends"
+	"github.com/adrbench/adrbench/logbackends/batched"
 )
 
 // Member is one member of the initial cluster.
@@ -37,7 +40,10 @@ type Config struct {
 	MaxRequestBytes        int           // --max-request-bytes
 	MaxTxnOps              int           // --max-txn-ops
 
-	LogBackend string // --log-backend: a name in the backend registry
+	// LogBackend is a name in the backend registry NewServer is given,
+	// whose entry carries the backend's own settings (the adr region's
+	// flags among them).
+	LogBackend string // --log-backend
 
 	EnablePprof bool // --enable-pprof: serve runtime profiles under /debug/pprof/
 
@@ -46,12 +52,6 @@ type Config struct {
 	// adds none. DiskSyncLatency adds a fixed latency instead.
 	DiskProfile     string        // --disk-profile
 	DiskSyncLatency time.Duration // --disk-sync-latency
-
-	// ADRRegion is the persistent-memory region of the adr log backend
-	// (--adr-region-kind, --adr-region-path, --adr-region-size,
-	// --adr-media-latency); other backends ignore it. An empty Path puts
-	// an emulated region at adr.DefaultEmulatedPath of the log directory.
-	ADRRegion adr.RegionConfig
 
 	// BackendBatchInterval and BackendBatchLimit bound how long and how many
 	// writes the MVCC store's bbolt batch holds before it commits.
@@ -79,16 +79,24 @@ func DefaultConfig() Config {
 		QuotaBackendBytes:      2 << 30,
 		MaxRequestBytes:        1536 * 1024,
 		MaxTxnOps:              128,
-		LogBackend:             "batched",
+		LogBackend:             batched.Name,
 		DiskProfile:            "native",
-		ADRRegion:              adr.DefaultRegionConfig(),
 		BackendBatchInterval:   100 * time.Millisecond,
 		BackendBatchLimit:      10000,
 	}
 }
 
 // LogDir is the directory a member with data directory dataDir gives its raft
-// log backend (Options.Dir). The adr backend's default emulated region is
-// named after it, so whoever removes a data directory for good can remove
-// that region too (adr.RemoveEmulatedRegion(LogDir(dataDir))).
+// log backend (logbackends.Env.Dir). A backend may keep things outside it
+// named after it (the adr backend's emulated region on tmpfs), so a data
+// directory is removed for good with RemoveDataDir, not os.RemoveAll.
 func LogDir(dataDir string) string { return filepath.Join(dataDir, "member", "wal") }
+
+// RemoveDataDir removes the data directory of a member whose log backend
+// was the one called backend in backends, with everything that backend
+// keeps for it outside the directory (backends.Destroy of LogDir(dataDir)).
+// Call it only once the member is stopped for good. A directory that does
+// not exist is not an error.
+func RemoveDataDir(backends *logbackends.Registry, backend, dataDir string) error {
+	return errors.Join(backends.Destroy(backend, LogDir(dataDir)), os.RemoveAll(dataDir))
+}

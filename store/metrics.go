@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/adrbench/adrbench/internal/latency"
 	"github.com/adrbench/adrbench/logbackends"
 )
 
@@ -19,7 +20,7 @@ import (
 // nothing for metrics.
 type metricSources struct {
 	logStats      func() logbackends.Stats
-	commitLatency func() logbackends.LatencySnapshot
+	commitLatency func() latency.Snapshot
 	dbSize        func() int64
 	status        *nodeStatus
 	applied       *indexWaiter
@@ -140,7 +141,7 @@ func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 // A snapshot taken while samples are recorded may hold more in its buckets
 // than in its count; the count is raised to match, so the buckets never
 // exceed +Inf.
-func constHistogram(d *prometheus.Desc, h logbackends.LatencySnapshot) prometheus.Metric {
+func constHistogram(d *prometheus.Desc, h latency.Snapshot) prometheus.Metric {
 	buckets := make(map[float64]uint64, len(h.Buckets))
 	var cum uint64
 	for _, b := range h.Buckets {

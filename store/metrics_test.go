@@ -11,7 +11,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
-	"github.com/adrbench/adrbench/logbackends"
+	"github.com/adrbench/adrbench/internal/latency"
 )
 
 // TestMetricsEndpoint scrapes a running member and checks that it serves
@@ -119,7 +119,7 @@ func TestConstHistogram(t *testing.T) {
 	ms := func(n uint64) uint64 { return n * uint64(time.Millisecond) }
 	tests := []struct {
 		name      string
-		snap      logbackends.LatencySnapshot
+		snap      latency.Snapshot
 		wantCount uint64
 		wantSum   float64
 		// wantBuckets are the cumulative counts by upper bound in seconds.
@@ -127,7 +127,7 @@ func TestConstHistogram(t *testing.T) {
 	}{
 		{
 			name: "per-bucket counts become cumulative",
-			snap: logbackends.LatencySnapshot{Count: 6, SumNanos: ms(9), Buckets: []logbackends.Bucket{
+			snap: latency.Snapshot{Count: 6, SumNanos: ms(9), Buckets: []latency.Bucket{
 				{UpperNanos: ms(1), Count: 1}, {UpperNanos: ms(2), Count: 2}, {UpperNanos: ms(4), Count: 3}, {UpperNanos: math.MaxUint64},
 			}},
 			wantCount: 6, wantSum: 0.009,
@@ -135,7 +135,7 @@ func TestConstHistogram(t *testing.T) {
 		},
 		{
 			name: "the overflow bucket counts in +Inf only",
-			snap: logbackends.LatencySnapshot{Count: 3, SumNanos: ms(20001), Buckets: []logbackends.Bucket{
+			snap: latency.Snapshot{Count: 3, SumNanos: ms(20001), Buckets: []latency.Bucket{
 				{UpperNanos: ms(1), Count: 1}, {UpperNanos: ms(2)}, {UpperNanos: math.MaxUint64, Count: 2},
 			}},
 			wantCount: 3, wantSum: 20.001,
@@ -143,7 +143,7 @@ func TestConstHistogram(t *testing.T) {
 		},
 		{
 			name: "a count behind its buckets is raised to them",
-			snap: logbackends.LatencySnapshot{Count: 2, SumNanos: ms(3), Buckets: []logbackends.Bucket{
+			snap: latency.Snapshot{Count: 2, SumNanos: ms(3), Buckets: []latency.Bucket{
 				{UpperNanos: ms(1), Count: 3}, {UpperNanos: math.MaxUint64},
 			}},
 			wantCount: 3, wantSum: 0.003,
@@ -151,7 +151,7 @@ func TestConstHistogram(t *testing.T) {
 		},
 		{
 			name:        "empty",
-			snap:        logbackends.LatencySnapshot{},
+			snap:        latency.Snapshot{},
 			wantBuckets: map[float64]uint64{},
 		},
 	}

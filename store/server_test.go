@@ -470,13 +470,13 @@ func TestLogFailureStopsMember(t *testing.T) {
 	var armed atomic.Bool
 	errDiskGone := errors.New("disk gone")
 	reg := testRegistry()
-	reg.Register("failing", func(o logbackends.Options) (logbackends.Backend, error) {
-		b, err := memory.Open(o)
+	reg.Register(logbackends.Entry{Name: "failing", Saved: "nothing, once armed: Save fails", Open: func(env logbackends.Env) (logbackends.Backend, error) {
+		b, err := memory.Open(env)
 		if err != nil {
 			return nil, err
 		}
 		return failingBackend{Backend: b, armed: &armed, err: errDiskGone}, nil
-	})
+	}})
 	c := newTestCluster(t, 1, clusterOpts{backend: "failing", reg: reg})
 	ctx := ctxT(t)
 	cli := c.clients[0]

@@ -94,12 +94,11 @@ func openState(cfg Config, backends *logbackends.Registry, member identity, mems
 
 // openLogBackend opens the member's raft log in the backend cfg names.
 func openLogBackend(cfg Config, backends *logbackends.Registry) (logbackends.Backend, error) {
-	bopts := logbackends.DefaultOptions(LogDir(cfg.DataDir))
-	bopts.Region = cfg.ADRRegion
+	env := logbackends.Env{Dir: LogDir(cfg.DataDir)}
 	if p, _ := cfg.diskProfile(); p.Emulated {
-		bopts.FS = diskprofile.Wrap(vfs.OS{}, p)
+		env.FS = diskprofile.Wrap(vfs.OS{}, p)
 	}
-	b, err := backends.Open(cfg.LogBackend, bopts)
+	b, err := backends.Open(cfg.LogBackend, env)
 	if err != nil {
 		return nil, fmt.Errorf("open log backend %q: %w", cfg.LogBackend, err)
 	}

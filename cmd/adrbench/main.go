@@ -16,12 +16,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/adrbench/adrbench/logbackends"
-	adrlog "github.com/adrbench/adrbench/logbackends/adr"
-	"github.com/adrbench/adrbench/logbackends/async"
-	"github.com/adrbench/adrbench/logbackends/batched"
-	"github.com/adrbench/adrbench/logbackends/fsync"
-	"github.com/adrbench/adrbench/logbackends/memory"
+	"github.com/adrbench/adrbench/logbackends/catalog"
 )
 
 func main() {
@@ -31,7 +26,7 @@ func main() {
 // run executes the command line and returns the exit code. Every error ends
 // as one line on stderr naming what is wrong.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	root := newRootCmd(newBackendRegistry())
+	root := newRootCmd(catalog.DefaultConfigs())
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
@@ -42,18 +37,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// newBackendRegistry lists the log backends this binary can run.
-func newBackendRegistry() *logbackends.Registry {
-	r := logbackends.NewRegistry()
-	r.Register(adrlog.Name, adrlog.Open)
-	r.Register(batched.Name, batched.Open)
-	r.Register(fsync.Name, fsync.Open)
-	r.Register(async.Name, async.Open)
-	r.Register(memory.Name, memory.Open)
-	return r
-}
-
-func newRootCmd(backends *logbackends.Registry) *cobra.Command {
+// newRootCmd builds the commands over backends, the settings of every log
+// backend this binary can run. serve binds them to its flags; bench and
+// sweep run the backends with these settings as given (their results do
+// not record backend settings, so they offer no flags to change them).
+func newRootCmd(backends catalog.Configs) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "adrbench",
 		Short: "An etcd-compatible replicated KV store for measuring raft log durability",
@@ -63,8 +51,8 @@ func newRootCmd(backends *logbackends.Registry) *cobra.Command {
 		SilenceErrors: true, // run prints the error as one line
 	}
 	root.AddCommand(newServeCmd(backends))
-	root.AddCommand(newBenchCmd(backends))
-	root.AddCommand(newSweepCmd(backends))
+	root.AddCommand(newBenchCmd(backends.Registry()))
+	root.AddCommand(newSweepCmd(backends.Registry()))
 	root.AddCommand(newPlotCmd())
 	return root
 }

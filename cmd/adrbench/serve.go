@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"github.com/adrbench/adrbench/logbackends/diskprofile"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -15,13 +14,14 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/adrbench/adrbench/adr"
 	"github.com/adrbench/adrbench/logbackends"
+	"github.com/adrbench/adrbench/logbackends/catalog"
+	"github.com/adrbench/adrbench/logbackends/diskprofile"
 	"github.com/adrbench/adrbench/store"
 )
 
 // serveOptions are the flags of `adrbench serve`: etcd's names, units and
-// defaults, plus --log-backend.
+// defaults, plus --log-backend and every backend's own flags.
 type serveOptions struct {
 	name                string
 	dataDir             string
@@ -44,17 +44,15 @@ type serveOptions struct {
 	enablePprof         bool
 	diskProfile         string
 	diskSyncLatency     time.Duration
-	adrRegionKind       string
-	adrRegionPath       string
-	adrRegionSize       int
-	adrMediaLatency     time.Duration
+	// backends holds every backend's settings, bound to their flags.
+	backends catalog.Configs
 
 	// initialClusterSet is whether --initial-cluster was given; without it
 	// the cluster is this member alone, as etcd does.
 	initialClusterSet bool
-	backendNames      []string
 
-	cfg store.Config // resolved by Validate
+	cfg      store.Config          // resolved by Validate
+	registry *logbackends.Registry // built by Validate from backends
 }
 
 func (o *serveOptions) AddFlags(fs *pflag.FlagSet) {
@@ -77,19 +75,29 @@ func (o *serveOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.Int64Var(&o.quotaBackendBytes, "quota-backend-bytes", d.QuotaBackendBytes, "raise an alarm when the backend size exceeds this quota")
 	fs.UintVar(&o.maxRequestBytes, "max-request-bytes", uint(d.MaxRequestBytes), "maximum client request size in bytes the server will accept")
 	fs.UintVar(&o.maxTxnOps, "max-txn-ops", uint(d.MaxTxnOps), "maximum number of operations permitted in a transaction")
-	help := "raft log storage: one of " + strings.Join(o.backendNames, ", ")
-	if slices.Contains(o.backendNames, "async") {
-		help += ` ("async" is unsafe: it acknowledges writes before they are durable, and a crash loses them)`
-	}
-	fs.StringVar(&o.logBackend, "log-backend", d.LogBackend, help)
+	fs.StringVar(&o.logBackend, "log-backend", d.LogBackend, logBackendHelp(o.backends.Registry()))
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.BoolVar(&o.enablePprof, "enable-pprof", false, "serve runtime profiling data under /debug/pprof/ on the client URL")
 	fs.StringVar(&o.diskProfile, "disk-profile", d.DiskProfile, "emulated disk whose sync latency is added to every log sync: "+strings.Join(diskprofile.Names(), ", ")+` ("native" adds none; others are labelled emulated)`)
 	fs.DurationVar(&o.diskSyncLatency, "disk-sync-latency", 0, "fixed latency added to every log sync (emulated), instead of --disk-profile")
-	fs.StringVar(&o.adrRegionKind, "adr-region-kind", d.ADRRegion.Kind, "persistent-memory region of --log-backend adr: devdax, fsdax, emulated (a tmpfs file: survives a process crash, not a power loss) or auto")
-	fs.StringVar(&o.adrRegionPath, "adr-region-path", d.ADRRegion.Path, "device (/dev/daxN.M) or file of the adr region (default for emulated: a file on /dev/shm named after the data dir)")
-	fs.IntVar(&o.adrRegionSize, "adr-region-size", d.ADRRegion.Size, "size of the adr region in bytes, a multiple of 4096 (0: the size of the device or existing file)")
-	fs.DurationVar(&o.adrMediaLatency, "adr-media-latency", d.ADRRegion.MediaLatency, "write latency added per flushed cache line of the adr region, to model slower media (labelled emulated)")
+	o.backends.AddFlags(fs)
+}
+
+// logBackendHelp lists the backends and says which are unsafe, from their
+// registry entries: a backend that is not durable acknowledges writes a
+// crash can lose.
+func logBackendHelp(r *logbackends.Registry) string {
+	help := "raft log storage: one of " + strings.Join(r.Names(), ", ")
+	var unsafe []string
+	for _, e := range r.Entries() {
+		if !e.Durable {
+			unsafe = append(unsafe, fmt.Sprintf("%q: %s", e.Name, e.Saved))
+		}
+	}
+	if len(unsafe) > 0 {
+		help += " (unsafe, as not durable: " + strings.Join(unsafe, "; ") + ")"
+	}
+	return help
 }
 
 // Validate resolves the flags into a store.Config and checks it, without
@@ -124,20 +132,20 @@ func (o *serveOptions) Validate() error {
 	cfg.EnablePprof = o.enablePprof
 	cfg.DiskProfile = o.diskProfile
 	cfg.DiskSyncLatency = o.diskSyncLatency
-	cfg.ADRRegion = adr.RegionConfig{Kind: o.adrRegionKind, Path: o.adrRegionPath, Size: o.adrRegionSize, MediaLatency: o.adrMediaLatency}
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	if err := cfg.ADRRegion.Validate(); err != nil {
-		return fmt.Errorf("--adr-region-*: %w", err)
+	if err := o.backends.Validate(); err != nil {
+		return err
 	}
-	if !slices.Contains(o.backendNames, o.logBackend) {
-		return fmt.Errorf("--log-backend: %w %q (known: %s)", logbackends.ErrUnknownBackend, o.logBackend, strings.Join(o.backendNames, ", "))
+	registry := o.backends.Registry()
+	if names := registry.Names(); !slices.Contains(names, o.logBackend) {
+		return fmt.Errorf("--log-backend: %w %q (known: %s)", logbackends.ErrUnknownBackend, o.logBackend, strings.Join(names, ", "))
 	}
 	if _, err := parseLogLevel(o.logLevel); err != nil {
 		return err
 	}
-	o.cfg = cfg
+	o.cfg, o.registry = cfg, registry
 	return nil
 }
 
@@ -162,8 +170,11 @@ func splitURLs(s string) []string {
 	return parts
 }
 
-func newServeCmd(backends *logbackends.Registry) *cobra.Command {
-	o := &serveOptions{backendNames: backends.Names()}
+// newServeCmd binds backends, every backend's default settings, to serve's
+// flags; the registry the member opens its log with is built from them once
+// the flags are parsed.
+func newServeCmd(backends catalog.Configs) *cobra.Command {
+	o := &serveOptions{backends: backends}
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run one member of an etcd-compatible cluster (etcd's flags)",
@@ -177,7 +188,7 @@ func newServeCmd(backends *logbackends.Registry) *cobra.Command {
 			if err := o.Validate(); err != nil {
 				return err
 			}
-			return o.run(cmd, backends)
+			return o.run(cmd)
 		},
 	}
 	o.AddFlags(cmd.Flags())
@@ -186,13 +197,13 @@ func newServeCmd(backends *logbackends.Registry) *cobra.Command {
 
 // run serves until SIGINT, SIGTERM, the command's context ends, or the
 // server stops on its own.
-func (o *serveOptions) run(cmd *cobra.Command, backends *logbackends.Registry) error {
+func (o *serveOptions) run(cmd *cobra.Command) error {
 	if err := checkDataDir(o.cfg.DataDir); err != nil {
 		return err
 	}
 	level, _ := parseLogLevel(o.logLevel) // checked by Validate
 	logger := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
-	srv, err := store.NewServer(o.cfg, backends, store.WithLogger(logger))
+	srv, err := store.NewServer(o.cfg, o.registry, store.WithLogger(logger))
 	if err != nil {
 		return fmt.Errorf("start member %q: %w", o.cfg.Name, err)
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/adrbench/adrbench/logbackends"
+	"github.com/adrbench/adrbench/logbackends/catalog"
 	"github.com/adrbench/adrbench/store"
 )
 
@@ -53,6 +54,10 @@ func TestServeRejects(t *testing.T) {
 		{name: "zero snapshot count", args: []string{"--snapshot-count=0"}, want: "--snapshot-count: must be positive", is: store.ErrInvalidConfig},
 		{name: "zero quota", args: []string{"--quota-backend-bytes=0"}, want: "--quota-backend-bytes: must be positive", is: store.ErrInvalidConfig},
 		{name: "bad log level", args: []string{"--log-level=loud"}, want: `--log-level: "loud" is not one of`},
+		{name: "bad adr region size", args: []string{"--log-backend=adr", "--adr-region-size=5000"},
+			want: "--adr-region-kind, --adr-region-path, --adr-region-size, --adr-media-latency: bad log backend setting: adr: bad region configuration: size: 5000 is not a multiple of 4096", is: logbackends.ErrBadConfig},
+		{name: "negative group commit window", args: []string{"--batched-group-commit-window=-1ms"},
+			want: "--batched-group-commit-window: bad log backend setting: -1ms is negative", is: logbackends.ErrBadConfig},
 		{name: "data dir under a file", args: []string{"--data-dir=" + filepath.Join(file, "data")}, want: "--data-dir: data dir is not writable: " + filepath.Join(file, "data"), is: errDataDir},
 		{name: "not a number", args: []string{"--heartbeat-interval=fast"}, want: `invalid argument "fast" for "--heartbeat-interval"`},
 		{name: "unknown flag", args: []string{"--listen-metrics-urls=http://127.0.0.1:3"}, want: "unknown flag: --listen-metrics-urls"},
@@ -60,7 +65,7 @@ func TestServeRejects(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			root := newRootCmd(newBackendRegistry())
+			root := newRootCmd(catalog.DefaultConfigs())
 			var stdout, stderr bytes.Buffer
 			root.SetArgs(append(append([]string{}, base...), tt.args...))
 			root.SetOut(&stdout)
@@ -94,7 +99,8 @@ func TestRunPrintsOneLine(t *testing.T) {
 	if code := run(t.Context(), []string{"serve", "--help"}, &stdout, &stderr); code != 0 {
 		t.Fatalf("--help exit code %d", code)
 	}
-	for _, flag := range []string{"--initial-cluster-state", "--log-backend", "async, batched, fsync, memory", `"async" is unsafe`, "--heartbeat-interval", "--max-txn-ops"} {
+	for _, flag := range []string{"--initial-cluster-state", "--log-backend", "async, batched, fsync, memory", `unsafe, as not durable: "async": `, `"memory": `,
+		"--heartbeat-interval", "--max-txn-ops", "--adr-region-kind", "--adr-region-path", "--adr-region-size", "--adr-media-latency", "--batched-group-commit-window", "--async-sync-interval"} {
 		if !strings.Contains(stdout.String(), flag) {
 			t.Errorf("serve --help does not mention %s", flag)
 		}
@@ -137,7 +143,7 @@ func TestServeDefaults(t *testing.T) {
 // optionsFor parses args as serve's flags and validates them.
 func optionsFor(t *testing.T, args []string) *serveOptions {
 	t.Helper()
-	o := &serveOptions{backendNames: newBackendRegistry().Names()}
+	o := &serveOptions{backends: catalog.DefaultConfigs()}
 	fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
 	o.AddFlags(fs)
 	if err := fs.Parse(args); err != nil {

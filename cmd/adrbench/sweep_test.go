@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/adrbench/adrbench/harness/sweep"
+	"github.com/adrbench/adrbench/logbackends/catalog"
 	"github.com/adrbench/adrbench/plots"
 	"github.com/adrbench/adrbench/results"
 )
@@ -20,7 +21,7 @@ import (
 // the tests do not depend on main.go wiring them in.
 func sweepCLI(ctx context.Context, args ...string) (string, error) {
 	root := &cobra.Command{Use: "adrbench", SilenceUsage: true, SilenceErrors: true}
-	root.AddCommand(newSweepCmd(newBackendRegistry()), newPlotCmd())
+	root.AddCommand(newSweepCmd(catalog.DefaultConfigs().Registry()), newPlotCmd())
 	var out bytes.Buffer
 	root.SetOut(&out)
 	root.SetErr(&out)

@@ -231,7 +231,7 @@ func TestRealSweep(t *testing.T) {
 		t.Skip("starts real members")
 	}
 	reg := logbackends.NewRegistry()
-	reg.Register(memory.Name, memory.Open)
+	reg.Register(memory.NewEntry())
 	bench := func(ctx context.Context, b harness.BenchConfig) (*results.Run, error) {
 		return harness.Bench(ctx, b, reg)
 	}

@@ -13,13 +13,11 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/adrbench/adrbench/adr"
+	"github.com/adrbench/adrbench/internal/latency"
 	"github.com/adrbench/adrbench/logbackends"
 	"github.com/adrbench/adrbench/logbackends/internal/filelog"
 	"github.com/adrbench/adrbench/logbackends/segment"
 )
-
-// Name is the backend's registered name.
-const Name = "adr"
 
 // fenceChecker is the optional ability of a region whose Fence can fail
 // (an msync fallback): a publish is not acknowledged past such a failure.
@@ -52,23 +50,26 @@ type Backend struct {
 	ringBytes  atomic.Uint64
 	fullWaits  atomic.Uint64
 	direct     atomic.Uint64
-	publishes  logbackends.SyncHistogram
+	publishes  latency.Histogram
 	emulated   []string
 	fenceCheck fenceChecker
 }
 
 var _ logbackends.Backend = (*Backend)(nil)
 
-// Open opens the log in opts.Dir and its region (opts.OpenRegion, else
-// opts.Region), recovers it from the disk segments plus the records the
+// Open opens the log in env.Dir and its region (cfg.OpenRegion, else
+// cfg.Region), recovers it from the disk segments plus the records the
 // ring holds beyond them, writes those records to disk and syncs, and
 // starts the drainer.
-func Open(opts logbackends.Options) (logbackends.Backend, error) {
-	return open(opts)
+func Open(env logbackends.Env, cfg Config) (logbackends.Backend, error) {
+	return open(env, cfg)
 }
 
-func open(opts logbackends.Options) (*Backend, error) {
-	region, err := openRegion(opts)
+func open(env logbackends.Env, cfg Config) (*Backend, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	region, err := openRegion(env.Dir, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -78,7 +79,7 @@ func open(opts logbackends.Options) (*Backend, error) {
 		region.Close()
 		return nil, fmt.Errorf("%s: region %s: %w", Name, b.info.Path, err)
 	}
-	if b.disk, err = filelog.Open(Name, opts, writeDisk); err != nil {
+	if b.disk, err = filelog.Open(Name, env, cfg.SegmentSize, writeDisk); err != nil {
 		region.Close()
 		return nil, err
 	}
@@ -98,19 +99,15 @@ func open(opts logbackends.Options) (*Backend, error) {
 	return b, nil
 }
 
-func openRegion(opts logbackends.Options) (adr.Region, error) {
-	if opts.OpenRegion != nil {
-		r, err := opts.OpenRegion()
+func openRegion(dir string, cfg Config) (adr.Region, error) {
+	if cfg.OpenRegion != nil {
+		r, err := cfg.OpenRegion()
 		if err != nil {
 			return nil, fmt.Errorf("%s: open region: %w", Name, err)
 		}
 		return r, nil
 	}
-	cfg := opts.Region
-	if cfg == (adr.RegionConfig{}) {
-		cfg = adr.DefaultRegionConfig()
-	}
-	r, err := adr.Open(cfg.Resolve(opts.Dir))
+	r, err := adr.Open(cfg.region(dir))
 	if err != nil {
 		return nil, fmt.Errorf("%s: open region: %w", Name, err)
 	}
@@ -355,24 +352,49 @@ func (b *Backend) Close() error {
 
 // Stats implements logbackends.Backend. Syncs and SyncLatency are the
 // publishes on the write path (one per Save that went to the region: its
-// flushes and fences); DiskSyncs are the drainer's fdatasyncs.
+// flushes and fences); the disk work is in Counters (CounterDiskSyncs,
+// CounterDrainedBytes, CounterRingFullWaits, CounterDirectSaves) and the
+// region in Facts (logbackends.FactFlushInstruction, FactRegionKind).
 func (b *Backend) Stats() logbackends.Stats {
 	lat := b.publishes.Snapshot()
 	disk := b.disk.Stats()
 	return logbackends.Stats{
-		Backend:          Name,
-		Saves:            b.saves.Load(),
-		EntriesSaved:     b.entries.Load(),
-		BytesWritten:     b.ringBytes.Load(),
-		Syncs:            lat.Count,
-		SyncLatency:      lat,
-		Emulated:         append([]string(nil), b.emulated...),
-		FlushInstruction: b.info.Flush,
-		DiskSyncs:        disk.Syncs,
-		DrainedBytes:     disk.BytesWritten,
-		RingFullWaits:    b.fullWaits.Load(),
+		Backend:      Name,
+		Saves:        b.saves.Load(),
+		EntriesSaved: b.entries.Load(),
+		BytesWritten: b.ringBytes.Load(),
+		Syncs:        lat.Count,
+		SyncLatency:  lat,
+		Emulated:     append([]string(nil), b.emulated...),
+		Counters: []logbackends.Counter{
+			{Name: CounterDiskSyncs, Unit: "syncs", Help: "fdatasyncs of the drainer, off the write path", Value: disk.Syncs},
+			{Name: CounterDrainedBytes, Unit: "bytes", Help: "bytes the drainer wrote to disk segments", Value: disk.BytesWritten},
+			{Name: CounterRingFullWaits, Unit: "waits", Help: "Saves that found the region full and waited for the drainer", Value: b.fullWaits.Load()},
+			{Name: CounterDirectSaves, Unit: "saves", Help: "Saves written to disk directly (snapshots, records larger than the ring takes)", Value: b.direct.Load()},
+		},
+		Facts: []logbackends.Fact{
+			{Name: logbackends.FactFlushInstruction, Value: b.info.Flush},
+			{Name: FactRegionKind, Value: b.info.Kind},
+		},
 	}
 }
+
+// The names of the adr backend's own Stats.Counters and Stats.Facts.
+const (
+	// CounterDiskSyncs counts the drainer's fdatasyncs, off the write path.
+	CounterDiskSyncs = "disk_syncs"
+	// CounterDrainedBytes counts the bytes the drainer wrote to disk.
+	CounterDrainedBytes = "drained_bytes"
+	// CounterRingFullWaits counts Saves that found the region full and
+	// waited for the drainer to free space (never dropped).
+	CounterRingFullWaits = "ring_full_waits"
+	// CounterDirectSaves counts Saves written to disk and synced directly
+	// instead of through the region: an installed snapshot, or a record
+	// larger than half the ring.
+	CounterDirectSaves = "direct_saves"
+	// FactRegionKind is the kind of region mapped (adr.Info.Kind).
+	FactRegionKind = "region_kind"
+)
 
 // RegionInfo describes the region the log is kept in.
 func (b *Backend) RegionInfo() adr.Info { return b.info }

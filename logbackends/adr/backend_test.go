@@ -115,10 +115,8 @@ func TestRecordRoundTrip(t *testing.T) {
 // openSim opens the backend on fsys and a simulated region of size.
 func openSim(t *testing.T, fsys vfs.FS, sim *adr.Sim) *Backend {
 	t.Helper()
-	opts := logbackends.DefaultOptions("/log")
-	opts.FS, opts.SegmentSize = fsys, 1<<20
-	opts.OpenRegion = func() (adr.Region, error) { return sim, nil }
-	b, err := open(opts)
+	cfg := Config{SegmentSize: 1 << 20, OpenRegion: func() (adr.Region, error) { return sim, nil }}
+	b, err := open(logbackends.Env{Dir: "/log", FS: fsys}, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,7 +158,7 @@ func TestFullRingWaits(t *testing.T) {
 		done <- nil
 	}()
 	deadline := time.Now().Add(10 * time.Second)
-	for b.Stats().RingFullWaits == 0 {
+	for counter(b.Stats(), CounterRingFullWaits) == 0 {
 		if time.Now().After(deadline) {
 			t.Fatal("no Save waited for ring space")
 		}
@@ -175,7 +173,7 @@ func TestFullRingWaits(t *testing.T) {
 		t.Fatalf("last index %d, want 101", li)
 	}
 	st := b.Stats()
-	if st.EntriesSaved != 101 || st.RingFullWaits == 0 || st.DiskSyncs == 0 || st.DrainedBytes == 0 {
+	if st.EntriesSaved != 101 || counter(st, CounterRingFullWaits) == 0 || counter(st, CounterDiskSyncs) == 0 || counter(st, CounterDrainedBytes) == 0 {
 		t.Fatalf("stats %+v", st)
 	}
 }
@@ -227,9 +225,10 @@ func TestDirectSaves(t *testing.T) {
 // emulated region file, and checks Stats says so.
 func TestEmulatedRegion(t *testing.T) {
 	dir := t.TempDir()
-	opts := logbackends.DefaultOptions(filepath.Join(dir, "wal"))
-	opts.Region = adr.RegionConfig{Kind: adr.KindEmulated, Path: filepath.Join(dir, "region"), Size: 1 << 20}
-	b, err := Open(opts)
+	env := logbackends.Env{Dir: filepath.Join(dir, "wal")}
+	cfg := DefaultConfig()
+	cfg.Region = adr.RegionConfig{Kind: adr.KindEmulated, Path: filepath.Join(dir, "region"), Size: 1 << 20}
+	b, err := Open(env, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -237,13 +236,14 @@ func TestEmulatedRegion(t *testing.T) {
 		t.Fatal(err)
 	}
 	st := b.Stats()
-	if !slices.Contains(st.Emulated, "adr-region:emulated") || st.FlushInstruction == "" {
-		t.Fatalf("stats say emulated %v, flush %q", st.Emulated, st.FlushInstruction)
+	flush := st.Fact(logbackends.FactFlushInstruction)
+	if !slices.Contains(st.Emulated, "adr-region:emulated") || flush == "" || st.Fact(FactRegionKind) != adr.KindEmulated {
+		t.Fatalf("stats say emulated %v, flush %q, facts %v", st.Emulated, flush, st.Facts)
 	}
 	if err := b.Close(); err != nil {
 		t.Fatal(err)
 	}
-	b, err = Open(opts)
+	b, err = Open(env, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -251,8 +251,8 @@ func TestEmulatedRegion(t *testing.T) {
 	if li, _ := b.LastIndex(); li != 3 {
 		t.Fatalf("last index %d after reopen", li)
 	}
-	opts.Region.Size = 2 << 20
-	if _, err := Open(opts); err == nil || !strings.Contains(err.Error(), "region") {
+	cfg.Region.Size = 2 << 20
+	if _, err := Open(env, cfg); err == nil || !strings.Contains(err.Error(), "region") {
 		t.Fatalf("a second open of a region in use, or of another size: %v", err)
 	}
 }
@@ -280,24 +280,24 @@ func TestDrainGathersSaves(t *testing.T) {
 	waitSyncs := func(want uint64, why string) {
 		t.Helper()
 		deadline := time.Now().Add(10 * time.Second)
-		for b.Stats().DiskSyncs < want {
+		for counter(b.Stats(), CounterDiskSyncs) < want {
 			if time.Now().After(deadline) {
-				t.Fatalf("%s: %d disk syncs, want %d", why, b.Stats().DiskSyncs, want)
+				t.Fatalf("%s: %d disk syncs, want %d", why, counter(b.Stats(), CounterDiskSyncs), want)
 			}
 			time.Sleep(time.Millisecond) // polling a counter, not waiting for an outcome
 		}
 	}
 
 	policy(time.Hour, 1<<30)
-	syncs := b.Stats().DiskSyncs
+	syncs := counter(b.Stats(), CounterDiskSyncs)
 	for range 20 {
 		save()
 	}
 	// Nothing is due. The pause gives a drainer that ignores the policy
 	// the chance to show it.
 	time.Sleep(20 * time.Millisecond)
-	if st := b.Stats(); st.DiskSyncs != syncs || drained() != 0 {
-		t.Fatalf("before anything was due: %d disk syncs (want %d), disk log ends at %d (want 0)", st.DiskSyncs, syncs, drained())
+	if n := counter(b.Stats(), CounterDiskSyncs); n != syncs || drained() != 0 {
+		t.Fatalf("before anything was due: %d disk syncs (want %d), disk log ends at %d (want 0)", n, syncs, drained())
 	}
 	b.mu.Lock()
 	err := b.d.quiesce()
@@ -305,8 +305,8 @@ func TestDrainGathersSaves(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st := b.Stats(); st.DiskSyncs != syncs+1 || drained() != 20 {
-		t.Fatalf("after quiesce: %d disk syncs (want %d), disk log ends at %d (want 20)", st.DiskSyncs, syncs+1, drained())
+	if n := counter(b.Stats(), CounterDiskSyncs); n != syncs+1 || drained() != 20 {
+		t.Fatalf("after quiesce: %d disk syncs (want %d), disk log ends at %d (want 20)", n, syncs+1, drained())
 	}
 
 	policy(time.Hour, 1) // every record reaches the size threshold
@@ -319,4 +319,13 @@ func TestDrainGathersSaves(t *testing.T) {
 	if li := drained(); li != 22 {
 		t.Fatalf("disk log ends at %d, want 22", li)
 	}
+}
+
+// counter reads one of the backend's own counters, which it always reports.
+func counter(st logbackends.Stats, name string) uint64 {
+	n, ok := st.Counter(name)
+	if !ok {
+		panic("adr Stats without counter " + name)
+	}
+	return n
 }

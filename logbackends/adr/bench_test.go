@@ -16,9 +16,10 @@ import (
 // benchOpen opens adr with its emulated region in the benchmark's
 // temporary directory (not the default on tmpfs, which is named after the
 // data directory and would outlive the benchmark).
-func benchOpen(opts logbackends.Options) (logbackends.Backend, error) {
-	opts.Region = adr.RegionConfig{Kind: adr.KindEmulated, Path: filepath.Join(opts.Dir, "region"), Size: adr.DefaultRegionSize}
-	return Open(opts)
+func benchOpen(env logbackends.Env) (logbackends.Backend, error) {
+	cfg := DefaultConfig()
+	cfg.Region = adr.RegionConfig{Kind: adr.KindEmulated, Path: filepath.Join(env.Dir, "region"), Size: adr.DefaultRegionSize}
+	return Open(env, cfg)
 }
 
 func BenchmarkSave(b *testing.B) { benchsuite.Save(b, Name, benchOpen) }
@@ -33,7 +34,7 @@ func BenchmarkSaveLatency(b *testing.B) {
 		open logbackends.Opener
 	}{
 		{Name, benchOpen},
-		{batched.Name, batched.Open},
+		{batched.Name, batched.NewEntry(batched.DefaultConfig()).Open},
 	}
 	for _, be := range backends {
 		for _, batch := range []int{1, 16} {
@@ -50,7 +51,7 @@ func BenchmarkSaveLatency(b *testing.B) {
 func BenchmarkDrain(b *testing.B) {
 	for _, size := range []int{256, 4096} {
 		b.Run(fmt.Sprintf("backend=%s/entry=%d", Name, size), func(b *testing.B) {
-			be, err := benchOpen(logbackends.DefaultOptions(b.TempDir()))
+			be, err := benchOpen(logbackends.Env{Dir: b.TempDir()})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -74,8 +75,11 @@ func BenchmarkDrain(b *testing.B) {
 			}
 			b.StopTimer()
 			st := ab.Stats()
-			b.ReportMetric(float64(st.DiskSyncs-start.DiskSyncs)/float64(b.N), "disksyncs/op")
-			b.ReportMetric(float64(st.RingFullWaits-start.RingFullWaits)/float64(b.N), "fullwaits/op")
+			perOp := func(name string) float64 {
+				return float64(counter(st, name)-counter(start, name)) / float64(b.N)
+			}
+			b.ReportMetric(perOp(CounterDiskSyncs), "disksyncs/op")
+			b.ReportMetric(perOp(CounterRingFullWaits), "fullwaits/op")
 			if err := be.Close(); err != nil {
 				b.Error(err)
 			}

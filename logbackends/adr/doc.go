@@ -18,9 +18,9 @@
 // quarter of the ring is queued, the oldest has waited 10 ms, or something
 // waits for it (a full ring, a snapshot, a compaction, Close). Then it
 // takes them all, writes them to the disk log (the shared segment format,
-// through Options.FS, so disk profiles and crash clones apply), makes one
+// through Env.FS, so disk profiles and crash clones apply), makes one
 // fdatasync and only then releases their ring space. A full ring makes
-// Save wait for a release (Stats.RingFullWaits counts it); nothing is
+// Save wait for a release (the counter CounterRingFullWaits); nothing is
 // dropped. If draining fails (a full disk), every later Save fails with
 // that error: the ring could no longer be emptied. What was acknowledged
 // stays in the region and is recovered on the next Open.
@@ -38,13 +38,28 @@
 //
 // Stats: Syncs and SyncLatency count publishes on the write path, one
 // flush+fence round per Save that went to the region (the ring's record
-// flush and fence plus its TAIL flush and fence); DiskSyncs and
-// DrainedBytes are the drainer's; FlushInstruction is the region's
-// (clwb, clflushopt, clflush, msync, none, portable, sim).
+// flush and fence plus its TAIL flush and fence). The drainer's work is in
+// Stats.Counters (CounterDiskSyncs, CounterDrainedBytes,
+// CounterRingFullWaits, CounterDirectSaves), and the region in Stats.Facts:
+// its flush instruction under logbackends.FactFlushInstruction (clwb,
+// clflushopt, clflush, msync, none, portable, sim) and its kind under
+// FactRegionKind.
 //
-// The region comes from Options.OpenRegion when set (tests pass an
-// adr.Sim), else from Options.Region (the zero value: the emulated region
-// at adr.DefaultEmulatedPath(Options.Dir), 64 MiB). The backend keeps two
-// read mirrors, the served one and the disk log's, so entries not yet
-// compacted cost twice their size in memory.
+// Configuration: the region comes from Config.OpenRegion when set (tests
+// pass an adr.Sim), else from Config.Region (--adr-region-kind,
+// --adr-region-path, --adr-region-size, --adr-media-latency; by default
+// an emulated region of 64 MiB at adr.DefaultEmulatedPath of Env.Dir,
+// named after the log directory so that a restarted member maps it
+// again). Config.SegmentSize (--adr-segment-size) sizes the disk log's
+// segments. The region is emulated, and Stats.Emulated says so, unless it
+// is a devdax device or a file the kernel maps with MAP_SYNC: with kind
+// auto that is known only at Open.
+//
+// Destroy (the registry entry's) removes the log directory and the
+// default emulated region named after it, which lives on tmpfs outside the
+// directory and would hold its memory until the machine restarts; a
+// region at a configured path is left alone.
+//
+// The backend keeps two read mirrors, the served one and the disk log's,
+// so entries not yet compacted cost twice their size in memory.
 package adrlog

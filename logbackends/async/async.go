@@ -13,12 +13,6 @@ import (
 	"github.com/adrbench/adrbench/logbackends/segment"
 )
 
-// Name is the backend's registered name.
-const Name = "async"
-
-// DefaultSyncInterval is used when Options.SyncInterval is zero.
-const DefaultSyncInterval = 100 * time.Millisecond
-
 // Backend is the file-log core with no sync on the Save path and a
 // goroutine that syncs on an interval. It is UNSAFE; see the package doc.
 type Backend struct {
@@ -33,21 +27,17 @@ type Backend struct {
 
 var _ logbackends.Backend = (*Backend)(nil)
 
-// Open opens the log in opts.Dir, replaying it, or creates an empty one,
+// Open opens the log in env.Dir, replaying it, or creates an empty one,
 // and starts the background sync.
-func Open(opts logbackends.Options) (logbackends.Backend, error) {
-	interval := opts.SyncInterval
-	switch {
-	case interval < 0:
-		return nil, fmt.Errorf("%w (SyncInterval %v)", ErrBadSyncInterval, interval)
-	case interval == 0:
-		interval = DefaultSyncInterval
+func Open(env logbackends.Env, cfg Config) (logbackends.Backend, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
-	core, err := filelog.Open(Name, opts, write)
+	core, err := filelog.Open(Name, env, cfg.SegmentSize, write)
 	if err != nil {
 		return nil, err
 	}
-	b := &Backend{Backend: core, interval: interval, stop: make(chan struct{}), done: make(chan struct{})}
+	b := &Backend{Backend: core, interval: cfg.SyncInterval, stop: make(chan struct{}), done: make(chan struct{})}
 	go b.syncLoop()
 	return b, nil
 }

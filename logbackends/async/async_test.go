@@ -3,6 +3,7 @@ package async
 import (
 	"errors"
 	"math/rand"
+	"strings"
 	"testing"
 	"time"
 
@@ -15,14 +16,20 @@ import (
 )
 
 func TestConformance(t *testing.T) {
-	conformance.Run(t, conformance.Factory{Name: Name, Durability: conformance.SyncedWindow, Segments: true, Open: Open})
+	conformance.Run(t, conformance.Factory{Name: Name, Durability: conformance.SyncedWindow, Segments: true,
+		Open: func(env logbackends.Env, p conformance.Params) (logbackends.Backend, error) {
+			return Open(env, Config{SegmentSize: p.SegmentSize, SyncInterval: p.SyncInterval})
+		}})
 }
 
-func TestNegativeSyncIntervalRejected(t *testing.T) {
-	opts := logbackends.DefaultOptions("/log")
-	opts.FS, opts.SyncInterval = vfs.NewMem(), -time.Second
-	if _, err := Open(opts); !errors.Is(err, ErrBadSyncInterval) {
-		t.Fatalf("Open = %v, want ErrBadSyncInterval", err)
+func TestBadSyncIntervalRejected(t *testing.T) {
+	for _, interval := range []time.Duration{-time.Second, 0} {
+		cfg := DefaultConfig()
+		cfg.SyncInterval = interval
+		_, err := Open(logbackends.Env{Dir: "/log", FS: vfs.NewMem()}, cfg)
+		if !errors.Is(err, logbackends.ErrBadConfig) || !strings.Contains(err.Error(), "--async-sync-interval") {
+			t.Fatalf("Open with interval %v = %v, want ErrBadConfig naming --async-sync-interval", interval, err)
+		}
 	}
 }
 
@@ -31,9 +38,9 @@ func TestNegativeSyncIntervalRejected(t *testing.T) {
 // cheap and what a crash loses), and Close syncs them.
 func TestSaveDoesNotSync(t *testing.T) {
 	fsys := vfs.NewMem()
-	opts := logbackends.DefaultOptions("/log")
-	opts.FS, opts.SegmentSize, opts.SyncInterval = fsys, 1<<20, time.Hour
-	b, err := Open(opts)
+	env := logbackends.Env{Dir: "/log", FS: fsys}
+	cfg := Config{SegmentSize: 1 << 20, SyncInterval: time.Hour}
+	b, err := Open(env, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,8 +58,8 @@ func TestSaveDoesNotSync(t *testing.T) {
 	if !errors.Is(b.Close(), logbackends.ErrClosed) {
 		t.Fatal("second Close did not report ErrClosed")
 	}
-	opts.FS = fsys.CrashClone(rand.New(rand.NewSource(1)), 0)
-	r, err := Open(opts)
+	env.FS = fsys.CrashClone(rand.New(rand.NewSource(1)), 0)
+	r, err := Open(env, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,9 +73,7 @@ func TestSaveDoesNotSync(t *testing.T) {
 // background goroutine to make an unsynced Save durable, and checks the
 // sync shows in Stats.
 func TestBackgroundSyncsAreCounted(t *testing.T) {
-	opts := logbackends.DefaultOptions("/log")
-	opts.FS, opts.SegmentSize, opts.SyncInterval = vfs.NewMem(), 1<<20, time.Millisecond
-	b, err := Open(opts)
+	b, err := Open(logbackends.Env{Dir: "/log", FS: vfs.NewMem()}, Config{SegmentSize: 1 << 20, SyncInterval: time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,4 +95,4 @@ func TestBackgroundSyncsAreCounted(t *testing.T) {
 	}
 }
 
-func BenchmarkSave(b *testing.B) { benchsuite.Save(b, Name, Open) }
+func BenchmarkSave(b *testing.B) { benchsuite.Save(b, Name, NewEntry(DefaultConfig()).Open) }

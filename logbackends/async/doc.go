@@ -1,7 +1,8 @@
 // Package async is an UNSAFE log backend, on purpose: it acknowledges a
 // Save as soon as the records are handed to the kernel and makes them
-// durable later, with one fdatasync per Options.SyncInterval (100 ms by
-// default) from a background goroutine.
+// durable later, with one fdatasync per Config.SyncInterval
+// (--async-sync-interval, 100 ms by default) from a background goroutine.
+// Its registry entry is not Durable, so results on it are labelled unsafe.
 //
 // Why it is unsafe: go.etcd.io/raft requires the entries and HardState of a
 // Ready to be on stable storage before the messages that depend on them are

@@ -1,8 +1,6 @@
 package batched
 
 import (
-	"fmt"
-
 	"go.etcd.io/raft/v3/raftpb"
 
 	"github.com/adrbench/adrbench/logbackends"
@@ -10,21 +8,18 @@ import (
 	"github.com/adrbench/adrbench/logbackends/segment"
 )
 
-// Name is the backend's registered name.
-const Name = "batched"
-
-// Open opens the log in opts.Dir, replaying it, or creates an empty one.
-// With opts.GroupCommitWindow above zero the backend it returns also
+// Open opens the log in env.Dir, replaying it, or creates an empty one.
+// With cfg.GroupCommitWindow above zero the backend it returns also
 // implements logbackends.ConcurrentSaver; at zero it does not, and its Saves
 // must not overlap.
-func Open(opts logbackends.Options) (logbackends.Backend, error) {
-	if opts.GroupCommitWindow < 0 {
-		return nil, fmt.Errorf("%s: negative GroupCommitWindow %v", Name, opts.GroupCommitWindow)
+func Open(env logbackends.Env, cfg Config) (logbackends.Backend, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
-	if opts.GroupCommitWindow > 0 {
-		return filelog.OpenGroup(Name, opts, opts.GroupCommitWindow)
+	if cfg.GroupCommitWindow > 0 {
+		return filelog.OpenGroup(Name, env, cfg.SegmentSize, cfg.GroupCommitWindow)
 	}
-	return filelog.Open(Name, opts, write)
+	return filelog.Open(Name, env, cfg.SegmentSize, write)
 }
 
 // write is the batched policy: the whole Ready in one write, and one

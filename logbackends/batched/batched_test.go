@@ -2,6 +2,7 @@ package batched
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -17,12 +18,8 @@ import (
 // conformance suite's single-writer load stays quick.
 const testWindow = 100 * time.Microsecond
 
-func withWindow(w time.Duration) logbackends.Opener {
-	return func(opts logbackends.Options) (logbackends.Backend, error) {
-		opts.GroupCommitWindow = w
-		return Open(opts)
-	}
-}
+// testEnv is an empty log directory on an in-memory file system.
+func testEnv() logbackends.Env { return logbackends.Env{Dir: "/log", FS: vfs.NewMem()} }
 
 func TestConformance(t *testing.T) {
 	tests := []struct {
@@ -34,16 +31,17 @@ func TestConformance(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			conformance.Run(t, conformance.Factory{Name: Name, Durability: conformance.CrashSafe, Segments: true, Open: withWindow(tt.window)})
+			conformance.Run(t, conformance.Factory{Name: Name, Durability: conformance.CrashSafe, Segments: true,
+				Open: func(env logbackends.Env, p conformance.Params) (logbackends.Backend, error) {
+					return Open(env, Config{SegmentSize: p.SegmentSize, GroupCommitWindow: tt.window})
+				}})
 		})
 	}
 }
 
 func openMem(t *testing.T, window time.Duration) logbackends.Backend {
 	t.Helper()
-	opts := logbackends.DefaultOptions("/log")
-	opts.FS, opts.SegmentSize, opts.GroupCommitWindow = vfs.NewMem(), 1<<20, window
-	b, err := Open(opts)
+	b, err := Open(testEnv(), Config{SegmentSize: 1 << 20, GroupCommitWindow: window})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,10 +56,10 @@ func TestConcurrentSaverOnlyWithAWindow(t *testing.T) {
 	if _, ok := openMem(t, testWindow).(logbackends.ConcurrentSaver); !ok {
 		t.Error("a window above 0 does not offer concurrent Saves")
 	}
-	opts := logbackends.DefaultOptions("/log")
-	opts.FS, opts.GroupCommitWindow = vfs.NewMem(), -time.Millisecond
-	if _, err := Open(opts); err == nil {
-		t.Error("Open accepted a negative window")
+	cfg := DefaultConfig()
+	cfg.GroupCommitWindow = -time.Millisecond
+	if _, err := Open(testEnv(), cfg); !errors.Is(err, logbackends.ErrBadConfig) {
+		t.Errorf("Open with a negative window = %v, want ErrBadConfig", err)
 	}
 }
 
@@ -140,7 +138,7 @@ func TestConcurrentSaveRules(t *testing.T) {
 	}
 }
 
-func BenchmarkSave(b *testing.B) { benchsuite.Save(b, Name, Open) }
+func BenchmarkSave(b *testing.B) { benchsuite.Save(b, Name, NewEntry(DefaultConfig()).Open) }
 
 // BenchmarkSaveConcurrent runs window 0 (etcd's one sync per Save: Saves
 // may not overlap, so the writers take turns), 100µs (a fraction of a
@@ -148,5 +146,9 @@ func BenchmarkSave(b *testing.B) { benchsuite.Save(b, Name, Open) }
 // saves) and 1ms (about one SATA SSD fdatasync: larger groups, at the cost
 // of a millisecond on every Save's latency).
 func BenchmarkSaveConcurrent(b *testing.B) {
-	benchsuite.SaveConcurrent(b, Name, Open, 0, 100*time.Microsecond, time.Millisecond)
+	for _, w := range []time.Duration{0, 100 * time.Microsecond, time.Millisecond} {
+		cfg := DefaultConfig()
+		cfg.GroupCommitWindow = w
+		benchsuite.SaveConcurrent(b, fmt.Sprintf("backend=%s/window=%v", Name, w), NewEntry(cfg).Open)
+	}
 }

@@ -14,9 +14,12 @@
 // Open rebuilds by replaying the segments, so raft's reads never touch the
 // disk and never wait for a sync.
 //
-// Options.GroupCommitWindow: at zero (the default, what the store uses)
-// every Save makes its own fdatasync before it returns, and Saves must not
-// overlap, as the Backend contract says. Above zero the backend implements
+// Config.SegmentSize (--batched-segment-size) sizes the segments, 64 MiB
+// by default as in etcd.
+//
+// Config.GroupCommitWindow (--batched-group-commit-window): at zero, the
+// default, every Save makes its own fdatasync before it returns, and Saves
+// must not overlap, as the Backend contract says. Above zero the backend implements
 // logbackends.ConcurrentSaver, the contract's one exception: Saves from
 // several goroutines may overlap; each is appended under the writer lock in
 // the order it took it, and the first that needs a sync while none is under

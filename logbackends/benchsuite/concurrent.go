@@ -20,11 +20,11 @@ var writerCounts = []int{1, 4, 16, 64}
 const concurrentEntrySize = 256
 
 // SaveConcurrent benchmarks Saves of one 256-byte entry each from 1, 4, 16
-// and 64 writers at once on backend name. With no windows given the
-// sub-benchmarks are backend=NAME/writers=N/entry=256 and the backend is
-// opened with default options; otherwise each window gets its own set,
-// backend=NAME/window=W/writers=N/entry=256, opened with that
-// GroupCommitWindow.
+// and 64 writers at once on the backend open opens, in a fresh directory
+// for each. The sub-benchmarks are LABEL/writers=N/entry=256, where label
+// names the backend and any setting it was opened with that differs from
+// its defaults, in benchstat's key=value form: "backend=fsync",
+// "backend=batched/window=100µs".
 //
 // Raft's indexes are one sequence, so the writers draw theirs from one
 // counter, and a Save must reach the backend in the order of its indexes.
@@ -38,31 +38,16 @@ const concurrentEntrySize = 256
 // Besides ns/op (per Save, across all writers) each reports entries/s,
 // entries/sync (EntriesSaved/Syncs over the run) and p99-ns, the latency a
 // writer saw from wanting to save to the acknowledgement, turn included.
-func SaveConcurrent(b *testing.B, name string, open logbackends.Opener, windows ...time.Duration) {
-	type setting struct {
-		label  string
-		window time.Duration
-	}
-	settings := []setting{{label: "backend=" + name}}
-	if len(windows) > 0 {
-		settings = settings[:0]
-		for _, w := range windows {
-			settings = append(settings, setting{fmt.Sprintf("backend=%s/window=%v", name, w), w})
-		}
-	}
-	for _, s := range settings {
-		for _, writers := range writerCounts {
-			b.Run(fmt.Sprintf("%s/writers=%d/entry=%d", s.label, writers, concurrentEntrySize), func(b *testing.B) {
-				saveConcurrent(b, open, s.window, writers, concurrentEntrySize)
-			})
-		}
+func SaveConcurrent(b *testing.B, label string, open logbackends.Opener) {
+	for _, writers := range writerCounts {
+		b.Run(fmt.Sprintf("%s/writers=%d/entry=%d", label, writers, concurrentEntrySize), func(b *testing.B) {
+			saveConcurrent(b, open, writers, concurrentEntrySize)
+		})
 	}
 }
 
-func saveConcurrent(b *testing.B, open logbackends.Opener, window time.Duration, writers, size int) {
-	opts := logbackends.DefaultOptions(b.TempDir())
-	opts.GroupCommitWindow = window
-	be, err := open(opts)
+func saveConcurrent(b *testing.B, open logbackends.Opener, writers, size int) {
+	be, err := open(logbackends.Env{Dir: b.TempDir()})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -40,24 +40,41 @@ type Factory struct {
 	Name       string
 	Durability Durability
 	// Segments says the backend keeps its log as segment files (package
-	// segment) in Options.Dir, written through Options.FS before Save
-	// returns: the torn-tail, corruption and full-disk cases apply.
+	// segment) in Env.Dir, written through Env.FS before Save returns:
+	// the torn-tail, corruption and full-disk cases apply.
 	Segments bool
-	// Open opens the backend; the suite fills Dir, FS and SegmentSize.
-	Open logbackends.Opener
+	// Open opens the backend in env (the suite's directory on its
+	// in-memory file system) with the settings p asks for, which the
+	// backend's test puts into its Config.
+	Open func(env logbackends.Env, p Params) (logbackends.Backend, error)
 	// RegionSize, above zero, gives the backend a simulated
-	// persistent-memory region (adr.Sim, through Options.OpenRegion) of
-	// that many bytes, kept across reopens as the file system is; crash
-	// points then image the region as well as the disk, and the
-	// power-loss case runs.
+	// persistent-memory region (adr.Sim, in Params.Region) of that many
+	// bytes, kept across reopens as the file system is; crash points then
+	// image the region as well as the disk, and the power-loss case runs.
 	RegionSize int
+	// RingFullWaits, for a backend with a region, names its Stats counter
+	// of Saves that waited for the region to have space: the power-loss
+	// case holds the drainer until that counter moves, so that appends
+	// land in space released a moment before.
+	RingFullWaits string
+}
+
+// Params are the settings the suite asks of the backend it opens.
+type Params struct {
+	// SegmentSize is small, so that the suite's loads span many segments
+	// and compaction removes some.
+	SegmentSize int64
+	// SyncInterval is short, for a backend that syncs on an interval
+	// (async): it syncs many times in a quick test.
+	SyncInterval time.Duration
+	// Region is the simulated region to keep the log in; nil unless
+	// Factory.RegionSize is above zero. The backend owns it once opened.
+	Region adr.Region
 }
 
 const (
-	dir     = "/data/log"
-	segSize = 4096
-	// syncInterval is the Options.SyncInterval the suite runs with: short,
-	// so a window backend syncs many times in a quick test.
+	dir          = "/data/log"
+	segSize      = 4096
 	syncInterval = time.Millisecond
 )
 
@@ -128,8 +145,7 @@ func (h *harness) openOn(fsys vfs.FS) (logbackends.Backend, error) {
 // openAt opens the backend on fsys and a region starting from img (a
 // fresh one when nil); live makes that region the harness's own.
 func (h *harness) openAt(fsys vfs.FS, img []byte, live bool) (logbackends.Backend, error) {
-	opts := logbackends.DefaultOptions(dir)
-	opts.FS, opts.SegmentSize, opts.SyncInterval = fsys, segSize, syncInterval
+	p := Params{SegmentSize: segSize, SyncInterval: syncInterval}
 	if h.f.RegionSize > 0 {
 		sim := adr.NewSim(h.f.RegionSize)
 		if img != nil {
@@ -138,9 +154,9 @@ func (h *harness) openAt(fsys vfs.FS, img []byte, live bool) (logbackends.Backen
 		if live {
 			h.sim = sim
 		}
-		opts.OpenRegion = func() (adr.Region, error) { return sim, nil }
+		p.Region = sim
 	}
-	return h.f.Open(opts)
+	return h.f.Open(logbackends.Env{Dir: dir, FS: fsys}, p)
 }
 
 func (h *harness) open() logbackends.Backend {

@@ -23,6 +23,12 @@
 // goroutine may be storing into it at any other), so the disk-only crash
 // clone cases skip it.
 //
-// The suite opens backends on a vfs.Mem through Options.FS, with small
-// segments, so it runs in memory and quickly under the race detector.
+// Flags checks a backend's Config the way every backend keeps it: each
+// setting bound to a flag named after the backend, and Validate naming the
+// bad flag.
+//
+// The suite opens backends on a vfs.Mem through Env.FS and asks, through
+// Params, for small segments and a short sync interval, which each
+// backend's test puts into its own Config; so it runs in memory and
+// quickly under the race detector.
 package conformance

@@ -135,9 +135,7 @@ func TestBackendStatsMarkedEmulated(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts := logbackends.DefaultOptions("/log")
-	opts.FS, opts.SegmentSize = diskprofile.Wrap(vfs.NewMem(), p), 1<<16
-	b, err := fsync.Open(opts)
+	b, err := fsync.Open(logbackends.Env{Dir: "/log", FS: diskprofile.Wrap(vfs.NewMem(), p)}, fsync.Config{SegmentSize: 1 << 16})
 	if err != nil {
 		t.Fatal(err)
 	}

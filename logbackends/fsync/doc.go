@@ -18,5 +18,6 @@
 //
 // The format, replay, mirror and statistics are those of every file
 // backend (logbackends/segment and logbackends/internal/filelog); only the
-// write policy is this package's.
+// write policy is this package's. Its one setting is Config.SegmentSize
+// (--fsync-segment-size).
 package fsync

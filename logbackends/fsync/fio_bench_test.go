@@ -82,7 +82,7 @@ func runFio(b *testing.B, dir string) float64 {
 // entries per second.
 func saveEntries(b *testing.B, dir string, n int) float64 {
 	b.Helper()
-	be, err := Open(logbackends.DefaultOptions(dir))
+	be, err := Open(logbackends.Env{Dir: dir}, DefaultConfig())
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -11,13 +11,12 @@ import (
 	"github.com/adrbench/adrbench/logbackends/segment"
 )
 
-// Name is the backend's registered name.
-const Name = "fsync"
-
-// Open opens the log in opts.Dir, replaying it, or creates an empty one.
-// Options.GroupCommitWindow and SyncInterval do not apply and are ignored.
-func Open(opts logbackends.Options) (logbackends.Backend, error) {
-	return filelog.Open(Name, opts, write)
+// Open opens the log in env.Dir, replaying it, or creates an empty one.
+func Open(env logbackends.Env, cfg Config) (logbackends.Backend, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return filelog.Open(Name, env, cfg.SegmentSize, write)
 }
 
 // write is the per-entry policy: snapshot, then each entry handed to the

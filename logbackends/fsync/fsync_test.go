@@ -14,8 +14,14 @@ import (
 )
 
 func TestConformance(t *testing.T) {
-	conformance.Run(t, conformance.Factory{Name: Name, Durability: conformance.CrashSafe, Segments: true, Open: Open})
+	conformance.Run(t, conformance.Factory{Name: Name, Durability: conformance.CrashSafe, Segments: true,
+		Open: func(env logbackends.Env, p conformance.Params) (logbackends.Backend, error) {
+			return Open(env, Config{SegmentSize: p.SegmentSize})
+		}})
 }
+
+// testConfig has segments larger than the tests' logs, so they stay in one.
+var testConfig = Config{SegmentSize: 1 << 20}
 
 func TestSyncsPerSave(t *testing.T) {
 	tests := []struct {
@@ -36,9 +42,7 @@ func TestSyncsPerSave(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			opts := logbackends.DefaultOptions("/log")
-			opts.FS, opts.SegmentSize = vfs.NewMem(), 1<<20
-			b, err := Open(opts)
+			b, err := Open(logbackends.Env{Dir: "/log", FS: vfs.NewMem()}, testConfig)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -59,9 +63,8 @@ func TestSyncsPerSave(t *testing.T) {
 // k-th sync exactly the entries before the k-th must be on stable storage.
 func TestEachEntryDurableBeforeTheNext(t *testing.T) {
 	fsys := vfs.NewMem()
-	opts := logbackends.DefaultOptions("/log")
-	opts.FS, opts.SegmentSize = fsys, 1<<20
-	b, err := Open(opts)
+	env := logbackends.Env{Dir: "/log", FS: fsys}
+	b, err := Open(env, testConfig)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,8 +88,8 @@ func TestEachEntryDurableBeforeTheNext(t *testing.T) {
 		t.Fatalf("%d syncs for %d entries and a hard state", len(clones), n)
 	}
 	for k, c := range clones {
-		opts.FS = c
-		r, err := Open(opts)
+		env.FS = c
+		r, err := Open(env, testConfig)
 		if err != nil {
 			t.Fatalf("reopen clone %d: %v", k, err)
 		}
@@ -100,8 +103,8 @@ func TestEachEntryDurableBeforeTheNext(t *testing.T) {
 		r.Close()
 	}
 	// After the last sync everything, hard state included, is durable.
-	opts.FS = fsys.CrashClone(rng, 0)
-	r, err := Open(opts)
+	env.FS = fsys.CrashClone(rng, 0)
+	r, err := Open(env, testConfig)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,6 +117,8 @@ func TestEachEntryDurableBeforeTheNext(t *testing.T) {
 	}
 }
 
-func BenchmarkSave(b *testing.B) { benchsuite.Save(b, Name, Open) }
+func BenchmarkSave(b *testing.B) { benchsuite.Save(b, Name, NewEntry(DefaultConfig()).Open) }
 
-func BenchmarkSaveConcurrent(b *testing.B) { benchsuite.SaveConcurrent(b, Name, Open) }
+func BenchmarkSaveConcurrent(b *testing.B) {
+	benchsuite.SaveConcurrent(b, "backend="+Name, NewEntry(DefaultConfig()).Open)
+}

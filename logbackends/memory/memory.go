@@ -1,9 +1,9 @@
 package memory
 
 import (
-	"go.etcd.io/raft/v3"
 	"sync/atomic"
 
+	"go.etcd.io/raft/v3"
 	"go.etcd.io/raft/v3/raftpb"
 
 	"github.com/adrbench/adrbench/logbackends"
@@ -11,6 +11,15 @@ import (
 
 // Name is the backend's registered name.
 const Name = "memory"
+
+// Saved is what a nil error from Save means, in one line.
+const Saved = "in this process's memory only: nothing survives a restart"
+
+// NewEntry returns the registry entry of the backend. It has no settings,
+// is not durable, and keeps nothing on disk to destroy.
+func NewEntry() logbackends.Entry {
+	return logbackends.Entry{Name: Name, Durable: false, Saved: Saved, Open: Open}
+}
 
 // Backend keeps the log in memory.
 type Backend struct {
@@ -24,8 +33,8 @@ type Backend struct {
 
 var _ logbackends.Backend = (*Backend)(nil)
 
-// Open returns an empty in-memory log; opts are ignored.
-func Open(logbackends.Options) (logbackends.Backend, error) {
+// Open returns an empty in-memory log; env is not used.
+func Open(logbackends.Env) (logbackends.Backend, error) {
 	m := logbackends.NewMirror()
 	return &Backend{m: m, Storage: m}, nil
 }

@@ -8,7 +8,7 @@ import (
 	"go.etcd.io/etcd/api/v3/membershippb"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/adrbench/adrbench/logbackends"
+	"github.com/adrbench/adrbench/internal/latency"
 )
 
 // setMemberLocked records the attributes a member published. It changes no
@@ -52,4 +52,4 @@ func (s *Store) Members() ([]*membershippb.ClusterMemberAttrSetRequest, error) {
 }
 
 // CommitLatency returns the distribution of bbolt commit times.
-func (s *Store) CommitLatency() logbackends.LatencySnapshot { return s.commits.Snapshot() }
+func (s *Store) CommitLatency() latency.Snapshot { return s.commits.Snapshot() }

@@ -13,7 +13,7 @@ import (
 	"go.etcd.io/etcd/api/v3/mvccpb"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/adrbench/adrbench/logbackends"
+	"github.com/adrbench/adrbench/internal/latency"
 	"github.com/adrbench/adrbench/logbackends/vfs"
 )
 
@@ -71,7 +71,7 @@ type Store struct {
 	size       atomic.Int64
 
 	// commits times each bbolt commit (etcd's backend commit duration).
-	commits logbackends.SyncHistogram
+	commits latency.Histogram
 
 	stop chan struct{}
 	done chan struct{}

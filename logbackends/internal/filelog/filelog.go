@@ -2,13 +2,14 @@ package filelog
 
 import (
 	"fmt"
-	"go.etcd.io/raft/v3"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"go.etcd.io/raft/v3"
 	"go.etcd.io/raft/v3/raftpb"
 
+	"github.com/adrbench/adrbench/internal/latency"
 	"github.com/adrbench/adrbench/logbackends"
 	"github.com/adrbench/adrbench/logbackends/segment"
 )
@@ -63,7 +64,7 @@ type Backend struct {
 
 	saves    atomic.Uint64
 	entries  atomic.Uint64
-	hist     logbackends.SyncHistogram
+	hist     latency.Histogram
 	emulated []string
 	// syncedBytes is log.BytesWritten as of the last sync SyncNow made, so
 	// an idle interval costs no fdatasync.
@@ -82,24 +83,25 @@ type Backend struct {
 
 var _ logbackends.Backend = (*Backend)(nil)
 
-// Open opens the log in opts.Dir, replaying it, or creates an empty one.
-// name prefixes errors and is the Stats backend name.
-func Open(name string, opts logbackends.Options, write Writer) (*Backend, error) {
+// Open opens the log in env.Dir, replaying it, or creates an empty one
+// whose segments are segmentSize bytes. name prefixes errors and is the
+// Stats backend name.
+func Open(name string, env logbackends.Env, segmentSize int64, write Writer) (*Backend, error) {
 	b := &Backend{name: name, write: write}
-	if e, ok := opts.FS.(emulator); ok {
+	if e, ok := env.FS.(emulator); ok {
 		b.emulated = e.Emulated()
 	}
 	log, st, err := segment.Open(segment.Options{
-		FS: opts.FS, Dir: opts.Dir, SegmentSize: opts.SegmentSize,
+		FS: env.FS, Dir: env.Dir, SegmentSize: segmentSize,
 		OnSync: b.hist.Record,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("%s: open %s: %w", name, opts.Dir, err)
+		return nil, fmt.Errorf("%s: open %s: %w", name, env.Dir, err)
 	}
 	m, err := logbackends.RebuildMirror(st.HardState, st.Snapshot, st.CompactIndex, st.CompactTerm, st.Entries)
 	if err != nil {
 		log.Close()
-		return nil, fmt.Errorf("%s: rebuild %s: %w", name, opts.Dir, err)
+		return nil, fmt.Errorf("%s: rebuild %s: %w", name, env.Dir, err)
 	}
 	b.log, b.m, b.Storage = log, m, m
 	b.syncedBytes = log.BytesWritten()
@@ -237,4 +239,14 @@ func (b *Backend) Stats() logbackends.Stats {
 		SyncLatency:  lat,
 		Emulated:     append([]string(nil), b.emulated...),
 	}
+}
+
+// CheckSegmentSize is the rule every segment-log backend's Config.Validate
+// applies to its SegmentSize; flag is the setting's flag name, without
+// dashes, for the error.
+func CheckSegmentSize(flag string, n int64) error {
+	if n <= 0 {
+		return fmt.Errorf("--%s: %w: %d is not a positive number of bytes", flag, logbackends.ErrBadConfig, n)
+	}
+	return nil
 }

@@ -32,8 +32,8 @@ var _ logbackends.ConcurrentSaver = (*Group)(nil)
 // Saves that queued during the previous sync share it). Every Save is
 // written as batched writes a Ready: snapshot, entries and HardState in one
 // write call; the fdatasync is the group's.
-func OpenGroup(name string, opts logbackends.Options, window time.Duration) (*Group, error) {
-	b, err := Open(name, opts, nil)
+func OpenGroup(name string, env logbackends.Env, segmentSize int64, window time.Duration) (*Group, error) {
+	b, err := Open(name, env, segmentSize, nil)
 	if err != nil {
 		return nil, err
 	}

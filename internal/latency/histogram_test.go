@@ -1,4 +1,4 @@
-package logbackends
+package latency
 
 import (
 	"sync"
@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-func TestSyncHistogram(t *testing.T) {
+func TestHistogram(t *testing.T) {
 	tests := []struct {
 		name       string
 		samples    []time.Duration
@@ -20,14 +20,17 @@ func TestSyncHistogram(t *testing.T) {
 		{"etcd's first bound is one of ours", []time.Duration{700 * time.Microsecond}, []uint64{1e6}, 1e6},
 		{"exact bound is inclusive", []time.Duration{2 * time.Millisecond}, []uint64{2e6}, 2e6},
 		{"slow syncs", []time.Duration{3 * time.Millisecond, 9 * time.Second}, []uint64{4e6, ^uint64(0)}, ^uint64(0)},
+		{"a negative duration counts as zero", []time.Duration{-5}, []uint64{976}, 976},
+		{"p99 reaches a tail of two in a hundred", append(repeat(98, 10*time.Microsecond), 50*time.Millisecond, 60*time.Millisecond), []uint64{15625, 64e6}, 64e6},
+		{"p99 of one slow sample in a hundred is the fast bucket", append(repeat(99, 10*time.Microsecond), 50*time.Millisecond), []uint64{15625, 64e6}, 15625},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var h SyncHistogram
+			var h Histogram
 			var sum uint64
 			for _, d := range tt.samples {
 				h.Record(d)
-				sum += uint64(d)
+				sum += uint64(max(d, 0))
 			}
 			s := h.Snapshot()
 			if s.Count != uint64(len(tt.samples)) || s.SumNanos != sum {
@@ -51,8 +54,8 @@ func TestSyncHistogram(t *testing.T) {
 	}
 }
 
-func TestSyncHistogramConcurrent(t *testing.T) {
-	var h SyncHistogram
+func TestHistogramConcurrent(t *testing.T) {
+	var h Histogram
 	var wg sync.WaitGroup
 	for w := 0; w < 4; w++ {
 		wg.Add(1)
@@ -68,4 +71,12 @@ func TestSyncHistogramConcurrent(t *testing.T) {
 	if h.Snapshot().Count != 4000 {
 		t.Fatalf("count = %d", h.Snapshot().Count)
 	}
+}
+
+func repeat(n int, d time.Duration) []time.Duration {
+	out := make([]time.Duration, n)
+	for i := range out {
+		out[i] = d
+	}
+	return out
 }
