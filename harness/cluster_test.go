@@ -283,16 +283,6 @@ func TestParsers(t *testing.T) {
 			t.Fatalf("garbage: %v", err)
 		}
 	})
-	t.Run("syncs", func(t *testing.T) {
-		in := "# HELP x\netcd_disk_wal_fsync_duration_seconds_bucket{le=\"0.001\"} 3\netcd_disk_wal_fsync_duration_seconds_count 42\n"
-		n, ok := parseSyncs(bufio.NewScanner(strings.NewReader(in)))
-		if !ok || n != 42 {
-			t.Fatalf("parseSyncs = %d, %v", n, ok)
-		}
-		if _, ok := parseSyncs(bufio.NewScanner(strings.NewReader("nothing\n"))); ok {
-			t.Fatal("parseSyncs found a metric in nothing")
-		}
-	})
 	t.Run("mountinfo", func(t *testing.T) {
 		in := "22 1 8:1 / / rw - ext4 /dev/sda1 rw\n" +
 			"30 22 0:5 / /data\\040dir rw - xfs /dev/nvme0n1 rw\n" +

@@ -277,10 +277,6 @@ func (c *procCluster) lostPort() bool {
 
 func (c *procCluster) Endpoints() []string { return c.endpoints }
 
-func (c *procCluster) Syncs(ctx context.Context) (uint64, bool) {
-	return scrapeSyncs(ctx, c.endpoints)
-}
-
 // ServerCPU sums the user and system time of the member processes: live
 // ones from /proc/<pid>/stat, earlier incarnations from their exit status.
 func (c *procCluster) ServerCPU() (time.Duration, error) {
