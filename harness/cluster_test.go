@@ -274,15 +274,6 @@ func TestStartClusterEtcdMissing(t *testing.T) {
 }
 
 func TestParsers(t *testing.T) {
-	t.Run("proc stat", func(t *testing.T) {
-		d, err := parseProcStatCPU("1234 (etc d) S 1 2 3 4 5 6 7 8 9 10 150 50 0 0 20 0")
-		if err != nil || d != 2*time.Second {
-			t.Fatalf("parseProcStatCPU = %v, %v; want 2s", d, err)
-		}
-		if _, err := parseProcStatCPU("garbage"); !errors.Is(err, ErrTarget) {
-			t.Fatalf("garbage: %v", err)
-		}
-	})
 	t.Run("mountinfo", func(t *testing.T) {
 		in := "22 1 8:1 / / rw - ext4 /dev/sda1 rw\n" +
 			"30 22 0:5 / /data\\040dir rw - xfs /dev/nvme0n1 rw\n" +
