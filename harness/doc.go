@@ -56,7 +56,9 @@
 //
 // A point also says what the log backends did while it was measured:
 // LogStats reads every member's Stats directly (BackendStatser) or from
-// /metrics, under the names etcd exports, and LogStatsDelta subtracts two
-// readings, histogram buckets included, member by member. ProbeHost
-// describes the machine with gopsutil.
+// /metrics, under the names etcd exports, decoded with
+// prometheus/common/expfmt in whichever exposition format the member
+// serves; LogStatsDelta subtracts two readings, histogram buckets
+// included, member by member. ProbeHost describes the machine with
+// gopsutil.
 package harness
