@@ -43,7 +43,7 @@ type Config struct {
 	// members should dial instead, and what to close with the cluster
 	// (a delaying proxy, for example). Members advertise the front, so
 	// every peer connection to a member passes its front whichever side
-	// dials.
+	// dials. A nil closer means there is nothing to close.
 	PeerFront func(listenAddr string) (advertiseAddr string, closer io.Closer, err error)
 	// RemoveMember removes one member's data directory and whatever else
 	// its log backend keeps for it. nil means os.RemoveAll.
@@ -139,7 +139,9 @@ func layout(cfg Config, attempt int) (*Cluster, error) {
 		if err != nil {
 			return c, fmt.Errorf("proccluster: peer front of %s: %w", name, err)
 		}
-		c.fronts = append(c.fronts, closer)
+		if closer != nil {
+			c.fronts = append(c.fronts, closer)
+		}
 		m.advertisePeerURL = "http://" + addr
 	}
 	return c, nil
