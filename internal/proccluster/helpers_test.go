@@ -3,6 +3,7 @@ package proccluster
 import (
 	"context"
 	"io"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
@@ -119,4 +120,25 @@ func testClient(t *testing.T, m *Member) *clientv3.Client {
 		t.Fatal(err)
 	}
 	return cli
+}
+
+// shell is the command that runs script in place of a server; the
+// member's flags follow as the script's arguments.
+func shell(t *testing.T, script string) []string {
+	t.Helper()
+	sh, err := exec.LookPath("sh")
+	if err != nil {
+		t.Skip("no sh on PATH to stand in for a member: ", err)
+	}
+	return []string{sh, "-c", script, "member"}
+}
+
+// countRemovals makes c count its RemoveMember calls.
+func countRemovals(c *Config) *atomic.Int64 {
+	var n atomic.Int64
+	c.RemoveMember = func(dir string) error {
+		n.Add(1)
+		return os.RemoveAll(dir)
+	}
+	return &n
 }

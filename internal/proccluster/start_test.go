@@ -4,38 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 )
 
-// shell is a Config whose members run a shell script instead of a server,
-// for the paths where members fail.
-func shell(t *testing.T, script string, size int) Config {
-	t.Helper()
-	sh, err := exec.LookPath("sh")
-	if err != nil {
-		t.Skip("no sh on PATH to stand in for a member: ", err)
-	}
-	return Config{Command: []string{sh, "-c", script, "member"}, Size: size, Dir: t.TempDir()}
-}
-
-// countRemovals makes c count its RemoveMember calls.
-func countRemovals(c *Config) *atomic.Int64 {
-	var n atomic.Int64
-	c.RemoveMember = func(dir string) error {
-		n.Add(1)
-		return os.RemoveAll(dir)
-	}
-	return &n
-}
-
 func TestStartMemberExits(t *testing.T) {
-	cfg := shell(t, `echo "bad flag: boom" >&2; exit 3`, 2)
+	cfg := Config{Command: shell(t, `echo "bad flag: boom" >&2; exit 3`), Size: 2, Dir: t.TempDir()}
 	removed := countRemovals(&cfg)
 	_, err := Start(t.Context(), cfg)
 	if !errors.Is(err, ErrMemberExited) || !strings.Contains(err.Error(), "boom") {
@@ -59,7 +35,7 @@ func TestStartMemberExits(t *testing.T) {
 }
 
 func TestStartLostPortsEveryAttempt(t *testing.T) {
-	cfg := shell(t, `echo "listen tcp: bind: address already in use" >&2; exit 1`, 1)
+	cfg := Config{Command: shell(t, `echo "listen tcp: bind: address already in use" >&2; exit 1`), Size: 1, Dir: t.TempDir()}
 	cfg.KeepData = true // what is removed then is only the retries' doing
 	removed := countRemovals(&cfg)
 	_, err := Start(t.Context(), cfg)
@@ -75,15 +51,11 @@ func TestStartLostPortsEveryAttempt(t *testing.T) {
 // must remove that attempt's data, pick new ports and come up.
 func TestStartRetriesLostPort(t *testing.T) {
 	cfg := flavors()[0].config(t)
-	sh, err := exec.LookPath("sh")
-	if err != nil {
-		t.Skip("no sh on PATH to stand in for a member: ", err)
-	}
 	marker := filepath.Join(t.TempDir(), "lost")
 	// The first member of the first attempt says it lost its port; every
 	// other start runs the server.
 	script := fmt.Sprintf(`if mkdir %q 2>/dev/null; then echo "bind: address already in use" >&2; exit 1; fi; exec "$@"`, marker)
-	cfg.Command = append([]string{sh, "-c", script, "member"}, cfg.Command...)
+	cfg.Command = append(shell(t, script), cfg.Command...)
 	cfg.Size, cfg.Dir = 1, t.TempDir()
 	removed := countRemovals(&cfg)
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
