@@ -94,4 +94,10 @@ func TestBadMemberIndex(t *testing.T) {
 	if err := c.Kill(ctx, 0); err != nil {
 		t.Errorf("Kill of a member never started: %v, want nil", err)
 	}
+	if _, err := c.Leader(ctx); !errors.Is(err, ErrNoLeader) {
+		t.Errorf("Leader with no member running: %v, want ErrNoLeader", err)
+	}
+	if err := c.WaitHealthy(ctx); !errors.Is(err, ErrNotHealthy) {
+		t.Errorf("WaitHealthy with no member running: %v, want ErrNotHealthy", err)
+	}
 }

@@ -75,10 +75,13 @@ func (c *Cluster) WaitServing(ctx context.Context, i int) error {
 }
 
 // Leader polls the running members that are not paused until one says
-// it leads, and returns its index; ErrNoLeader when ctx ends first.
-// Members may be killed or restarted meanwhile: each round asks the ones
-// running then.
+// it leads, and returns its index; ErrNoLeader when ctx ends first, or at
+// once when no member runs unpaused. Members may be killed or restarted
+// meanwhile: each round asks the ones running then.
 func (c *Cluster) Leader(ctx context.Context) (int, error) {
+	if len(c.answering()) == 0 {
+		return -1, fmt.Errorf("%w: no member is running unpaused", ErrNoLeader)
+	}
 	cs := newClients()
 	defer cs.close()
 	leader := -1
