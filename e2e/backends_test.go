@@ -9,6 +9,8 @@ import (
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/adrbench/adrbench/internal/proccluster"
 )
 
 // backendCase is one `--log-backend` of `adrbench serve`, or real etcd as
@@ -34,17 +36,14 @@ var backendCases = []backendCase{
 	{name: "etcd", durable: true},
 }
 
-// spec returns the cluster spec for the case; bin is the adrbench binary.
-func (bc backendCase) spec(t *testing.T, bin string) ClusterSpec {
+// spec returns the cluster config for the case; bin is the adrbench
+// binary.
+func (bc backendCase) spec(t *testing.T, bin string) proccluster.Config {
 	t.Helper()
 	if bc.backend == "" {
 		return etcdSpec(t)
 	}
-	return ClusterSpec{
-		Command: []string{bin, "serve"},
-		Flags:   []string{"--log-backend=" + bc.backend},
-		Dir:     t.TempDir(),
-	}
+	return serveSpec(bin, bc.backend)
 }
 
 // smokeScript is put, get through every member and a watch replaying the
@@ -153,7 +152,7 @@ func TestKillUnderLoad(t *testing.T) {
 
 			acked := killUnderLoad(t, ctx, c)
 
-			for i := range c.Members {
+			for i := range c.Size() {
 				if err := c.Restart(i); err != nil {
 					t.Fatal(err)
 				}
@@ -164,7 +163,7 @@ func TestKillUnderLoad(t *testing.T) {
 				t.Fatalf("after restart: %v", err)
 			}
 
-			cli, err := NewClient(c.Endpoints()...)
+			cli, err := newClient(c.Endpoints()...)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -204,11 +203,11 @@ func TestKillUnderLoad(t *testing.T) {
 // killUnderLoad starts loadWriters writers putting unique keys
 // k/<writer>/<seq>, kills every member of c once enough puts were
 // acknowledged, and returns the acknowledged keys with their values.
-func killUnderLoad(t *testing.T, ctx context.Context, c *Cluster) map[string]string {
+func killUnderLoad(t *testing.T, ctx context.Context, c *proccluster.Cluster) map[string]string {
 	t.Helper()
 	clients := make([]*clientv3.Client, loadClients)
 	for i := range clients {
-		cli, err := NewClient(c.Endpoints()...)
+		cli, err := newClient(c.Endpoints()...)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -264,11 +263,14 @@ func killUnderLoad(t *testing.T, ctx context.Context, c *Cluster) map[string]str
 		case <-tick.C:
 		}
 	}
-	c.KillAll()
+	killErr := c.KillAll(ctx)
 	// Puts answered between the first and the last kill count: they were
 	// acknowledged, so they must survive too.
 	stopLoad()
 	wg.Wait()
+	if killErr != nil {
+		t.Fatal(killErr)
+	}
 	t.Logf("killed all members %v into the load, after %d acknowledged puts; put errors during the load: %v",
 		time.Since(start).Round(time.Millisecond), len(acked), failures)
 	return acked

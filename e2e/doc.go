@@ -2,10 +2,11 @@
 // driven by Debian's etcdctl, side by side with real etcd processes started
 // with the same flags.
 //
-// Cluster starts N member processes of either binary on free loopback
-// ports with etcd's static-cluster flags, polls until every member answers a
-// linearizable read and agrees on a leader, and can kill (SIGKILL), stop
-// (SIGTERM) and restart members from their data dirs. Script and Runner run
+// The tests start their clusters with internal/proccluster, which runs N
+// member processes of either binary on free loopback ports with etcd's
+// static-cluster flags, waits until every member answers a linearizable
+// read and agrees on a leader, and kills (SIGKILL), stops (SIGTERM) and
+// restarts members from their data dirs. Script and Runner run
 // testdata/etcdctl.script, a list of etcdctl commands, and return a
 // transcript with ports, ids, versions, sizes, raft terms and timings
 // masked, so that the transcript of our server can be compared line by line

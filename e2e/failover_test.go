@@ -27,12 +27,12 @@ func TestFailover(t *testing.T) {
 				t.Fatal(err)
 			}
 			var survivors []string
-			for i, m := range c.Members {
+			for i, m := range c.Members() {
 				if i != leader {
 					survivors = append(survivors, m.Endpoint())
 				}
 			}
-			cli, err := NewClient(survivors...)
+			cli, err := newClient(survivors...)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -41,7 +41,9 @@ func TestFailover(t *testing.T) {
 				t.Fatalf("put before the kill: %v", err)
 			}
 
-			c.Kill(leader)
+			if err := c.Kill(ctx, leader); err != nil {
+				t.Fatal(err)
+			}
 			start := time.Now()
 			var attempts int
 			for {
@@ -54,11 +56,11 @@ func TestFailover(t *testing.T) {
 				}
 				if time.Since(start) > failoverBound {
 					t.Fatalf("no put succeeded within %v of killing leader %s (%d attempts, last: %v)",
-						failoverBound, c.Members[leader].Name, attempts, err)
+						failoverBound, c.Member(leader).Name(), attempts, err)
 				}
 			}
 			took := time.Since(start)
-			t.Logf("%s: killed leader %s; a put succeeded after %v (%d attempts)", f.name, c.Members[leader].Name, took.Round(time.Millisecond), attempts)
+			t.Logf("%s: killed leader %s; a put succeeded after %v (%d attempts)", f.name, c.Member(leader).Name(), took.Round(time.Millisecond), attempts)
 
 			newLeader, err := c.Leader(ctx)
 			if err != nil {
@@ -85,7 +87,7 @@ func TestRestartAll(t *testing.T) {
 			c := startCluster(t, f.spec(t), 3)
 			ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 			defer cancel()
-			cli, err := NewClient(c.Endpoints()...)
+			cli, err := newClient(c.Endpoints()...)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -99,8 +101,10 @@ func TestRestartAll(t *testing.T) {
 			}
 			cli.Close()
 
-			c.KillAll()
-			for i := range c.Members {
+			if err := c.KillAll(ctx); err != nil {
+				t.Fatal(err)
+			}
+			for i := range c.Size() {
 				if err := c.Restart(i); err != nil {
 					t.Fatal(err)
 				}
@@ -109,7 +113,7 @@ func TestRestartAll(t *testing.T) {
 				t.Fatalf("after restart: %v", err)
 			}
 
-			cli, err = NewClient(c.Endpoints()...)
+			cli, err = newClient(c.Endpoints()...)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -130,15 +134,15 @@ func TestRestartAll(t *testing.T) {
 				}
 			}
 			// Every member has it all, not just the one that answered.
-			for _, m := range c.Members {
-				one, err := NewClient(m.Endpoint())
+			for _, m := range c.Members() {
+				one, err := newClient(m.Endpoint())
 				if err != nil {
 					t.Fatal(err)
 				}
 				r, err := one.Get(ctx, "key/", clientv3.WithPrefix(), clientv3.WithSerializable(), clientv3.WithCountOnly())
 				one.Close()
 				if err != nil || r.Count != keys {
-					t.Errorf("%s: serializable count %v, err %v; want %d", m.Name, r, err, keys)
+					t.Errorf("%s: serializable count %v, err %v; want %d", m.Name(), r, err, keys)
 				}
 			}
 		})

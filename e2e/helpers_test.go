@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -9,12 +10,19 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
+
+	"github.com/adrbench/adrbench/internal/proccluster"
+	"github.com/adrbench/adrbench/logbackends/catalog"
+	"github.com/adrbench/adrbench/store"
 )
 
 // flavor is a server binary the e2e tests run clusters of.
 type flavor struct {
 	name  string
-	spec  func(t *testing.T) ClusterSpec // skips the test when the binary is unavailable
+	spec  func(t *testing.T) proccluster.Config // skips the test when the binary is unavailable
 	isOur bool
 }
 
@@ -24,23 +32,50 @@ var flavors = []flavor{
 }
 
 // etcdSpec runs Debian's etcd (scripts/test.sh installs it).
-func etcdSpec(t *testing.T) ClusterSpec {
+func etcdSpec(t *testing.T) proccluster.Config {
 	t.Helper()
 	bin, err := exec.LookPath("etcd")
 	if err != nil {
 		t.Skip("etcd is not on PATH (scripts/test.sh installs it): ", err)
 	}
-	return ClusterSpec{Command: []string{bin}, Dir: t.TempDir()}
+	return proccluster.Config{Command: []string{bin}}
 }
 
 // adrbenchSpec builds cmd/adrbench and runs `adrbench serve`.
-func adrbenchSpec(t *testing.T) ClusterSpec {
+func adrbenchSpec(t *testing.T) proccluster.Config {
 	t.Helper()
-	return ClusterSpec{
-		Command: []string{buildAdrbench(t), "serve"},
-		Flags:   []string{"--log-backend=batched"},
-		Dir:     t.TempDir(),
+	return serveSpec(buildAdrbench(t), "batched")
+}
+
+// serveSpec runs `bin serve` on a log backend.
+func serveSpec(bin, backend string) proccluster.Config {
+	return proccluster.Config{
+		Command: []string{bin, "serve"},
+		Flags:   []string{"--log-backend=" + backend},
 	}
+}
+
+// removeMember removes a member's data directory with what its log backend
+// keeps outside it, such as the adr backend's emulated region on tmpfs (a
+// missing one is not an error). The member's backend is in its flags, not
+// known here, so every backend of the binary's catalog, at its default
+// settings as the members run it, destroys what it would have kept.
+func removeMember(dataDir string) error {
+	backends := catalog.DefaultConfigs().Registry()
+	var errs []error
+	for _, name := range backends.Names() {
+		errs = append(errs, store.RemoveDataDir(backends, name, dataDir))
+	}
+	return errors.Join(errs...)
+}
+
+// newClient returns a quiet clientv3 client for the endpoints.
+func newClient(endpoints ...string) (*clientv3.Client, error) {
+	return clientv3.New(clientv3.Config{
+		Endpoints:   endpoints,
+		DialTimeout: 2 * time.Second,
+		Logger:      zap.NewNop(),
+	})
 }
 
 // buildAdrbench builds the binary into a temporary directory.
@@ -66,27 +101,31 @@ func needEtcdctl(t *testing.T) string {
 	return bin
 }
 
-// startCluster starts a cluster and stops it when the test ends, printing
-// the members' logs if the test failed.
-func startCluster(t *testing.T, spec ClusterSpec, size int) *Cluster {
+// startCluster starts a cluster of size members in a temporary directory
+// and, when the test ends, stops it cleanly (an unclean stop fails the
+// test), removes the members' data and regions, and prints the members'
+// logs if the test failed.
+func startCluster(t *testing.T, spec proccluster.Config, size int) *proccluster.Cluster {
 	t.Helper()
-	spec.Size = size
+	spec.Size, spec.Dir, spec.RemoveMember = size, t.TempDir(), removeMember
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
-	c, err := StartCluster(ctx, spec)
+	c, err := proccluster.Start(ctx, spec)
 	if err != nil {
 		t.Fatalf("start %s cluster: %v", spec.Command[0], err)
 	}
 	t.Cleanup(func() {
-		if err := c.Stop(10 * time.Second); err != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := c.StopAll(ctx); err != nil {
 			t.Errorf("stop: %v", err)
 		}
-		if err := c.RemoveRegions(); err != nil {
-			t.Errorf("remove regions: %v", err)
+		if err := c.Close(); err != nil {
+			t.Errorf("remove data: %v", err)
 		}
 		if t.Failed() {
-			for _, m := range c.Members {
-				t.Logf("--- %s log (last 40 lines):\n%s", m.Name, tail(m.Log(), 40))
+			for _, m := range c.Members() {
+				t.Logf("--- %s log (last 40 lines):\n%s", m.Name(), m.LogTail(40))
 			}
 		}
 	})

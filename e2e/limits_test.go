@@ -39,7 +39,7 @@ func TestRequestLimits(t *testing.T) {
 				t.Run(tt.name, func(t *testing.T) {
 					ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 					defer cancel()
-					cmd := exec.CommandContext(ctx, etcdctl, append([]string{"--endpoints=" + c.Members[0].Endpoint()}, tt.args...)...)
+					cmd := exec.CommandContext(ctx, etcdctl, append([]string{"--endpoints=" + c.Member(0).Endpoint()}, tt.args...)...)
 					cmd.Env = append(cmd.Environ(), "ETCDCTL_API=3")
 					cmd.Stdin = strings.NewReader(tt.stdin)
 					var stderr bytes.Buffer
@@ -55,7 +55,7 @@ func TestRequestLimits(t *testing.T) {
 				})
 			}
 			// The server is still fine after refusing them.
-			cli, err := NewClient(c.Endpoints()...)
+			cli, err := newClient(c.Endpoints()...)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -1,13 +1,10 @@
 package harness
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -34,9 +31,6 @@ func Targets() []string { return []string{TargetInproc, TargetProcess, TargetEtc
 type Cluster interface {
 	// Endpoints are the members' client URLs, member 0 first.
 	Endpoints() []string
-	// Syncs returns the log syncs all members have done so far, and false
-	// when the target cannot tell.
-	Syncs(ctx context.Context) (uint64, bool)
 	// Close stops what the target started; an external cluster is left
 	// alone.
 	Close() error
@@ -177,9 +171,6 @@ type external struct{ endpoints []string }
 
 func (e external) Endpoints() []string { return e.endpoints }
 func (e external) Close() error        { return nil }
-func (e external) Syncs(ctx context.Context) (uint64, bool) {
-	return scrapeSyncs(ctx, e.endpoints)
-}
 
 // FindLeader asks the members for their status until one names a leader that
 // is among them, and returns that member's endpoint.
@@ -209,44 +200,4 @@ func FindLeader(ctx context.Context, endpoints []string) (string, error) {
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
-}
-
-// scrapeSyncs sums etcd_disk_wal_fsync_duration_seconds_count over the
-// members' /metrics, the metric etcd and our store both export.
-func scrapeSyncs(ctx context.Context, endpoints []string) (uint64, bool) {
-	var total uint64
-	for _, ep := range endpoints {
-		if !strings.Contains(ep, "://") {
-			ep = "http://" + ep
-		}
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, ep+"/metrics", nil)
-		if err != nil {
-			return 0, false
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			return 0, false
-		}
-		n, ok := parseSyncs(bufio.NewScanner(resp.Body))
-		resp.Body.Close()
-		if !ok {
-			return 0, false
-		}
-		total += n
-	}
-	return total, true
-}
-
-func parseSyncs(sc *bufio.Scanner) (uint64, bool) {
-	const metric = "etcd_disk_wal_fsync_duration_seconds_count "
-	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), metric); ok {
-			f, err := strconv.ParseFloat(strings.TrimSpace(rest), 64)
-			if err != nil {
-				return 0, false
-			}
-			return uint64(f), true
-		}
-	}
-	return 0, false
 }

@@ -275,25 +275,6 @@ func TestStartClusterEtcdMissing(t *testing.T) {
 }
 
 func TestParsers(t *testing.T) {
-	t.Run("proc stat", func(t *testing.T) {
-		d, err := parseProcStatCPU("1234 (etc d) S 1 2 3 4 5 6 7 8 9 10 150 50 0 0 20 0")
-		if err != nil || d != 2*time.Second {
-			t.Fatalf("parseProcStatCPU = %v, %v; want 2s", d, err)
-		}
-		if _, err := parseProcStatCPU("garbage"); !errors.Is(err, ErrTarget) {
-			t.Fatalf("garbage: %v", err)
-		}
-	})
-	t.Run("syncs", func(t *testing.T) {
-		in := "# HELP x\netcd_disk_wal_fsync_duration_seconds_bucket{le=\"0.001\"} 3\netcd_disk_wal_fsync_duration_seconds_count 42\n"
-		n, ok := parseSyncs(bufio.NewScanner(strings.NewReader(in)))
-		if !ok || n != 42 {
-			t.Fatalf("parseSyncs = %d, %v", n, ok)
-		}
-		if _, ok := parseSyncs(bufio.NewScanner(strings.NewReader("nothing\n"))); ok {
-			t.Fatal("parseSyncs found a metric in nothing")
-		}
-	})
 	t.Run("mountinfo", func(t *testing.T) {
 		in := "22 1 8:1 / / rw - ext4 /dev/sda1 rw\n" +
 			"30 22 0:5 / /data\\040dir rw - xfs /dev/nvme0n1 rw\n" +

@@ -31,8 +31,12 @@
 // (`adrbench serve` child processes on loopback ports), etcd (real etcd
 // processes from PATH, with the same data-dir, snapshot and timing
 // settings) and external (endpoints given; nothing is started or stopped).
-// Targets that start members implement Faulter (stop, kill, restart one
-// member; find the leader) for fault scenarios.
+// The process and etcd targets are one internal/proccluster cluster each,
+// given the serve or etcd command and flags, removeDataDir to remove a
+// member's data, and the delaying proxies as its peer fronts; their server
+// CPU is the members' (gopsutil for live processes, the exit status for
+// earlier incarnations). Targets that start members implement Faulter
+// (stop, kill, restart one member; find the leader) for fault scenarios.
 //
 // Network latency is injected the same way into whatever is compared: the
 // in-process network delays inproc members' messages per link, and for
@@ -52,7 +56,9 @@
 //
 // A point also says what the log backends did while it was measured:
 // LogStats reads every member's Stats directly (BackendStatser) or from
-// /metrics, under the names etcd exports, and LogStatsDelta subtracts two
-// readings, histogram buckets included, member by member. ProbeHost
-// describes the machine with gopsutil.
+// /metrics, under the names etcd exports, decoded with
+// prometheus/common/expfmt in whichever exposition format the member
+// serves; LogStatsDelta subtracts two readings, histogram buckets
+// included, member by member. ProbeHost describes the machine with
+// gopsutil.
 package harness

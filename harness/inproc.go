@@ -30,9 +30,6 @@ type inproc struct {
 
 	mu      sync.Mutex
 	members []*store.Server // nil while a member is stopped
-	// deadSyncs keeps the syncs of stopped incarnations, whose counters
-	// go with them.
-	deadSyncs uint64
 }
 
 func startInproc(ctx context.Context, cfg ClusterConfig, backends *logbackends.Registry) (_ *inproc, err error) {
@@ -129,19 +126,6 @@ func (c *inproc) setFaultsFrom(m *store.Server) {
 
 func (c *inproc) Endpoints() []string { return c.endpoints }
 
-// Syncs reads the backends' counters directly: exact, and free of HTTP.
-func (c *inproc) Syncs(context.Context) (uint64, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	n := c.deadSyncs
-	for _, m := range c.members {
-		if m != nil {
-			n += m.BackendStats().Syncs
-		}
-	}
-	return n, true
-}
-
 // NetInjection says the members' links are the in-process network's.
 func (c *inproc) NetInjection() NetInjection { return netInjection("inproc-network", c.cfg) }
 
@@ -166,11 +150,7 @@ func (c *inproc) down(i int, abrupt bool) error {
 	if abrupt {
 		c.netw.Isolate(m.ID())
 	}
-	err := m.Close()
-	c.mu.Lock()
-	c.deadSyncs += m.BackendStats().Syncs
-	c.mu.Unlock()
-	if err != nil {
+	if err := m.Close(); err != nil {
 		return fmt.Errorf("%w: stop %s: %w", ErrTarget, c.configs[i].Name, err)
 	}
 	return nil

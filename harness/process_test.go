@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -335,32 +336,21 @@ func TestStartProcessErrors(t *testing.T) {
 	})
 }
 
-// TestProcessArgs checks what a member is told without starting one: the
-// others are reached through the proxies, and the disk profile and timing
-// reach serve.
-func TestProcessArgs(t *testing.T) {
+// TestMemberFlags checks what members are told besides the cluster's own
+// flags: the backend, the disk profile and the timing reach serve, and
+// etcd gets the same timing.
+func TestMemberFlags(t *testing.T) {
 	cfg := quickCluster(t, TargetProcess, 2, "batched")
 	cfg.DiskProfile = "ssd-2015"
-	c := &procCluster{
-		target: TargetProcess, command: []string{"adrbench", "serve"}, cfg: cfg, token: "tok",
-		flags: []string{"--log-backend", "batched", "--disk-profile", "ssd-2015"},
-		members: []*procMember{
-			{name: "m0", dataDir: "/d/m0", clientURL: "http://127.0.0.1:1", listenPeer: "http://127.0.0.1:2", advertPeer: "http://127.0.0.1:3"},
-			{name: "m1", dataDir: "/d/m1", clientURL: "http://127.0.0.1:4", listenPeer: "http://127.0.0.1:5", advertPeer: "http://127.0.0.1:6"},
-		},
+	timing := []string{"--snapshot-count=100000", "--heartbeat-interval=20", "--election-timeout=200"}
+	want := append([]string{"--log-backend=batched", "--log-level=warn", "--disk-profile=ssd-2015"}, timing...)
+	if got := serveFlags(cfg); !slices.Equal(got, want) {
+		t.Errorf("serve flags\n got %q\nwant %q", got, want)
 	}
-	got := strings.Join(c.args(1, "existing"), " ")
-	for _, want := range []string{
-		"serve --name m1 --data-dir /d/m1",
-		"--listen-peer-urls http://127.0.0.1:5 --initial-advertise-peer-urls http://127.0.0.1:6",
-		"--initial-cluster m0=http://127.0.0.1:3,m1=http://127.0.0.1:6",
-		"--initial-cluster-state existing",
-		"--log-backend batched --disk-profile ssd-2015",
-	} {
-		if !strings.Contains(got, want) {
-			t.Errorf("args %q lack %q", got, want)
-		}
+	if got := timingFlags(cfg); !slices.Equal(got, timing) {
+		t.Errorf("timing flags\n got %q\nwant %q", got, timing)
 	}
+	c := &procCluster{target: TargetProcess, cfg: cfg}
 	if e := c.Emulated(); len(e) != 1 || e[0] != "disk-profile:ssd-2015" {
 		t.Errorf("Emulated = %v, want the disk profile's label", e)
 	}

@@ -80,6 +80,18 @@ func ListenProxy(addr, target string, d LinkDelay) (*Proxy, error) {
 	return p, nil
 }
 
+// proxyFront returns a proccluster PeerFront that puts a Proxy adding d on
+// loopback in front of each member's peer address.
+func proxyFront(d LinkDelay) func(addr string) (string, io.Closer, error) {
+	return func(addr string) (string, io.Closer, error) {
+		p, err := ListenProxy("127.0.0.1:0", addr, d)
+		if err != nil {
+			return "", nil, err
+		}
+		return p.Addr(), p, nil
+	}
+}
+
 // Addr is the address the proxy listens on.
 func (p *Proxy) Addr() string { return p.ln.Addr().String() }
 

@@ -1,15 +1,17 @@
 package harness
 
 import (
-	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
 
 	"github.com/adrbench/adrbench/internal/latency"
 	"github.com/adrbench/adrbench/logbackends"
@@ -24,8 +26,7 @@ type BackendStatser interface {
 }
 
 // FlushInstructioner is a Cluster that can name the cache-line flush its
-// members' log backends use on persistent memory ("clwb", "clflushopt",
-// ...; logbackends.FactFlushInstruction).
+// members' adr backends use ("clwb", "clflushopt", ...).
 type FlushInstructioner interface {
 	FlushInstruction() string
 }
@@ -58,137 +59,144 @@ func LogStats(ctx context.Context, cl Cluster) ([]logbackends.Stats, error) {
 func ScrapeLogStats(ctx context.Context, endpoints []string) ([]logbackends.Stats, error) {
 	out := make([]logbackends.Stats, 0, len(endpoints))
 	for _, ep := range endpoints {
-		if !strings.Contains(ep, "://") {
-			ep = "http://" + ep
-		}
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, ep+"/metrics", nil)
+		st, err := scrapeLogStats(ctx, ep)
 		if err != nil {
-			return nil, fmt.Errorf("%w: metrics of %s: %w", ErrMetrics, ep, err)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			return nil, fmt.Errorf("%w: metrics of %s: %w", ErrMetrics, ep, err)
-		}
-		st, err := parseLogMetrics(resp.Body)
-		resp.Body.Close()
-		if err == nil && resp.StatusCode != http.StatusOK {
-			err = fmt.Errorf("%w: status %s", ErrMetrics, resp.Status)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("metrics of %s: %w", ep, err)
+			return nil, err
 		}
 		out = append(out, st)
 	}
 	return out, nil
 }
 
-// parseLogMetrics reads the log-backend figures out of Prometheus text
-// format. Bucket counts there are cumulative; Stats' are per bucket.
-func parseLogMetrics(r io.Reader) (logbackends.Stats, error) {
-	var (
-		st                    logbackends.Stats
-		cum                   []latency.Bucket // cumulative, in file order
-		haveHist, haveSyncCtr bool
-	)
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if line == "" || line[0] == '#' {
-			continue
-		}
-		name, labels, value, err := splitSample(line)
-		if err != nil {
-			return logbackends.Stats{}, err
-		}
-		u := func() uint64 { return uint64(max(value, 0)) }
-		switch name {
-		case metricFsync + "_bucket":
-			le, ok := labelValue(labels, "le")
-			if !ok {
-				return logbackends.Stats{}, fmt.Errorf("%w: %s without le", ErrMetrics, line)
-			}
-			upper := uint64(math.MaxUint64)
-			if le != "+Inf" {
-				f, err := strconv.ParseFloat(le, 64)
-				if err != nil {
-					return logbackends.Stats{}, fmt.Errorf("%w: bad le in %q", ErrMetrics, line)
-				}
-				upper = uint64(math.Round(f * 1e9))
-			}
-			cum = append(cum, latency.Bucket{UpperNanos: upper, Count: u()})
-			haveHist = true
-		case metricFsync + "_sum":
-			st.SyncLatency.SumNanos = uint64(math.Round(value * 1e9))
-		case metricFsync + "_count":
-			st.SyncLatency.Count = u()
-			if !haveSyncCtr {
-				st.Syncs = u()
-			}
-		case metricSyncs:
-			st.Syncs, haveSyncCtr = u(), true
-		case metricEntries:
-			st.EntriesSaved = u()
-		case metricBytes, metricEtcdWALBytes:
-			st.BytesWritten = u()
-		case metricSaves:
-			st.Saves = u()
-		}
+func scrapeLogStats(ctx context.Context, ep string) (logbackends.Stats, error) {
+	if !strings.Contains(ep, "://") {
+		ep = "http://" + ep
 	}
-	if err := sc.Err(); err != nil {
-		return logbackends.Stats{}, fmt.Errorf("%w: %w", ErrMetrics, err)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, ep+"/metrics", nil)
+	if err != nil {
+		return logbackends.Stats{}, fmt.Errorf("%w: metrics of %s: %w", ErrMetrics, ep, err)
 	}
-	if !haveHist {
-		return logbackends.Stats{}, fmt.Errorf("%w: no %s histogram", ErrMetrics, metricFsync)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return logbackends.Stats{}, fmt.Errorf("%w: metrics of %s: %w", ErrMetrics, ep, err)
 	}
-	var prev uint64
-	for i, b := range cum {
-		if b.Count < prev || i > 0 && b.UpperNanos <= cum[i-1].UpperNanos {
-			return logbackends.Stats{}, fmt.Errorf("%w: %s buckets out of order", ErrMetrics, metricFsync)
-		}
-		st.SyncLatency.Buckets = append(st.SyncLatency.Buckets, latency.Bucket{UpperNanos: b.UpperNanos, Count: b.Count - prev})
-		prev = b.Count
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return logbackends.Stats{}, fmt.Errorf("%w: metrics of %s: status %s", ErrMetrics, ep, resp.Status)
+	}
+	st, err := parseLogMetrics(resp.Body, expfmt.ResponseFormat(resp.Header))
+	if err != nil {
+		return logbackends.Stats{}, fmt.Errorf("metrics of %s: %w", ep, err)
 	}
 	return st, nil
 }
 
-// splitSample splits `name{labels} value [timestamp]`.
-func splitSample(line string) (name, labels string, value float64, err error) {
-	rest := line
-	if i := strings.IndexByte(line, '{'); i >= 0 {
-		j := strings.LastIndexByte(line, '}')
-		if j < i {
-			return "", "", 0, fmt.Errorf("%w: bad sample %q", ErrMetrics, line)
+// parseLogMetrics reads the log-backend figures out of a Prometheus
+// exposition in format (the text format when the server did not say).
+func parseLogMetrics(r io.Reader, format expfmt.Format) (logbackends.Stats, error) {
+	fams := map[string]*dto.MetricFamily{}
+	dec := expfmt.NewDecoder(r, format)
+	for {
+		mf := &dto.MetricFamily{}
+		err := dec.Decode(mf)
+		if errors.Is(err, io.EOF) {
+			break
 		}
-		name, labels, rest = line[:i], line[i+1:j], line[j+1:]
-	} else {
-		n, r, ok := strings.Cut(line, " ")
-		if !ok {
-			return "", "", 0, fmt.Errorf("%w: bad sample %q", ErrMetrics, line)
+		if err != nil {
+			return logbackends.Stats{}, fmt.Errorf("%w: %w", ErrMetrics, err)
 		}
-		name, rest = n, r
+		fams[mf.GetName()] = mf
 	}
-	fields := strings.Fields(rest)
-	if len(fields) == 0 {
-		return "", "", 0, fmt.Errorf("%w: sample without value %q", ErrMetrics, line)
-	}
-	value, err = strconv.ParseFloat(fields[0], 64)
-	if err != nil {
-		return "", "", 0, fmt.Errorf("%w: bad value in %q", ErrMetrics, line)
-	}
-	return name, labels, value, nil
+	return logStatsOf(fams)
 }
 
-// labelValue finds key="value" in a label list; label values in the
-// metrics read here hold no commas or quotes.
-func labelValue(labels, key string) (string, bool) {
-	for _, kv := range strings.Split(labels, ",") {
-		k, v, ok := strings.Cut(strings.TrimSpace(kv), "=")
-		if ok && k == key {
-			return strings.Trim(v, `"`), true
+// logStatsOf picks the log-backend figures out of metric families. The
+// sync count is our counter when there is one, else the fsync
+// histogram's count, which is all etcd has.
+func logStatsOf(fams map[string]*dto.MetricFamily) (logbackends.Stats, error) {
+	var st logbackends.Stats
+	lat, err := syncLatency(fams[metricFsync])
+	if err != nil {
+		return logbackends.Stats{}, err
+	}
+	st.SyncLatency = lat
+	st.Syncs = lat.Count
+	if n, ok := sampleSum(fams[metricSyncs]); ok {
+		st.Syncs = n
+	}
+	st.EntriesSaved, _ = sampleSum(fams[metricEntries])
+	st.Saves, _ = sampleSum(fams[metricSaves])
+	if n, ok := sampleSum(fams[metricBytes]); ok {
+		st.BytesWritten = n
+	} else {
+		st.BytesWritten, _ = sampleSum(fams[metricEtcdWALBytes])
+	}
+	return st, nil
+}
+
+// syncLatency converts the fsync histogram, whose buckets are cumulative
+// with upper bounds in seconds, into a snapshot with a count per bucket in
+// nanoseconds, the last bucket unbounded.
+func syncLatency(mf *dto.MetricFamily) (latency.Snapshot, error) {
+	if mf == nil || mf.GetType() != dto.MetricType_HISTOGRAM {
+		return latency.Snapshot{}, fmt.Errorf("%w: no %s histogram", ErrMetrics, metricFsync)
+	}
+	if n := len(mf.GetMetric()); n != 1 {
+		return latency.Snapshot{}, fmt.Errorf("%w: %s has %d series, want one", ErrMetrics, metricFsync, n)
+	}
+	h := mf.GetMetric()[0].GetHistogram()
+	if len(h.GetBucket()) == 0 {
+		return latency.Snapshot{}, fmt.Errorf("%w: %s has no buckets", ErrMetrics, metricFsync)
+	}
+	s := latency.Snapshot{
+		Count:    h.GetSampleCount(),
+		SumNanos: uint64(math.Round(h.GetSampleSum() * 1e9)),
+	}
+	var prev, prevUpper uint64
+	for i, b := range h.GetBucket() {
+		upper := uint64(math.MaxUint64)
+		if !math.IsInf(b.GetUpperBound(), +1) {
+			upper = uint64(math.Round(b.GetUpperBound() * 1e9))
+		}
+		cum := b.GetCumulativeCount()
+		if cum < prev || i > 0 && upper <= prevUpper {
+			return latency.Snapshot{}, fmt.Errorf("%w: %s buckets out of order", ErrMetrics, metricFsync)
+		}
+		s.Buckets = append(s.Buckets, latency.Bucket{UpperNanos: upper, Count: cum - prev})
+		prev, prevUpper = cum, upper
+	}
+	// The text format always carries the +Inf bucket; an exposition
+	// without it still has the histogram's count.
+	if prevUpper != math.MaxUint64 {
+		if s.Count < prev {
+			return latency.Snapshot{}, fmt.Errorf("%w: %s count below its buckets", ErrMetrics, metricFsync)
+		}
+		s.Buckets = append(s.Buckets, latency.Bucket{UpperNanos: math.MaxUint64, Count: s.Count - prev})
+	}
+	return s, nil
+}
+
+// sampleSum adds up the values of a counter, gauge or untyped family
+// over its series (etcd exports its WAL byte count as a gauge); false
+// when there is no such family.
+func sampleSum(mf *dto.MetricFamily) (uint64, bool) {
+	if mf == nil {
+		return 0, false
+	}
+	var v float64
+	for _, m := range mf.GetMetric() {
+		switch mf.GetType() {
+		case dto.MetricType_COUNTER:
+			v += m.GetCounter().GetValue()
+		case dto.MetricType_GAUGE:
+			v += m.GetGauge().GetValue()
+		case dto.MetricType_UNTYPED:
+			v += m.GetUntyped().GetValue()
+		default:
+			return 0, false
 		}
 	}
-	return "", false
+	return uint64(max(v, 0)), true
 }
 
 // LogStatsDelta is what all members together did between two readings:

@@ -1,10 +1,17 @@
 package harness
 
 import (
+	"bytes"
 	"errors"
+	"io"
 	"math"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 
 	"github.com/adrbench/adrbench/internal/latency"
 	"github.com/adrbench/adrbench/logbackends"
@@ -19,52 +26,81 @@ etcd_disk_wal_fsync_duration_seconds_bucket{le="0.004"} 10
 etcd_disk_wal_fsync_duration_seconds_bucket{le="+Inf"} 10
 etcd_disk_wal_fsync_duration_seconds_sum 0.0123
 etcd_disk_wal_fsync_duration_seconds_count 10
+# HELP adrbench_log_backend_syncs_total Syncs done by the raft log backend.
 # TYPE adrbench_log_backend_syncs_total counter
 adrbench_log_backend_syncs_total 10
+# TYPE adrbench_log_backend_entries_total counter
 adrbench_log_backend_entries_total 40
+# TYPE adrbench_log_backend_bytes_total counter
 adrbench_log_backend_bytes_total 12345
+# TYPE adrbench_log_backend_saves_total counter
 adrbench_log_backend_saves_total 11
+# TYPE etcd_disk_backend_commit_duration_seconds histogram
 etcd_disk_backend_commit_duration_seconds_bucket{le="0.001"} 99
+etcd_disk_backend_commit_duration_seconds_bucket{le="+Inf"} 99
+etcd_disk_backend_commit_duration_seconds_sum 0.05
+etcd_disk_backend_commit_duration_seconds_count 99
 `
 
 // etcdMetrics is the shape of real etcd's: no entry or sync counters, the
-// WAL's bytes under etcd's own name, labels on other metrics.
-const etcdMetrics = `etcd_disk_wal_fsync_duration_seconds_bucket{le="0.001"} 100
+// WAL's bytes as a gauge under etcd's own name, labels and timestamps on
+// other metrics.
+const etcdMetrics = `# HELP etcd_disk_wal_fsync_duration_seconds The latency distributions of fsync called by WAL.
+# TYPE etcd_disk_wal_fsync_duration_seconds histogram
+etcd_disk_wal_fsync_duration_seconds_bucket{le="0.001"} 100
 etcd_disk_wal_fsync_duration_seconds_bucket{le="0.002"} 150
 etcd_disk_wal_fsync_duration_seconds_bucket{le="+Inf"} 151
 etcd_disk_wal_fsync_duration_seconds_sum 0.2
 etcd_disk_wal_fsync_duration_seconds_count 151
+# HELP etcd_disk_wal_write_bytes_total Total number of bytes written in WAL.
+# TYPE etcd_disk_wal_write_bytes_total gauge
 etcd_disk_wal_write_bytes_total 4.096e+06
+# TYPE grpc_server_handled_total counter
 grpc_server_handled_total{grpc_code="OK",grpc_method="Put",grpc_service="etcdserverpb.KV",grpc_type="unary"} 5 1700000000000
 `
 
+const fsyncType = "# TYPE etcd_disk_wal_fsync_duration_seconds histogram\n"
+
 func TestParseLogMetrics(t *testing.T) {
+	ours := logbackends.Stats{
+		Saves: 11, EntriesSaved: 40, BytesWritten: 12345, Syncs: 10,
+		SyncLatency: latency.Snapshot{Count: 10, SumNanos: 12300000, Buckets: []latency.Bucket{
+			{UpperNanos: 1e6, Count: 6}, {UpperNanos: 2e6, Count: 3}, {UpperNanos: 4e6, Count: 1}, {UpperNanos: math.MaxUint64, Count: 0},
+		}},
+	}
 	tests := []struct {
 		name    string
 		in      string
+		format  expfmt.Format
 		want    logbackends.Stats
 		wantErr bool
 	}{
-		{name: "ours", in: ourMetrics, want: logbackends.Stats{
-			Saves: 11, EntriesSaved: 40, BytesWritten: 12345, Syncs: 10,
-			SyncLatency: latency.Snapshot{Count: 10, SumNanos: 12300000, Buckets: []latency.Bucket{
-				{UpperNanos: 1e6, Count: 6}, {UpperNanos: 2e6, Count: 3}, {UpperNanos: 4e6, Count: 1}, {UpperNanos: math.MaxUint64, Count: 0},
-			}},
-		}},
+		{name: "ours", in: ourMetrics, want: ours},
+		{name: "ours as protobuf", in: ourMetrics, format: expfmt.NewFormat(expfmt.TypeProtoDelim), want: ours},
 		{name: "etcd", in: etcdMetrics, want: logbackends.Stats{
 			BytesWritten: 4096000, Syncs: 151,
 			SyncLatency: latency.Snapshot{Count: 151, SumNanos: 2e8, Buckets: []latency.Bucket{
 				{UpperNanos: 1e6, Count: 100}, {UpperNanos: 2e6, Count: 50}, {UpperNanos: math.MaxUint64, Count: 1},
 			}},
 		}},
+		{name: "no +Inf bucket", in: fsyncType + "etcd_disk_wal_fsync_duration_seconds_bucket{le=\"0.001\"} 3\netcd_disk_wal_fsync_duration_seconds_count 5\n",
+			want: logbackends.Stats{Syncs: 5, SyncLatency: latency.Snapshot{Count: 5, Buckets: []latency.Bucket{
+				{UpperNanos: 1e6, Count: 3}, {UpperNanos: math.MaxUint64, Count: 2},
+			}}}},
 		{name: "no histogram", in: "adrbench_log_backend_syncs_total 3\n", wantErr: true},
-		{name: "bucket without le", in: "etcd_disk_wal_fsync_duration_seconds_bucket{x=\"1\"} 3\n", wantErr: true},
-		{name: "buckets not cumulative", in: "etcd_disk_wal_fsync_duration_seconds_bucket{le=\"0.001\"} 3\netcd_disk_wal_fsync_duration_seconds_bucket{le=\"0.002\"} 2\n", wantErr: true},
-		{name: "bad value", in: "adrbench_log_backend_syncs_total many\n", wantErr: true},
+		{name: "histogram without TYPE", in: "etcd_disk_wal_fsync_duration_seconds_bucket{le=\"+Inf\"} 3\n", wantErr: true},
+		{name: "bucket without le", in: fsyncType + "etcd_disk_wal_fsync_duration_seconds_bucket{x=\"1\"} 3\n", wantErr: true},
+		{name: "buckets not cumulative", in: fsyncType + "etcd_disk_wal_fsync_duration_seconds_bucket{le=\"0.001\"} 3\netcd_disk_wal_fsync_duration_seconds_bucket{le=\"0.002\"} 2\n", wantErr: true},
+		{name: "two series", in: fsyncType + "etcd_disk_wal_fsync_duration_seconds_bucket{dev=\"a\",le=\"+Inf\"} 3\netcd_disk_wal_fsync_duration_seconds_bucket{dev=\"b\",le=\"+Inf\"} 2\n", wantErr: true},
+		{name: "bad value", in: ourMetrics + "adrbench_log_backend_other many\n", wantErr: true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := parseLogMetrics(strings.NewReader(tc.in))
+			in, format := io.Reader(strings.NewReader(tc.in)), expfmt.NewFormat(expfmt.TypeTextPlain)
+			if tc.format != "" {
+				in, format = reencode(t, tc.in, tc.format), tc.format
+			}
+			got, err := parseLogMetrics(in, format)
 			if tc.wantErr {
 				if !errors.Is(err, ErrMetrics) {
 					t.Fatalf("err %v, want ErrMetrics", err)
@@ -87,6 +123,47 @@ func TestParseLogMetrics(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// reencode parses a text exposition and writes it again in format.
+func reencode(t *testing.T, text string, format expfmt.Format) io.Reader {
+	t.Helper()
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := p.TextToMetricFamilies(strings.NewReader(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	enc := expfmt.NewEncoder(&buf, format)
+	for _, mf := range fams {
+		if err := enc.Encode(mf); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return &buf
+}
+
+func TestScrapeLogStats(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/metrics":
+			w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+			io.WriteString(w, etcdMetrics)
+		default:
+			http.Error(w, "no", http.StatusInternalServerError)
+		}
+	}))
+	defer srv.Close()
+	got, err := ScrapeLogStats(t.Context(), []string{srv.URL, strings.TrimPrefix(srv.URL, "http://")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].Syncs != 151 || got[1].BytesWritten != 4096000 {
+		t.Fatalf("ScrapeLogStats = %+v", got)
+	}
+	if _, err := ScrapeLogStats(t.Context(), []string{srv.URL + "/elsewhere"}); !errors.Is(err, ErrMetrics) || !strings.Contains(err.Error(), "500") {
+		t.Fatalf("scrape of a failing endpoint: %v, want ErrMetrics naming the status", err)
 	}
 }
 

@@ -1,5 +1,5 @@
-// Package ports picks loopback TCP ports for the cluster members the
-// harness and the end-to-end tests start.
+// Package ports picks loopback TCP ports for the member processes
+// internal/proccluster starts for the harness and the end-to-end tests.
 //
 // A port the kernel hands out for "127.0.0.1:0" lies in its ephemeral
 // range, the range it also draws the local ports of outgoing connections
