@@ -100,14 +100,15 @@ func ProjectLayering() Layering {
 			{"store", 2},
 			{"workloads", 2},
 			{"results", 2},
-			{"internal/proccluster", 2},
-			{"harness", 3},
-			{"plots", 3},
-			{"qualify", 4},
-			{"plan", 4},
-			{"e2e", 5},
-			{"internal/lint", 5},
-			{"cmd", 6},
+			// Starts members whose flags the store defines.
+			{"internal/proccluster", 3},
+			{"harness", 4},
+			{"plots", 4},
+			{"qualify", 5},
+			{"plan", 5},
+			{"e2e", 6},
+			{"internal/lint", 6},
+			{"cmd", 7},
 		},
 		ImportedOnlyBy: map[string][]string{
 			// Persistent memory is a log backend's business; the
