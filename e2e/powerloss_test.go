@@ -31,7 +31,7 @@ const powerLossStrictEnv = "ADRBENCH_POWERLOSS_STRICT"
 
 const defaultPowerLossCycles = 2
 
-// Load shape of one power-loss cycle: as in TestKillUnderLoad, enough
+// Load shape of one power-loss cycle: enough
 // writers over few connections that puts are in flight on every member
 // when the power goes.
 const (
@@ -43,6 +43,14 @@ const (
 	plFor   = 1500 * time.Millisecond
 	// plRecover bounds the restart after a cut.
 	plRecover = 30 * time.Second
+	// plSnapshotCount makes the members snapshot and compact their logs
+	// (keeping a quarter of it behind) every few hundred writes, so that
+	// cuts also land during and after snapshots and compactions.
+	plSnapshotCount = 400
+	// plFirstAck only catches a cluster that takes no writes at all.
+	plFirstAck = 15 * time.Second
+	// plPutTimeout bounds each put, so writers stuck on a dead member end.
+	plPutTimeout = 2 * time.Second
 )
 
 // powerLossCase is a log backend under a power cut. Durable backends must
@@ -75,11 +83,14 @@ type ack struct {
 // reads every acknowledged key back. The adr backend's region lives on
 // tmpfs outside the mount, as persistent memory survives a power loss.
 //
-// fsync, batched and adr must keep every acknowledged write with its
-// revision. async is expected to lose its last sync interval: the loss is
-// measured and logged as "async power loss: lost N of M acknowledged
-// writes ...", and the test asserts only that the cluster comes back or
-// that a member refuses to start (exits) rather than hanging.
+// fsync, batched and adr must come back and keep every acknowledged write
+// with its revision. async acknowledges before it syncs, so it may lose
+// up to its sync interval of writes and come back with members whose logs,
+// terms and votes disagree: its loss is measured and logged as "async
+// power loss: lost N of M acknowledged writes ...", and so are a member
+// refusing to start and a cluster that stays unhealthy; then the loss is
+// measured on the members still answering and the next cycle starts a new
+// cluster.
 //
 // The file system uses lossyfs's LazyFS-like namespace model by default:
 // creating, renaming and removing files is durable at once, and only file
@@ -133,24 +144,28 @@ func runPowerLoss(t *testing.T, bin string, pc powerLossCase, opts lossyfs.Optio
 	// cluster that refuses to come back after a cut (async may) is
 	// replaced by a new one for the next cycle.
 	newCluster := func(gen int) *Cluster {
+		name := fmt.Sprintf("cluster%d", gen)
 		spec := ClusterSpec{
 			Command: []string{bin, "serve"},
-			Flags:   []string{"--log-backend=" + pc.backend},
-			Dir:     filepath.Join(mnt, fmt.Sprintf("cluster%d", gen)),
+			Flags: []string{"--log-backend=" + pc.backend, "--snapshot-count=" + strconv.Itoa(plSnapshotCount),
+				"--snapshot-catchup-entries=" + strconv.Itoa(plSnapshotCount/4)},
+			Dir: filepath.Join(mnt, name),
 		}
 		if err := os.Mkdir(spec.Dir, 0o700); err != nil {
 			t.Fatal(err)
 		}
+		regionsOf := filepath.Join(regions, name)
 		if regions != "" {
-			spec.Command = adrRegionWrapper(bin, filepath.Join(regions, fmt.Sprintf("cluster%d", gen)))
-			if err := os.Mkdir(filepath.Join(regions, fmt.Sprintf("cluster%d", gen)), 0o700); err != nil {
+			spec.Command = adrRegionWrapper(bin, regionsOf)
+			if err := os.Mkdir(regionsOf, 0o700); err != nil {
 				t.Fatal(err)
 			}
 		}
 		c := startCluster(t, spec, 3)
+		syncHarnessDirs(t, mnt, c)
 		if regions != "" {
 			for _, m := range c.Members {
-				if _, err := os.Stat(filepath.Join(regions, fmt.Sprintf("cluster%d", gen), m.Name+".pmem")); err != nil {
+				if _, err := os.Stat(filepath.Join(regionsOf, m.Name+".pmem")); err != nil {
 					t.Fatalf("%s: its adr region is not outside the mount where it was put: %v", m.Name, err)
 				}
 			}
@@ -165,8 +180,8 @@ func runPowerLoss(t *testing.T, bin string, pc powerLossCase, opts lossyfs.Optio
 		c      = newCluster(gen)
 		expect = map[string]ack{} // acknowledged puts the current cluster must still have
 		// Totals over all cycles, for the summary line.
-		acked, checked, lost, refused, stuck int
-		worstWindow                          time.Duration
+		acked, checked, lost, changedAll, refused, stuck int
+		worstWindow                                      time.Duration
 	)
 	for cycle := range cycles {
 		if c == nil {
@@ -244,6 +259,7 @@ func runPowerLoss(t *testing.T, bin string, pc powerLossCase, opts lossyfs.Optio
 		// checked are those acknowledged in the cycles that were measured.
 		checked += len(cycleAcked)
 		lost += len(lostNow)
+		changedAll += len(changed)
 		window := lossWindow(lostNow, cutAt)
 		worstWindow = max(worstWindow, window)
 		t.Logf("%s cycle %d: %d puts acknowledged; the cut dropped %d unsynced bytes in %d files; after the restart revision %d (highest acknowledged %d), %d acknowledged writes lost%s, %d found with another value or revision",
@@ -268,8 +284,8 @@ func runPowerLoss(t *testing.T, bin string, pc powerLossCase, opts lossyfs.Optio
 	if checked > 0 {
 		frac = float64(lost) / float64(checked)
 	}
-	t.Logf("%s power loss: lost %d of %d acknowledged writes (%.2f%%) in %d cycles%s; %d of %d acknowledged writes checked; after %d cuts a member refused to start, after %d the cluster stayed unhealthy",
-		pc.backend, lost, checked, 100*frac, cycles, windowText(make([]ack, lost), worstWindow), checked, acked, refused, stuck)
+	t.Logf("%s power loss: lost %d of %d acknowledged writes (%.2f%%) in %d cycles%s; %d found with another value or revision; %d of %d acknowledged writes checked; after %d cuts a member refused to start, after %d the cluster stayed unhealthy",
+		pc.backend, lost, checked, 100*frac, cycles, windowText(make([]ack, lost), worstWindow), changedAll, checked, acked, refused, stuck)
 }
 
 // statuses describes what each running member reports about itself:
@@ -320,6 +336,30 @@ func refusals(c *Cluster) string {
 		out = append(out, fmt.Sprintf("%s refused to start: %s", m.Name, why))
 	}
 	return strings.Join(out, "; ")
+}
+
+// syncHarnessDirs fsyncs the directories the cluster helper created on
+// the mount for each member, from the member's directory up to the mount's
+// root, so that under the strict namespace model a cut loses only what the
+// server itself did not make durable.
+func syncHarnessDirs(t *testing.T, mnt string, c *Cluster) {
+	t.Helper()
+	for _, m := range c.Members {
+		for dir := filepath.Dir(m.DataDir); ; dir = filepath.Dir(dir) {
+			d, err := os.Open(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = d.Sync()
+			d.Close()
+			if err != nil {
+				t.Fatalf("fsync %s: %v", dir, err)
+			}
+			if dir == mnt || dir == filepath.Dir(dir) {
+				break
+			}
+		}
+	}
 }
 
 // regionDir returns a directory on tmpfs outside any lossyfs mount for
@@ -375,7 +415,7 @@ func loadThenKill(t *testing.T, ctx context.Context, c *Cluster, cycle int) ([]a
 			cli := clients[w%plClients]
 			for seq := 0; loadCtx.Err() == nil; seq++ {
 				k, v := fmt.Sprintf("p/%03d/%02d/%06d", cycle, w, seq), fmt.Sprintf("v-%d-%d-%d", cycle, w, seq)
-				pctx, pcancel := context.WithTimeout(loadCtx, putTimeout)
+				pctx, pcancel := context.WithTimeout(loadCtx, plPutTimeout)
 				resp, err := cli.Put(pctx, k, v)
 				pcancel()
 				now := time.Now()
@@ -398,10 +438,10 @@ func loadThenKill(t *testing.T, ctx context.Context, c *Cluster, cycle int) ([]a
 		if n >= plAcked || (n > 0 && time.Since(start) >= plFor) {
 			break
 		}
-		if n == 0 && time.Since(start) > firstAckBound {
+		if n == 0 && time.Since(start) > plFirstAck {
 			stopLoad()
 			wg.Wait()
-			t.Fatalf("cycle %d: no put acknowledged within %v; errors: %v", cycle, firstAckBound, failures)
+			t.Fatalf("cycle %d: no put acknowledged within %v; errors: %v", cycle, plFirstAck, failures)
 		}
 		select {
 		case <-ctx.Done():

@@ -67,10 +67,10 @@
 //
 // /dev/fuse, and either root (Mount calls mount(2) itself) or fusermount3
 // on PATH (Debian: apt-get install fuse3). Available reports what is
-// missing. The process that serves the mount must not also be the one
-// that blocks on it in ways go-fuse warns about (forking while holding
-// descriptors on the mount open with GOMAXPROCS=1); tests that start
-// processes on the mount keep their own descriptors outside it or few.
+// missing. The process that serves the mount may use it too, as the tests
+// do; go-fuse documents deadlocks when such a process forks with
+// GOMAXPROCS=1 while it holds descriptors on the mount, so do not run it
+// with GOMAXPROCS=1.
 //
 // Counters (Stats, CutStats) report bytes written, file and directory
 // syncs, and what each cut dropped: bytes written and not synced, files

@@ -2,6 +2,7 @@ package lossyfs
 
 import (
 	"bytes"
+	"errors"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -89,7 +90,9 @@ func TestFileOverlayMatchesModel(t *testing.T) {
 						ref.truncate(end)
 					}
 				default:
-					n, err := f.sync(false)
+					// Syncing the backing file too changes nothing the
+					// model can see; do it every other time.
+					n, err := f.sync(step%2 == 0)
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -210,8 +213,8 @@ func TestNewRejectsBadBacking(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if _, err := New(tc.backing, Options{}); err == nil {
-				t.Fatalf("New(%s) succeeded", tc.backing)
+			if _, err := New(tc.backing, Options{}); !errors.Is(err, ErrOptions) {
+				t.Fatalf("New(%s) = %v, want %v", tc.backing, err, ErrOptions)
 			}
 		})
 	}
