@@ -1,10 +1,17 @@
 package lossyfs
 
 import (
+	"bufio"
 	"bytes"
+	"encoding/hex"
 	"errors"
+	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
+	"os/exec"
+	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -16,17 +23,19 @@ import (
 // pwrite through the mount, whole pages and parts of pages, before and
 // after syncs, and that a fresh mapping after a remount without a power
 // cut still shows the volatile writes.
+//
+// The mapping lives in a child process: a goroutine of the process that
+// serves the mount, faulting on a page of it, blocks its thread where the
+// Go scheduler cannot see, and a garbage collection waiting for that
+// thread stops the server that would answer the fault.
 func TestMmapSeesWrites(t *testing.T) {
 	m := mountFS(t, Options{})
 	const size = 4 * pageSize
+	want := make([]byte, size)
 	f, err := os.OpenFile(m.path("db"), os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := f.Truncate(size); err != nil {
-		t.Fatal(err)
-	}
-	want := make([]byte, size)
 	write := func(data []byte, off int) {
 		t.Helper()
 		if _, err := f.WriteAt(data, int64(off)); err != nil {
@@ -34,33 +43,36 @@ func TestMmapSeesWrites(t *testing.T) {
 		}
 		copy(want[off:], data)
 	}
+	if err := f.Truncate(size); err != nil {
+		t.Fatal(err)
+	}
 	write(bytes.Repeat([]byte{'a'}, pageSize), 0)
 	if err := f.Sync(); err != nil {
 		t.Fatal(err)
 	}
-	mem, err := unix.Mmap(int(f.Fd()), 0, size, unix.PROT_READ, unix.MAP_SHARED)
-	if err != nil {
+	// No descriptor on the mount may be open while the child is forked:
+	// its close-on-exec would need an answer from this process.
+	f.Close()
+	r := startMmapReader(t, m.path("db"), size)
+	if f, err = os.OpenFile(m.path("db"), os.O_RDWR, 0); err != nil {
 		t.Fatal(err)
 	}
-	check := func(when string) {
+	check := func(r *mmapReader, when string) {
 		t.Helper()
-		if !bytes.Equal(mem, want) {
-			t.Fatalf("%s: the mapping differs from what was written at byte %d", when, firstDiff(mem, want))
+		if got := r.read(t); !bytes.Equal(got, want) {
+			t.Fatalf("%s: the mapping differs from what was written at byte %d", when, firstDiff(got, want))
 		}
 	}
-	check("after a synced write")
+	check(r, "after a synced write")
 	write(bytes.Repeat([]byte{'b'}, pageSize), pageSize)
-	check("after a whole-page write")
+	check(r, "after a whole-page write")
 	write([]byte("partial"), 2*pageSize+100)
-	check("after a write inside a page")
+	check(r, "after a write inside a page")
 	write([]byte("straddles"), 3*pageSize-4)
-	check("after a write across pages")
+	check(r, "after a write across pages")
 	write([]byte("over the synced page"), 10)
-	check("after overwriting synced data")
-	if err := unix.Munmap(mem); err != nil {
-		t.Fatal(err)
-	}
-	mem = nil
+	check(r, "after overwriting synced data")
+	r.close(t)
 	f.Close()
 
 	if err := m.fs.Unmount(); err != nil {
@@ -69,18 +81,104 @@ func TestMmapSeesWrites(t *testing.T) {
 	if err := m.fs.Mount(m.dir); err != nil {
 		t.Fatal(err)
 	}
-	f, err = os.Open(m.path("db"))
+	r = startMmapReader(t, m.path("db"), size)
+	check(r, "after a remount without a power cut")
+	r.close(t)
+}
+
+// mmapReaderEnv, set to "path:size", makes the test binary the child of
+// TestMmapSeesWrites: it maps size bytes of path read-only and shared and
+// answers every line on stdin with the mapping's bytes in hex.
+const mmapReaderEnv = "LOSSYFS_MMAP_READER"
+
+func TestMain(m *testing.M) {
+	if arg := os.Getenv(mmapReaderEnv); arg != "" {
+		os.Exit(serveMmapReads(arg))
+	}
+	os.Exit(m.Run())
+}
+
+// serveMmapReads is the child's side of mmapReader.
+func serveMmapReads(arg string) int {
+	path, sizeText, _ := strings.Cut(arg, ":")
+	size, err := strconv.Atoi(sizeText)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bad", mmapReaderEnv, arg)
+		return 2
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	mem, err := unix.Mmap(int(f.Fd()), 0, size, unix.PROT_READ, unix.MAP_SHARED)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "mmap:", err)
+		return 1
+	}
+	in := bufio.NewScanner(os.Stdin)
+	for in.Scan() {
+		fmt.Println(hex.EncodeToString(mem))
+	}
+	return 0
+}
+
+// mmapReader is a child process holding a mapping of a file on the mount.
+type mmapReader struct {
+	cmd *exec.Cmd
+	in  io.WriteCloser
+	out *bufio.Reader
+}
+
+func startMmapReader(t *testing.T, path string, size int) *mmapReader {
+	t.Helper()
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%s:%d", mmapReaderEnv, path, size))
+	cmd.Stderr = os.Stderr
+	in, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if mem, err = unix.Mmap(int(f.Fd()), 0, size, unix.PROT_READ, unix.MAP_SHARED); err != nil {
+	out, err := cmd.StdoutPipe()
+	if err != nil {
 		t.Fatal(err)
 	}
-	check("after a remount without a power cut")
-	if err := unix.Munmap(mem); err != nil {
+	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	f.Close()
+	r := &mmapReader{cmd: cmd, in: in, out: bufio.NewReaderSize(out, 4*size)}
+	t.Cleanup(func() {
+		r.in.Close()
+		_ = r.cmd.Process.Kill()
+		_ = r.cmd.Wait()
+	})
+	return r
+}
+
+// read returns what the child's mapping holds now.
+func (r *mmapReader) read(t *testing.T) []byte {
+	t.Helper()
+	if _, err := io.WriteString(r.in, "read\n"); err != nil {
+		t.Fatal(err)
+	}
+	line, err := r.out.ReadString('\n')
+	if err != nil {
+		t.Fatalf("mmap reader: %v", err)
+	}
+	b, err := hex.DecodeString(strings.TrimSpace(line))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// close ends the child, unmapping the file.
+func (r *mmapReader) close(t *testing.T) {
+	t.Helper()
+	r.in.Close()
+	if err := r.cmd.Wait(); err != nil {
+		t.Fatalf("mmap reader: %v", err)
+	}
 }
 
 // TestReadYourWritesThroughMount writes, truncates and syncs at random

@@ -67,10 +67,14 @@
 //
 // /dev/fuse, and either root (Mount calls mount(2) itself) or fusermount3
 // on PATH (Debian: apt-get install fuse3). Available reports what is
-// missing. The process that serves the mount may use it too, as the tests
-// do; go-fuse documents deadlocks when such a process forks with
-// GOMAXPROCS=1 while it holds descriptors on the mount, so do not run it
-// with GOMAXPROCS=1.
+// missing. The process that serves the mount may read and write files on
+// it, as the tests do, but must not map them: a page fault on the mount
+// blocks its thread where the Go scheduler cannot see it, and a garbage
+// collection that waits for that thread stops the server that would
+// answer the fault. go-fuse also documents deadlocks when such a process
+// forks with GOMAXPROCS=1 while it holds descriptors on the mount; the
+// e2e tests start members with log files on the mount open, so they need
+// GOMAXPROCS of 2 or more.
 //
 // Counters (Stats, CutStats) report bytes written, file and directory
 // syncs, and what each cut dropped: bytes written and not synced, files
