@@ -7,10 +7,10 @@ import (
 	"testing"
 )
 
-// TestChildAppendsToLog opens a log file on the mount with O_APPEND, as
+// TestLossyChildAppendsToLog opens a log file on the mount with O_APPEND, as
 // the e2e cluster does for its members, lets child processes write to it
 // across a power cut and a remount, and reads it back.
-func TestChildAppendsToLog(t *testing.T) {
+func TestLossyChildAppendsToLog(t *testing.T) {
 	m := mountFS(t, Options{})
 	run := func(round int) {
 		t.Helper()

@@ -18,7 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// TestMmapSeesWrites maps a file read-only and shared, as bbolt maps its
+// TestLossyMmapSeesWrites maps a file read-only and shared, as bbolt maps its
 // database, and checks that the mapping shows every write made with
 // pwrite through the mount, whole pages and parts of pages, before and
 // after syncs, and that a fresh mapping after a remount without a power
@@ -28,7 +28,7 @@ import (
 // serves the mount, faulting on a page of it, blocks its thread where the
 // Go scheduler cannot see, and a garbage collection waiting for that
 // thread stops the server that would answer the fault.
-func TestMmapSeesWrites(t *testing.T) {
+func TestLossyMmapSeesWrites(t *testing.T) {
 	m := mountFS(t, Options{})
 	const size = 4 * pageSize
 	want := make([]byte, size)
@@ -87,7 +87,7 @@ func TestMmapSeesWrites(t *testing.T) {
 }
 
 // mmapReaderEnv, set to "path:size", makes the test binary the child of
-// TestMmapSeesWrites: it maps size bytes of path read-only and shared and
+// TestLossyMmapSeesWrites: it maps size bytes of path read-only and shared and
 // answers every line on stdin with the mapping's bytes in hex.
 const mmapReaderEnv = "LOSSYFS_MMAP_READER"
 
@@ -181,10 +181,10 @@ func (r *mmapReader) close(t *testing.T) {
 	}
 }
 
-// TestReadYourWritesThroughMount writes, truncates and syncs at random
+// TestLossyReadYourWritesThroughMount writes, truncates and syncs at random
 // through the mount with two descriptors, checks each read against a
 // model, then cuts the power and checks the last synced contents.
-func TestReadYourWritesThroughMount(t *testing.T) {
+func TestLossyReadYourWritesThroughMount(t *testing.T) {
 	m := mountFS(t, Options{})
 	rng := rand.New(rand.NewPCG(7, 7))
 	w, err := os.OpenFile(m.path("f"), os.O_CREATE|os.O_RDWR, 0o600)
@@ -243,9 +243,9 @@ func TestReadYourWritesThroughMount(t *testing.T) {
 	}
 }
 
-// TestPowerCutStopsTheMount checks that after a cut every operation on the
+// TestLossyPowerCutStopsTheMount checks that after a cut every operation on the
 // mount fails with EIO until it is mounted again.
-func TestPowerCutStopsTheMount(t *testing.T) {
+func TestLossyPowerCutStopsTheMount(t *testing.T) {
 	m := mountFS(t, Options{})
 	f, err := os.OpenFile(m.path("a"), os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
@@ -275,9 +275,9 @@ func TestPowerCutStopsTheMount(t *testing.T) {
 	}
 }
 
-// TestStats checks the counters: bytes written, syncs, and what a cut
+// TestLossyStats checks the counters: bytes written, syncs, and what a cut
 // dropped.
-func TestStats(t *testing.T) {
+func TestLossyStats(t *testing.T) {
 	m := mountFS(t, Options{})
 	f, err := os.OpenFile(m.path("a"), os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {

@@ -32,11 +32,11 @@ func (r *refFile) truncate(size int64) {
 
 func (r *refFile) sync() { r.durable = bytes.Clone(r.now) }
 
-// TestFileOverlayMatchesModel drives the overlay with random writes,
+// TestLossyFileOverlayMatchesModel drives the overlay with random writes,
 // truncates, preallocations and syncs, checks every read against the
 // reference model, then drops the overlay as a cut does and checks that
 // the backing file holds exactly what the last sync made durable.
-func TestFileOverlayMatchesModel(t *testing.T) {
+func TestLossyFileOverlayMatchesModel(t *testing.T) {
 	tests := []struct {
 		name    string
 		seed    uint64
@@ -147,7 +147,7 @@ func firstDiff(a, b []byte) int {
 	return min(len(a), len(b))
 }
 
-func TestFileAllocateModes(t *testing.T) {
+func TestLossyFileAllocateModes(t *testing.T) {
 	tests := []struct {
 		name     string
 		mode     uint32
@@ -180,7 +180,7 @@ func TestFileAllocateModes(t *testing.T) {
 	}
 }
 
-func TestOptionsValidate(t *testing.T) {
+func TestLossyOptionsValidate(t *testing.T) {
 	tests := []struct {
 		name    string
 		opts    Options
@@ -199,7 +199,7 @@ func TestOptionsValidate(t *testing.T) {
 	}
 }
 
-func TestNewRejectsBadBacking(t *testing.T) {
+func TestLossyNewRejectsBadBacking(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "file")
 	if err := os.WriteFile(file, nil, 0o600); err != nil {
 		t.Fatal(err)

@@ -167,10 +167,10 @@ func abbrev(b []byte) string {
 
 func zeros(n int) string { return string(make([]byte, n)) }
 
-// TestFileModel runs each case's steps on a mount, checks what a reader
+// TestLossyFileModel runs each case's steps on a mount, checks what a reader
 // sees before the power cut (every write visible) and what is left after
 // it (only what was synced).
-func TestFileModel(t *testing.T) {
+func TestLossyFileModel(t *testing.T) {
 	tests := []struct {
 		name   string
 		steps  func(o fileOps)

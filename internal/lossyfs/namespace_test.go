@@ -5,9 +5,9 @@ import (
 	"testing"
 )
 
-// TestNamespaceDirSync checks the strict model: names change durably only
+// TestLossyNamespaceDirSync checks the strict model: names change durably only
 // once their directory is fsynced; contents follow the file model.
-func TestNamespaceDirSync(t *testing.T) {
+func TestLossyNamespaceDirSync(t *testing.T) {
 	write := func(o fileOps, name, content string, sync bool) {
 		f := o.open(name, os.O_CREATE|os.O_RDWR|os.O_TRUNC)
 		o.writeAt(f, content, 0)
@@ -160,9 +160,9 @@ func TestNamespaceDirSync(t *testing.T) {
 	}
 }
 
-// TestTrashIsHidden checks that the directory the strict model keeps
+// TestLossyTrashIsHidden checks that the directory the strict model keeps
 // removed entries in cannot be seen or touched through the mount.
-func TestTrashIsHidden(t *testing.T) {
+func TestLossyTrashIsHidden(t *testing.T) {
 	m := mountFS(t, Options{Namespace: NamespaceDirSync})
 	if err := os.WriteFile(m.path("a"), []byte("x"), 0o600); err != nil {
 		t.Fatal(err)
