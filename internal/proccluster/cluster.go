@@ -33,6 +33,10 @@ type Config struct {
 	// Flags are given to every member after the cluster's own flags, e.g.
 	// {"--log-backend=batched"}.
 	Flags []string
+	// MemberFlags, when set, gives member i's own flags, after Flags:
+	// what must differ between members beyond the cluster's flags (the
+	// adr backend's region path, say). name is the member's name, m<i>.
+	MemberFlags func(i int, name string) []string
 	// Size is the number of members.
 	Size int
 	// Dir holds member i's data directory Dir/m<i> and its log
@@ -190,7 +194,7 @@ func (c *Cluster) initialCluster() string {
 }
 
 // args is member i's command line after Command: etcd's flags for a
-// static cluster, then Config.Flags.
+// static cluster, then Config.Flags, then its Config.MemberFlags.
 func (c *Cluster) args(i int, state string) []string {
 	m := c.members[i]
 	args := []string{
@@ -204,7 +208,11 @@ func (c *Cluster) args(i int, state string) []string {
 		"--initial-cluster-state=" + state,
 		"--initial-cluster-token=" + c.token,
 	}
-	return append(args, c.cfg.Flags...)
+	args = append(args, c.cfg.Flags...)
+	if c.cfg.MemberFlags != nil {
+		args = append(args, c.cfg.MemberFlags(i, m.name)...)
+	}
+	return args
 }
 
 func (c *Cluster) start(i int, state string) error {

@@ -2,6 +2,7 @@ package proccluster
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -44,10 +45,11 @@ func TestConfigValidate(t *testing.T) {
 
 // TestArgs checks what a member is told without starting one: the others
 // are reached at their advertised (fronted) peer URLs, and the caller's
-// flags come last.
+// flags come last, the member's own after the cluster's.
 func TestArgs(t *testing.T) {
 	c := &Cluster{
-		cfg:   Config{Command: []string{"adrbench", "serve"}, Flags: []string{"--log-backend=batched"}},
+		cfg: Config{Command: []string{"adrbench", "serve"}, Flags: []string{"--log-backend=batched"},
+			MemberFlags: func(i int, name string) []string { return []string{fmt.Sprintf("--x=%d-%s", i, name)} }},
 		token: "tok",
 		members: []*Member{
 			{name: "m0", dataDir: "/d/m0", clientURL: "http://127.0.0.1:1", peerURL: "http://127.0.0.1:2", advertisePeerURL: "http://127.0.0.1:3"},
@@ -65,6 +67,7 @@ func TestArgs(t *testing.T) {
 		"--initial-cluster-state=existing",
 		"--initial-cluster-token=tok",
 		"--log-backend=batched",
+		"--x=1-m1",
 	}
 	if got := c.args(1, "existing"); !slices.Equal(got, want) {
 		t.Errorf("args\n got %q\nwant %q", got, want)
