@@ -100,7 +100,8 @@ func TestRoundTrip(t *testing.T) {
 	}
 }
 
-// TestContractFieldNames pins the DESIGN.md field names scripts depend on.
+// TestContractFieldNames pins the field names of the run schema
+// (docs/architecture.md, "Run schema") that scripts depend on.
 func TestContractFieldNames(t *testing.T) {
 	js, err := json.Marshal(testRun(t))
 	if err != nil {

@@ -71,7 +71,7 @@ type Second struct {
 }
 
 // Point is one measured configuration. The first block of fields is the
-// DESIGN.md contract.
+// contract of docs/architecture.md, "Run schema".
 type Point struct {
 	Target      string   `json:"target"`
 	Backend     string   `json:"backend"`

@@ -26,7 +26,8 @@ import (
 // errBenchFlags marks a bad combination of bench flags.
 var errBenchFlags = errors.New("bad flags")
 
-// benchOptions are the flags of `adrbench bench` (DESIGN.md's contract).
+// benchOptions are the flags of `adrbench bench` (the contract in
+// docs/architecture.md, "Command line").
 type benchOptions struct {
 	name         string
 	target       string
