@@ -87,7 +87,6 @@ func Bench(ctx context.Context, cfg BenchConfig, backends *logbackends.Registry)
 	}
 	started := time.Now().UTC()
 	host := ProbeHost(ctx, cfg.Cluster.DataDir)
-	defer tuneGeneratorGC(cfg.Cluster.Target)()
 
 	cl, err := StartCluster(ctx, cfg.Cluster, backends)
 	if err != nil {

@@ -232,7 +232,9 @@ func (o *benchOptions) run(cmd *cobra.Command, backends *logbackends.Registry) e
 	if isTerminal(cmd.ErrOrStderr()) {
 		cfg.Run.Progress = cmd.ErrOrStderr()
 	}
+	restoreGC := tuneGeneratorGC(cfg.Cluster.Target)
 	run, err := harness.Bench(ctx, cfg, backends)
+	restoreGC()
 	if run == nil {
 		return err
 	}
