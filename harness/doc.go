@@ -44,7 +44,9 @@
 // member's peer port, which the members advertise, so each one-way message
 // on a peer link is delayed once. A point records which method was used.
 // Bench ties a target, a workload and the runner into one measured
-// results.Point; harness/sweep runs a matrix of them into one run directory.
+// results.Point, returned with the header of a run to hold it; its
+// BenchConfig's Point says beforehand which point that will be (its Key).
+// harness/sweep runs a matrix of them into one run directory.
 //
 // The watch workload is measured at the watchers, not the writers:
 // WatchFanout creates its watches before any put is sent, records each

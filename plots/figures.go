@@ -412,7 +412,9 @@ func speedup(r *results.Run) (*canvasFig, Table, string, error) {
 	type cell struct{ adr, batched, fsync *results.Point }
 	// Points compare when only the backend differs.
 	same := func(p *results.Point) string {
-		return fmt.Sprintf("%s|%d|%g|%s|%d|%d|%s|%d|%d", p.Target, p.Nodes, p.NetDelayMs, p.DiskProfile, p.Clients, p.Conns, p.Workload, p.KeySize, p.ValSize)
+		k := p.Key()
+		k.Backend = ""
+		return k.String()
 	}
 	cells := map[string]*cell{}
 	for _, p := range ps {

@@ -98,7 +98,7 @@ func (o *benchOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.netDelay, "net-delay", 0, "one-way delay injected on every peer link (inproc)")
 	fs.DurationVar(&o.netJitter, "net-jitter", 0, "jitter added to --net-delay (inproc)")
 	fs.Float64Var(&o.netLoss, "net-loss", 0, "probability a peer message is lost (inproc)")
-	fs.StringVar(&o.diskProfile, "disk-profile", d.DiskProfile, `disk latency profile ("native": none injected)`)
+	fs.StringVar(&o.diskProfile, "disk-profile", d.Cluster.DiskProfile, `disk latency profile ("native": none injected)`)
 	fs.UintVar(&o.heartbeatMs, "heartbeat-interval", uint(d.Cluster.HeartbeatInterval/time.Millisecond), "members' heartbeat interval in milliseconds")
 	fs.UintVar(&o.electionMs, "election-timeout", uint(d.Cluster.ElectionTimeout/time.Millisecond), "members' election timeout in milliseconds")
 	fs.DurationVar(&o.opTimeout, "op-timeout", d.Run.OpTimeout, "time limit of one operation (0: none)")
@@ -184,7 +184,6 @@ func (o *benchOptions) Validate(now time.Time) error {
 	}
 	c.Run.OpTimeout = o.opTimeout
 	c.ToLeader = o.toLeader
-	c.DiskProfile = o.diskProfile
 	c.Cluster.DiskProfile = o.diskProfile
 	c.Name = o.name
 	if c.Name == "" {
@@ -233,15 +232,15 @@ func (o *benchOptions) run(cmd *cobra.Command, backends *logbackends.Registry) e
 		cfg.Run.Progress = cmd.ErrOrStderr()
 	}
 	restoreGC := tuneGeneratorGC(cfg.Cluster.Target)
-	run, err := harness.Bench(ctx, cfg, backends)
+	p, hdr, err := harness.Bench(ctx, cfg, backends)
 	restoreGC()
-	if run == nil {
+	if p == nil {
 		return err
 	}
-	if werr := results.Write(o.out, run); werr != nil {
+	if werr := results.Write(o.out, &results.Run{Header: hdr, Points: []results.Point{*p}}); werr != nil {
 		return errors.Join(err, werr)
 	}
-	printSummary(cmd.OutOrStdout(), &run.Points[0])
+	printSummary(cmd.OutOrStdout(), p)
 	fmt.Fprintf(cmd.OutOrStdout(), "\nRun written to %s\n", o.out)
 	if err == nil && ctx.Err() != nil && cmd.Context().Err() == nil {
 		fmt.Fprintln(cmd.OutOrStdout(), "(stopped early by a signal)")

@@ -24,8 +24,9 @@ type Env struct {
 // PlannedPoint is one point of a plan.
 type PlannedPoint struct {
 	Bench harness.BenchConfig
-	// Key identifies the point among measured ones (see KeyOf).
-	Key string
+	// Key identifies the point among measured ones: it is the Key of the
+	// point Bench reports for Bench.
+	Key results.PointKey
 	// Label is the point in a few words, for progress lines.
 	Label string
 }
@@ -71,7 +72,7 @@ func Expand(c Config, env Env) (Plan, error) {
 		targets = append(targets, t)
 	}
 
-	seen := map[string]bool{}
+	seen := map[results.PointKey]bool{}
 	noted := map[string]bool{}
 	add := func(t, backend string, nodes int, delay time.Duration, disk string, run harness.RunConfig, conns int) error {
 		if t != harness.TargetInproc && (delay != 0 || disk != diskprofile.Native) {
@@ -86,7 +87,8 @@ func Expand(c Config, env Env) (Plan, error) {
 			return nil
 		}
 		b := c.benchConfig(t, backend, nodes, delay, disk, run, conns)
-		p := PlannedPoint{Bench: b, Key: keyOfBench(b), Label: labelOf(b)}
+		pt := b.Point()
+		p := PlannedPoint{Bench: b, Key: pt.Key(), Label: labelOf(b)}
 		if seen[p.Key] {
 			return nil
 		}
@@ -173,7 +175,6 @@ func (c Config) benchConfig(target, backend string, nodes int, delay time.Durati
 	b.Run = run
 	b.Conns = conns
 	b.ToLeader = c.ToLeader
-	b.DiskProfile = disk
 	return b
 }
 
@@ -192,47 +193,13 @@ func sortedRates(r []float64) []float64 {
 	return s
 }
 
-// KeyOf identifies a measured point by the parameters a sweep varies, so a
-// resumed sweep knows what it has. The backend counts for target inproc
-// only: the others report their own storage under a name of their choosing.
-func KeyOf(p *results.Point) string {
-	backend := p.Backend
-	if p.Target != harness.TargetInproc {
-		backend = "-"
-	}
-	return key(p.Target, backend, p.Nodes, p.NetDelayMs, p.DiskProfile, p.Mode, p.Clients, p.Conns,
-		p.RateOpsS, p.Workload, p.KeySize, p.ValSize)
-}
-
-func keyOfBench(b harness.BenchConfig) string {
-	backend := b.Cluster.LogBackend
-	if b.Cluster.Target != harness.TargetInproc {
-		backend = "-"
-	}
-	rate := 0.0
-	if b.Run.Mode == results.ModeOpen {
-		rate = b.Run.Rate
-	}
-	// The same conversion harness.Bench makes, so the keys compare equal.
-	delayMs := float64(b.Cluster.NetDelay) / 1e6
-	return key(b.Cluster.Target, backend, b.Cluster.Nodes, delayMs, b.DiskProfile, b.Run.Mode,
-		b.Run.Clients, b.Conns, rate, b.Workload.Name, b.Workload.KeySize, b.Workload.ValSize)
-}
-
-func key(target, backend string, nodes int, delayMs float64, disk, mode string, clients, conns int, rate float64, workload string, keySize, valSize int) string {
-	f := func(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
-	return strings.Join([]string{target, backend, "n=" + strconv.Itoa(nodes), "delay_ms=" + f(delayMs),
-		"disk=" + disk, mode, "c=" + strconv.Itoa(clients) + "/" + strconv.Itoa(conns), "rate=" + f(rate),
-		workload, "k=" + strconv.Itoa(keySize), "v=" + strconv.Itoa(valSize)}, "|")
-}
-
 func labelOf(b harness.BenchConfig) string {
 	name := b.Cluster.LogBackend
 	if b.Cluster.Target != harness.TargetInproc {
 		name = ""
 	}
 	l := strings.Join(strings.Fields(fmt.Sprintf("%s %s n=%d delay=%v disk=%s c=%d",
-		b.Cluster.Target, name, b.Cluster.Nodes, b.Cluster.NetDelay, b.DiskProfile, b.Run.Clients)), " ")
+		b.Cluster.Target, name, b.Cluster.Nodes, b.Cluster.NetDelay, b.Cluster.DiskProfile, b.Run.Clients)), " ")
 	if b.Run.Mode == results.ModeOpen {
 		l += " rate=" + strconv.FormatFloat(b.Run.Rate, 'g', -1, 64) + "/s"
 	}

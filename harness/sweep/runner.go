@@ -16,9 +16,10 @@ import (
 	"github.com/adrbench/adrbench/results"
 )
 
-// BenchFunc measures one point; harness.Bench with a backend registry is
-// the real one, tests pass their own.
-type BenchFunc func(ctx context.Context, cfg harness.BenchConfig) (*results.Run, error)
+// BenchFunc measures one point and returns it with the header of a run to
+// hold it; harness.Bench with a backend registry is the real one, tests
+// pass their own. A point returned with an error is not kept.
+type BenchFunc func(ctx context.Context, cfg harness.BenchConfig) (*results.Point, results.Header, error)
 
 // Runner measures a plan into a run directory.
 type Runner struct {
@@ -80,10 +81,10 @@ func (r *Runner) Run(ctx context.Context, cfg Config, plan Plan, dir string) (Ou
 		}
 		out.Run = run
 	}
-	done := map[string]bool{}
+	done := map[results.PointKey]bool{}
 	if run != nil {
 		for i := range run.Points {
-			done[KeyOf(&run.Points[i])] = true
+			done[run.Points[i].Key()] = true
 		}
 	}
 	var todo []int
@@ -105,15 +106,15 @@ func (r *Runner) Run(ctx context.Context, cfg Config, plan Plan, dir string) (Ou
 		}
 		p := plan.Points[i]
 		stop := prog.start(i+1, p, estimate(p.Bench), len(todo)-n-1, started, n)
-		pr, err := r.Bench(ctx, p.Bench)
+		pt, hdr, err := r.Bench(ctx, p.Bench)
 		if ctx.Err() != nil {
 			// A point cut short would pass for a measurement: drop it and
 			// let a resumed run measure it again.
 			stop("interrupted")
 			break
 		}
-		if err == nil && (pr == nil || len(pr.Points) != 1) {
-			err = fmt.Errorf("sweep: bench returned %d points, want 1", pointsOf(pr))
+		if err == nil && pt == nil {
+			err = errors.New("sweep: bench returned no point")
 		}
 		if err != nil {
 			msg := fmt.Sprintf("%s: %v", p.Label, err)
@@ -122,13 +123,14 @@ func (r *Runner) Run(ctx context.Context, cfg Config, plan Plan, dir string) (Ou
 			stop("FAILED: " + err.Error())
 			continue
 		}
-		pt := pr.Points[0]
 		stop(fmt.Sprintf("%.0f ops/s, p99 %.2f ms", pt.Throughput, pt.LatencyMs.P99))
 		if run == nil {
-			run = &results.Run{Schema: results.SchemaV1, Name: cfg.Name, Started: started.UTC(), Git: pr.Git, Host: pr.Host}
+			// The sweep's run, on the host and revision of its first point.
+			run = &results.Run{Header: results.Header{Schema: results.SchemaV1, Name: cfg.Name,
+				Started: started.UTC(), Git: hdr.Git, Host: hdr.Host}}
 			out.Run = run
 		}
-		run.Points = append(run.Points, pt)
+		run.Points = append(run.Points, *pt)
 		out.Measured++
 		if err := save(dir, run, rec); err != nil {
 			return out, err
@@ -149,13 +151,6 @@ func (r *Runner) Run(ctx context.Context, cfg Config, plan Plan, dir string) (Ou
 		return out, fmt.Errorf("%w: %d of %d (first: %s)", ErrPointsFailed, len(out.Failed), len(plan.Points), out.Failed[0])
 	}
 	return out, nil
-}
-
-func pointsOf(r *results.Run) int {
-	if r == nil {
-		return 0
-	}
-	return len(r.Points)
 }
 
 // openRun reads the run in dir for resuming; nil when dir holds none.
