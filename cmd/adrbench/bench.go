@@ -106,85 +106,26 @@ func (o *benchOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.out, "out", "", `run directory to write (default "results/runs/<UTC time>-<name>")`)
 }
 
+// errFlag is the error of a bad flag, named first.
+func errFlag(flag, format string, args ...any) error {
+	return fmt.Errorf("--%s: %w: %s", flag, errBenchFlags, fmt.Sprintf(format, args...))
+}
+
 // Validate resolves the flags into a harness.BenchConfig and checks it.
 func (o *benchOptions) Validate(now time.Time) error {
-	bad := func(flag, format string, args ...any) error {
-		return fmt.Errorf("--%s: %w: %s", flag, errBenchFlags, fmt.Sprintf(format, args...))
-	}
 	c := harness.DefaultBenchConfig()
-	c.Cluster.Target = o.target
-	c.Cluster.Nodes = o.nodes
-	c.Cluster.LogBackend = o.logBackend
-	if o.endpoints != "" {
-		for _, ep := range strings.Split(o.endpoints, ",") {
-			if ep = strings.TrimSpace(ep); ep != "" {
-				c.Cluster.Endpoints = append(c.Cluster.Endpoints, ep)
-			}
-		}
+	var err error
+	if c.Cluster, err = o.clusterConfig(c.Cluster); err != nil {
+		return err
 	}
-	c.Cluster.EtcdBinary = o.etcdBinary
-	c.Cluster.DataDir = o.dataDir
-	c.Cluster.NetDelay, c.Cluster.NetJitter, c.Cluster.NetLoss = o.netDelay, o.netJitter, o.netLoss
-	c.Cluster.HeartbeatInterval = time.Duration(o.heartbeatMs) * time.Millisecond
-	c.Cluster.ElectionTimeout = time.Duration(o.electionMs) * time.Millisecond
-	if o.target == harness.TargetInproc && !slices.Contains(o.backendNames, o.logBackend) {
-		return fmt.Errorf("--log-backend: %w %q (known: %s)", logbackends.ErrUnknownBackend, o.logBackend, strings.Join(o.backendNames, ", "))
+	if c.Workload, err = o.workloadConfig(c.Workload); err != nil {
+		return err
 	}
-
-	c.Workload.Name = o.workload
-	c.Workload.KeySize, c.Workload.ValSize, c.Workload.KeySpace = o.keySize, o.valSize, o.keySpace
-	c.Workload.Distribution = o.distribution
-	c.Workload.TxnKeys = min(o.txnKeys, max(o.keySpace, 1))
-	c.Workload.Seed = o.seed
-	c.Workload.Watchers = o.watchers
-	c.Workload.LeaseTTL, c.Workload.LeaseRevoke = o.leaseTTL, o.leaseRevoke
-	if o.leaseTTL%time.Second != 0 {
-		return bad("lease-ttl", "%v is not whole seconds (etcd grants TTLs in seconds)", o.leaseTTL)
+	if c.Run, err = o.runConfig(c.Run); err != nil {
+		return err
 	}
-	switch o.consistency {
-	case "l":
-	case "s":
-		c.Workload.Serializable = true
-	default:
-		return bad("consistency", "%q is not l or s", o.consistency)
-	}
-	if o.mix != "" {
-		if o.workload != workloads.Mixed {
-			return bad("mix", "only for --workload mixed")
-		}
-		m, err := workloads.ParseMix(o.mix)
-		if err != nil {
-			return fmt.Errorf("--mix: %w", err)
-		}
-		c.Workload.Mix = m
-	} else if o.workload == workloads.Mixed {
-		return bad("mix", "--workload mixed needs --mix")
-	}
-
-	switch {
-	case o.total != 0 && o.duration != 0:
-		return bad("total", "give --total or --duration, not both")
-	case o.total < 0:
-		return bad("total", "%d is negative", o.total)
-	case o.duration < 0:
-		return bad("duration", "%v is negative", o.duration)
-	case o.rate < 0:
-		return bad("rate", "%v is negative", o.rate)
-	}
-	if _, err := diskprofile.Lookup(o.diskProfile); err != nil {
-		return bad("disk-profile", "%v", err)
-	}
-	c.Run.Clients, c.Conns = o.clients, o.conns
-	c.Run.Total, c.Run.Duration, c.Run.Warmup = o.total, o.duration, o.warmup
-	if o.total == 0 && o.duration == 0 {
-		c.Run.Total = 10000
-	}
-	if o.rate > 0 {
-		c.Run.Mode, c.Run.Rate = results.ModeOpen, o.rate
-	}
-	c.Run.OpTimeout = o.opTimeout
+	c.Conns = o.conns
 	c.ToLeader = o.toLeader
-	c.Cluster.DiskProfile = o.diskProfile
 	c.Name = o.name
 	if c.Name == "" {
 		c.Name = "bench-" + o.workload
@@ -196,10 +137,97 @@ func (o *benchOptions) Validate(now time.Time) error {
 		o.out = filepath.Join("results", "runs", results.DirName(now, c.Name))
 	}
 	if _, err := os.Stat(filepath.Join(o.out, results.RunFile)); err == nil {
-		return bad("out", "%s already holds a run", o.out)
+		return errFlag("out", "%s already holds a run", o.out)
 	}
 	o.cfg = c
 	return nil
+}
+
+// clusterConfig is c with the cluster flags applied: which cluster, its
+// members' backend, disk and timing, and the latency injected between them.
+func (o *benchOptions) clusterConfig(c harness.ClusterConfig) (harness.ClusterConfig, error) {
+	c.Target = o.target
+	c.Nodes = o.nodes
+	c.LogBackend = o.logBackend
+	if o.endpoints != "" {
+		for _, ep := range strings.Split(o.endpoints, ",") {
+			if ep = strings.TrimSpace(ep); ep != "" {
+				c.Endpoints = append(c.Endpoints, ep)
+			}
+		}
+	}
+	c.EtcdBinary = o.etcdBinary
+	c.DataDir = o.dataDir
+	c.NetDelay, c.NetJitter, c.NetLoss = o.netDelay, o.netJitter, o.netLoss
+	c.HeartbeatInterval = time.Duration(o.heartbeatMs) * time.Millisecond
+	c.ElectionTimeout = time.Duration(o.electionMs) * time.Millisecond
+	if o.target == harness.TargetInproc && !slices.Contains(o.backendNames, o.logBackend) {
+		return c, fmt.Errorf("--log-backend: %w %q (known: %s)", logbackends.ErrUnknownBackend, o.logBackend, strings.Join(o.backendNames, ", "))
+	}
+	if _, err := diskprofile.Lookup(o.diskProfile); err != nil {
+		return c, errFlag("disk-profile", "%v", err)
+	}
+	c.DiskProfile = o.diskProfile
+	return c, nil
+}
+
+// workloadConfig is w with the workload flags applied.
+func (o *benchOptions) workloadConfig(w workloads.Config) (workloads.Config, error) {
+	w.Name = o.workload
+	w.KeySize, w.ValSize, w.KeySpace = o.keySize, o.valSize, o.keySpace
+	w.Distribution = o.distribution
+	w.TxnKeys = min(o.txnKeys, max(o.keySpace, 1))
+	w.Seed = o.seed
+	w.Watchers = o.watchers
+	w.LeaseTTL, w.LeaseRevoke = o.leaseTTL, o.leaseRevoke
+	if o.leaseTTL%time.Second != 0 {
+		return w, errFlag("lease-ttl", "%v is not whole seconds (etcd grants TTLs in seconds)", o.leaseTTL)
+	}
+	switch o.consistency {
+	case "l":
+	case "s":
+		w.Serializable = true
+	default:
+		return w, errFlag("consistency", "%q is not l or s", o.consistency)
+	}
+	switch {
+	case o.mix != "" && o.workload != workloads.Mixed:
+		return w, errFlag("mix", "only for --workload mixed")
+	case o.mix == "" && o.workload == workloads.Mixed:
+		return w, errFlag("mix", "--workload mixed needs --mix")
+	case o.mix != "":
+		m, err := workloads.ParseMix(o.mix)
+		if err != nil {
+			return w, fmt.Errorf("--mix: %w", err)
+		}
+		w.Mix = m
+	}
+	return w, nil
+}
+
+// runConfig is r with the load flags applied: clients, how long, which
+// loop.
+func (o *benchOptions) runConfig(r harness.RunConfig) (harness.RunConfig, error) {
+	switch {
+	case o.total != 0 && o.duration != 0:
+		return r, errFlag("total", "give --total or --duration, not both")
+	case o.total < 0:
+		return r, errFlag("total", "%d is negative", o.total)
+	case o.duration < 0:
+		return r, errFlag("duration", "%v is negative", o.duration)
+	case o.rate < 0:
+		return r, errFlag("rate", "%v is negative", o.rate)
+	}
+	r.Clients = o.clients
+	r.Total, r.Duration, r.Warmup = o.total, o.duration, o.warmup
+	if o.total == 0 && o.duration == 0 {
+		r.Total = 10000
+	}
+	if o.rate > 0 {
+		r.Mode, r.Rate = results.ModeOpen, o.rate
+	}
+	r.OpTimeout = o.opTimeout
+	return r, nil
 }
 
 func newBenchCmd(backends *logbackends.Registry) *cobra.Command {
