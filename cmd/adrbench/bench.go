@@ -68,15 +68,18 @@ type benchOptions struct {
 	cfg          harness.BenchConfig // resolved by Validate
 }
 
+// AddFlags binds the flags. A flag whose help ends with targets in
+// parentheses is used by those targets only (the others ignore it or, for
+// injected latency, refuse it); every other flag applies to all targets.
 func (o *benchOptions) AddFlags(fs *pflag.FlagSet) {
 	d := harness.DefaultBenchConfig()
 	fs.StringVar(&o.name, "name", "", `run name (default "bench-<workload>")`)
 	fs.StringVar(&o.target, "target", d.Cluster.Target, "cluster to drive: "+strings.Join(harness.Targets(), ", "))
-	fs.IntVar(&o.nodes, "nodes", d.Cluster.Nodes, "members to start (inproc, etcd)")
-	fs.StringVar(&o.logBackend, "log-backend", d.Cluster.LogBackend, "raft log storage of inproc members: "+strings.Join(o.backendNames, ", "))
-	fs.StringVar(&o.endpoints, "endpoints", "", "comma-separated client URLs of an external cluster")
-	fs.StringVar(&o.etcdBinary, "etcd-binary", "etcd", "etcd executable for --target etcd")
-	fs.StringVar(&o.dataDir, "data-dir", "", "where members keep their data (default: a temporary directory, removed afterwards)")
+	fs.IntVar(&o.nodes, "nodes", d.Cluster.Nodes, "members to start (inproc, process, etcd)")
+	fs.StringVar(&o.logBackend, "log-backend", d.Cluster.LogBackend, "raft log storage of the members: "+strings.Join(o.backendNames, ", ")+" (inproc, process)")
+	fs.StringVar(&o.endpoints, "endpoints", "", "comma-separated client URLs of the cluster (external)")
+	fs.StringVar(&o.etcdBinary, "etcd-binary", "etcd", "etcd executable to start (etcd)")
+	fs.StringVar(&o.dataDir, "data-dir", "", "where members keep their data (default: a temporary directory, removed afterwards) (inproc, process, etcd)")
 	fs.StringVar(&o.workload, "workload", d.Workload.Name, "workload: "+strings.Join(workloads.Names(), ", "))
 	fs.StringVar(&o.mix, "mix", "", `operation weights for --workload mixed, e.g. "read=90,update=10" (read, update, insert, scan, rmw, delete, txn)`)
 	fs.StringVar(&o.distribution, "distribution", "", "key distribution: "+strings.Join(workloads.Distributions(), ", ")+" (default: the workload's own)")
@@ -95,12 +98,12 @@ func (o *benchOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.leaseTTL, "lease-ttl", d.Workload.LeaseTTL, "TTL of the lease workload's leases (whole seconds)")
 	fs.Float64Var(&o.leaseRevoke, "lease-revoke", d.Workload.LeaseRevoke, "share of the lease workload's leases revoked; the rest expire")
 	fs.Uint64Var(&o.seed, "seed", d.Workload.Seed, "seed of the workers' random streams")
-	fs.DurationVar(&o.netDelay, "net-delay", 0, "one-way delay injected on every peer link (inproc)")
-	fs.DurationVar(&o.netJitter, "net-jitter", 0, "jitter added to --net-delay (inproc)")
+	fs.DurationVar(&o.netDelay, "net-delay", 0, "one-way delay injected on every peer link, in each direction: by the in-process network, or by a TCP proxy in front of each member's peer port (inproc, process, etcd)")
+	fs.DurationVar(&o.netJitter, "net-jitter", 0, "jitter added to --net-delay (inproc, process, etcd)")
 	fs.Float64Var(&o.netLoss, "net-loss", 0, "probability a peer message is lost (inproc)")
-	fs.StringVar(&o.diskProfile, "disk-profile", d.Cluster.DiskProfile, `disk latency profile ("native": none injected)`)
-	fs.UintVar(&o.heartbeatMs, "heartbeat-interval", uint(d.Cluster.HeartbeatInterval/time.Millisecond), "members' heartbeat interval in milliseconds")
-	fs.UintVar(&o.electionMs, "election-timeout", uint(d.Cluster.ElectionTimeout/time.Millisecond), "members' election timeout in milliseconds")
+	fs.StringVar(&o.diskProfile, "disk-profile", d.Cluster.DiskProfile, "emulated disk whose sync latency is added to every log sync: "+strings.Join(diskprofile.Names(), ", ")+` ("native" adds none) (inproc, process)`)
+	fs.UintVar(&o.heartbeatMs, "heartbeat-interval", uint(d.Cluster.HeartbeatInterval/time.Millisecond), "members' heartbeat interval in milliseconds (inproc, process, etcd)")
+	fs.UintVar(&o.electionMs, "election-timeout", uint(d.Cluster.ElectionTimeout/time.Millisecond), "members' election timeout in milliseconds (inproc, process, etcd)")
 	fs.DurationVar(&o.opTimeout, "op-timeout", d.Run.OpTimeout, "time limit of one operation (0: none)")
 	fs.BoolVar(&o.toLeader, "to-leader", false, "send every request to the leader")
 	fs.StringVar(&o.out, "out", "", `run directory to write (default "results/runs/<UTC time>-<name>")`)
@@ -161,7 +164,8 @@ func (o *benchOptions) clusterConfig(c harness.ClusterConfig) (harness.ClusterCo
 	c.NetDelay, c.NetJitter, c.NetLoss = o.netDelay, o.netJitter, o.netLoss
 	c.HeartbeatInterval = time.Duration(o.heartbeatMs) * time.Millisecond
 	c.ElectionTimeout = time.Duration(o.electionMs) * time.Millisecond
-	if o.target == harness.TargetInproc && !slices.Contains(o.backendNames, o.logBackend) {
+	// Process members are this binary's `serve`, with the same backends.
+	if (o.target == harness.TargetInproc || o.target == harness.TargetProcess) && !slices.Contains(o.backendNames, o.logBackend) {
 		return c, fmt.Errorf("--log-backend: %w %q (known: %s)", logbackends.ErrUnknownBackend, o.logBackend, strings.Join(o.backendNames, ", "))
 	}
 	if _, err := diskprofile.Lookup(o.diskProfile); err != nil {
@@ -239,7 +243,9 @@ func newBenchCmd(backends *logbackends.Registry) *cobra.Command {
 			"client, print an etcd-benchmark-like summary and write a run directory\n" +
 			"(run.json, points.csv, .hgrm histograms). Without --rate the load is closed\n" +
 			"loop; with --rate it is open loop, measured from each operation's intended\n" +
-			"send time. SIGINT stops the run early and still writes what was measured.",
+			"send time. SIGINT stops the run early and still writes what was measured.\n\n" +
+			"A flag whose help ends with targets in parentheses is for those targets\n" +
+			"only; the other flags apply to every target.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := o.Validate(time.Now()); err != nil {
