@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/adrbench/adrbench/logbackends"
+	"github.com/adrbench/adrbench/logbackends/diskprofile"
 	"github.com/adrbench/adrbench/results"
 	"github.com/adrbench/adrbench/workloads"
 )
@@ -32,22 +33,21 @@ type BenchConfig struct {
 	// ToLeader sends every request to the leader, as etcd's op guide
 	// does for its "to the leader" figures.
 	ToLeader bool `yaml:"to_leader" json:"to_leader"`
-	// DiskProfile is recorded in the point; "native" means no injected
-	// disk latency.
-	DiskProfile string `yaml:"disk_profile" json:"disk_profile"`
 }
 
 // DefaultBenchConfig is etcd's benchmark shape: 1 client over 1 connection,
-// 10k puts of 8-byte keys and 256-byte values to one inproc member.
+// 10k puts of 8-byte keys and 256-byte values to one inproc member, on the
+// native disk.
 func DefaultBenchConfig() BenchConfig {
-	return BenchConfig{
-		Name:        "bench",
-		Cluster:     DefaultClusterConfig(),
-		Workload:    workloads.DefaultConfig(),
-		Run:         RunConfig{Mode: results.ModeClosed, Clients: 1, Total: 10000, OpTimeout: 30 * time.Second},
-		Conns:       1,
-		DiskProfile: "native",
+	c := BenchConfig{
+		Name:     "bench",
+		Cluster:  DefaultClusterConfig(),
+		Workload: workloads.DefaultConfig(),
+		Run:      RunConfig{Mode: results.ModeClosed, Clients: 1, Total: 10000, OpTimeout: 30 * time.Second},
+		Conns:    1,
 	}
+	c.Cluster.DiskProfile = diskprofile.Native
+	return c
 }
 
 // Validate names the first bad field of c.
@@ -67,33 +67,109 @@ func (c BenchConfig) Validate() error {
 	return c.Run.Validate()
 }
 
+// Point is the point Bench reports for c before anything is measured: the
+// configuration it records, so its Key is the key of every point Bench
+// measures for c. Real etcd's points name its WAL as their backend, and an
+// external cluster's its endpoints as its nodes.
+func (c BenchConfig) Point() results.Point {
+	p := results.Point{
+		Target:      c.Cluster.Target,
+		Backend:     c.Cluster.LogBackend,
+		Nodes:       c.Cluster.Nodes,
+		NetDelayMs:  float64(c.Cluster.NetDelay) / 1e6,
+		DiskProfile: c.Cluster.DiskProfile,
+		Emulated:    []string{},
+		Workload:    c.Workload.Name,
+		Mode:        c.Run.Mode,
+		Clients:     c.Run.Clients,
+		Conns:       c.Conns,
+		KeySize:     c.Workload.KeySize,
+		ValSize:     c.Workload.ValSize,
+		KeySpace:    c.Workload.KeySpace,
+		RateOpsS:    c.Run.Rate,
+		WarmupS:     c.Run.Warmup.Seconds(),
+		// For inproc the generator shares the process with the servers:
+		// its CPU time is their sum, and ServerCPUS stays 0.
+		CPUShared: c.Cluster.Target == TargetInproc,
+	}
+	if p.DiskProfile == "" {
+		p.DiskProfile = diskprofile.Native
+	}
+	switch c.Cluster.Target {
+	case TargetEtcd:
+		p.Backend = results.BackendEtcdWAL
+	case TargetExternal:
+		p.Backend, p.Nodes = results.BackendExternal, len(c.Cluster.Endpoints)
+	}
+	return p
+}
+
 // Bench starts the cluster, loads it if the workload reads, runs the load
-// and returns a run with one point. backends opens the inproc members' log
-// backends and says whether the inproc and process members' backend is
-// durable (see StartCluster).
+// and returns the point it measured with the header of a run holding it.
+// backends opens the inproc members' log backends and says whether the
+// inproc and process members' backend is durable (see StartCluster).
 // Operation errors are counted in the point; Bench fails only when the
-// cluster cannot be started or reached.
-func Bench(ctx context.Context, cfg BenchConfig, backends *logbackends.Registry) (_ *results.Run, err error) {
+// cluster cannot be started or reached. A point comes back with an error
+// when the cluster failed to close after it was measured.
+func Bench(ctx context.Context, cfg BenchConfig, backends *logbackends.Registry) (_ *results.Point, _ results.Header, err error) {
 	if err := cfg.Validate(); err != nil {
-		return nil, err
+		return nil, results.Header{}, err
 	}
 	wl, err := workloads.New(cfg.Workload)
 	if err != nil {
-		return nil, err
+		return nil, results.Header{}, err
 	}
-	cfgJSON, err := json.Marshal(cfg)
+	hdr, err := benchHeader(ctx, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("harness: encode config: %w", err)
+		return nil, results.Header{}, err
 	}
-	started := time.Now().UTC()
-	host := ProbeHost(ctx, cfg.Cluster.DataDir)
-	defer tuneGeneratorGC(cfg.Cluster.Target)()
-
 	cl, err := StartCluster(ctx, cfg.Cluster, backends)
 	if err != nil {
-		return nil, err
+		return nil, results.Header{}, err
 	}
 	defer func() { err = errors.Join(err, cl.Close()) }()
+	conns, err := connect(ctx, cfg, cl)
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	if err != nil {
+		return nil, results.Header{}, err
+	}
+	if cfg.Workload.NeedsLoad() {
+		if err := wl.Load(ctx, conns, min(64, 4*len(conns))); err != nil {
+			return nil, results.Header{}, fmt.Errorf("%w: %w", ErrTarget, err)
+		}
+	}
+	p, err := measure(ctx, cfg, wl, cl, conns, backends)
+	if err != nil {
+		return nil, results.Header{}, err
+	}
+	return p, hdr, nil
+}
+
+// benchHeader describes the run Bench is about to make: cfg, this host
+// and this program's revision, started now.
+func benchHeader(ctx context.Context, cfg BenchConfig) (results.Header, error) {
+	cfgJSON, err := json.Marshal(cfg)
+	if err != nil {
+		return results.Header{}, fmt.Errorf("harness: encode config: %w", err)
+	}
+	return results.Header{
+		Schema:  results.SchemaV1,
+		Name:    cfg.Name,
+		Started: time.Now().UTC(),
+		Git:     gitRevision(),
+		Host:    ProbeHost(ctx, cfg.Cluster.DataDir),
+		Config:  cfgJSON,
+	}, nil
+}
+
+// connect opens cfg.Conns clients to the cluster's members, or all of them
+// to the leader when cfg asks for it. The clients it returns are the
+// caller's to close, with an error too.
+func connect(ctx context.Context, cfg BenchConfig, cl Cluster) ([]*clientv3.Client, error) {
 	endpoints := cl.Endpoints()
 	if cfg.ToLeader {
 		lead, err := FindLeader(ctx, endpoints)
@@ -102,32 +178,18 @@ func Bench(ctx context.Context, cfg BenchConfig, backends *logbackends.Registry)
 		}
 		endpoints = []string{lead}
 	}
-	conns, err := dial(ctx, endpoints, cfg.Conns)
-	defer func() {
-		for _, c := range conns {
-			c.Close()
-		}
-	}()
-	if err != nil {
-		return nil, err
-	}
-	if cfg.Workload.NeedsLoad() {
-		if err := wl.Load(ctx, conns, min(64, 4*len(conns))); err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrTarget, err)
-		}
-	}
+	return dial(ctx, endpoints, cfg.Conns)
+}
 
-	stats0, statsErr := readLogStats(ctx, cl)
-	cpuer, hasCPU := cl.(ServerCPUer)
-	var srv0 time.Duration
-	if hasCPU {
-		if srv0, err = cpuer.ServerCPU(); err != nil {
-			hasCPU = false
-		}
-	}
+// measure runs the load of cfg on the started cluster and returns its
+// point, with what the members' log backends and processes did meanwhile
+// when the target can tell.
+func measure(ctx context.Context, cfg BenchConfig, wl *workloads.Workload, cl Cluster, conns []*clientv3.Client, backends *logbackends.Registry) (*results.Point, error) {
+	before := snapshotServers(ctx, cl)
 	var (
 		res   *Result
 		watch *WatchResult
+		err   error
 	)
 	if cfg.Workload.Name == workloads.Watch {
 		res, watch, err = runWatch(ctx, cfg, wl, conns)
@@ -137,45 +199,10 @@ func Bench(ctx context.Context, cfg BenchConfig, backends *logbackends.Registry)
 	if err != nil {
 		return nil, err
 	}
-	sent := res.Ops + res.Errors
-	p := results.Point{
-		Target:       cfg.Cluster.Target,
-		Backend:      cfg.Cluster.LogBackend,
-		Nodes:        cfg.Cluster.Nodes,
-		NetDelayMs:   float64(cfg.Cluster.NetDelay) / 1e6,
-		DiskProfile:  cfg.DiskProfile,
-		Emulated:     []string{},
-		Workload:     cfg.Workload.Name,
-		Mode:         res.Mode,
-		Clients:      cfg.Run.Clients,
-		Conns:        cfg.Conns,
-		KeySize:      cfg.Workload.KeySize,
-		ValSize:      cfg.Workload.ValSize,
-		KeySpace:     cfg.Workload.KeySpace,
-		DurationS:    res.Elapsed.Seconds(),
-		Ops:          res.Ops,
-		Errors:       res.Errors,
-		Throughput:   res.Throughput(),
-		LatencyMs:    results.LatencyFromHistogram(res.Histogram),
-		RateOpsS:     cfg.Run.Rate,
-		WarmupS:      cfg.Run.Warmup.Seconds(),
-		ErrorsByCode: res.ErrorsByCode,
-		Series:       res.Series,
-		Histogram:    res.Histogram,
-		// For inproc the generator shares the process with the servers:
-		// this is their sum, and ServerCPUS stays 0.
-		GeneratorCPUS: res.CPU.Seconds(),
-		CPUShared:     cfg.Cluster.Target == TargetInproc,
-		TxnConflicts:  int64(wl.Stats().TxnConflicts),
-	}
+	p := cfg.Point()
+	fillResult(&p, res, wl.Stats())
 	if watch != nil {
 		fillWatch(&p, res, watch, cfg.Workload.Watchers)
-	}
-	switch cfg.Cluster.Target {
-	case TargetEtcd:
-		p.Backend = results.BackendEtcdWAL
-	case TargetExternal:
-		p.Backend, p.Nodes = results.BackendExternal, len(cfg.Cluster.Endpoints)
 	}
 	p.Unsafe = unsafeReason(cfg.Cluster.Target, cfg.Cluster.LogBackend, backends)
 	if e, ok := cl.(interface{ Emulated() []string }); ok {
@@ -184,27 +211,58 @@ func Bench(ctx context.Context, cfg BenchConfig, backends *logbackends.Registry)
 	if fi, ok := cl.(FlushInstructioner); ok {
 		p.FlushInstruction = fi.FlushInstruction()
 	}
-	if statsErr == nil {
-		if stats1, err := readLogStats(ctx, cl); err == nil {
-			if d, err := LogStatsDelta(stats0, stats1); err == nil {
-				fillLogStats(&p, d, sent)
+	before.fillSince(ctx, &p, cl, res.Ops+res.Errors)
+	return &p, nil
+}
+
+// fillResult puts what the runner measured into p.
+func fillResult(p *results.Point, res *Result, wl workloads.Stats) {
+	p.DurationS = res.Elapsed.Seconds()
+	p.Ops, p.Errors, p.ErrorsByCode = res.Ops, res.Errors, res.ErrorsByCode
+	p.Throughput = res.Throughput()
+	p.LatencyMs = results.LatencyFromHistogram(res.Histogram)
+	p.Series, p.Histogram = res.Series, res.Histogram
+	p.GeneratorCPUS = res.CPU.Seconds()
+	p.TxnConflicts = int64(wl.TxnConflicts)
+}
+
+// serverSnapshot is what the members had done before the measured run:
+// their log backends' stats and their processes' CPU time, each when the
+// target can tell.
+type serverSnapshot struct {
+	logStats []logbackends.Stats
+	logErr   error
+	cpu      time.Duration
+	cpuErr   error
+	cpuer    ServerCPUer // nil when the servers share this process
+}
+
+func snapshotServers(ctx context.Context, cl Cluster) serverSnapshot {
+	var s serverSnapshot
+	s.logStats, s.logErr = readLogStats(ctx, cl)
+	if cpuer, ok := cl.(ServerCPUer); ok {
+		s.cpuer = cpuer
+		s.cpu, s.cpuErr = cpuer.ServerCPU()
+	}
+	return s
+}
+
+// fillSince puts into p what the members did since s was taken, for sent
+// operations: the log figures when both readings of the stats succeeded
+// and the servers' CPU time when both readings of it did.
+func (s serverSnapshot) fillSince(ctx context.Context, p *results.Point, cl Cluster, sent int64) {
+	if s.logErr == nil {
+		if after, err := readLogStats(ctx, cl); err == nil {
+			if d, err := LogStatsDelta(s.logStats, after); err == nil {
+				fillLogStats(p, d, sent)
 			}
 		}
 	}
-	if hasCPU {
-		if srv1, err := cpuer.ServerCPU(); err == nil {
-			p.ServerCPUS = (srv1 - srv0).Seconds()
+	if s.cpuer != nil && s.cpuErr == nil {
+		if cpu, err := s.cpuer.ServerCPU(); err == nil {
+			p.ServerCPUS = (cpu - s.cpu).Seconds()
 		}
 	}
-	return &results.Run{
-		Schema:  results.SchemaV1,
-		Name:    cfg.Name,
-		Started: started,
-		Git:     gitRevision(),
-		Host:    host,
-		Config:  cfgJSON,
-		Points:  []results.Point{p},
-	}, nil
 }
 
 // readLogStats reads the members' log-backend stats within

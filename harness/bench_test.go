@@ -2,6 +2,7 @@ package harness
 
 import (
 	"context"
+	"reflect"
 	"testing"
 	"time"
 
@@ -9,6 +10,79 @@ import (
 	"github.com/adrbench/adrbench/results"
 	"github.com/adrbench/adrbench/workloads"
 )
+
+// bench runs Bench and checks what every measured point must be: the point
+// cfg plans (same key), in a run that validates.
+func bench(t *testing.T, cfg BenchConfig, backends *logbackends.Registry) *results.Run {
+	t.Helper()
+	p, hdr, err := Bench(ctxT(t), cfg, backends)
+	if err != nil {
+		t.Fatal(err)
+	}
+	planned := cfg.Point()
+	if got, want := p.Key(), planned.Key(); got != want {
+		t.Errorf("measured point's key %v, planned %v", got, want)
+	}
+	if hdr.Name != cfg.Name || hdr.Started.IsZero() {
+		t.Errorf("run header %+v for run %q", hdr, cfg.Name)
+	}
+	run := &results.Run{Header: hdr, Points: []results.Point{*p}}
+	if err := run.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	return run
+}
+
+// TestBenchConfigPoint pins the configuration a point records for each
+// target: the key a sweep plans with is the key Bench measures under.
+func TestBenchConfigPoint(t *testing.T) {
+	base := DefaultBenchConfig()
+	tests := []struct {
+		name string
+		edit func(c *BenchConfig)
+		want func(p *results.Point)
+	}{
+		{name: "default", edit: func(c *BenchConfig) {}, want: func(p *results.Point) {}},
+		{name: "inproc with delay, disk and open loop", edit: func(c *BenchConfig) {
+			c.Cluster.Nodes, c.Cluster.NetDelay, c.Cluster.DiskProfile = 5, 1500*time.Microsecond, "ssd-2015"
+			c.Run.Mode, c.Run.Rate, c.Run.Warmup = results.ModeOpen, 2000, 2*time.Second
+		}, want: func(p *results.Point) {
+			p.Nodes, p.NetDelayMs, p.DiskProfile = 5, 1.5, "ssd-2015"
+			p.Mode, p.RateOpsS, p.WarmupS = results.ModeOpen, 2000, 2
+		}},
+		{name: "no disk profile is the native disk", edit: func(c *BenchConfig) { c.Cluster.DiskProfile = "" },
+			want: func(p *results.Point) {}},
+		{name: "process keeps its backend", edit: func(c *BenchConfig) {
+			c.Cluster.Target, c.Cluster.LogBackend = TargetProcess, "fsync"
+		}, want: func(p *results.Point) { p.Target, p.Backend, p.CPUShared = TargetProcess, "fsync", false }},
+		{name: "etcd runs its own WAL", edit: func(c *BenchConfig) {
+			c.Cluster.Target, c.Cluster.Nodes = TargetEtcd, 3
+		}, want: func(p *results.Point) {
+			p.Target, p.Backend, p.Nodes, p.CPUShared = TargetEtcd, results.BackendEtcdWAL, 3, false
+		}},
+		{name: "external has as many nodes as endpoints", edit: func(c *BenchConfig) {
+			c.Cluster.Target, c.Cluster.Endpoints = TargetExternal, []string{"a:2379", "b:2379"}
+		}, want: func(p *results.Point) {
+			p.Target, p.Backend, p.Nodes, p.CPUShared = TargetExternal, results.BackendExternal, 2, false
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			want := results.Point{
+				Target: TargetInproc, Backend: base.Cluster.LogBackend, Nodes: 1, DiskProfile: "native",
+				Emulated: []string{}, Workload: base.Workload.Name, Mode: results.ModeClosed,
+				Clients: base.Run.Clients, Conns: base.Conns, KeySize: base.Workload.KeySize,
+				ValSize: base.Workload.ValSize, KeySpace: base.Workload.KeySpace, CPUShared: true,
+			}
+			tt.want(&want)
+			c := DefaultBenchConfig()
+			tt.edit(&c)
+			if got := c.Point(); !reflect.DeepEqual(got, want) {
+				t.Fatalf("point\n got %+v\nwant %+v", got, want)
+			}
+		})
+	}
+}
 
 // TestBenchWatch runs the watch fan-out against one member: every put
 // reaches every watcher exactly once, and the point counts deliveries.
@@ -18,10 +92,7 @@ func TestBenchWatch(t *testing.T) {
 	cfg.Cluster = quickCluster(t, TargetInproc, 1, "memory")
 	cfg.Workload.Name, cfg.Workload.Watchers, cfg.Workload.ValSize = workloads.Watch, watchers, 64
 	cfg.Run.Clients, cfg.Conns, cfg.Run.Total = 4, 2, puts
-	run, err := Bench(ctxT(t), cfg, testBackends())
-	if err != nil {
-		t.Fatal(err)
-	}
+	run := bench(t, cfg, testBackends())
 	p := run.Points[0]
 	if p.WatchPuts != puts || p.Ops != puts*watchers || p.Errors != 0 {
 		t.Fatalf("puts %d, deliveries %d, errors %d (%v); want %d, %d, 0", p.WatchPuts, p.Ops, p.Errors, p.ErrorsByCode, puts, puts*watchers)
@@ -47,10 +118,7 @@ func TestBenchLogStats(t *testing.T) {
 	cfg := DefaultBenchConfig()
 	cfg.Cluster = quickCluster(t, TargetInproc, 1, "batched")
 	cfg.Run.Clients, cfg.Conns, cfg.Run.Total = 4, 2, 200
-	run, err := Bench(ctxT(t), cfg, testBackends())
-	if err != nil {
-		t.Fatal(err)
-	}
+	run := bench(t, cfg, testBackends())
 	p := run.Points[0]
 	if p.LogSyncs == 0 || p.LogEntriesSaved < 200 || p.LogBytesWritten < 200*uint64(cfg.Workload.ValSize) {
 		t.Fatalf("log syncs %d, entries %d, bytes %d for 200 puts", p.LogSyncs, p.LogEntriesSaved, p.LogBytesWritten)
@@ -74,10 +142,7 @@ func TestBenchLease(t *testing.T) {
 	cfg.Cluster = quickCluster(t, TargetInproc, 1, "memory")
 	cfg.Workload.Name, cfg.Workload.LeaseRevoke = workloads.Lease, 0.5
 	cfg.Run.Clients, cfg.Conns, cfg.Run.Total = 4, 2, 100
-	run, err := Bench(ctxT(t), cfg, testBackends())
-	if err != nil {
-		t.Fatal(err)
-	}
+	run := bench(t, cfg, testBackends())
 	if p := run.Points[0]; p.Ops != 100 || p.Errors != 0 {
 		t.Fatalf("ops %d errors %d (%v)", p.Ops, p.Errors, p.ErrorsByCode)
 	}

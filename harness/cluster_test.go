@@ -48,10 +48,7 @@ func TestBenchInproc(t *testing.T) {
 	cfg := DefaultBenchConfig()
 	cfg.Cluster = quickCluster(t, TargetInproc, 1, "memory")
 	cfg.Run.Clients, cfg.Conns, cfg.Run.Total = 8, 2, 300
-	run, err := Bench(ctxT(t), cfg, testBackends())
-	if err != nil {
-		t.Fatal(err)
-	}
+	run := bench(t, cfg, testBackends())
 	p := run.Points[0]
 	if p.Ops != 300 || p.Errors != 0 {
 		t.Fatalf("ops %d errors %d (%v), want 300 and 0", p.Ops, p.Errors, p.ErrorsByCode)
@@ -90,12 +87,9 @@ func TestBenchLabels(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := DefaultBenchConfig()
 			cfg.Cluster = quickCluster(t, TargetInproc, 1, tt.backend)
-			cfg.Cluster.DiskProfile, cfg.DiskProfile = tt.profile, tt.profile
+			cfg.Cluster.DiskProfile = tt.profile
 			cfg.Run.Clients, cfg.Conns, cfg.Run.Total = 4, 1, 50
-			run, err := Bench(ctxT(t), cfg, testBackends())
-			if err != nil {
-				t.Fatal(err)
-			}
+			run := bench(t, cfg, testBackends())
 			p := run.Points[0]
 			if got := strings.Join(p.Emulated, ","); got != tt.wantEmulated {
 				t.Errorf("emulated %q, want %q", got, tt.wantEmulated)
@@ -182,10 +176,7 @@ func TestInprocThreeMembersToLeader(t *testing.T) {
 	cfg.Cluster.NetDelay = time.Millisecond
 	cfg.Run.Clients, cfg.Conns, cfg.Run.Total = 16, 4, 200
 	cfg.ToLeader = true
-	run, err := Bench(ctxT(t), cfg, testBackends())
-	if err != nil {
-		t.Fatal(err)
-	}
+	run := bench(t, cfg, testBackends())
 	p := run.Points[0]
 	if p.Ops != 200 || p.Errors != 0 {
 		t.Fatalf("ops %d errors %v", p.Ops, p.ErrorsByCode)
@@ -210,10 +201,7 @@ func TestBenchEtcd(t *testing.T) {
 	cfg := DefaultBenchConfig()
 	cfg.Cluster = quickCluster(t, TargetEtcd, 1, "")
 	cfg.Run.Clients, cfg.Conns, cfg.Run.Total = 4, 2, 200
-	run, err := Bench(ctxT(t), cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	run := bench(t, cfg, nil)
 	p := run.Points[0]
 	if p.Ops != 200 || p.Errors != 0 || p.Backend != "etcd-wal" {
 		t.Fatalf("point %+v", p)

@@ -19,11 +19,11 @@
 // kept down: per-worker state and no channel or lock shared by every
 // operation; an operation timeout enforced by one watchdog rather than a
 // timer per operation (a timed-out operation is cancelled between the
-// timeout and 17/16 of it, and counted as DeadlineExceeded); and, when the
-// process holds only the generator (every target but inproc), a garbage
-// collector target of 400% and fixed HTTP/2 windows on the load
-// connections (see generator.go). What remains is nearly all the gRPC
-// client. scripts/generator-cpu.sh compares its CPU per 100k puts with
+// timeout and 17/16 of it, and counted as DeadlineExceeded); and fixed
+// HTTP/2 windows on the load connections (see generator.go). What remains
+// is nearly all the gRPC client. The garbage collector's target is the
+// process's, so the command that runs the generator sets it, not this
+// package. scripts/generator-cpu.sh compares its CPU per 100k puts with
 // etcd's benchmark tool.
 //
 // Targets are clusters to drive, all through go.etcd.io/etcd/client/v3:
@@ -44,7 +44,9 @@
 // member's peer port, which the members advertise, so each one-way message
 // on a peer link is delayed once. A point records which method was used.
 // Bench ties a target, a workload and the runner into one measured
-// results.Point; harness/sweep runs a matrix of them into one run directory.
+// results.Point, returned with the header of a run to hold it; its
+// BenchConfig's Point says beforehand which point that will be (its Key).
+// harness/sweep runs a matrix of them into one run directory.
 //
 // The watch workload is measured at the watchers, not the writers:
 // WatchFanout creates its watches before any put is sent, records each

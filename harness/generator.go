@@ -1,39 +1,13 @@
 package harness
 
-import (
-	"os"
-	"runtime/debug"
-
-	"google.golang.org/grpc"
-)
+import "google.golang.org/grpc"
 
 // The load generator's own settings. Nearly all of its CPU is spent in the
 // gRPC client (about 90 allocations and two goroutine hand-offs per
 // operation); these settings trim what can be trimmed there without
-// changing what is sent to the cluster.
-
-// generatorGCPercent is the garbage collector's target while this process
-// runs only the load generator, as it does for every target but inproc. The
-// generator's live heap is small, so at Go's default of 100 the collector
-// runs every few thousand operations and took about a seventh of the
-// generator's CPU; at 400 it runs a quarter as often, for a heap some tens
-// of MB larger. Inproc runs keep the default because their servers share
-// the process and must behave as `adrbench serve` does. GOGC set in the
-// environment always wins.
-const generatorGCPercent = 400
-
-// tuneGeneratorGC applies generatorGCPercent for a run against target and
-// returns the function that restores the previous setting.
-func tuneGeneratorGC(target string) (restore func()) {
-	if target == TargetInproc {
-		return func() {}
-	}
-	if _, set := os.LookupEnv("GOGC"); set {
-		return func() {}
-	}
-	old := debug.SetGCPercent(generatorGCPercent)
-	return func() { debug.SetGCPercent(old) }
-}
+// changing what is sent to the cluster. The garbage collector's target, a
+// setting of the whole process, is left to the program that runs the
+// generator.
 
 // clientWindow is the HTTP/2 flow-control window of each load connection
 // and of each stream on it. Setting a window turns off gRPC's bandwidth-

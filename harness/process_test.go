@@ -266,10 +266,7 @@ func TestBenchNetDelay(t *testing.T) {
 			cfg.Cluster = tc.cfg(t)
 			cfg.Cluster.NetDelay = delay
 			cfg.Run.Clients, cfg.Conns, cfg.Run.Total = 8, 2, 200
-			run, err := Bench(ctxT(t), cfg, testBackends())
-			if err != nil {
-				t.Fatal(err)
-			}
+			run := bench(t, cfg, testBackends())
 			p := run.Points[0]
 			if p.Ops != 200 || p.Errors != 0 {
 				t.Fatalf("ops %d errors %v", p.Ops, p.ErrorsByCode)

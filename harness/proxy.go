@@ -191,36 +191,42 @@ type chunk struct {
 	due time.Time
 }
 
+// delayLine reads src into q, each chunk stamped with when it is due: the
+// delay, plus jitter, after it was read, and never before the chunk ahead
+// of it, so a stream keeps its order. It closes q when src fails, after
+// sending the failure (io.EOF for a clean end) to readErr.
+func (p *Proxy) delayLine(src net.Conn, q chan<- chunk, readErr chan<- error) {
+	defer close(q)
+	rng := rand.New(rand.NewPCG(p.seeds.Add(1), uint64(time.Now().UnixNano())))
+	buf := make([]byte, proxyReadBuffer)
+	var last time.Time
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			due := time.Now().Add(p.delay.Delay)
+			if j := p.delay.Jitter; j > 0 {
+				due = due.Add(time.Duration(rng.Int64N(2*int64(j)+1)) - j)
+			}
+			if due.Before(last) {
+				due = last
+			}
+			last = due
+			q <- chunk{b: append([]byte(nil), buf[:n]...), due: due}
+		}
+		if err != nil {
+			readErr <- err
+			return
+		}
+	}
+}
+
 // pipe copies src to dst through the delay line. A clean end of src (EOF)
 // is passed on as a half close once the delayed bytes are out; any other
 // failure aborts the whole connection, as a reset would.
 func (p *Proxy) pipe(dst, src net.Conn, abort func()) {
 	q := make(chan chunk, proxyChunkQueue)
 	readErr := make(chan error, 1)
-	rng := rand.New(rand.NewPCG(p.seeds.Add(1), uint64(time.Now().UnixNano())))
-	go func() {
-		defer close(q)
-		buf := make([]byte, proxyReadBuffer)
-		var last time.Time
-		for {
-			n, err := src.Read(buf)
-			if n > 0 {
-				due := time.Now().Add(p.delay.Delay)
-				if j := p.delay.Jitter; j > 0 {
-					due = due.Add(time.Duration(rng.Int64N(2*int64(j)+1)) - j)
-				}
-				if due.Before(last) {
-					due = last
-				}
-				last = due
-				q <- chunk{b: append([]byte(nil), buf[:n]...), due: due}
-			}
-			if err != nil {
-				readErr <- err
-				return
-			}
-		}
-	}()
+	go p.delayLine(src, q, readErr)
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	var (

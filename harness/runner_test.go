@@ -291,13 +291,10 @@ func TestCoordinatedOmissionAgainstStore(t *testing.T) {
 		t.Helper()
 		cfg := DefaultBenchConfig()
 		cfg.Cluster = quickCluster(t, TargetInproc, 1, "batched")
-		cfg.Cluster.DiskProfile, cfg.DiskProfile = "hdd", "hdd"
+		cfg.Cluster.DiskProfile = "hdd"
 		cfg.Run = RunConfig{Mode: mode, Rate: rate, Clients: 4, Total: 240, Tick: 60 * time.Millisecond, OpTimeout: 30 * time.Second}
 		cfg.Conns = 2
-		r, err := Bench(ctxT(t), cfg, testBackends())
-		if err != nil {
-			t.Fatal(err)
-		}
+		r := bench(t, cfg, testBackends())
 		p := r.Points[0]
 		if p.Ops != 240 || p.Errors != 0 {
 			t.Fatalf("%s: ops %d errors %d (%v)", mode, p.Ops, p.Errors, p.ErrorsByCode)

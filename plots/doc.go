@@ -1,7 +1,7 @@
 // Package plots draws a run directory's figures and report.html from its
 // run.json, and from nothing else: what a figure shows can always be traced
-// to the saved points (DESIGN.md: measuring, aggregating and drawing are
-// separate).
+// to the saved points of the run schema (docs/architecture.md, "Run
+// schema"), because measuring, aggregating and drawing are separate.
 //
 // Render writes each figure as PNG (for the report and quick viewing) and
 // SVG (for papers and zooming), then report.html, which embeds the PNGs by

@@ -2,7 +2,6 @@ package plots
 
 import (
 	"fmt"
-	"maps"
 	"math"
 	"slices"
 	"strconv"
@@ -10,7 +9,6 @@ import (
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
-	"gonum.org/v1/plot/vg"
 
 	"github.com/adrbench/adrbench/results"
 )
@@ -402,148 +400,6 @@ func timeline(r *results.Run) (*canvasFig, Table, string, error) {
 				return nil, Table{}, "", err
 			}
 		}
-		f.panels = append(f.panels, pl)
-	}
-	return f, tab, "", nil
-}
-
-func speedup(r *results.Run) (*canvasFig, Table, string, error) {
-	ps := closedPoints(r)
-	type cell struct{ adr, batched, fsync *results.Point }
-	// Points compare when only the backend differs.
-	same := func(p *results.Point) string {
-		return fmt.Sprintf("%s|%d|%g|%s|%d|%d|%s|%d|%d", p.Target, p.Nodes, p.NetDelayMs, p.DiskProfile, p.Clients, p.Conns, p.Workload, p.KeySize, p.ValSize)
-	}
-	cells := map[string]*cell{}
-	for _, p := range ps {
-		if p.Target != results.TargetInproc {
-			continue
-		}
-		c := cells[same(p)]
-		if c == nil {
-			c = &cell{}
-			cells[same(p)] = c
-		}
-		switch p.Backend {
-		case results.BackendADR:
-			c.adr = p
-		case results.BackendBatched:
-			c.batched = p
-		case results.BackendFsync:
-			c.fsync = p
-		}
-	}
-	var usable []*cell
-	for _, k := range slices.Sorted(maps.Keys(cells)) {
-		if c := cells[k]; c.adr != nil && (c.batched != nil || c.fsync != nil) && c.adr.Throughput > 0 {
-			usable = append(usable, c)
-		}
-	}
-	if len(usable) == 0 {
-		return nil, Table{}, "the run has no adr point with a batched or fsync point to compare it with (same nodes, delay, disk and clients)", nil
-	}
-	// The x value: the disk's measured fsync latency when every cell has
-	// one, so the axis means the same thing throughout; else the profile.
-	syncMs := func(c *cell) (float64, bool) {
-		for _, p := range []*results.Point{c.fsync, c.batched} {
-			if p != nil && p.LogSyncLatencyMs != nil && p.LogSyncLatencyMs.P50 > 0 {
-				return p.LogSyncLatencyMs.P50, true
-			}
-		}
-		return 0, false
-	}
-	numeric := true
-	var profiles []string
-	for _, c := range usable {
-		if _, ok := syncMs(c); !ok {
-			numeric = false
-		}
-		profiles = append(profiles, c.adr.DiskProfile)
-	}
-	profiles = slices.Compact(sortedByFirst(profiles))
-	x := func(c *cell) float64 {
-		if numeric {
-			v, _ := syncMs(c)
-			return v
-		}
-		return float64(slices.Index(profiles, c.adr.DiskProfile))
-	}
-	withC := distinctClients(ps)
-	name := func(base string, c *cell) string {
-		s := fmt.Sprintf("adr / %s, %d member(s)", base, c.adr.Nodes)
-		if emulatedBeyondDisk(c.adr) {
-			s += " (emulated)"
-		}
-		if withC {
-			s += fmt.Sprintf(" c=%d", c.adr.Clients)
-		}
-		return s
-	}
-	var names []string
-	for _, c := range usable {
-		if c.batched != nil {
-			names = append(names, name(results.BackendBatched, c))
-		}
-		if c.fsync != nil {
-			names = append(names, name(results.BackendFsync, c))
-		}
-	}
-	f := newCanvasFig("ADR speedup against the disk's fsync latency", names)
-	f.cols = 2
-	tab := Table{Header: []string{"panel", "series", "disk profile", "fsync p50 (ms)", "adr (ops/s)", "baseline (ops/s)", "speedup (×)"}}
-	byDelay := map[float64][]*cell{}
-	var delays []float64
-	for _, c := range usable {
-		if _, ok := byDelay[c.adr.NetDelayMs]; !ok {
-			delays = append(delays, c.adr.NetDelayMs)
-		}
-		byDelay[c.adr.NetDelayMs] = append(byDelay[c.adr.NetDelayMs], c)
-	}
-	slices.Sort(delays)
-	for _, d := range delays {
-		title := fmt.Sprintf("net delay %s ms", fmtF(d))
-		xl := "disk profile (fsync latency not recorded)"
-		if numeric {
-			xl = "fsync latency of the disk, p50 (ms)"
-		}
-		pl := newPanel(title, xl, "speedup of adr (× writes/s)")
-		if !numeric {
-			pl.NominalX(profiles...)
-		}
-		pl.Y.Min = 0
-		series := map[string]plotter.XYs{}
-		var order []string
-		for _, c := range byDelay[d] {
-			for _, base := range []struct {
-				name string
-				p    *results.Point
-			}{{results.BackendBatched, c.batched}, {results.BackendFsync, c.fsync}} {
-				if base.p == nil || base.p.Throughput <= 0 {
-					continue
-				}
-				s := name(base.name, c)
-				v := c.adr.Throughput / base.p.Throughput
-				if _, ok := series[s]; !ok {
-					order = append(order, s)
-				}
-				series[s] = append(series[s], plotter.XY{X: x(c), Y: v})
-				lat := "unknown"
-				if ms, ok := syncMs(c); ok {
-					lat = fmtF(ms)
-				}
-				tab.Rows = append(tab.Rows, []string{title, s, c.adr.DiskProfile, lat, fmtF(c.adr.Throughput), fmtF(base.p.Throughput), fmtF(v)})
-			}
-		}
-		for _, s := range order {
-			xys := series[s]
-			slices.SortFunc(xys, func(a, b plotter.XY) int { return cmpF(a.X, b.X) })
-			if err := f.addSeries(pl, s, xys); err != nil {
-				return nil, Table{}, "", err
-			}
-		}
-		one := plotter.NewFunction(func(float64) float64 { return 1 })
-		one.Dashes = []vg.Length{vg.Points(4), vg.Points(4)}
-		pl.Add(one)
 		f.panels = append(f.panels, pl)
 	}
 	return f, tab, "", nil

@@ -46,9 +46,9 @@ func point(target, backend string, nodes int, disk, mode string, throughput, bas
 }
 
 func syntheticRun() *results.Run {
-	r := &results.Run{Schema: results.SchemaV1, Name: "synthetic", Started: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC),
+	r := &results.Run{Header: results.Header{Schema: results.SchemaV1, Name: "synthetic", Started: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC),
 		Git: "abc123", Host: results.Host{CPU: "Test CPU", Cores: 2, Kernel: "6.1"},
-		Config: []byte(`{"sweep_yaml":"name: synthetic\n","quick":true,"notes":["target etcd skipped: not on PATH"],"planned_points":40}`)}
+		Config: []byte(`{"sweep_yaml":"name: synthetic\n","quick":true,"notes":["target etcd skipped: not on PATH"],"planned_points":40}`)}}
 	for _, disk := range []string{"native", "ssd-2015"} {
 		slow := map[string]float64{"native": 1, "ssd-2015": 3}[disk]
 		for _, n := range []int{1, 3, 5} {

@@ -5,8 +5,10 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -23,12 +25,14 @@ func testRun(t *testing.T) *Run {
 		}
 	}
 	return &Run{
-		Schema:  SchemaV1,
-		Name:    "bench-put",
-		Started: time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC),
-		Git:     "abc123",
-		Host:    Host{CPU: "test cpu", Cores: 2, MemoryBytes: 1 << 30, Kernel: "Linux 6", Disk: "ext4 /dev/sda1"},
-		Config:  json.RawMessage(`{"workload":"put"}`),
+		Header: Header{
+			Schema:  SchemaV1,
+			Name:    "bench-put",
+			Started: time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC),
+			Git:     "abc123",
+			Host:    Host{CPU: "test cpu", Cores: 2, MemoryBytes: 1 << 30, Kernel: "Linux 6", Disk: "ext4 /dev/sda1"},
+			Config:  json.RawMessage(`{"workload":"put"}`),
+		},
 		Points: []Point{{
 			Target: "inproc", Backend: "memory", Nodes: 1, DiskProfile: "native", Emulated: []string{},
 			Workload: "put", Mode: ModeClosed, Clients: 10, Conns: 2, KeySize: 8, ValSize: 256,
@@ -100,7 +104,8 @@ func TestRoundTrip(t *testing.T) {
 	}
 }
 
-// TestContractFieldNames pins the DESIGN.md field names scripts depend on.
+// TestContractFieldNames pins the field names of the run schema
+// (docs/architecture.md, "Run schema") that scripts depend on.
 func TestContractFieldNames(t *testing.T) {
 	js, err := json.Marshal(testRun(t))
 	if err != nil {
@@ -117,6 +122,19 @@ func TestContractFieldNames(t *testing.T) {
 		if !strings.Contains(string(js), name+":") {
 			t.Errorf("run.json lacks field %s", name)
 		}
+	}
+	// The header's fields are run.json's own, not an object of their own.
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(js, &top); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"schema", "name", "started", "git", "host", "config", "points"} {
+		if _, ok := top[name]; !ok {
+			t.Errorf("run.json has no top-level field %q (has %v)", name, slices.Sorted(maps.Keys(top)))
+		}
+	}
+	if len(top) != 7 {
+		t.Errorf("run.json has top-level fields %v, want the header's six and points", slices.Sorted(maps.Keys(top)))
 	}
 }
 

@@ -10,7 +10,7 @@
 // reader can recompute any percentile without rerunning anything.
 //
 // The JSON field names of Run, Host, Point and Latency are a contract with
-// scripts and other tools (DESIGN.md): fields may be added, never renamed or
-// dropped. Read validates what it loads and names the first bad field, so a
+// scripts and other tools (docs/architecture.md, "Run schema"): fields may be
+// added, never renamed or dropped. Read validates what it loads and names the first bad field, so a
 // hand-edited or truncated run fails loudly instead of plotting nonsense.
 package results

@@ -10,8 +10,16 @@ import (
 // SchemaV1 is the schema string written into every run.json.
 const SchemaV1 = "adrbench.run/v1"
 
-// Run is the content of run.json.
+// Run is the content of run.json: its header, then its points.
 type Run struct {
+	Header
+	Points []Point `json:"points"`
+}
+
+// Header is what a run says about itself before its points: which schema,
+// which run, when, from which source, on which host, with which
+// configuration. Its fields sit at the top level of run.json.
+type Header struct {
 	Schema  string    `json:"schema"`
 	Name    string    `json:"name"`
 	Started time.Time `json:"started"`
@@ -20,7 +28,6 @@ type Run struct {
 	// Config is the effective configuration the run was made with, as the
 	// command that made it chose to describe it.
 	Config json.RawMessage `json:"config"`
-	Points []Point         `json:"points"`
 }
 
 // Host is the host probe.
@@ -71,7 +78,7 @@ type Second struct {
 }
 
 // Point is one measured configuration. The first block of fields is the
-// DESIGN.md contract.
+// contract of docs/architecture.md, "Run schema".
 type Point struct {
 	Target      string   `json:"target"`
 	Backend     string   `json:"backend"`

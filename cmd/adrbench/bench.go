@@ -26,7 +26,8 @@ import (
 // errBenchFlags marks a bad combination of bench flags.
 var errBenchFlags = errors.New("bad flags")
 
-// benchOptions are the flags of `adrbench bench` (DESIGN.md's contract).
+// benchOptions are the flags of `adrbench bench` (the contract in
+// docs/architecture.md, "Command line").
 type benchOptions struct {
 	name         string
 	target       string
@@ -67,15 +68,18 @@ type benchOptions struct {
 	cfg          harness.BenchConfig // resolved by Validate
 }
 
+// AddFlags binds the flags. A flag whose help ends with targets in
+// parentheses is used by those targets only (the others ignore it or, for
+// injected latency, refuse it); every other flag applies to all targets.
 func (o *benchOptions) AddFlags(fs *pflag.FlagSet) {
 	d := harness.DefaultBenchConfig()
 	fs.StringVar(&o.name, "name", "", `run name (default "bench-<workload>")`)
 	fs.StringVar(&o.target, "target", d.Cluster.Target, "cluster to drive: "+strings.Join(harness.Targets(), ", "))
-	fs.IntVar(&o.nodes, "nodes", d.Cluster.Nodes, "members to start (inproc, etcd)")
-	fs.StringVar(&o.logBackend, "log-backend", d.Cluster.LogBackend, "raft log storage of inproc members: "+strings.Join(o.backendNames, ", "))
-	fs.StringVar(&o.endpoints, "endpoints", "", "comma-separated client URLs of an external cluster")
-	fs.StringVar(&o.etcdBinary, "etcd-binary", "etcd", "etcd executable for --target etcd")
-	fs.StringVar(&o.dataDir, "data-dir", "", "where members keep their data (default: a temporary directory, removed afterwards)")
+	fs.IntVar(&o.nodes, "nodes", d.Cluster.Nodes, "members to start (inproc, process, etcd)")
+	fs.StringVar(&o.logBackend, "log-backend", d.Cluster.LogBackend, "raft log storage of the members: "+strings.Join(o.backendNames, ", ")+" (inproc, process)")
+	fs.StringVar(&o.endpoints, "endpoints", "", "comma-separated client URLs of the cluster (external)")
+	fs.StringVar(&o.etcdBinary, "etcd-binary", "etcd", "etcd executable to start (etcd)")
+	fs.StringVar(&o.dataDir, "data-dir", "", "where members keep their data (default: a temporary directory, removed afterwards) (inproc, process, etcd)")
 	fs.StringVar(&o.workload, "workload", d.Workload.Name, "workload: "+strings.Join(workloads.Names(), ", "))
 	fs.StringVar(&o.mix, "mix", "", `operation weights for --workload mixed, e.g. "read=90,update=10" (read, update, insert, scan, rmw, delete, txn)`)
 	fs.StringVar(&o.distribution, "distribution", "", "key distribution: "+strings.Join(workloads.Distributions(), ", ")+" (default: the workload's own)")
@@ -94,97 +98,37 @@ func (o *benchOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.leaseTTL, "lease-ttl", d.Workload.LeaseTTL, "TTL of the lease workload's leases (whole seconds)")
 	fs.Float64Var(&o.leaseRevoke, "lease-revoke", d.Workload.LeaseRevoke, "share of the lease workload's leases revoked; the rest expire")
 	fs.Uint64Var(&o.seed, "seed", d.Workload.Seed, "seed of the workers' random streams")
-	fs.DurationVar(&o.netDelay, "net-delay", 0, "one-way delay injected on every peer link (inproc)")
-	fs.DurationVar(&o.netJitter, "net-jitter", 0, "jitter added to --net-delay (inproc)")
+	fs.DurationVar(&o.netDelay, "net-delay", 0, "one-way delay injected on every peer link, in each direction: by the in-process network, or by a TCP proxy in front of each member's peer port (inproc, process, etcd)")
+	fs.DurationVar(&o.netJitter, "net-jitter", 0, "jitter added to --net-delay (inproc, process, etcd)")
 	fs.Float64Var(&o.netLoss, "net-loss", 0, "probability a peer message is lost (inproc)")
-	fs.StringVar(&o.diskProfile, "disk-profile", d.DiskProfile, `disk latency profile ("native": none injected)`)
-	fs.UintVar(&o.heartbeatMs, "heartbeat-interval", uint(d.Cluster.HeartbeatInterval/time.Millisecond), "members' heartbeat interval in milliseconds")
-	fs.UintVar(&o.electionMs, "election-timeout", uint(d.Cluster.ElectionTimeout/time.Millisecond), "members' election timeout in milliseconds")
+	fs.StringVar(&o.diskProfile, "disk-profile", d.Cluster.DiskProfile, "emulated disk whose sync latency is added to every log sync: "+strings.Join(diskprofile.Names(), ", ")+` ("native" adds none) (inproc, process)`)
+	fs.UintVar(&o.heartbeatMs, "heartbeat-interval", uint(d.Cluster.HeartbeatInterval/time.Millisecond), "members' heartbeat interval in milliseconds (inproc, process, etcd)")
+	fs.UintVar(&o.electionMs, "election-timeout", uint(d.Cluster.ElectionTimeout/time.Millisecond), "members' election timeout in milliseconds (inproc, process, etcd)")
 	fs.DurationVar(&o.opTimeout, "op-timeout", d.Run.OpTimeout, "time limit of one operation (0: none)")
 	fs.BoolVar(&o.toLeader, "to-leader", false, "send every request to the leader")
 	fs.StringVar(&o.out, "out", "", `run directory to write (default "results/runs/<UTC time>-<name>")`)
 }
 
+// errFlag is the error of a bad flag, named first.
+func errFlag(flag, format string, args ...any) error {
+	return fmt.Errorf("--%s: %w: %s", flag, errBenchFlags, fmt.Sprintf(format, args...))
+}
+
 // Validate resolves the flags into a harness.BenchConfig and checks it.
 func (o *benchOptions) Validate(now time.Time) error {
-	bad := func(flag, format string, args ...any) error {
-		return fmt.Errorf("--%s: %w: %s", flag, errBenchFlags, fmt.Sprintf(format, args...))
-	}
 	c := harness.DefaultBenchConfig()
-	c.Cluster.Target = o.target
-	c.Cluster.Nodes = o.nodes
-	c.Cluster.LogBackend = o.logBackend
-	if o.endpoints != "" {
-		for _, ep := range strings.Split(o.endpoints, ",") {
-			if ep = strings.TrimSpace(ep); ep != "" {
-				c.Cluster.Endpoints = append(c.Cluster.Endpoints, ep)
-			}
-		}
+	var err error
+	if c.Cluster, err = o.clusterConfig(c.Cluster); err != nil {
+		return err
 	}
-	c.Cluster.EtcdBinary = o.etcdBinary
-	c.Cluster.DataDir = o.dataDir
-	c.Cluster.NetDelay, c.Cluster.NetJitter, c.Cluster.NetLoss = o.netDelay, o.netJitter, o.netLoss
-	c.Cluster.HeartbeatInterval = time.Duration(o.heartbeatMs) * time.Millisecond
-	c.Cluster.ElectionTimeout = time.Duration(o.electionMs) * time.Millisecond
-	if o.target == harness.TargetInproc && !slices.Contains(o.backendNames, o.logBackend) {
-		return fmt.Errorf("--log-backend: %w %q (known: %s)", logbackends.ErrUnknownBackend, o.logBackend, strings.Join(o.backendNames, ", "))
+	if c.Workload, err = o.workloadConfig(c.Workload); err != nil {
+		return err
 	}
-
-	c.Workload.Name = o.workload
-	c.Workload.KeySize, c.Workload.ValSize, c.Workload.KeySpace = o.keySize, o.valSize, o.keySpace
-	c.Workload.Distribution = o.distribution
-	c.Workload.TxnKeys = min(o.txnKeys, max(o.keySpace, 1))
-	c.Workload.Seed = o.seed
-	c.Workload.Watchers = o.watchers
-	c.Workload.LeaseTTL, c.Workload.LeaseRevoke = o.leaseTTL, o.leaseRevoke
-	if o.leaseTTL%time.Second != 0 {
-		return bad("lease-ttl", "%v is not whole seconds (etcd grants TTLs in seconds)", o.leaseTTL)
+	if c.Run, err = o.runConfig(c.Run); err != nil {
+		return err
 	}
-	switch o.consistency {
-	case "l":
-	case "s":
-		c.Workload.Serializable = true
-	default:
-		return bad("consistency", "%q is not l or s", o.consistency)
-	}
-	if o.mix != "" {
-		if o.workload != workloads.Mixed {
-			return bad("mix", "only for --workload mixed")
-		}
-		m, err := workloads.ParseMix(o.mix)
-		if err != nil {
-			return fmt.Errorf("--mix: %w", err)
-		}
-		c.Workload.Mix = m
-	} else if o.workload == workloads.Mixed {
-		return bad("mix", "--workload mixed needs --mix")
-	}
-
-	switch {
-	case o.total != 0 && o.duration != 0:
-		return bad("total", "give --total or --duration, not both")
-	case o.total < 0:
-		return bad("total", "%d is negative", o.total)
-	case o.duration < 0:
-		return bad("duration", "%v is negative", o.duration)
-	case o.rate < 0:
-		return bad("rate", "%v is negative", o.rate)
-	}
-	if _, err := diskprofile.Lookup(o.diskProfile); err != nil {
-		return bad("disk-profile", "%v", err)
-	}
-	c.Run.Clients, c.Conns = o.clients, o.conns
-	c.Run.Total, c.Run.Duration, c.Run.Warmup = o.total, o.duration, o.warmup
-	if o.total == 0 && o.duration == 0 {
-		c.Run.Total = 10000
-	}
-	if o.rate > 0 {
-		c.Run.Mode, c.Run.Rate = results.ModeOpen, o.rate
-	}
-	c.Run.OpTimeout = o.opTimeout
+	c.Conns = o.conns
 	c.ToLeader = o.toLeader
-	c.DiskProfile = o.diskProfile
-	c.Cluster.DiskProfile = o.diskProfile
 	c.Name = o.name
 	if c.Name == "" {
 		c.Name = "bench-" + o.workload
@@ -196,10 +140,98 @@ func (o *benchOptions) Validate(now time.Time) error {
 		o.out = filepath.Join("results", "runs", results.DirName(now, c.Name))
 	}
 	if _, err := os.Stat(filepath.Join(o.out, results.RunFile)); err == nil {
-		return bad("out", "%s already holds a run", o.out)
+		return errFlag("out", "%s already holds a run", o.out)
 	}
 	o.cfg = c
 	return nil
+}
+
+// clusterConfig is c with the cluster flags applied: which cluster, its
+// members' backend, disk and timing, and the latency injected between them.
+func (o *benchOptions) clusterConfig(c harness.ClusterConfig) (harness.ClusterConfig, error) {
+	c.Target = o.target
+	c.Nodes = o.nodes
+	c.LogBackend = o.logBackend
+	if o.endpoints != "" {
+		for _, ep := range strings.Split(o.endpoints, ",") {
+			if ep = strings.TrimSpace(ep); ep != "" {
+				c.Endpoints = append(c.Endpoints, ep)
+			}
+		}
+	}
+	c.EtcdBinary = o.etcdBinary
+	c.DataDir = o.dataDir
+	c.NetDelay, c.NetJitter, c.NetLoss = o.netDelay, o.netJitter, o.netLoss
+	c.HeartbeatInterval = time.Duration(o.heartbeatMs) * time.Millisecond
+	c.ElectionTimeout = time.Duration(o.electionMs) * time.Millisecond
+	// Process members are this binary's `serve`, with the same backends.
+	if (o.target == harness.TargetInproc || o.target == harness.TargetProcess) && !slices.Contains(o.backendNames, o.logBackend) {
+		return c, fmt.Errorf("--log-backend: %w %q (known: %s)", logbackends.ErrUnknownBackend, o.logBackend, strings.Join(o.backendNames, ", "))
+	}
+	if _, err := diskprofile.Lookup(o.diskProfile); err != nil {
+		return c, errFlag("disk-profile", "%v", err)
+	}
+	c.DiskProfile = o.diskProfile
+	return c, nil
+}
+
+// workloadConfig is w with the workload flags applied.
+func (o *benchOptions) workloadConfig(w workloads.Config) (workloads.Config, error) {
+	w.Name = o.workload
+	w.KeySize, w.ValSize, w.KeySpace = o.keySize, o.valSize, o.keySpace
+	w.Distribution = o.distribution
+	w.TxnKeys = min(o.txnKeys, max(o.keySpace, 1))
+	w.Seed = o.seed
+	w.Watchers = o.watchers
+	w.LeaseTTL, w.LeaseRevoke = o.leaseTTL, o.leaseRevoke
+	if o.leaseTTL%time.Second != 0 {
+		return w, errFlag("lease-ttl", "%v is not whole seconds (etcd grants TTLs in seconds)", o.leaseTTL)
+	}
+	switch o.consistency {
+	case "l":
+	case "s":
+		w.Serializable = true
+	default:
+		return w, errFlag("consistency", "%q is not l or s", o.consistency)
+	}
+	switch {
+	case o.mix != "" && o.workload != workloads.Mixed:
+		return w, errFlag("mix", "only for --workload mixed")
+	case o.mix == "" && o.workload == workloads.Mixed:
+		return w, errFlag("mix", "--workload mixed needs --mix")
+	case o.mix != "":
+		m, err := workloads.ParseMix(o.mix)
+		if err != nil {
+			return w, fmt.Errorf("--mix: %w", err)
+		}
+		w.Mix = m
+	}
+	return w, nil
+}
+
+// runConfig is r with the load flags applied: clients, how long, which
+// loop.
+func (o *benchOptions) runConfig(r harness.RunConfig) (harness.RunConfig, error) {
+	switch {
+	case o.total != 0 && o.duration != 0:
+		return r, errFlag("total", "give --total or --duration, not both")
+	case o.total < 0:
+		return r, errFlag("total", "%d is negative", o.total)
+	case o.duration < 0:
+		return r, errFlag("duration", "%v is negative", o.duration)
+	case o.rate < 0:
+		return r, errFlag("rate", "%v is negative", o.rate)
+	}
+	r.Clients = o.clients
+	r.Total, r.Duration, r.Warmup = o.total, o.duration, o.warmup
+	if o.total == 0 && o.duration == 0 {
+		r.Total = 10000
+	}
+	if o.rate > 0 {
+		r.Mode, r.Rate = results.ModeOpen, o.rate
+	}
+	r.OpTimeout = o.opTimeout
+	return r, nil
 }
 
 func newBenchCmd(backends *logbackends.Registry) *cobra.Command {
@@ -211,7 +243,9 @@ func newBenchCmd(backends *logbackends.Registry) *cobra.Command {
 			"client, print an etcd-benchmark-like summary and write a run directory\n" +
 			"(run.json, points.csv, .hgrm histograms). Without --rate the load is closed\n" +
 			"loop; with --rate it is open loop, measured from each operation's intended\n" +
-			"send time. SIGINT stops the run early and still writes what was measured.",
+			"send time. SIGINT stops the run early and still writes what was measured.\n\n" +
+			"A flag whose help ends with targets in parentheses is for those targets\n" +
+			"only; the other flags apply to every target.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := o.Validate(time.Now()); err != nil {
@@ -231,14 +265,16 @@ func (o *benchOptions) run(cmd *cobra.Command, backends *logbackends.Registry) e
 	if isTerminal(cmd.ErrOrStderr()) {
 		cfg.Run.Progress = cmd.ErrOrStderr()
 	}
-	run, err := harness.Bench(ctx, cfg, backends)
-	if run == nil {
+	restoreGC := tuneGeneratorGC(cfg.Cluster.Target)
+	p, hdr, err := harness.Bench(ctx, cfg, backends)
+	restoreGC()
+	if p == nil {
 		return err
 	}
-	if werr := results.Write(o.out, run); werr != nil {
+	if werr := results.Write(o.out, &results.Run{Header: hdr, Points: []results.Point{*p}}); werr != nil {
 		return errors.Join(err, werr)
 	}
-	printSummary(cmd.OutOrStdout(), &run.Points[0])
+	printSummary(cmd.OutOrStdout(), p)
 	fmt.Fprintf(cmd.OutOrStdout(), "\nRun written to %s\n", o.out)
 	if err == nil && ctx.Err() != nil && cmd.Context().Err() == nil {
 		fmt.Fprintln(cmd.OutOrStdout(), "(stopped early by a signal)")

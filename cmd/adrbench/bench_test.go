@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/spf13/pflag"
+
 	"github.com/adrbench/adrbench/results"
 )
 
@@ -99,6 +101,7 @@ func TestBenchRejects(t *testing.T) {
 	}{
 		{"unknown target", []string{"--target=cloud"}, "target"},
 		{"unknown backend", []string{"--log-backend=nope"}, "--log-backend"},
+		{"unknown backend on process", []string{"--target=process", "--log-backend=nope"}, "--log-backend"},
 		{"unknown workload", []string{"--workload=scan-all"}, "workload"},
 		{"total and duration", []string{"--total=10", "--duration=1s"}, "--total"},
 		{"negative rate", []string{"--rate=-1"}, "--rate"},
@@ -129,6 +132,41 @@ func TestBenchRejects(t *testing.T) {
 			line := stderr.String()
 			if strings.Count(line, "\n") != 1 || !strings.Contains(line, tc.want) {
 				t.Errorf("stderr %q: want one line naming %q", line, tc.want)
+			}
+		})
+	}
+}
+
+// TestBenchFlagTargets pins which targets each cluster flag's help names:
+// the ones whose clusters use it (the help's parentheses).
+func TestBenchFlagTargets(t *testing.T) {
+	o := &benchOptions{backendNames: []string{"batched"}}
+	fs := pflag.NewFlagSet("bench", pflag.ContinueOnError)
+	o.AddFlags(fs)
+	tests := []struct {
+		name    string // the flag's
+		targets string
+	}{
+		{name: "nodes", targets: "(inproc, process, etcd)"},
+		{name: "log-backend", targets: "(inproc, process)"},
+		{name: "endpoints", targets: "(external)"},
+		{name: "etcd-binary", targets: "(etcd)"},
+		{name: "data-dir", targets: "(inproc, process, etcd)"},
+		{name: "net-delay", targets: "(inproc, process, etcd)"},
+		{name: "net-jitter", targets: "(inproc, process, etcd)"},
+		{name: "net-loss", targets: "(inproc)"},
+		{name: "disk-profile", targets: "(inproc, process)"},
+		{name: "heartbeat-interval", targets: "(inproc, process, etcd)"},
+		{name: "election-timeout", targets: "(inproc, process, etcd)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := fs.Lookup(tt.name)
+			if f == nil {
+				t.Fatalf("no flag --%s", tt.name)
+			}
+			if !strings.HasSuffix(f.Usage, " "+tt.targets) {
+				t.Errorf("--%s help %q does not end with %s", tt.name, f.Usage, tt.targets)
 			}
 		})
 	}

@@ -89,7 +89,8 @@ func (o *sweepOptions) run(cmd *cobra.Command, path string, backends *logbackend
 	}
 	fmt.Fprintf(stdout, "sweep %s: %d points into %s\n", o.cfg.Name, len(o.plan.Points), o.out)
 	r := &sweep.Runner{
-		Bench: func(ctx context.Context, b harness.BenchConfig) (*results.Run, error) {
+		Bench: func(ctx context.Context, b harness.BenchConfig) (*results.Point, results.Header, error) {
+			defer tuneGeneratorGC(b.Cluster.Target)()
 			return harness.Bench(ctx, b, backends)
 		},
 		Quick: o.quick,

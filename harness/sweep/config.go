@@ -195,6 +195,18 @@ func (c Config) Validate() error {
 	if c.Name == "" || strings.ContainsAny(c.Name, `/\ `) {
 		return fieldErr("name", "%q: want a non-empty name without slashes or spaces (it names the run directory)", c.Name)
 	}
+	if err := c.validateAxes(); err != nil {
+		return err
+	}
+	if err := c.validateLoad(); err != nil {
+		return err
+	}
+	return c.validateOpenLoop()
+}
+
+// validateAxes checks the matrix: targets, backends, cluster sizes, network
+// delays and disk profiles.
+func (c Config) validateAxes() error {
 	if len(c.Targets) == 0 {
 		return fieldErr("targets", "empty")
 	}
@@ -241,6 +253,12 @@ func (c Config) Validate() error {
 			return fieldErr(idx("disk_profiles", i), "%q is listed twice", p)
 		}
 	}
+	return nil
+}
+
+// validateLoad checks what loads every point: the client counts, the
+// workload and how long a point runs.
+func (c Config) validateLoad() error {
 	if len(c.Clients) == 0 && len(c.OpenLoop.Rates) == 0 {
 		return fieldErr("clients", "empty, and there are no open-loop rates: nothing to run")
 	}
@@ -268,7 +286,7 @@ func (c Config) Validate() error {
 	case c.OpTimeout < 0:
 		return fieldErr("op_timeout", "%v is negative", c.OpTimeout)
 	}
-	return c.validateOpenLoop()
+	return nil
 }
 
 func (c Config) validateOpenLoop() error {

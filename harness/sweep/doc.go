@@ -14,10 +14,9 @@
 // Runner measures the plan one point at a time and rewrites run.json after
 // every point, atomically (written beside the run, then renamed over it), so
 // a crash or Ctrl-C keeps all that was measured. Re-running with the same
-// directory skips the points run.json already holds, matched on the
-// parameters that identify a point (target, backend, nodes, delay, disk,
-// mode, clients, conns, rate, workload, key and value sizes), and appends the
-// rest. A point cut short by cancellation is discarded rather than kept: a
+// directory skips the points run.json already holds, matched on their
+// results.PointKey (target, backend, nodes, delay, disk, workload, mode,
+// clients, conns, rate, key and value sizes), and appends the rest. A point cut short by cancellation is discarded rather than kept: a
 // short point would look like a measurement and is not one.
 //
 // Drawing the figures is not this package's job: cmd/adrbench calls plots

@@ -24,8 +24,9 @@ type Env struct {
 // PlannedPoint is one point of a plan.
 type PlannedPoint struct {
 	Bench harness.BenchConfig
-	// Key identifies the point among measured ones (see KeyOf).
-	Key string
+	// Key identifies the point among measured ones: it is the Key of the
+	// point Bench reports for Bench.
+	Key results.PointKey
 	// Label is the point in a few words, for progress lines.
 	Label string
 }
@@ -47,109 +48,159 @@ func Expand(c Config, env Env) (Plan, error) {
 	if err := c.Validate(); err != nil {
 		return Plan{}, err
 	}
-	if slices.Contains(c.Targets, harness.TargetInproc) {
-		for i, b := range c.Backends {
-			if !slices.Contains(env.Backends, b) {
-				return Plan{}, fieldErr(idx("backends", i), "unknown log backend %q (this binary has: %s)", b, strings.Join(env.Backends, ", "))
+	if err := checkBackends(c, env.Backends); err != nil {
+		return Plan{}, err
+	}
+	pl := planner{c: c, seen: map[results.PointKey]bool{}, noted: map[string]bool{}}
+	pl.targets, pl.plan.Notes = runnableTargets(c, env.lookPath())
+	for _, disk := range c.DiskProfiles {
+		for _, delay := range c.NetDelays {
+			if err := pl.addClosed(disk, delay); err != nil {
+				return Plan{}, err
+			}
+			if err := pl.addOpen(disk, delay); err != nil {
+				return Plan{}, err
 			}
 		}
 	}
-	lookPath := env.LookPath
-	if lookPath == nil {
-		lookPath = exec.LookPath
+	if len(pl.plan.Points) == 0 {
+		return pl.plan, fmt.Errorf("%w: no points left to run (%s)", ErrConfig, strings.Join(pl.plan.Notes, "; "))
 	}
-	var plan Plan
-	targets := make([]string, 0, len(c.Targets))
+	return pl.plan, nil
+}
+
+func (e Env) lookPath() func(string) (string, error) {
+	if e.LookPath == nil {
+		return exec.LookPath
+	}
+	return e.LookPath
+}
+
+// checkBackends refuses a backend the binary does not have, when a target
+// that runs them (inproc) is in the sweep.
+func checkBackends(c Config, known []string) error {
+	if !slices.Contains(c.Targets, harness.TargetInproc) {
+		return nil
+	}
+	for i, b := range c.Backends {
+		if !slices.Contains(known, b) {
+			return fieldErr(idx("backends", i), "unknown log backend %q (this binary has: %s)", b, strings.Join(known, ", "))
+		}
+	}
+	return nil
+}
+
+// runnableTargets are c's targets that this machine can run, with a note
+// for each one left out: etcd when its binary is not found.
+func runnableTargets(c Config, lookPath func(string) (string, error)) (targets, notes []string) {
 	for _, t := range c.Targets {
 		if t == harness.TargetEtcd {
 			if _, err := lookPath(c.Cluster.EtcdBinary); err != nil {
-				plan.Notes = append(plan.Notes, fmt.Sprintf(
+				notes = append(notes, fmt.Sprintf(
 					"target etcd skipped: the etcd binary %q is not on PATH (install etcd to get its reference line)", c.Cluster.EtcdBinary))
 				continue
 			}
 		}
 		targets = append(targets, t)
 	}
+	return targets, notes
+}
 
-	seen := map[string]bool{}
-	noted := map[string]bool{}
-	add := func(t, backend string, nodes int, delay time.Duration, disk string, run harness.RunConfig, conns int) error {
-		if t != harness.TargetInproc && (delay != 0 || disk != diskprofile.Native) {
-			// The harness refuses latency injection into processes it does
-			// not own; such a target is a reference in the native,
-			// no-delay panel only.
-			if !noted[t] {
-				noted[t] = true
-				plan.Notes = append(plan.Notes, fmt.Sprintf(
-					"target %s runs only at disk profile native and net delay 0s: latency cannot be injected into it, so it is a reference in that panel only", t))
+// planner collects the points of one panel (disk profile and network
+// delay) after another.
+type planner struct {
+	c       Config
+	targets []string
+	plan    Plan
+	seen    map[results.PointKey]bool
+	noted   map[string]bool // targets already noted as native-only
+}
+
+// addClosed plans the panel's closed-loop points: every client count,
+// cluster size, target and backend.
+func (pl *planner) addClosed(disk string, delay time.Duration) error {
+	c := pl.c
+	for _, cl := range c.Clients {
+		run := harness.RunConfig{Mode: results.ModeClosed, Clients: cl.Clients, Total: c.Total,
+			Duration: c.Duration, Warmup: c.Warmup, OpTimeout: c.OpTimeout}
+		for _, n := range c.Nodes {
+			for _, t := range pl.targets {
+				for _, backend := range backendsOf(t, c.Backends) {
+					if err := pl.add(t, backend, n, delay, disk, run, cl.Conns); err != nil {
+						return err
+					}
+				}
 			}
-			return nil
 		}
-		b := c.benchConfig(t, backend, nodes, delay, disk, run, conns)
-		p := PlannedPoint{Bench: b, Key: keyOfBench(b), Label: labelOf(b)}
-		if seen[p.Key] {
-			return nil
-		}
-		seen[p.Key] = true
-		if err := b.Validate(); err != nil {
-			return fmt.Errorf("%w: point %s: %w", ErrConfig, p.Label, err)
-		}
-		plan.Points = append(plan.Points, p)
+	}
+	return nil
+}
+
+// addOpen plans the panel's open-loop points, every rate in ascending
+// order, on the open loop's own cluster sizes and backends when it names
+// them; none when the open loop is restricted to other disk profiles.
+func (pl *planner) addOpen(disk string, delay time.Duration) error {
+	o := pl.c.OpenLoop
+	if len(o.DiskProfiles) > 0 && !slices.Contains(o.DiskProfiles, disk) {
 		return nil
 	}
-	closed := func(cl Clients) harness.RunConfig {
-		return harness.RunConfig{Mode: results.ModeClosed, Clients: cl.Clients, Total: c.Total,
-			Duration: c.Duration, Warmup: c.Warmup, OpTimeout: c.OpTimeout}
+	nodes, backends := o.Nodes, o.Backends
+	if len(nodes) == 0 {
+		nodes = pl.c.Nodes
 	}
-	open := func(rate float64) harness.RunConfig {
-		r := harness.RunConfig{Mode: results.ModeOpen, Clients: c.OpenLoop.Clients, Rate: rate,
-			Total: c.Total, Duration: c.Duration, Warmup: c.Warmup, OpTimeout: c.OpTimeout}
-		if c.OpenLoop.Duration > 0 {
-			r.Total, r.Duration = 0, c.OpenLoop.Duration
-		}
-		return r
+	if len(backends) == 0 {
+		backends = pl.c.Backends
 	}
-	olNodes := c.OpenLoop.Nodes
-	if len(olNodes) == 0 {
-		olNodes = c.Nodes
-	}
-	olBackends := c.OpenLoop.Backends
-	if len(olBackends) == 0 {
-		olBackends = c.Backends
-	}
-	for _, disk := range c.DiskProfiles {
-		for _, delay := range c.NetDelays {
-			for _, cl := range c.Clients {
-				for _, n := range c.Nodes {
-					for _, t := range targets {
-						for _, backend := range backendsOf(t, c.Backends) {
-							if err := add(t, backend, n, delay, disk, closed(cl), cl.Conns); err != nil {
-								return Plan{}, err
-							}
-						}
-					}
-				}
-			}
-			if len(c.OpenLoop.DiskProfiles) > 0 && !slices.Contains(c.OpenLoop.DiskProfiles, disk) {
-				continue
-			}
-			for _, n := range olNodes {
-				for _, t := range targets {
-					for _, backend := range backendsOf(t, olBackends) {
-						for _, rate := range sortedRates(c.OpenLoop.Rates) {
-							if err := add(t, backend, n, delay, disk, open(rate), c.OpenLoop.Conns); err != nil {
-								return Plan{}, err
-							}
-						}
+	for _, n := range nodes {
+		for _, t := range pl.targets {
+			for _, backend := range backendsOf(t, backends) {
+				for _, rate := range sortedRates(o.Rates) {
+					if err := pl.add(t, backend, n, delay, disk, pl.c.openRun(rate), o.Conns); err != nil {
+						return err
 					}
 				}
 			}
 		}
 	}
-	if len(plan.Points) == 0 {
-		return plan, fmt.Errorf("%w: no points left to run (%s)", ErrConfig, strings.Join(plan.Notes, "; "))
+	return nil
+}
+
+// openRun is the load of an open-loop point at rate.
+func (c Config) openRun(rate float64) harness.RunConfig {
+	r := harness.RunConfig{Mode: results.ModeOpen, Clients: c.OpenLoop.Clients, Rate: rate,
+		Total: c.Total, Duration: c.Duration, Warmup: c.Warmup, OpTimeout: c.OpTimeout}
+	if c.OpenLoop.Duration > 0 {
+		r.Total, r.Duration = 0, c.OpenLoop.Duration
 	}
-	return plan, nil
+	return r
+}
+
+// add plans one point unless it is planned already, or its target cannot
+// take the panel's injected latency (then the target is noted once).
+func (pl *planner) add(t, backend string, nodes int, delay time.Duration, disk string, run harness.RunConfig, conns int) error {
+	if t != harness.TargetInproc && (delay != 0 || disk != diskprofile.Native) {
+		// The harness refuses latency injection into processes it does
+		// not own; such a target is a reference in the native,
+		// no-delay panel only.
+		if !pl.noted[t] {
+			pl.noted[t] = true
+			pl.plan.Notes = append(pl.plan.Notes, fmt.Sprintf(
+				"target %s runs only at disk profile native and net delay 0s: latency cannot be injected into it, so it is a reference in that panel only", t))
+		}
+		return nil
+	}
+	b := pl.c.benchConfig(t, backend, nodes, delay, disk, run, conns)
+	pt := b.Point()
+	p := PlannedPoint{Bench: b, Key: pt.Key(), Label: labelOf(b)}
+	if pl.seen[p.Key] {
+		return nil
+	}
+	pl.seen[p.Key] = true
+	if err := b.Validate(); err != nil {
+		return fmt.Errorf("%w: point %s: %w", ErrConfig, p.Label, err)
+	}
+	pl.plan.Points = append(pl.plan.Points, p)
+	return nil
 }
 
 func (c Config) benchConfig(target, backend string, nodes int, delay time.Duration, disk string, run harness.RunConfig, conns int) harness.BenchConfig {
@@ -173,7 +224,6 @@ func (c Config) benchConfig(target, backend string, nodes int, delay time.Durati
 	b.Run = run
 	b.Conns = conns
 	b.ToLeader = c.ToLeader
-	b.DiskProfile = disk
 	return b
 }
 
@@ -192,47 +242,13 @@ func sortedRates(r []float64) []float64 {
 	return s
 }
 
-// KeyOf identifies a measured point by the parameters a sweep varies, so a
-// resumed sweep knows what it has. The backend counts for target inproc
-// only: the others report their own storage under a name of their choosing.
-func KeyOf(p *results.Point) string {
-	backend := p.Backend
-	if p.Target != harness.TargetInproc {
-		backend = "-"
-	}
-	return key(p.Target, backend, p.Nodes, p.NetDelayMs, p.DiskProfile, p.Mode, p.Clients, p.Conns,
-		p.RateOpsS, p.Workload, p.KeySize, p.ValSize)
-}
-
-func keyOfBench(b harness.BenchConfig) string {
-	backend := b.Cluster.LogBackend
-	if b.Cluster.Target != harness.TargetInproc {
-		backend = "-"
-	}
-	rate := 0.0
-	if b.Run.Mode == results.ModeOpen {
-		rate = b.Run.Rate
-	}
-	// The same conversion harness.Bench makes, so the keys compare equal.
-	delayMs := float64(b.Cluster.NetDelay) / 1e6
-	return key(b.Cluster.Target, backend, b.Cluster.Nodes, delayMs, b.DiskProfile, b.Run.Mode,
-		b.Run.Clients, b.Conns, rate, b.Workload.Name, b.Workload.KeySize, b.Workload.ValSize)
-}
-
-func key(target, backend string, nodes int, delayMs float64, disk, mode string, clients, conns int, rate float64, workload string, keySize, valSize int) string {
-	f := func(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
-	return strings.Join([]string{target, backend, "n=" + strconv.Itoa(nodes), "delay_ms=" + f(delayMs),
-		"disk=" + disk, mode, "c=" + strconv.Itoa(clients) + "/" + strconv.Itoa(conns), "rate=" + f(rate),
-		workload, "k=" + strconv.Itoa(keySize), "v=" + strconv.Itoa(valSize)}, "|")
-}
-
 func labelOf(b harness.BenchConfig) string {
 	name := b.Cluster.LogBackend
 	if b.Cluster.Target != harness.TargetInproc {
 		name = ""
 	}
 	l := strings.Join(strings.Fields(fmt.Sprintf("%s %s n=%d delay=%v disk=%s c=%d",
-		b.Cluster.Target, name, b.Cluster.Nodes, b.Cluster.NetDelay, b.DiskProfile, b.Run.Clients)), " ")
+		b.Cluster.Target, name, b.Cluster.Nodes, b.Cluster.NetDelay, b.Cluster.DiskProfile, b.Run.Clients)), " ")
 	if b.Run.Mode == results.ModeOpen {
 		l += " rate=" + strconv.FormatFloat(b.Run.Rate, 'g', -1, 64) + "/s"
 	}

@@ -16,9 +16,10 @@ import (
 	"github.com/adrbench/adrbench/results"
 )
 
-// BenchFunc measures one point; harness.Bench with a backend registry is
-// the real one, tests pass their own.
-type BenchFunc func(ctx context.Context, cfg harness.BenchConfig) (*results.Run, error)
+// BenchFunc measures one point and returns it with the header of a run to
+// hold it; harness.Bench with a backend registry is the real one, tests
+// pass their own. A point returned with an error is not kept.
+type BenchFunc func(ctx context.Context, cfg harness.BenchConfig) (*results.Point, results.Header, error)
 
 // Runner measures a plan into a run directory.
 type Runner struct {
@@ -66,34 +67,10 @@ func (r *Runner) Run(ctx context.Context, cfg Config, plan Plan, dir string) (Ou
 	if err != nil {
 		return out, err
 	}
-	rec := Recorded{Sweep: cfg, SweepYAML: cfg.YAML(), Quick: r.Quick, Notes: plan.Notes, PlannedPoints: len(plan.Points)}
-	if run != nil {
-		var old Recorded
-		// A run.json written by another command may hold any config; only
-		// the notes of an earlier sweep are worth carrying over.
-		if json.Unmarshal(run.Config, &old) == nil {
-			for _, n := range old.Notes {
-				if !slices.Contains(rec.Notes, n) {
-					rec.Notes = append(rec.Notes, n)
-				}
-			}
-		}
-		out.Run = run
-	}
-	done := map[string]bool{}
-	if run != nil {
-		for i := range run.Points {
-			done[KeyOf(&run.Points[i])] = true
-		}
-	}
-	var todo []int
-	for i, p := range plan.Points {
-		if done[p.Key] {
-			out.Resumed++
-		} else {
-			todo = append(todo, i)
-		}
-	}
+	out.Run = run
+	rec := record(cfg, plan, r.Quick, run)
+	todo, resumed := pending(plan, run)
+	out.Resumed = resumed
 	prog := newProgress(r.Progress, len(plan.Points))
 	if out.Resumed > 0 {
 		prog.printf("resuming %s: %d of %d points already measured\n", dir, out.Resumed, len(plan.Points))
@@ -105,15 +82,12 @@ func (r *Runner) Run(ctx context.Context, cfg Config, plan Plan, dir string) (Ou
 		}
 		p := plan.Points[i]
 		stop := prog.start(i+1, p, estimate(p.Bench), len(todo)-n-1, started, n)
-		pr, err := r.Bench(ctx, p.Bench)
+		pt, hdr, err := r.measure(ctx, p)
 		if ctx.Err() != nil {
 			// A point cut short would pass for a measurement: drop it and
 			// let a resumed run measure it again.
 			stop("interrupted")
 			break
-		}
-		if err == nil && (pr == nil || len(pr.Points) != 1) {
-			err = fmt.Errorf("sweep: bench returned %d points, want 1", pointsOf(pr))
 		}
 		if err != nil {
 			msg := fmt.Sprintf("%s: %v", p.Label, err)
@@ -122,40 +96,87 @@ func (r *Runner) Run(ctx context.Context, cfg Config, plan Plan, dir string) (Ou
 			stop("FAILED: " + err.Error())
 			continue
 		}
-		pt := pr.Points[0]
 		stop(fmt.Sprintf("%.0f ops/s, p99 %.2f ms", pt.Throughput, pt.LatencyMs.P99))
-		if run == nil {
-			run = &results.Run{Schema: results.SchemaV1, Name: cfg.Name, Started: started.UTC(), Git: pr.Git, Host: pr.Host}
-			out.Run = run
+		if out.Run == nil {
+			// The sweep's run, on the host and revision of its first point.
+			out.Run = &results.Run{Header: results.Header{Schema: results.SchemaV1, Name: cfg.Name,
+				Started: started.UTC(), Git: hdr.Git, Host: hdr.Host}}
 		}
-		run.Points = append(run.Points, pt)
+		out.Run.Points = append(out.Run.Points, *pt)
 		out.Measured++
-		if err := save(dir, run, rec); err != nil {
+		if err := save(dir, out.Run, rec); err != nil {
 			return out, err
 		}
 	}
-	if run != nil && out.Measured == 0 {
+	if out.Run != nil && out.Measured == 0 {
 		// Nothing new, but the config (notes, failures) still describes
 		// this invocation.
-		if err := save(dir, run, rec); err != nil {
+		if err := save(dir, out.Run, rec); err != nil {
 			return out, err
 		}
 	}
-	switch {
-	case ctx.Err() != nil && out.Measured+out.Resumed+len(out.Failed) < len(plan.Points):
-		return out, fmt.Errorf("%w after %d of %d points: %w", ErrInterrupted,
-			out.Measured+out.Resumed, len(plan.Points), context.Cause(ctx))
-	case len(out.Failed) > 0:
-		return out, fmt.Errorf("%w: %d of %d (first: %s)", ErrPointsFailed, len(out.Failed), len(plan.Points), out.Failed[0])
-	}
-	return out, nil
+	return out, outcomeErr(ctx, out, len(plan.Points))
 }
 
-func pointsOf(r *results.Run) int {
-	if r == nil {
-		return 0
+// measure runs one planned point through the Runner's BenchFunc.
+func (r *Runner) measure(ctx context.Context, p PlannedPoint) (*results.Point, results.Header, error) {
+	pt, hdr, err := r.Bench(ctx, p.Bench)
+	if err == nil && pt == nil {
+		err = errors.New("sweep: bench returned no point")
 	}
-	return len(r.Points)
+	return pt, hdr, err
+}
+
+// record is what run.json's config says about this invocation: cfg and
+// plan, with the notes of the earlier sweep that made run, if any.
+func record(cfg Config, plan Plan, quick bool, run *results.Run) Recorded {
+	rec := Recorded{Sweep: cfg, SweepYAML: cfg.YAML(), Quick: quick, Notes: plan.Notes, PlannedPoints: len(plan.Points)}
+	if run == nil {
+		return rec
+	}
+	var old Recorded
+	// A run.json written by another command may hold any config; only the
+	// notes of an earlier sweep are worth carrying over.
+	if json.Unmarshal(run.Config, &old) == nil {
+		for _, n := range old.Notes {
+			if !slices.Contains(rec.Notes, n) {
+				rec.Notes = append(rec.Notes, n)
+			}
+		}
+	}
+	return rec
+}
+
+// pending lists (by index) the points of plan that run does not hold yet,
+// and counts those it does.
+func pending(plan Plan, run *results.Run) (todo []int, resumed int) {
+	done := map[results.PointKey]bool{}
+	if run != nil {
+		for i := range run.Points {
+			done[run.Points[i].Key()] = true
+		}
+	}
+	for i, p := range plan.Points {
+		if done[p.Key] {
+			resumed++
+		} else {
+			todo = append(todo, i)
+		}
+	}
+	return todo, resumed
+}
+
+// outcomeErr is how a run that ended with out ends: interrupted before all
+// planned points were dealt with, with points that failed, or not at all.
+func outcomeErr(ctx context.Context, out Outcome, planned int) error {
+	switch {
+	case ctx.Err() != nil && out.Measured+out.Resumed+len(out.Failed) < planned:
+		return fmt.Errorf("%w after %d of %d points: %w", ErrInterrupted,
+			out.Measured+out.Resumed, planned, context.Cause(ctx))
+	case len(out.Failed) > 0:
+		return fmt.Errorf("%w: %d of %d (first: %s)", ErrPointsFailed, len(out.Failed), planned, out.Failed[0])
+	}
+	return nil
 }
 
 // openRun reads the run in dir for resuming; nil when dir holds none.

@@ -29,7 +29,7 @@ func fakePoint(b harness.BenchConfig) results.Point {
 	}
 	p := results.Point{
 		Target: b.Cluster.Target, Backend: b.Cluster.LogBackend, Nodes: b.Cluster.Nodes,
-		NetDelayMs: float64(b.Cluster.NetDelay) / 1e6, DiskProfile: b.DiskProfile, Emulated: []string{},
+		NetDelayMs: float64(b.Cluster.NetDelay) / 1e6, DiskProfile: b.Cluster.DiskProfile, Emulated: []string{},
 		Workload: b.Workload.Name, Mode: b.Run.Mode, Clients: b.Run.Clients, Conns: b.Conns,
 		KeySize: b.Workload.KeySize, ValSize: b.Workload.ValSize, DurationS: 1,
 		Ops: h.TotalCount(), Throughput: float64(h.TotalCount()), LatencyMs: results.LatencyFromHistogram(h),
@@ -53,7 +53,7 @@ type fakeBench struct {
 	cancelAt int
 }
 
-func (f *fakeBench) bench(ctx context.Context, b harness.BenchConfig) (*results.Run, error) {
+func (f *fakeBench) bench(ctx context.Context, b harness.BenchConfig) (*results.Point, results.Header, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.ran = append(f.ran, labelOf(b))
@@ -62,13 +62,21 @@ func (f *fakeBench) bench(ctx context.Context, b harness.BenchConfig) (*results.
 		// Like harness.Bench, a cancelled point still comes back with
 		// what it measured before the end.
 		p := fakePoint(b)
-		return &results.Run{Schema: results.SchemaV1, Name: b.Name, Started: time.Now(), Points: []results.Point{p}}, nil
+		return &p, results.Header{Schema: results.SchemaV1, Name: b.Name, Started: time.Now()}, nil
 	}
 	if f.fail[labelOf(b)] {
-		return nil, fmt.Errorf("%w: cluster would not start", harness.ErrTarget)
+		return nil, results.Header{}, fmt.Errorf("%w: cluster would not start", harness.ErrTarget)
 	}
-	return &results.Run{Schema: results.SchemaV1, Name: b.Name, Started: time.Now(), Git: "abc", Host: results.Host{Cores: 2},
-		Points: []results.Point{fakePoint(b)}}, nil
+	p := fakePoint(b)
+	return &p, results.Header{Schema: results.SchemaV1, Name: b.Name, Started: time.Now(), Git: "abc", Host: results.Host{Cores: 2}}, nil
+}
+
+// pointsOf counts run's points, none when there is no run.
+func pointsOf(run *results.Run) int {
+	if run == nil {
+		return 0
+	}
+	return len(run.Points)
 }
 
 func smallPlan(t *testing.T) (Config, Plan) {
@@ -192,6 +200,23 @@ func TestFailedPointsAreRecordedAndTheRestRun(t *testing.T) {
 	}
 }
 
+// TestNoPointIsAFailure checks that a bench reporting neither a point nor
+// an error fails its point instead of writing an empty one.
+func TestNoPointIsAFailure(t *testing.T) {
+	c, plan := smallPlan(t)
+	dir := filepath.Join(t.TempDir(), "run")
+	none := func(context.Context, harness.BenchConfig) (*results.Point, results.Header, error) {
+		return nil, results.Header{}, nil
+	}
+	out, err := (&Runner{Bench: none}).Run(context.Background(), c, plan, dir)
+	if !errors.Is(err, ErrPointsFailed) || out.Measured != 0 || len(out.Failed) != len(plan.Points) || out.Run != nil {
+		t.Fatalf("%+v, %v", out, err)
+	}
+	if !strings.Contains(out.Failed[0], "no point") {
+		t.Errorf("failure %q does not say the bench returned no point", out.Failed[0])
+	}
+}
+
 func TestProgressLines(t *testing.T) {
 	c, plan := smallPlan(t)
 	var buf strings.Builder
@@ -232,7 +257,7 @@ func TestRealSweep(t *testing.T) {
 	}
 	reg := logbackends.NewRegistry()
 	reg.Register(memory.NewEntry())
-	bench := func(ctx context.Context, b harness.BenchConfig) (*results.Run, error) {
+	bench := func(ctx context.Context, b harness.BenchConfig) (*results.Point, results.Header, error) {
 		return harness.Bench(ctx, b, reg)
 	}
 	c := DefaultConfig()

@@ -7,10 +7,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/adrbench/adrbench/store/transport"
 	"go.etcd.io/raft/v3"
 	"go.etcd.io/raft/v3/raftpb"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/adrbench/adrbench/store/transport"
 )
 
 // countRaft only counts what arrives, so the benchmark measures the

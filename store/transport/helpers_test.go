@@ -10,9 +10,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/adrbench/adrbench/store/transport"
 	"go.etcd.io/raft/v3"
 	"go.etcd.io/raft/v3/raftpb"
+
+	"github.com/adrbench/adrbench/store/transport"
 )
 
 // waitLimit bounds every wait in these tests; it is a deadline for a

@@ -3,8 +3,9 @@ package transport_test
 import (
 	"testing"
 
-	"github.com/adrbench/adrbench/store/transport"
 	"go.etcd.io/raft/v3/raftpb"
+
+	"github.com/adrbench/adrbench/store/transport"
 )
 
 func TestNetworkPartitionAndHeal(t *testing.T) {

@@ -7,9 +7,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/adrbench/adrbench/store/transport"
 	"go.etcd.io/raft/v3"
 	"go.etcd.io/raft/v3/raftpb"
+
+	"github.com/adrbench/adrbench/store/transport"
 )
 
 func TestTCPReconnectsAfterPeerRestart(t *testing.T) {

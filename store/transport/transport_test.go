@@ -5,9 +5,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/adrbench/adrbench/store/transport"
 	"go.etcd.io/raft/v3"
 	"go.etcd.io/raft/v3/raftpb"
+
+	"github.com/adrbench/adrbench/store/transport"
 )
 
 // sendWindowed sends n MsgApps with indexes 0..n-1 from 1 to 2 in

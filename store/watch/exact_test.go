@@ -7,9 +7,10 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/adrbench/adrbench/store/watch/watchtest"
 	"go.etcd.io/etcd/api/v3/etcdserverpb"
 	"go.etcd.io/etcd/api/v3/mvccpb"
+
+	"github.com/adrbench/adrbench/store/watch/watchtest"
 )
 
 // recorder reads one stream on its own goroutine, from when it is released,

@@ -4,8 +4,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/adrbench/adrbench/store/watch/watchtest"
 	"go.etcd.io/etcd/api/v3/etcdserverpb"
+
+	"github.com/adrbench/adrbench/store/watch/watchtest"
 )
 
 // waitLimit bounds every wait for a response; tests never sleep, they wait

@@ -5,9 +5,10 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/adrbench/adrbench/store/watch/watchtest"
 	"go.etcd.io/etcd/api/v3/etcdserverpb"
 	"gopkg.in/yaml.v3"
+
+	"github.com/adrbench/adrbench/store/watch/watchtest"
 )
 
 func TestCreateIDs(t *testing.T) {
