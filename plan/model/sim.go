@@ -52,20 +52,35 @@ type inMsg struct {
 }
 
 // link is one direction of a peer link: FIFO, each message due at its
-// send time plus the delay, never before the one ahead of it.
+// send time plus the delay, never before the one ahead of it. Only its
+// head has an event in the queue: due times on a link never decrease, so
+// the next one is scheduled when the head is delivered, which keeps the
+// event queue as small as the number of links however many messages are
+// on the wire.
 type link struct {
 	q       []message
+	due     []float64
 	head    int
 	lastDue float64
 }
 
-func (l *link) push(m message) { l.q = append(l.q, m) }
+func (l *link) empty() bool { return l.head == len(l.q) }
+
+func (l *link) push(m message, due float64) {
+	l.q = append(l.q, m)
+	l.due = append(l.due, due)
+}
 
 func (l *link) pop() message {
 	m := l.q[l.head]
 	l.head++
-	if l.head == len(l.q) {
-		l.q, l.head = l.q[:0], 0
+	switch {
+	case l.head == len(l.q):
+		l.q, l.due, l.head = l.q[:0], l.due[:0], 0
+	case l.head >= 1024 && 2*l.head >= len(l.q):
+		n := copy(l.q, l.q[l.head:])
+		copy(l.due, l.due[l.head:])
+		l.q, l.due, l.head = l.q[:n], l.due[:n], 0
 	}
 	return m
 }
@@ -77,16 +92,47 @@ type pending struct {
 	a    int64
 }
 
-// pool is a set of cores taking tasks first come, first served: the Go
-// scheduler's run queue, without preemption (the tasks are far shorter
-// than its 10 ms time slice).
+// pool is a set of cores taking tasks first come, first served, without
+// preemption (the tasks are far shorter than the Go scheduler's 10 ms time
+// slice), in two classes. A goroutine woken by another one's channel send
+// (the raft loop by a proposal or a message, the applier by the loop, a
+// request's handler by the applier) takes the waker's processor next, ahead
+// of the run queue (the runtime's runnext slot); work that arrives from the
+// network (a new request, a response at the generator) waits in the queue.
+// So the loop runs as soon as a core frees, which is why its batches stay
+// small even when the cores are saturated.
 type pool struct {
 	cores    int // 0: unlimited
 	busy     int
-	q        []pending
-	head     int
+	hi, lo   taskQueue
 	busyTime float64 // core-seconds of the tasks started
 }
+
+type taskQueue struct {
+	q    []pending
+	head int
+}
+
+func (t *taskQueue) empty() bool { return t.head == len(t.q) }
+
+func (t *taskQueue) push(p pending) { t.q = append(t.q, p) }
+
+func (t *taskQueue) pop() pending {
+	p := t.q[t.head]
+	t.head++
+	switch {
+	case t.head == len(t.q):
+		t.q, t.head = t.q[:0], 0
+	case t.head >= 1024 && 2*t.head >= len(t.q):
+		n := copy(t.q, t.q[t.head:])
+		t.q, t.head = t.q[:n], 0
+	}
+	return p
+}
+
+// woken says whether a task kind runs on a goroutine woken by another's
+// send, ahead of the run queue.
+func woken(kind uint8) bool { return kind == tLoop || kind == tApply || kind == tReqOut }
 
 type request struct {
 	due      float64 // intended send time
@@ -122,6 +168,10 @@ type member struct {
 	saveTime  float64
 	saves     int
 	entries   int64
+	passes    int
+	appended  int64 // entries appended by passes
+	msgs      int64 // messages taken and sent by passes
+	bytes     int64
 
 	// Leader: what each follower has saved, and what it was sent.
 	match      []int64
@@ -170,6 +220,8 @@ type sim struct {
 	saves1     []int
 	entries0   []int64
 	entries1   []int64
+	passes0    [4]int64
+	passes1    [4]int64
 	nevents    int
 	windowOpen bool
 }
@@ -219,8 +271,18 @@ type Result struct {
 	Util              Util    `json:"util"`
 	// EntriesPerSave is the leader's mean Save size in the window.
 	EntriesPerSave float64 `json:"entries_per_save"`
-	Window         float64 `json:"window_s"`
-	Events         int     `json:"events"`
+	// CPUPerWrite is the CPU (s) all pools spent per write completed in
+	// the window.
+	CPUPerWrite float64 `json:"cpu_per_write_s"`
+	// PassesPerWrite is the raft loop passes of all members per write;
+	// EntriesPerWrite the entries they appended, MsgsPerWrite and
+	// BytesPerWrite the messages (and their bytes) they took and sent.
+	PassesPerWrite  float64 `json:"passes_per_write"`
+	EntriesPerWrite float64 `json:"entries_per_write"`
+	MsgsPerWrite    float64 `json:"msgs_per_write"`
+	BytesPerWrite   float64 `json:"bytes_per_write"`
+	Window          float64 `json:"window_s"`
+	Events          int     `json:"events"`
 }
 
 // Simulate runs one configuration to the end of its measured writes.
@@ -356,21 +418,28 @@ func (s *sim) submit(p int16, cost float64, kind uint8, m int32, a int64) {
 		s.ev.push(event{t: s.now + cost, kind: kind, p: p, m: m, a: a})
 		return
 	}
-	pl.q = append(pl.q, pending{cost: cost, kind: kind, m: m, a: a})
+	t := pending{cost: cost, kind: kind, m: m, a: a}
+	if woken(kind) {
+		pl.hi.push(t)
+	} else {
+		pl.lo.push(t)
+	}
 }
 
 func (s *sim) release(p int16) {
 	pl := &s.pools[p]
 	pl.busy--
-	if pl.head < len(pl.q) {
-		t := pl.q[pl.head]
-		pl.head++
-		if pl.head == len(pl.q) {
-			pl.q, pl.head = pl.q[:0], 0
-		}
-		pl.busy++
-		s.ev.push(event{t: s.now + t.cost, kind: t.kind, p: p, m: t.m, a: t.a})
+	var t pending
+	switch {
+	case !pl.hi.empty():
+		t = pl.hi.pop()
+	case !pl.lo.empty():
+		t = pl.lo.pop()
+	default:
+		return
 	}
+	pl.busy++
+	s.ev.push(event{t: s.now + t.cost, kind: t.kind, p: p, m: t.m, a: t.a})
 }
 
 // arrive takes the next open-loop ticket.
@@ -449,6 +518,21 @@ func (s *sim) done(id int64) {
 func (s *sim) markStart() {
 	s.inWindow, s.windowOpen, s.winStart = true, true, s.now
 	s.snapshot(s.busy0, s.loop0, s.save0, s.saves0, s.entries0)
+	s.passes0 = s.totalPasses()
+}
+
+// totalPasses sums the members' passes, entries appended, messages and
+// bytes.
+func (s *sim) totalPasses() [4]int64 {
+	var t [4]int64
+	for i := range s.ms {
+		m := &s.ms[i]
+		t[0] += int64(m.passes)
+		t[1] += m.appended
+		t[2] += m.msgs
+		t[3] += m.bytes
+	}
+	return t
 }
 
 func (s *sim) markEnd() {
@@ -457,6 +541,7 @@ func (s *sim) markEnd() {
 	}
 	s.inWindow, s.winEnd = false, s.now
 	s.snapshot(s.busy1, s.loop1, s.save1, s.saves1, s.entries1)
+	s.passes1 = s.totalPasses()
 }
 
 func (s *sim) snapshot(busy, loop, save []float64, saves []int, entries []int64) {
@@ -487,6 +572,7 @@ func (s *sim) kick(i int32) {
 		return
 	}
 	m.loopBusy, m.loopStart = true, s.now
+	m.passes++
 	if i == 0 {
 		s.leaderPass()
 	} else {
@@ -556,6 +642,9 @@ func (s *sim) leaderPass() {
 			outBytes += msgHeader + int(m.last-m.sent[f])*s.cfg.EntryBytes
 		}
 	}
+	m.appended += newEnts
+	m.msgs += int64(msgs + out)
+	m.bytes += int64(bytes + outBytes)
 	cost := c.Ready + float64(newEnts)*(c.Entry+c.SaveEntry) + c.SaveCall +
 		float64(msgs+out)*c.Msg + float64(bytes+outBytes)*c.Byte
 	s.submit(m.pool, cost, tLoop, 0, 0)
@@ -613,6 +702,9 @@ func (s *sim) followerPass(i int32) {
 		outBytes += msgHeader + k*s.cfg.EntryBytes
 	}
 	m.cycNew, m.cycResp = newEnts, apps
+	m.appended += newEnts
+	m.msgs += int64(msgs + out)
+	m.bytes += int64(bytes + outBytes)
 	cost := c.Ready + float64(newEnts)*(c.Entry+c.SaveEntry) + c.SaveCall +
 		float64(msgs+out)*c.Msg + float64(bytes+outBytes)*c.Byte
 	s.submit(m.pool, cost, tLoop, i, 0)
@@ -709,12 +801,18 @@ func (s *sim) send(from, to int32, msg message) {
 		due = l.lastDue
 	}
 	l.lastDue = due
-	l.push(msg)
-	s.ev.push(event{t: due, kind: evDeliver, p: -1, m: to, a: int64(from)})
+	if l.empty() {
+		s.ev.push(event{t: due, kind: evDeliver, p: -1, m: to, a: int64(from)})
+	}
+	l.push(msg, due)
 }
 
 func (s *sim) deliver(to, from int32) {
-	msg := s.links[from][to].pop()
+	l := &s.links[from][to]
+	msg := l.pop()
+	if !l.empty() {
+		s.ev.push(event{t: l.due[l.head], kind: evDeliver, p: -1, m: to, a: int64(from)})
+	}
 	m := &s.ms[to]
 	m.inbox = append(m.inbox, inMsg{from: from, message: msg})
 	s.kick(to)
@@ -798,6 +896,18 @@ func (s *sim) result() (Result, error) {
 	r.Util.LeaderLoop = (s.loop1[0] - s.loop0[0]) / w
 	for i := 1; i < s.cfg.Nodes; i++ {
 		r.Util.FollowerDisk = max(r.Util.FollowerDisk, (s.save1[i]-s.save0[i])/w)
+	}
+	var busy float64
+	for p := range s.pools {
+		busy += s.busy1[p] - s.busy0[p]
+	}
+	if s.winDone > 0 {
+		r.CPUPerWrite = busy / float64(s.winDone)
+		w := float64(s.winDone)
+		r.PassesPerWrite = float64(s.passes1[0]-s.passes0[0]) / w
+		r.EntriesPerWrite = float64(s.passes1[1]-s.passes0[1]) / w
+		r.MsgsPerWrite = float64(s.passes1[2]-s.passes0[2]) / w
+		r.BytesPerWrite = float64(s.passes1[3]-s.passes0[3]) / w
 	}
 	if n := s.saves1[0] - s.saves0[0]; n > 0 {
 		r.EntriesPerSave = float64(s.entries1[0]-s.entries0[0]) / float64(n)
