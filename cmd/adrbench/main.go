@@ -66,6 +66,7 @@ func newRootCmd(backends *logbackends.Registry) *cobra.Command {
 	root.AddCommand(newBenchCmd(backends))
 	root.AddCommand(newSweepCmd(backends))
 	root.AddCommand(newPlotCmd())
+	root.AddCommand(newPlanCmd(backends))
 	return root
 }
 

@@ -1,0 +1,204 @@
+package plan
+
+import (
+	"context"
+	"fmt"
+	"math"
+
+	"github.com/adrbench/adrbench/plan/model"
+	"github.com/adrbench/adrbench/plan/search"
+)
+
+// Bottleneck names, as plan.json spells them.
+const (
+	BottleneckSharedCPU    = "shared-cpu"
+	BottleneckLeaderCPU    = "leader-cpu"
+	BottleneckFollowerCPU  = "follower-cpu"
+	BottleneckGenerator    = "generator-cpu"
+	BottleneckLeaderLoop   = "leader-loop"
+	BottleneckLeaderDisk   = "leader-disk"
+	BottleneckFollowerDisk = "follower-disk"
+	BottleneckNetwork      = "network"
+)
+
+// Predictor predicts with a calibration.
+type Predictor struct {
+	Cal *Calibration
+	// Measure is how many writes a simulation measures after its warm-up
+	// (0: 2000); enough for a stable p99.
+	Measure int
+	// Seed varies the simulations' random draws.
+	Seed uint64
+}
+
+func (p *Predictor) measure() int {
+	if p.Measure > 0 {
+		return p.Measure
+	}
+	return 2000
+}
+
+// Simulate runs setup s once: closed loop when rate is 0, else open loop
+// at rate.
+func (p *Predictor) Simulate(s Setup, rate float64, seed uint64) (model.Result, Built, error) {
+	b, err := p.Cal.ModelConfig(s, rate)
+	if err != nil {
+		return model.Result{}, b, err
+	}
+	m := p.measure()
+	// The warm-up fills the pipeline: every client's first two writes in
+	// closed loop; in open loop the schedule fills it within a few
+	// hundred writes.
+	b.Config.Warmup = 1000
+	if rate == 0 {
+		b.Config.Warmup = max(1000, 2*s.Clients)
+	}
+	b.Config.Measure = max(m, s.Clients)
+	b.Config.Seed = p.Seed*7919 + seed
+	r, err := model.Simulate(b.Config)
+	return r, b, err
+}
+
+// Prediction is the model's answer for one setup at an objective.
+type Prediction struct {
+	Setup Setup `json:"setup"`
+	// Max is the highest open-loop rate the model sustains within the
+	// objective, P99AtMax its p99 (ms) there; Low and High the band the
+	// search left it in (the highest rate that passed, the lowest that
+	// failed).
+	Max      float64 `json:"max_writes_s"`
+	P99AtMax float64 `json:"p99_ms_at_max"`
+	Low      float64 `json:"low"`
+	High     float64 `json:"high"`
+	// Saturation is the closed-loop throughput with the setup's clients:
+	// what the resources allow whatever the latency.
+	Saturation   float64    `json:"saturation_writes_s"`
+	Bottleneck   string     `json:"bottleneck"`
+	Util         model.Util `json:"util"`
+	Extrapolated []string   `json:"extrapolated,omitempty"`
+}
+
+// Capacity searches the model for the highest rate s sustains within obj,
+// bracketing from the closed-loop throughput of its clients.
+func (p *Predictor) Capacity(ctx context.Context, s Setup, obj search.Objective) (Prediction, error) {
+	pred := Prediction{Setup: s}
+	closed, b, err := p.Simulate(s, 0, 1)
+	if err != nil {
+		return pred, err
+	}
+	pred.Extrapolated = b.Extrapolated
+	pred.Saturation = closed.HarnessThroughput
+	results := map[float64]model.Result{}
+	calls := uint64(1)
+	probe := func(_ context.Context, rate float64) (search.Outcome, error) {
+		calls++
+		r, _, err := p.Simulate(s, rate, calls)
+		if err != nil {
+			return search.Outcome{}, err
+		}
+		results[rate] = r
+		return search.Outcome{Rate: rate, Achieved: r.Throughput, P50: r.Latency.P50 * 1e3,
+			P99: r.Latency.P99 * 1e3, P999: r.Latency.P999 * 1e3}, nil
+	}
+	// An open loop with the setup's clients cannot sustain more than
+	// the closed loop of the same clients completes: the search starts
+	// just below that and never probes far above it.
+	sat := math.Max(closed.HarnessThroughput, 1)
+	// No repeats: the final bracket (the highest rate that passed, the
+	// lowest that failed) is the band.
+	cfg := search.Config{Start: roundTo3(0.95 * sat), Min: 1, Max: roundTo3(1.1 * sat), Resolution: 0.05}
+	res, err := search.Find(ctx, cfg, obj, probe, nil)
+	if err != nil {
+		return pred, err
+	}
+	pred.Max, pred.P99AtMax, pred.Low, pred.High = res.Max, res.P99AtMax, res.Low, res.High
+	at, ok := results[res.Max]
+	if !ok {
+		at = closed
+	}
+	pred.Util = at.Util
+	pred.Bottleneck = classify(s, at)
+	return pred, nil
+}
+
+// classify names the resource closest to saturation; when none is near
+// it, the objective is bound by latency, and the delay on the path names
+// it: the network when a round trip outweighs a Save.
+func classify(s Setup, r model.Result) string {
+	u := r.Util
+	type cand struct {
+		name string
+		v    float64
+	}
+	cands := []cand{
+		{BottleneckSharedCPU, u.SharedCPU},
+		{BottleneckLeaderCPU, u.LeaderCPU},
+		{BottleneckFollowerCPU, u.FollowerCPU},
+		{BottleneckGenerator, u.ClientCPU},
+		{BottleneckLeaderDisk, u.LeaderDisk},
+		{BottleneckFollowerDisk, u.FollowerDisk},
+		{BottleneckLeaderLoop, u.LeaderLoop - u.LeaderDisk},
+	}
+	best := cands[0]
+	for _, c := range cands[1:] {
+		if c.v > best.v {
+			best = c
+		}
+	}
+	if best.v >= 0.6 {
+		return best.name
+	}
+	if s.Nodes > 1 && s.RTT().Seconds() >= r.Latency.P50/2 {
+		return BottleneckNetwork
+	}
+	if u.FollowerDisk >= u.LeaderDisk && s.Nodes > 1 {
+		return BottleneckFollowerDisk
+	}
+	return BottleneckLeaderDisk
+}
+
+func roundTo3(r float64) float64 {
+	if r <= 0 {
+		return r
+	}
+	p := math.Pow(10, math.Floor(math.Log10(r))-2)
+	return math.Round(r/p) * p
+}
+
+// Grid is every combination of the axes, with the shared settings of base.
+func Grid(base Setup, backends []string, nodes []int, delays []float64, profiles []string) []Setup {
+	var out []Setup
+	for _, b := range backends {
+		for _, n := range nodes {
+			for _, d := range delays {
+				for _, p := range profiles {
+					s := base
+					s.Backend, s.Nodes, s.DiskProfile = b, n, p
+					s.NetDelay = msDuration(d)
+					out = append(out, s)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// PredictAll predicts every setup at obj, in order; progress, when not nil,
+// is told after each.
+func (p *Predictor) PredictAll(ctx context.Context, setups []Setup, obj search.Objective, progress func(done, total int)) ([]Prediction, error) {
+	out := make([]Prediction, 0, len(setups))
+	for i, s := range setups {
+		if err := ctx.Err(); err != nil {
+			return out, err
+		}
+		pr, err := p.Capacity(ctx, s, obj)
+		if err != nil {
+			return out, fmt.Errorf("%s: %w", s.Label(), err)
+		}
+		out = append(out, pr)
+		if progress != nil {
+			progress(i+1, len(setups))
+		}
+	}
+	return out, nil
+}
