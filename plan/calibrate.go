@@ -57,6 +57,10 @@ func (c *CalibrateConfig) defaults() {
 // calNodes and calClients are the cluster runs the CPU costs are fitted
 // to: 1, 3 and 5 members, each with 1 client (a pass per write), 16 and
 // 256 (large batches), on the memory backend so no disk is in the way.
+// genClients and genConns are the load of the generator's own
+// measurement.
+const genClients, genConns = 64, 16
+
 var (
 	calNodes   = []int{1, 3, 5}
 	calClients = [][2]int{{1, 1}, {16, 16}, {256, 32}}
@@ -152,7 +156,7 @@ func calibrate(ctx context.Context, cfg CalibrateConfig, runner clusterRunner) (
 
 	// The generator alone, in a process of its own.
 	gs := DefaultSetup()
-	gs.Target, gs.Backend, gs.Nodes, gs.Clients, gs.Conns = TargetProcess, "memory", 1, 64, 16
+	gs.Target, gs.Backend, gs.Nodes, gs.Clients, gs.Conns = TargetProcess, "memory", 1, genClients, genConns
 	gs.KeySize, gs.ValSize = cfg.KeySize, cfg.ValSize
 	gr, git, err := runner.generatorRun(ctx, gs, cfg.RunWarmup, cfg.RunDuration)
 	if err != nil {
@@ -220,7 +224,7 @@ func calibrate(ctx context.Context, cfg CalibrateConfig, runner clusterRunner) (
 // the memory backend's own Save work), and splits the per-write cost into
 // the generator's and the members'.
 func fitCPU(cal *Calibration, runs []CalRun, mem SaveCal) error {
-	var rows [][3]float64
+	var rows [][]float64
 	var ys []float64
 	for _, r := range runs {
 		n := r.Setup.Nodes
@@ -239,29 +243,23 @@ func fitCPU(cal *Calibration, runs []CalRun, mem SaveCal) error {
 		bytes := float64(n-1)*ops*float64(r.Setup.KeySize+r.Setup.ValSize+entryOverhead)*2 + msgs*64
 		known := ops*float64(n)*cal.CPU.Apply + msgs*cal.CPU.MsgInproc + bytes*cal.CPU.ByteInproc +
 			saves*mem.CPUCall + entries*mem.CPUEntry
-		rows = append(rows, [3]float64{ops, saves, entries})
+		rows = append(rows, []float64{ops, saves, entries})
 		ys = append(ys, r.CPU-known)
 	}
-	x, err := nnls3(rows, ys)
+	x, err := nnls(rows, ys)
 	if err != nil {
 		return err
 	}
 	perWrite := x[0]
+	cal.CPU.Write, cal.CPU.WritePerConn = perWrite, 0
 	cal.CPU.Ready, cal.CPU.Entry = x[1], x[2]
-	cal.CPU.Req = perWrite - cal.CPU.Gen
-	if cal.CPU.Req < 0 {
-		// The generator in a process of its own costs more than the
-		// whole per-write cost here (its collector runs less often
-		// there, not more): charge it all to the generator.
-		cal.CPU.Gen, cal.CPU.Req = perWrite, 0
-	}
 	var resid []float64
 	for i, row := range rows {
 		pred := x[0]*row[0] + x[1]*row[1] + x[2]*row[2]
 		resid = append(resid, (pred-ys[i])/runs[i].CPU)
 	}
-	cal.CPU.Fit = fmt.Sprintf("least squares over %d inproc runs: %.1f us/write (generator %.1f, member %.1f), %.1f us/pass, %.2f us/entry; residuals of total CPU %s",
-		len(runs), perWrite*1e6, cal.CPU.Gen*1e6, cal.CPU.Req*1e6, x[1]*1e6, x[2]*1e6, pcts(resid))
+	cal.CPU.Fit = fmt.Sprintf("least squares over %d inproc runs: %.1f us/write, %.1f us/pass, %.2f us/entry; residuals of total CPU %s",
+		len(runs), perWrite*1e6, x[1]*1e6, x[2]*1e6, pcts(resid))
 	return nil
 }
 
@@ -276,9 +274,9 @@ func fitCPU(cal *Calibration, runs []CalRun, mem SaveCal) error {
 func fitThroughModel(cal *Calibration, runs []CalRun, mem SaveCal) error {
 	pr := &Predictor{Cal: cal, Measure: 3000}
 	var resid []float64
-	var x [3]float64
+	var x []float64
 	for round := range 3 {
-		var rows [][3]float64
+		var rows [][]float64
 		var ys []float64
 		resid = resid[:0]
 		for i, r := range runs {
@@ -293,27 +291,27 @@ func fitThroughModel(cal *Calibration, runs []CalRun, mem SaveCal) error {
 			// Weighted by the measured CPU per write: relative errors
 			// count alike for cheap and expensive runs.
 			w := float64(r.Ops) / r.CPU
-			rows = append(rows, [3]float64{w, res.PassesPerWrite * w, res.EntriesPerWrite * w})
+			share := float64(r.Setup.Conns) / float64(r.Setup.Clients)
+			rows = append(rows, []float64{w, share * w, res.PassesPerWrite * w, res.EntriesPerWrite * w})
 			ys = append(ys, y*w)
 		}
 		var err error
-		if x, err = nnls3(rows, ys); err != nil {
+		if x, err = nnls(rows, ys); err != nil {
 			return err
 		}
-		perWrite := x[0]
-		cal.CPU.Ready, cal.CPU.Entry = x[1], x[2]
-		cal.CPU.Req = max(0, perWrite-cal.CPU.Gen)
-		if perWrite < cal.CPU.Gen {
-			cal.CPU.Gen = perWrite
-		}
+		cal.CPU.Write, cal.CPU.WritePerConn, cal.CPU.Ready, cal.CPU.Entry = x[0], x[1], x[2], x[3]
 		for i, row := range rows {
-			resid = append(resid, row[0]*x[0]+row[1]*x[1]+row[2]*x[2]-ys[i])
+			var p float64
+			for j := range row {
+				p += row[j] * x[j]
+			}
+			resid = append(resid, p-ys[i])
 		}
 	}
 	cal.CPU.Fit = fmt.Sprintf("fitted through the model to %d inproc runs (memory backend, 1 to %d members, 1 to %d clients): "+
-		"%.1f us/write (generator %.1f, member %.1f), %.1f us/pass, %.2f us/entry; residuals of CPU per write %s",
-		len(runs), slices.Max(calNodes), calClients[len(calClients)-1][0], x[0]*1e6, cal.CPU.Gen*1e6, cal.CPU.Req*1e6,
-		x[1]*1e6, x[2]*1e6, pcts(resid))
+		"%.1f us/write + %.1f us/write x connections/clients (the generator's share as measured alone: %.1f us at %d clients on %d connections), %.1f us/pass, %.2f us/entry; residuals of CPU per write %s",
+		len(runs), slices.Max(calNodes), calClients[len(calClients)-1][0], x[0]*1e6, x[1]*1e6, cal.CPU.Gen*1e6,
+		genClients, genConns, x[2]*1e6, x[3]*1e6, pcts(resid))
 	return nil
 }
 
@@ -328,84 +326,82 @@ func pcts(v []float64) string {
 	return s + "]"
 }
 
-// nnls3 solves min |A x - y| with x >= 0 for three unknowns by trying
-// every subset of them held at zero, which is exact for so few.
-func nnls3(a [][3]float64, y []float64) ([3]float64, error) {
-	best, bestErr := [3]float64{}, math.Inf(1)
-	found := false
-	for mask := 1; mask < 8; mask++ {
+// nnls solves min |A x - y| with x >= 0 by trying every subset of the
+// unknowns held at zero, which is exact and cheap for the few unknowns here.
+func nnls(a [][]float64, y []float64) ([]float64, error) {
+	k := len(a[0])
+	var best []float64
+	bestErr := math.Inf(1)
+	for mask := 1; mask < 1<<k; mask++ {
 		var idx []int
-		for j := range 3 {
+		for j := range k {
 			if mask&(1<<j) != 0 {
 				idx = append(idx, j)
 			}
 		}
-		x, ok := lstsq(a, y, idx)
-		if !ok {
-			continue
-		}
-		neg := false
-		for _, v := range x {
-			neg = neg || v < 0
-		}
-		if neg {
+		x, ok := lstsq(a, y, idx, k)
+		if !ok || slices.ContainsFunc(x, func(v float64) bool { return v < 0 }) {
 			continue
 		}
 		var sse float64
 		for i, row := range a {
 			p := 0.0
-			for j := range 3 {
+			for j := range k {
 				p += row[j] * x[j]
 			}
 			sse += (p - y[i]) * (p - y[i])
 		}
 		if sse < bestErr {
-			best, bestErr, found = x, sse, true
+			best, bestErr = x, sse
 		}
 	}
-	if !found {
-		return best, fmt.Errorf("%w: the CPU costs cannot be fitted to the runs", ErrCalibration)
+	if best == nil {
+		return nil, fmt.Errorf("%w: the CPU costs cannot be fitted to the runs", ErrCalibration)
 	}
 	return best, nil
 }
 
-// lstsq solves the normal equations for the columns idx; the others are 0.
-func lstsq(a [][3]float64, y []float64, idx []int) ([3]float64, bool) {
-	k := len(idx)
-	var m [3][4]float64
+// lstsq solves the normal equations for the columns idx of k; the others
+// are 0.
+func lstsq(a [][]float64, y []float64, idx []int, k int) ([]float64, bool) {
+	n := len(idx)
+	m := make([][]float64, n)
+	for i := range m {
+		m[i] = make([]float64, n+1)
+	}
 	for r, row := range a {
-		for i := range k {
-			for j := range k {
+		for i := range n {
+			for j := range n {
 				m[i][j] += row[idx[i]] * row[idx[j]]
 			}
-			m[i][k] += row[idx[i]] * y[r]
+			m[i][n] += row[idx[i]] * y[r]
 		}
 	}
-	// Gaussian elimination with partial pivoting.
-	for c := range k {
+	// Gauss-Jordan elimination with partial pivoting.
+	for c := range n {
 		p := c
-		for r := c + 1; r < k; r++ {
+		for r := c + 1; r < n; r++ {
 			if math.Abs(m[r][c]) > math.Abs(m[p][c]) {
 				p = r
 			}
 		}
 		if math.Abs(m[p][c]) < 1e-300 {
-			return [3]float64{}, false
+			return nil, false
 		}
 		m[c], m[p] = m[p], m[c]
-		for r := range k {
+		for r := range n {
 			if r == c {
 				continue
 			}
 			f := m[r][c] / m[c][c]
-			for j := c; j <= k; j++ {
+			for j := c; j <= n; j++ {
 				m[r][j] -= f * m[c][j]
 			}
 		}
 	}
-	var x [3]float64
-	for i := range k {
-		x[idx[i]] = m[i][k] / m[i][i]
+	x := make([]float64, k)
+	for i := range n {
+		x[idx[i]] = m[i][n] / m[i][i]
 	}
 	return x, true
 }

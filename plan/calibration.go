@@ -55,12 +55,16 @@ type Calibration struct {
 
 // CPUCosts are the model's CPU costs as measured here (seconds).
 type CPUCosts struct {
+	// Write and WritePerConn are the CPU per write of the generator and
+	// the member that takes it together: Write plus WritePerConn times
+	// connections/clients (a connection carrying one client's writes
+	// pays its per-call overhead alone; one carrying many shares it).
+	Write        float64 `json:"write_s"`
+	WritePerConn float64 `json:"write_per_conn_s"`
 	// Gen is the load generator's CPU per write (send and response),
-	// measured with the generator in a process of its own.
+	// measured with the generator alone in a process (64 clients on 16
+	// connections): it sets the generator's share of the per-write CPU.
 	Gen float64 `json:"gen_s"`
-	// Req is a member's CPU per client request (take it, answer it): the
-	// fitted per-write cost less the generator's.
-	Req float64 `json:"req_s"`
 	// Ready is the CPU of one raft loop pass; Entry the raft CPU of one
 	// entry appended to a member's log, without its log backend's Save
 	// work (SaveCal has that).
@@ -177,7 +181,7 @@ func (c *Calibration) validate() error {
 	case len(c.Saves) == 0:
 		return errors.New("no Save distributions")
 	}
-	for _, v := range []float64{c.CPU.Gen, c.CPU.Req, c.CPU.Ready, c.CPU.Entry, c.CPU.Apply,
+	for _, v := range []float64{c.CPU.Gen, c.CPU.Write, c.CPU.WritePerConn, c.CPU.Ready, c.CPU.Entry, c.CPU.Apply,
 		c.CPU.MsgInproc, c.CPU.ByteInproc, c.CPU.MsgTCP, c.CPU.ByteTCP} {
 		if math.IsNaN(v) || v < 0 {
 			return fmt.Errorf("a CPU cost is %v", v)
@@ -313,22 +317,23 @@ func (c *Calibration) ModelConfig(s Setup, rate float64) (Built, error) {
 	if shared && profileSensitive(s.Backend) {
 		// Members of one machine share its disk: the native part of every
 		// sync slows with how many sync at once.
-		extra := (c.contention(s.Nodes) - 1) * native.Mean
+		f := c.contention(s.Nodes) - 1
 		for i := range disk.Quantiles {
-			disk.Quantiles[i] += extra
+			disk.Quantiles[i] += f * native.Mean
 		}
-		disk.PerEntry *= c.contention(s.Nodes)
+		disk.PerEntry += f * native.PerEntry
 	}
 
 	msg, byt := c.CPU.MsgInproc, c.CPU.ByteInproc
 	if s.Target == TargetProcess || !shared {
 		msg, byt = c.CPU.MsgTCP, c.CPU.ByteTCP
 	}
+	gen, req := c.writeCPU(s)
 	cfg := model.Config{
 		Nodes: s.Nodes,
 		Costs: model.Costs{
-			GenSend: c.CPU.Gen / 2, GenRecv: c.CPU.Gen / 2,
-			ReqIn: c.CPU.Req / 2, ReqOut: c.CPU.Req / 2,
+			GenSend: gen / 2, GenRecv: gen / 2,
+			ReqIn: req / 2, ReqOut: req / 2,
 			Ready: c.CPU.Ready, Entry: c.CPU.Entry,
 			SaveCall: sv.CPUCall, SaveEntry: sv.CPUEntry,
 			Apply: c.CPU.Apply,
@@ -362,6 +367,19 @@ func (c *Calibration) ModelConfig(s Setup, rate float64) (Built, error) {
 	}
 	b.Config = cfg
 	return b, nil
+}
+
+// writeCPU splits the per-write CPU of s between the generator and the
+// member taking the write: the generator keeps the share it had when
+// measured alone (64 clients on 16 connections).
+func (c *Calibration) writeCPU(s Setup) (gen, req float64) {
+	total := c.CPU.Write + c.CPU.WritePerConn*float64(s.Conns)/float64(s.Clients)
+	atGen := c.CPU.Write + c.CPU.WritePerConn*float64(genConns)/float64(genClients)
+	share := 0.5
+	if atGen > 0 {
+		share = min(1, c.CPU.Gen/atGen)
+	}
+	return total * share, total * (1 - share)
 }
 
 // entryOverhead is the bytes of an entry beyond its key and value: the

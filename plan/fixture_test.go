@@ -20,7 +20,7 @@ func testCalibration() *Calibration {
 	c := &Calibration{
 		Schema: CalibrationSchema,
 		Cores:  2,
-		CPU: CPUCosts{Gen: 40e-6, Req: 30e-6, Ready: 15e-6, Entry: 3e-6, Apply: 8e-6,
+		CPU: CPUCosts{Gen: 40e-6, Write: 70e-6, WritePerConn: 20e-6, Ready: 15e-6, Entry: 3e-6, Apply: 8e-6,
 			MsgInproc: 3e-6, ByteInproc: 1e-9, MsgTCP: 6e-6, ByteTCP: 2e-9},
 		Contention: []ContentionPoint{{1, 1}, {3, 1.2}, {5, 1.3}},
 		Envelope: Envelope{MaxNodes: 5, MaxDelayMs: 5, MinValSize: 64, MaxValSize: 1024,

@@ -49,11 +49,13 @@ func (p *Predictor) Simulate(s Setup, rate float64, seed uint64) (model.Result, 
 	// The warm-up fills the pipeline: every client's first two writes in
 	// closed loop; in open loop the schedule fills it within a few
 	// hundred writes.
-	b.Config.Warmup = 1000
+	b.Config.Warmup, b.Config.Measure = 1000, max(m, s.Clients)
 	if rate == 0 {
-		b.Config.Warmup = max(1000, 2*s.Clients)
+		// A closed loop whose clients' writes go in a few large Saves
+		// (a slow disk under fsync) completes them in lumps: measure
+		// enough rounds of every client for the lumps to average out.
+		b.Config.Warmup, b.Config.Measure = max(1000, 2*s.Clients), max(m, 4*s.Clients)
 	}
-	b.Config.Measure = max(m, s.Clients)
 	b.Config.Seed = p.Seed*7919 + seed
 	r, err := model.Simulate(b.Config)
 	return r, b, err

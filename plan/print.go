@@ -10,8 +10,8 @@ import (
 func PrintCalibration(w io.Writer, c *Calibration) {
 	fmt.Fprintf(w, "Calibration of %s (%d cores), %.0f s\n", c.Host.CPU, c.Cores, c.Duration)
 	us := func(s float64) string { return fmt.Sprintf("%.2f us", s*1e6) }
-	fmt.Fprintf(w, "  generator %s/write, member %s/request, %s/loop pass, %s/entry, apply %s/put\n",
-		us(c.CPU.Gen), us(c.CPU.Req), us(c.CPU.Ready), us(c.CPU.Entry), us(c.CPU.Apply))
+	fmt.Fprintf(w, "  write %s + %s x conns/clients (generator alone %s), %s/loop pass, %s/entry, apply %s/put\n",
+		us(c.CPU.Write), us(c.CPU.WritePerConn), us(c.CPU.Gen), us(c.CPU.Ready), us(c.CPU.Entry), us(c.CPU.Apply))
 	fmt.Fprintf(w, "  transport inproc %s/message + %.3f ns/byte; tcp %s/message + %.3f ns/byte\n",
 		us(c.CPU.MsgInproc), c.CPU.ByteInproc*1e9, us(c.CPU.MsgTCP), c.CPU.ByteTCP*1e9)
 	fmt.Fprintf(w, "  %s\n\n", c.CPU.Fit)

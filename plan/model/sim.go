@@ -20,6 +20,7 @@ const (
 	tApply                  // member m applied entries up to index a
 	tReqOut                 // member m answered request a
 	tGenRecv                // the generator took request a's response
+	tSaveCPU                // member m's log backend worked for a Save (nothing follows)
 )
 
 // Message kinds on peer links.
@@ -94,13 +95,13 @@ type pending struct {
 
 // pool is a set of cores taking tasks first come, first served, without
 // preemption (the tasks are far shorter than the Go scheduler's 10 ms time
-// slice), in two classes. A goroutine woken by another one's channel send
-// (the raft loop by a proposal or a message, the applier by the loop, a
-// request's handler by the applier) takes the waker's processor next, ahead
-// of the run queue (the runtime's runnext slot); work that arrives from the
-// network (a new request, a response at the generator) waits in the queue.
-// So the loop runs as soon as a core frees, which is why its batches stay
-// small even when the cores are saturated.
+// slice), in two classes, after the runtime's runnext slot: a goroutine
+// woken by a channel send from a running one (the raft loop by a proposal
+// or a message, the applier by the loop, a request's handler by the
+// applier) runs next on the waker's core, ahead of the run queue, but a
+// waker has one such slot: the second goroutine it wakes waits in the
+// queue like work that arrives from the network (new requests, responses
+// at the generator) or from a timer (the end of an emulated disk's sleep).
 type pool struct {
 	cores    int // 0: unlimited
 	busy     int
@@ -131,8 +132,10 @@ func (t *taskQueue) pop() pending {
 }
 
 // woken says whether a task kind runs on a goroutine woken by another's
-// send, ahead of the run queue.
-func woken(kind uint8) bool { return kind == tLoop || kind == tApply || kind == tReqOut }
+// send, so it may take the waker's runnext slot.
+func woken(kind uint8) bool {
+	return kind == tLoop || kind == tApply || kind == tReqOut || kind == tSaveCPU
+}
 
 type request struct {
 	due      float64 // intended send time
@@ -202,6 +205,10 @@ type sim struct {
 	freeHead int
 	backlog  []float64
 	backHead int
+
+	// runnext says whether what is being dispatched may still hand a
+	// woken goroutine its core's runnext slot.
+	runnext bool
 
 	// measurement
 	lats       []float64
@@ -360,6 +367,10 @@ func (s *sim) start() {
 }
 
 func (s *sim) dispatch(e event) {
+	// A link's deliverer and a finished task are running goroutines whose
+	// sends may hand over their core; arrivals and the end of a Save come
+	// from the network poller or a timer.
+	s.runnext = e.kind == evDeliver || e.kind >= tGenSend
 	switch e.kind {
 	case evArrival:
 		s.arrive()
@@ -375,7 +386,10 @@ func (s *sim) dispatch(e event) {
 		return
 	}
 	if e.p >= 0 {
-		s.release(e.p)
+		// The core is free: a goroutine the finished task wakes takes it
+		// (runnext); fill then gives what is left to the queue.
+		s.pools[e.p].busy--
+		defer s.fill(e.p)
 	}
 	c := &s.cfg.Costs
 	switch e.kind {
@@ -419,27 +433,30 @@ func (s *sim) submit(p int16, cost float64, kind uint8, m int32, a int64) {
 		return
 	}
 	t := pending{cost: cost, kind: kind, m: m, a: a}
-	if woken(kind) {
+	if woken(kind) && s.runnext {
+		s.runnext = false
 		pl.hi.push(t)
 	} else {
 		pl.lo.push(t)
 	}
 }
 
-func (s *sim) release(p int16) {
+// fill starts queued tasks on pool p's free cores, runnext ones first.
+func (s *sim) fill(p int16) {
 	pl := &s.pools[p]
-	pl.busy--
-	var t pending
-	switch {
-	case !pl.hi.empty():
-		t = pl.hi.pop()
-	case !pl.lo.empty():
-		t = pl.lo.pop()
-	default:
-		return
+	for pl.cores == 0 || pl.busy < pl.cores {
+		var t pending
+		switch {
+		case !pl.hi.empty():
+			t = pl.hi.pop()
+		case !pl.lo.empty():
+			t = pl.lo.pop()
+		default:
+			return
+		}
+		pl.busy++
+		s.ev.push(event{t: s.now + t.cost, kind: t.kind, p: p, m: t.m, a: t.a})
 	}
-	pl.busy++
-	s.ev.push(event{t: s.now + t.cost, kind: t.kind, p: p, m: t.m, a: t.a})
 }
 
 // arrive takes the next open-loop ticket.
@@ -645,8 +662,7 @@ func (s *sim) leaderPass() {
 	m.appended += newEnts
 	m.msgs += int64(msgs + out)
 	m.bytes += int64(bytes + outBytes)
-	cost := c.Ready + float64(newEnts)*(c.Entry+c.SaveEntry) + c.SaveCall +
-		float64(msgs+out)*c.Msg + float64(bytes+outBytes)*c.Byte
+	cost := c.Ready + float64(newEnts)*c.Entry + float64(msgs+out)*c.Msg + float64(bytes+outBytes)*c.Byte
 	s.submit(m.pool, cost, tLoop, 0, 0)
 }
 
@@ -705,8 +721,7 @@ func (s *sim) followerPass(i int32) {
 	m.appended += newEnts
 	m.msgs += int64(msgs + out)
 	m.bytes += int64(bytes + outBytes)
-	cost := c.Ready + float64(newEnts)*(c.Entry+c.SaveEntry) + c.SaveCall +
-		float64(msgs+out)*c.Msg + float64(bytes+outBytes)*c.Byte
+	cost := c.Ready + float64(newEnts)*c.Entry + float64(msgs+out)*c.Msg + float64(bytes+outBytes)*c.Byte
 	s.submit(m.pool, cost, tLoop, i, 0)
 }
 
@@ -723,6 +738,11 @@ func (s *sim) save(i int32) {
 	if i == 0 && s.cfg.LeaderDisk != nil {
 		disk = s.cfg.LeaderDisk
 	}
+	// The backend's CPU (encoding, a sync's kernel time, a flush) is
+	// spent while the Save runs, inside its measured latency: it takes a
+	// core alongside, it does not come before it.
+	c := &s.cfg.Costs
+	s.submit(m.pool, c.SaveCall+float64(m.cycNew)*c.SaveEntry, tSaveCPU, i, 0)
 	lat := disk.NoSync
 	if m.cycNew > 0 {
 		lat = s.draw(disk) + float64(m.cycNew-1)*disk.PerEntry
