@@ -55,7 +55,9 @@ func newPlot(title, x, y string) *plot.Plot {
 	p.Title.TextStyle.Font.Size = vg.Points(11)
 	p.X.Label.Text, p.Y.Label.Text = x, y
 	p.Add(plotter.NewGrid())
-	p.Legend.Top, p.Legend.Left = true, false
+	// Capacity lines run high in their panels: the legend goes below.
+	p.Legend.Top, p.Legend.Left = false, false
+	p.X.Tick.Marker, p.Y.Tick.Marker = plainTicks{}, plainTicks{}
 	return p
 }
 
@@ -221,7 +223,7 @@ func minMax(v [][]float64, f func(a, b float64) float64, init float64) float64 {
 
 func heatmap(dir string, pf *PlanFile) Figure {
 	f := Figure{Name: FigHeatmap, Title: "Capacity by disk and round-trip time",
-		Caption: fmt.Sprintf("Predicted writes/s sustained with p99 <= %g ms, one panel per log backend and cluster size; a cell marked * is extrapolated.", pf.SLO.P99Ms)}
+		Caption: fmt.Sprintf("Predicted writes/s sustained with p99 <= %g ms, one panel per log backend and cluster size, coloured from the panel's lowest (blue) to its highest (red); a cell marked * is extrapolated.", pf.SLO.P99Ms)}
 	var disks []string
 	var rtts []float64
 	type pk struct {
@@ -298,6 +300,19 @@ func heatmap(dir string, pf *PlanFile) Figure {
 	return f
 }
 
+// plainTicks are gonum's default ticks labelled without trailing zeros.
+type plainTicks struct{}
+
+func (plainTicks) Ticks(lo, hi float64) []plot.Tick {
+	ts := plot.DefaultTicks{}.Ticks(lo, hi)
+	for i := range ts {
+		if ts[i].Label != "" {
+			ts[i].Label = strconv.FormatFloat(math.Round(ts[i].Value*1e6)/1e6, 'f', -1, 64)
+		}
+	}
+	return ts
+}
+
 func indexTicks(names []string) plot.ConstantTicks {
 	var t plot.ConstantTicks
 	for i, n := range names {
@@ -360,7 +375,7 @@ func validationFig(dir string, v *Validation) Figure {
 		}
 	}
 	p.X.Min, p.Y.Min, p.X.Max, p.Y.Max = 0, 0, hi, hi
-	p.Legend.Left = true
+	p.Legend.Top, p.Legend.Left = true, true
 	files, err := saveGrid(dir, f.Name, []*plot.Plot{p}, 1)
 	if err != nil {
 		f.Skipped = err.Error()

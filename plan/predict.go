@@ -19,6 +19,9 @@ const (
 	BottleneckLeaderDisk   = "leader-disk"
 	BottleneckFollowerDisk = "follower-disk"
 	BottleneckNetwork      = "network"
+	// BottleneckClients: the clients' own concurrency (each waits for
+	// its write) limits the rate before any resource does.
+	BottleneckClients = "clients"
 )
 
 // Predictor predicts with a calibration.
@@ -99,7 +102,7 @@ func (p *Predictor) Capacity(ctx context.Context, s Setup, obj search.Objective)
 			return search.Outcome{}, err
 		}
 		results[rate] = r
-		return search.Outcome{Rate: rate, Achieved: r.Throughput, P50: r.Latency.P50 * 1e3,
+		return search.Outcome{Rate: rate, Achieved: r.Achieved, P50: r.Latency.P50 * 1e3,
 			P99: r.Latency.P99 * 1e3, P999: r.Latency.P999 * 1e3}, nil
 	}
 	// An open loop with the setup's clients cannot sustain more than
@@ -120,6 +123,9 @@ func (p *Predictor) Capacity(ctx context.Context, s Setup, obj search.Objective)
 	}
 	pred.Util = at.Util
 	pred.Bottleneck = classify(s, at)
+	if res.AboveMax {
+		pred.Bottleneck = BottleneckClients
+	}
 	return pred, nil
 }
 

@@ -212,6 +212,7 @@ type sim struct {
 
 	// measurement
 	lats       []float64
+	dues       []float64 // due times of the measured writes, as lats
 	inWindow   bool
 	winStart   float64
 	winEnd     float64
@@ -274,6 +275,14 @@ type Result struct {
 	// the window's start to the last one's completion, the way the
 	// harness computes a point's throughput.
 	HarnessThroughput float64 `json:"harness_throughput"`
+	// Achieved is the rate an open loop kept up with: the offered rate
+	// less the rate at which writes fell behind, read from how the
+	// measured writes' latency grows with their due time (least squares;
+	// a system that keeps up has no trend, an overloaded one falls
+	// behind by its excess). It averages over every measured write, so
+	// unlike a count of completions in the window it does not jump with
+	// large Saves landing on either side of the window's ends.
+	Achieved float64 `json:"achieved"`
 	Latency           Latency `json:"latency"`
 	Util              Util    `json:"util"`
 	// EntriesPerSave is the leader's mean Save size in the window.
@@ -343,6 +352,7 @@ func newSim(cfg Config) *sim {
 	s.log = make([]int64, 1, s.total+1)
 	s.reqs = make([]request, 0, s.total)
 	s.lats = make([]float64, 0, cfg.Measure)
+	s.dues = make([]float64, 0, cfg.Measure)
 	np := len(s.pools)
 	s.busy0, s.busy1 = make([]float64, np), make([]float64, np)
 	s.loop0, s.loop1 = make([]float64, n), make([]float64, n)
@@ -512,6 +522,7 @@ func (s *sim) done(id int64) {
 	r := &s.reqs[id]
 	if r.measured {
 		s.lats = append(s.lats, s.now-r.due)
+		s.dues = append(s.dues, r.due)
 		s.lastDone = s.now
 	}
 	if s.inWindow {
@@ -880,6 +891,9 @@ func (s *sim) result() (Result, error) {
 	if d := s.lastDone - s.winStart; d > 0 {
 		r.HarnessThroughput = float64(len(s.lats)) / d
 	}
+	if !s.cfg.Load.Closed {
+		r.Achieved = s.cfg.Load.Rate * (1 - max(0, trend(s.dues, s.lats)))
+	}
 	lats := s.lats
 	slices.Sort(lats)
 	var sum float64
@@ -933,4 +947,24 @@ func (s *sim) result() (Result, error) {
 		r.EntriesPerSave = float64(s.entries1[0]-s.entries0[0]) / float64(n)
 	}
 	return r, nil
+}
+
+// trend is the least-squares slope of y against x.
+func trend(x, y []float64) float64 {
+	n := float64(len(x))
+	if n < 2 {
+		return 0
+	}
+	var sx, sy, sxx, sxy float64
+	for i := range x {
+		sx += x[i]
+		sy += y[i]
+		sxx += x[i] * x[i]
+		sxy += x[i] * y[i]
+	}
+	d := n*sxx - sx*sx
+	if d <= 0 {
+		return 0
+	}
+	return (n*sxy - sx*sy) / d
 }
