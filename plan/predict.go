@@ -111,7 +111,7 @@ func (p *Predictor) Capacity(ctx context.Context, s Setup, obj search.Objective)
 	sat := math.Max(closed.HarnessThroughput, 1)
 	// No repeats: the final bracket (the highest rate that passed, the
 	// lowest that failed) is the band.
-	cfg := search.Config{Start: roundTo3(0.95 * sat), Min: 1, Max: roundTo3(1.1 * sat), Resolution: 0.05}
+	cfg := search.Config{Start: roundTo3(0.95 * sat), Min: 1, Max: roundTo3(1.5 * sat), Resolution: 0.05}
 	res, err := search.Find(ctx, cfg, obj, probe, nil)
 	if err != nil {
 		return pred, err

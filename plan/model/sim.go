@@ -283,8 +283,8 @@ type Result struct {
 	// unlike a count of completions in the window it does not jump with
 	// large Saves landing on either side of the window's ends.
 	Achieved float64 `json:"achieved"`
-	Latency           Latency `json:"latency"`
-	Util              Util    `json:"util"`
+	Latency  Latency `json:"latency"`
+	Util     Util    `json:"util"`
 	// EntriesPerSave is the leader's mean Save size in the window.
 	EntriesPerSave float64 `json:"entries_per_save"`
 	// CPUPerWrite is the CPU (s) all pools spent per write completed in
