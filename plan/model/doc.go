@@ -34,10 +34,17 @@
 //   - CPU is a set of cores serving tasks first come, first served, without
 //     preemption: all members and the generator share SharedCores (one
 //     machine), or each member has CoresPerMember and the generator
-//     ClientCores. Task costs are the calibrated constants (exponential
-//     draws only in the queueing tests). Garbage collection and scheduler
+//     ClientCores. A task that wakes a goroutine by a send (a proposal
+//     waking the raft loop, the loop waking the applier, the applier a
+//     waiting request) hands that one goroutine its core next, ahead of
+//     the queue, as the Go runtime's runnext slot does; everything else
+//     queues. Task costs are the calibrated constants (exponential draws
+//     only in the queueing tests). Garbage collection and scheduler
 //     overhead are not separate tasks: calibration measures them as part
 //     of the per-request, per-pass and per-entry costs.
+//   - A log backend's CPU for a Save (encoding, a sync's kernel time, a
+//     flush) takes a core while the Save runs, within its measured
+//     latency, not before it.
 //   - A raft loop pass takes both proposals and messages; the store's loop
 //     takes one or the other per select and then drains its Ready, which
 //     differs only in how work is grouped between two close passes.
@@ -54,7 +61,10 @@
 //   - The open loop schedules writes evenly at the rate (or as a Poisson
 //     process); Clients workers send them and a write due while every
 //     worker is busy waits, its latency counted from when it was due, as
-//     the harness measures.
+//     the harness measures. The rate an open loop keeps up with
+//     (Result.Achieved) is read from the trend of latency against due
+//     time over the measured writes: zero when it keeps up, the excess
+//     when it falls behind.
 //
 // The time unit is the second (float64) throughout.
 package model
