@@ -197,6 +197,11 @@ func calibrate(ctx context.Context, cfg CalibrateConfig, runner clusterRunner) (
 		return nil, err
 	}
 	say("fit: %s", cal.CPU.Fit)
+	// Set after the fit, which matches CPU time, not wall time: the share
+	// of the cores others took slows predictions for this machine, not
+	// the costs themselves.
+	cal.AvailableCores = availableCores(runs, cal.Cores)
+	say("the saturated runs got %.2f of %d cores", cal.AvailableCores, cal.Cores)
 
 	// The in-sample check: what the model says of the runs it was fitted
 	// to.

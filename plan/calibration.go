@@ -34,8 +34,12 @@ type Calibration struct {
 	Host     results.Host `json:"host"`
 	Duration float64      `json:"duration_s"`
 	// Cores are the cores every calibration run shared: the machine a
-	// cores_per_member 0 prediction describes.
-	Cores int `json:"cores"`
+	// cores_per_member 0 prediction describes. AvailableCores is how much
+	// of them the saturated calibration runs got (CPU time over wall
+	// time): less than Cores when other work shared the machine, which a
+	// prediction for this machine then assumes it still does.
+	Cores          int     `json:"cores"`
+	AvailableCores float64 `json:"available_cores,omitempty"`
 	// CPU are the costs per task, in seconds of CPU.
 	CPU CPUCosts `json:"cpu"`
 	// Saves are the Save latency distributions and CPU of each log
@@ -347,6 +351,10 @@ func (c *Calibration) ModelConfig(s Setup, rate float64) (Built, error) {
 	}
 	if shared {
 		cfg.SharedCores = c.Cores
+		if a := c.AvailableCores; a > 0 && a < float64(c.Cores) {
+			// The cores ran slower by the share others took.
+			scaleCosts(&cfg.Costs, float64(c.Cores)/a)
+		}
 	} else {
 		cfg.CoresPerMember = s.CoresPerMember
 		cfg.ClientCores = s.CoresPerMember
@@ -380,6 +388,29 @@ func (c *Calibration) writeCPU(s Setup) (gen, req float64) {
 		share = min(1, c.CPU.Gen/atGen)
 	}
 	return total * share, total * (1 - share)
+}
+
+func scaleCosts(c *model.Costs, f float64) {
+	for _, v := range []*float64{&c.GenSend, &c.GenRecv, &c.ReqIn, &c.ReqOut, &c.Ready, &c.Entry,
+		&c.SaveCall, &c.SaveEntry, &c.Apply, &c.Msg, &c.Byte} {
+		*v *= f
+	}
+}
+
+// availableCores is the median, over the calibration runs that kept the
+// cores busy (the most clients), of the CPU they used per second.
+func availableCores(runs []CalRun, cores int) float64 {
+	most := 0
+	for _, r := range runs {
+		most = max(most, r.Setup.Clients)
+	}
+	var v []float64
+	for _, r := range runs {
+		if r.Setup.Clients == most && r.Seconds > 0 {
+			v = append(v, min(float64(cores), r.CPU/r.Seconds))
+		}
+	}
+	return median(v)
 }
 
 // entryOverhead is the bytes of an entry beyond its key and value: the

@@ -48,7 +48,10 @@
 //     machine's per-task CPU, on as many cores per member as asked.
 //   - cores_per_member 0 is this machine: every member and the generator
 //     share its cores, and members share its disk (the contention factor
-//     slows the native part of every sync). With dedicated cores, every
+//     slows the native part of every sync). If other work took part of the
+//     cores while calibration's saturated runs ran (CPU time over wall
+//     time below the core count), the prediction assumes it still does:
+//     its CPU costs are scaled by cores over available cores. With dedicated cores, every
 //     member has a disk of its own and the generator a machine of its own
 //     with as many cores as a member; messages cost what TCP costs.
 //   - A disk profile that was not calibrated is its definition (a fixed

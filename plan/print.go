@@ -8,7 +8,7 @@ import (
 
 // PrintCalibration prints what a calibration measured.
 func PrintCalibration(w io.Writer, c *Calibration) {
-	fmt.Fprintf(w, "Calibration of %s (%d cores), %.0f s\n", c.Host.CPU, c.Cores, c.Duration)
+	fmt.Fprintf(w, "Calibration of %s (%d cores; the saturated runs got %.2f of them), %.0f s\n", c.Host.CPU, c.Cores, c.AvailableCores, c.Duration)
 	us := func(s float64) string { return fmt.Sprintf("%.2f us", s*1e6) }
 	fmt.Fprintf(w, "  write %s + %s x conns/clients (generator alone %s), %s/loop pass, %s/entry, apply %s/put\n",
 		us(c.CPU.Write), us(c.CPU.WritePerConn), us(c.CPU.Gen), us(c.CPU.Ready), us(c.CPU.Entry), us(c.CPU.Apply))
