@@ -306,7 +306,27 @@ func (c *Calibration) ModelConfig(s Setup, rate float64) (Built, error) {
 		return b, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	sv := native
-	if profileSensitive(s.Backend) && s.DiskProfile != diskprofile.Native {
+	shared := s.CoresPerMember == 0
+	if profileSensitive(s.Backend) && s.DiskProfile != diskprofile.Native && !shared {
+		// A dedicated server with that disk: its syncs take what the
+		// profile says, not what emulating it here took (on top of this
+		// machine's own disk, plus the sleep's timer slack).
+		mem, ok := c.save("memory", diskprofile.Native)
+		if !ok {
+			return b, fmt.Errorf("%w: the memory backend was not calibrated", ErrCalibration)
+		}
+		base := mem
+		base.Backend = s.Backend
+		if s.Backend == "fsync" {
+			base.PerEntry = 0
+		}
+		sv = composeProfile(base, prof)
+		sv.CPUCall, sv.CPUEntry = native.CPUCall, native.CPUEntry
+		if s.Backend == "fsync" {
+			sv.PerEntry = prof.SyncLatency.Seconds() + prof.Jitter.Seconds()/2
+		}
+		b.Extrapolated = append(b.Extrapolated, fmt.Sprintf("disk %s as its profile defines it (%v + up to %v per sync)", s.DiskProfile, prof.SyncLatency, prof.Jitter))
+	} else if profileSensitive(s.Backend) && s.DiskProfile != diskprofile.Native {
 		if cal, ok := c.save(s.Backend, s.DiskProfile); ok {
 			sv = cal
 		} else {
@@ -317,7 +337,6 @@ func (c *Calibration) ModelConfig(s Setup, rate float64) (Built, error) {
 		}
 	}
 	disk := model.Disk{Quantiles: slices.Clone(sv.Quantiles), PerEntry: sv.PerEntry}
-	shared := s.CoresPerMember == 0
 	if shared && profileSensitive(s.Backend) {
 		// Members of one machine share its disk: the native part of every
 		// sync slows with how many sync at once.
@@ -351,10 +370,8 @@ func (c *Calibration) ModelConfig(s Setup, rate float64) (Built, error) {
 	}
 	if shared {
 		cfg.SharedCores = c.Cores
-		if a := c.AvailableCores; a > 0 && a < float64(c.Cores) {
-			// The cores ran slower by the share others took.
-			scaleCosts(&cfg.Costs, float64(c.Cores)/a)
-		}
+		// The cores run slower by the share others took.
+		scaleCosts(&cfg.Costs, c.cpuScale())
 	} else {
 		cfg.CoresPerMember = s.CoresPerMember
 		cfg.ClientCores = s.CoresPerMember
@@ -388,6 +405,15 @@ func (c *Calibration) writeCPU(s Setup) (gen, req float64) {
 		share = min(1, c.CPU.Gen/atGen)
 	}
 	return total * share, total * (1 - share)
+}
+
+// cpuScale is how much slower this machine's cores were for the cluster
+// than their count says: cores over available cores, 1 when unknown.
+func (c *Calibration) cpuScale() float64 {
+	if a := c.AvailableCores; a > 0 && a < float64(c.Cores) {
+		return float64(c.Cores) / a
+	}
+	return 1
 }
 
 func scaleCosts(c *model.Costs, f float64) {

@@ -57,6 +57,10 @@
 //   - A disk profile that was not calibrated is its definition (a fixed
 //     latency plus a uniform jitter) added to the native distribution,
 //     as diskprofile adds it; such predictions are marked extrapolated.
+//     On dedicated servers a profile is the server's disk: its syncs take
+//     what the profile defines, without this machine's disk underneath
+//     or the emulation's timer slack, and with the sync's CPU measured
+//     here.
 //   - Predictions beyond the calibrated envelope (more members than the
 //     calibration ran, one-way delays above 5 ms, values more than four
 //     times larger or smaller, more than 1000 clients, dedicated cores)
@@ -67,9 +71,8 @@
 //     the median error of the calibration's validation when there is one.
 //   - The bottleneck is the resource nearest saturation at the predicted
 //     capacity (shared or per-member CPU, the leader's raft loop, a
-//     member's Saves); when none is above 60% busy the objective is bound
-//     by latency, and the network is named when a round trip is at least
-//     half the median latency.
+//     member's Saves), or the network when none is above 60% busy and a
+//     round trip is at least half the median latency.
 //
 // # Files
 //

@@ -52,7 +52,10 @@ func (p *Predictor) Simulate(s Setup, rate float64, seed uint64) (model.Result, 
 	// The warm-up fills the pipeline: every client's first two writes in
 	// closed loop; in open loop the schedule fills it within a few
 	// hundred writes.
-	b.Config.Warmup, b.Config.Measure = 1000, max(m, s.Clients)
+	// In open loop, at least 100 ms of warm-up and 150 ms measured: at
+	// high rates a count of writes alone would end the run while the
+	// loops are still settling into the batch size the rate gives them.
+	b.Config.Warmup, b.Config.Measure = max(1000, int(0.1*rate)), max(m, s.Clients, int(0.15*rate))
 	if rate == 0 {
 		// A closed loop whose clients' writes go in a few large Saves
 		// (a slow disk under fsync) completes them in lumps: measure
@@ -129,9 +132,8 @@ func (p *Predictor) Capacity(ctx context.Context, s Setup, obj search.Objective)
 	return pred, nil
 }
 
-// classify names the resource closest to saturation; when none is near
-// it, the objective is bound by latency, and the delay on the path names
-// it: the network when a round trip outweighs a Save.
+// classify names the resource closest to saturation, or the network when
+// none is near it and a round trip is at least half the median latency.
 func classify(s Setup, r model.Result) string {
 	u := r.Util
 	type cand struct {
@@ -153,16 +155,10 @@ func classify(s Setup, r model.Result) string {
 			best = c
 		}
 	}
-	if best.v >= 0.6 {
-		return best.name
-	}
-	if s.Nodes > 1 && s.RTT().Seconds() >= r.Latency.P50/2 {
+	if best.v < 0.6 && s.Nodes > 1 && s.RTT().Seconds() >= r.Latency.P50/2 {
 		return BottleneckNetwork
 	}
-	if u.FollowerDisk >= u.LeaderDisk && s.Nodes > 1 {
-		return BottleneckFollowerDisk
-	}
-	return BottleneckLeaderDisk
+	return best.name
 }
 
 func roundTo3(r float64) float64 {
