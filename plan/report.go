@@ -169,10 +169,10 @@ func PrintPlan(w io.Writer, pf *PlanFile) {
 // PrintValidation prints a validation's error table and summary.
 func PrintValidation(w io.Writer, v *Validation) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "point\tmeasured/s\tpredicted/s\terror\tp99 ms meas\tp99 ms model\tat capacity\tbottleneck\tnote\t")
+	fmt.Fprintln(tw, "point\tmeasured/s\tpredicted/s\terror\tp99 ms meas\tp99 ms model\tCPU us/write meas\tmodel\tat capacity\tbottleneck\tnote\t")
 	for _, p := range v.Points {
 		if p.Skipped != "" {
-			fmt.Fprintf(tw, "%s\t\t\t\t\t\t\t\tskipped: %s\t\n", p.Label, p.Skipped)
+			fmt.Fprintf(tw, "%s\t\t\t\t\t\t\t\t\t\tskipped: %s\t\n", p.Label, p.Skipped)
 			continue
 		}
 		var notes []string
@@ -186,8 +186,12 @@ func PrintValidation(w io.Writer, v *Validation) {
 		if p.AtCapacity {
 			capTag = "yes"
 		}
-		fmt.Fprintf(tw, "%s\t%.0f\t%.0f\t%+.0f%%\t%.1f\t%.1f\t%s\t%s\t%s\t\n", p.Label, p.Measured, p.Predicted, 100*p.Error,
-			p.MeasuredP99, p.PredictedP99, capTag, p.Bottleneck, joinShort(notes))
+		cpuM, cpuP := "", ""
+		if p.MeasuredCPU > 0 {
+			cpuM, cpuP = fmt.Sprintf("%.0f", p.MeasuredCPU), fmt.Sprintf("%.0f", p.PredictedCPU)
+		}
+		fmt.Fprintf(tw, "%s\t%.0f\t%.0f\t%+.0f%%\t%.1f\t%.1f\t%s\t%s\t%s\t%s\t%s\t\n", p.Label, p.Measured, p.Predicted, 100*p.Error,
+			p.MeasuredP99, p.PredictedP99, cpuM, cpuP, capTag, p.Bottleneck, joinShort(notes))
 	}
 	tw.Flush()
 	s := v.AtCapacity
@@ -195,6 +199,10 @@ func PrintValidation(w io.Writer, v *Validation) {
 		s.N, 100*s.Median, 100*s.Worst, 100*s.Bias, s.Within15, s.Within25, s.Within30)
 	a := v.All
 	fmt.Fprintf(w, "All points predicted: %d, median |error| %.1f%%, worst %.1f%%, median error %+.1f%%\n", a.N, 100*a.Median, 100*a.Worst, 100*a.Bias)
+	if c := v.CPUPerWrite; c.N > 0 {
+		fmt.Fprintf(w, "CPU per write (inproc points; independent of what other work took): %d points, median |error| %.1f%%, worst %.1f%%, median error %+.1f%%\n",
+			c.N, 100*c.Median, 100*c.Worst, 100*c.Bias)
+	}
 }
 
 // WriteValidation saves v as dir/validation.json.

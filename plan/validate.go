@@ -31,6 +31,11 @@ type Validation struct {
 	// predicted.
 	AtCapacity Summary `json:"at_capacity"`
 	All        Summary `json:"all"`
+	// CPUPerWrite summarises the error of the CPU per write, over the
+	// inproc points (where the process's CPU is every member's and the
+	// generator's): unlike throughput it does not depend on how much of
+	// the machine other work left the run.
+	CPUPerWrite Summary `json:"cpu_per_write"`
 }
 
 // Summary is the error of a set of predictions of throughput: relative,
@@ -65,6 +70,10 @@ type ValidationPoint struct {
 	Error        float64 `json:"error"`
 	MeasuredP99  float64 `json:"measured_p99_ms"`
 	PredictedP99 float64 `json:"predicted_p99_ms"`
+	// CPU per write (us), measured (inproc points: the process's CPU,
+	// members and generator) and predicted; 0 when unknown.
+	MeasuredCPU  float64 `json:"measured_cpu_us,omitempty"`
+	PredictedCPU float64 `json:"predicted_cpu_us,omitempty"`
 	AtCapacity   bool    `json:"at_capacity"`
 	// InCalibration: a calibration run had the same configuration.
 	InCalibration bool     `json:"in_calibration,omitempty"`
@@ -144,6 +153,13 @@ func (p *Predictor) validatePoint(dir string, i int, pt *results.Point, backends
 		return vp
 	}
 	vp.Predicted, vp.PredictedP99 = r.HarnessThroughput, r.Latency.P99*1e3
+	if pt.CPUShared && pt.GeneratorCPUS > 0 && pt.Ops > 0 {
+		vp.MeasuredCPU = pt.GeneratorCPUS / float64(pt.Ops+pt.Errors) * 1e6
+		// The model's CPU is in the machine's full cores; a calibration
+		// that ran on part of them scales its costs up, which a CPU-time
+		// figure must not include.
+		vp.PredictedCPU = r.CPUPerWrite * 1e6 / p.Cal.cpuScale()
+	}
 	vp.Error = (vp.Predicted - vp.Measured) / vp.Measured
 	vp.Extrapolated = b.Extrapolated
 	vp.Bottleneck = classify(s, r)
@@ -219,6 +235,13 @@ func (v *Validation) summarise() {
 		}
 	}
 	v.AtCapacity, v.All = summarize(cap), summarize(all)
+	var cpu []float64
+	for _, p := range v.Points {
+		if p.Skipped == "" && p.MeasuredCPU > 0 && p.PredictedCPU > 0 {
+			cpu = append(cpu, (p.PredictedCPU-p.MeasuredCPU)/p.MeasuredCPU)
+		}
+	}
+	v.CPUPerWrite = summarize(cpu)
 }
 
 func summarize(errs []float64) Summary {
