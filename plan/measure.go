@@ -298,7 +298,9 @@ func (m *Measurer) Measure(ctx context.Context, cfg MeasureConfig, obj search.Ob
 		pp := pointOf(s)
 		pp.MaxWritesS, pp.P99MsAtMax, pp.Low, pp.High = res.Max, res.P99AtMax, res.Low, res.High
 		pp.Probes, pp.Found = len(res.Probes), err == nil
-		pp.Bottleneck = "measured"
+		// A measurement shows where the knee is, not which resource made
+		// it: `plan validate` asks the model that.
+		pp.Bottleneck = BottleneckUnknown
 		switch {
 		case res.BelowMin:
 			pp.Note = fmt.Sprintf("fails the objective even at %g writes/s", cfg.Search.Min)

@@ -22,6 +22,9 @@ const (
 	// BottleneckClients: the clients' own concurrency (each waits for
 	// its write) limits the rate before any resource does.
 	BottleneckClients = "clients"
+	// BottleneckUnknown is a measured knee's: measuring finds the rate,
+	// not the resource.
+	BottleneckUnknown = "unknown"
 )
 
 // Predictor predicts with a calibration.
