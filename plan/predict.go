@@ -62,8 +62,8 @@ func (p *Predictor) Simulate(s Setup, rate float64, seed uint64) (model.Result, 
 	if rate == 0 {
 		// A closed loop whose clients' writes go in a few large Saves
 		// (a slow disk under fsync) completes them in lumps: measure
-		// enough rounds of every client for the lumps to average out.
-		b.Config.Warmup, b.Config.Measure = max(1000, 2*s.Clients), max(m, 4*s.Clients)
+		// three rounds of every client, so the lumps average out.
+		b.Config.Warmup, b.Config.Measure = 1000+s.Clients, max(m, 3*s.Clients)
 	}
 	b.Config.Seed = p.Seed*7919 + seed
 	r, err := model.Simulate(b.Config)
@@ -115,9 +115,19 @@ func (p *Predictor) Capacity(ctx context.Context, s Setup, obj search.Objective)
 	// the closed loop of the same clients completes: the search starts
 	// just below that and never probes far above it.
 	sat := math.Max(closed.HarnessThroughput, 1)
+	// A light load first: one that misses the objective there (a round
+	// trip longer than the objective allows) misses it at any rate, and
+	// needs no search down to it.
+	floor := math.Max(roundTo3(sat/50), 1)
+	if out, err := probe(ctx, floor); err != nil {
+		return pred, err
+	} else if ok, _ := obj.Judge(out); !ok {
+		pred.Util, pred.Bottleneck = results[floor].Util, classify(s, results[floor])
+		return pred, nil
+	}
 	// No repeats: the final bracket (the highest rate that passed, the
 	// lowest that failed) is the band.
-	cfg := search.Config{Start: roundTo3(0.95 * sat), Min: 1, Max: roundTo3(1.5 * sat), Resolution: 0.05}
+	cfg := search.Config{Start: roundTo3(0.95 * sat), Min: floor, Max: roundTo3(1.2 * sat), Resolution: 0.05}
 	res, err := search.Find(ctx, cfg, obj, probe, nil)
 	if err != nil {
 		return pred, err
@@ -129,7 +139,7 @@ func (p *Predictor) Capacity(ctx context.Context, s Setup, obj search.Objective)
 	}
 	pred.Util = at.Util
 	pred.Bottleneck = classify(s, at)
-	if res.AboveMax {
+	if res.AboveMax && busiest(at.Util) < 0.6 {
 		pred.Bottleneck = BottleneckClients
 	}
 	return pred, nil
@@ -162,6 +172,10 @@ func classify(s Setup, r model.Result) string {
 		return BottleneckNetwork
 	}
 	return best.name
+}
+
+func busiest(u model.Util) float64 {
+	return max(u.SharedCPU, u.LeaderCPU, u.FollowerCPU, u.ClientCPU, u.LeaderDisk, u.FollowerDisk, u.LeaderLoop)
 }
 
 func roundTo3(r float64) float64 {
