@@ -93,7 +93,7 @@ func calibrate(ctx context.Context, cfg CalibrateConfig, runner clusterRunner) (
 	defer os.RemoveAll(tmp)
 
 	cal := &Calibration{Schema: CalibrationSchema, Created: started.UTC(),
-		Host: ProbeHost(ctx, tmp), Cores: numCPU()}
+		Host: probeHost(ctx, tmp), Cores: numCPU()}
 
 	// Save latency and CPU of each backend, on each profile for those
 	// whose Save waits for the disk.

@@ -81,8 +81,8 @@ func (h HarnessProber) Probe(ctx context.Context, spec ProbeSpec) (*results.Run,
 	return harness.Bench(ctx, b, h.Backends)
 }
 
-// ProbeHost describes this machine for calibration.json.
-func ProbeHost(ctx context.Context, dir string) results.Host { return harness.ProbeHost(ctx, dir) }
+// probeHost describes this machine for calibration.json.
+func probeHost(ctx context.Context, dir string) results.Host { return harness.ProbeHost(ctx, dir) }
 
 // clusterRunner runs the calibration's cluster runs.
 type clusterRunner interface {
