@@ -1,5 +1,6 @@
 package model
 
+// message is one raft message on a peer link, as much of it as the model needs.
 type message struct {
 	kind   uint8
 	lo, hi int64 // mApp: entry indexes; mProp: positions in the sender's forward buffer
@@ -9,6 +10,7 @@ type message struct {
 	bytes  int
 }
 
+// inMsg is a message delivered to a member, with its sender.
 type inMsg struct {
 	from int32
 	message
