@@ -212,7 +212,8 @@ func calibrate(ctx context.Context, cfg CalibrateConfig, runner clusterRunner) (
 			return nil, err
 		}
 		runs[i].Predicted = r.HarnessThroughput
-		runs[i].PredictedCPU = r.CPUPerWrite
+		// In CPU time: the share others took of the cores is not CPU spent.
+		runs[i].PredictedCPU = r.CPUPerWrite / cal.cpuScale()
 	}
 	gr.Predicted = 0
 	cal.Runs = append([]CalRun{gr}, runs...)
