@@ -272,3 +272,23 @@ func TestCleanTickLabels(t *testing.T) {
 		})
 	}
 }
+
+// TestReportOpensWithHeadline checks the report's order: the headline
+// table of best throughputs comes before the configuration dump.
+func TestReportOpensWithHeadline(t *testing.T) {
+	dir := t.TempDir()
+	if err := results.Write(dir, syntheticRun()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := RenderDir(dir); err != nil {
+		t.Fatal(err)
+	}
+	html, err := os.ReadFile(filepath.Join(dir, ReportFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	head, run := strings.Index(string(html), `id="headline"`), strings.Index(string(html), "What was run")
+	if head < 0 || run < 0 || head > run {
+		t.Fatalf("headline at %d, what was run at %d", head, run)
+	}
+}

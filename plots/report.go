@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"html/template"
 	"os"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -32,6 +33,10 @@ type reportData struct {
 	Rows      [][]string
 	Generated string
 	Labels    []string // the runs' labels explained
+	// Headline is the short answer the report opens with: the highest
+	// throughput of each backend at each cluster size, closed loop.
+	HeadHeader []string
+	HeadRows   [][]string
 }
 
 func writeReport(path string, run *results.Run, figs []Figure) error {
@@ -48,6 +53,7 @@ func writeReport(path string, run *results.Run, figs []Figure) error {
 		}
 	}
 	d.Header, d.Rows = pointsTable(run)
+	d.HeadHeader, d.HeadRows = headline(run)
 	unsafe, emulated := map[string]bool{}, map[string]bool{}
 	for _, p := range run.Points {
 		if p.Unsafe != "" && !unsafe[p.Unsafe] {
@@ -73,6 +79,43 @@ func writeReport(path string, run *results.Run, figs []Figure) error {
 		return fmt.Errorf("%w: %w", ErrRender, err)
 	}
 	return nil
+}
+
+// headlineRows bounds the headline table: an answer, not the data.
+const headlineRows = 12
+
+// headline is, for each target and backend and cluster size, the closed-loop
+// point with the highest throughput (disk, delay and clients named), most
+// throughput first: the few lines a reader wants before the details.
+func headline(run *results.Run) ([]string, [][]string) {
+	header := []string{"target", "backend", "nodes", "disk", "net delay (ms)", "clients", "throughput (ops/s)", "p99 (ms)"}
+	best := map[string]*results.Point{}
+	var order []string
+	for i := range run.Points {
+		p := &run.Points[i]
+		if p.Mode != results.ModeClosed {
+			continue
+		}
+		k := p.Target + "|" + p.Backend + "|" + strconv.Itoa(p.Nodes)
+		if b, ok := best[k]; !ok || p.Throughput > b.Throughput {
+			if !ok {
+				order = append(order, k)
+			}
+			best[k] = p
+		}
+	}
+	sort.SliceStable(order, func(i, j int) bool { return best[order[i]].Throughput > best[order[j]].Throughput })
+	var rows [][]string
+	for _, k := range order[:min(headlineRows, len(order))] {
+		p := best[k]
+		backend := p.Backend
+		if p.Unsafe != "" {
+			backend += " (unsafe)"
+		}
+		rows = append(rows, []string{p.Target, backend, strconv.Itoa(p.Nodes), p.DiskProfile, fmtF(p.NetDelayMs),
+			strconv.Itoa(p.Clients), fmtF(p.Throughput), fmtF(p.LatencyMs.P99)})
+	}
+	return header, rows
 }
 
 // pointsTable is every point's main fields, latency in milliseconds.
@@ -126,6 +169,11 @@ dl{display:grid;grid-template-columns:max-content auto;gap:.2em 1em} dt{font-wei
 {{range .Rec.Notes}}<p class="note">{{.}}</p>{{end}}
 {{range .Rec.Failed}}<p class="bad">Point not measured: {{.}}</p>{{end}}
 {{range .Labels}}<p class="note">{{.}}</p>{{end}}
+{{if .HeadRows}}<h2>Headline</h2>
+<p>The highest closed-loop throughput of each backend at each cluster size (of {{len .Run.Points}} points; all of them are below).</p>
+<table id="headline"><tr>{{range .HeadHeader}}<th>{{.}}</th>{{end}}</tr>
+{{range .HeadRows}}<tr>{{range .}}<td>{{.}}</td>{{end}}</tr>
+{{end}}</table>{{end}}
 
 <h2>What was run</h2>
 <dl>

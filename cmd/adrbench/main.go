@@ -54,6 +54,7 @@ func newRootCmd(backends catalog.Configs) *cobra.Command {
 	root.AddCommand(newBenchCmd(backends.Registry()))
 	root.AddCommand(newSweepCmd(backends.Registry()))
 	root.AddCommand(newPlotCmd())
+	root.AddCommand(newPlanCmd(backends.Registry()))
 	return root
 }
 

@@ -13,8 +13,9 @@
 // and nothing imports the binary.
 //
 // References: Markdown links to relative paths, and paths under one of the
-// repository's top-level folders mentioned in Go files or Markdown, must
-// name a file or folder that exists; so must a bare document name ending
+// repository's top-level folders mentioned in Go files or Markdown (with a
+// file extension, or a trailing slash for a folder, which tells them from
+// labels such as "adr/native"), must name a file or folder that exists; so must a bare document name ending
 // in .md.
 //
 // Package state: outside package main there is no init function and no

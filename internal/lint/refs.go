@@ -103,7 +103,7 @@ func (r References) checkFile(path, rel string, isMD bool, pathRef *regexp.Regex
 		}
 		for _, m := range pathRef.FindAllStringSubmatch(line, -1) {
 			ref := strings.TrimRight(m[1], ".")
-			if ref == "" || r.generated(ref) {
+			if ref == "" || r.generated(ref) || !looksLikeFile(ref) {
 				continue
 			}
 			if !exists(filepath.Join(r.Root, ref)) && !exists(filepath.Join(dir, ref)) {
@@ -117,6 +117,13 @@ func (r References) checkFile(path, rel string, isMD bool, pathRef *regexp.Regex
 		}
 	}
 	return out, sc.Err()
+}
+
+// looksLikeFile tells a path from a label that happens to start with a
+// folder's name ("adr/ssd-2015", "configs/op"): a file has an extension,
+// and a folder is written with its trailing slash.
+func looksLikeFile(ref string) bool {
+	return strings.HasSuffix(ref, "/") || filepath.Ext(ref) != ""
 }
 
 func (r References) generated(ref string) bool {
