@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"log/slog"
 	"testing"
 	"time"
 
@@ -130,6 +131,8 @@ type harness struct {
 	// sim is the region of the backend opened last (Factory.RegionSize);
 	// the next open maps what it holds, as a restarted process would.
 	sim *adr.Sim
+	// log, when set, is where opened backends log.
+	log *slog.Logger
 }
 
 // openOn opens the backend on fsys and, for a backend with a region, on
@@ -156,7 +159,16 @@ func (h *harness) openAt(fsys vfs.FS, img []byte, live bool) (logbackends.Backen
 		}
 		p.Region = sim
 	}
-	return h.f.Open(logbackends.Env{Dir: dir, FS: fsys}, p)
+	return h.f.Open(logbackends.Env{Dir: dir, FS: fsys, Log: h.logger()}, p)
+}
+
+// logger is where the backends the harness opens log: nowhere unless a
+// case asked to read it.
+func (h *harness) logger() *slog.Logger {
+	if h.log != nil {
+		return h.log
+	}
+	return slog.New(slog.DiscardHandler)
 }
 
 func (h *harness) open() logbackends.Backend {

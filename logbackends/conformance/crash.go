@@ -3,6 +3,7 @@ package conformance
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand"
 	"strings"
 	"syscall"
@@ -163,55 +164,132 @@ func lastSegment(t *testing.T, fsys vfs.FS) segment.SegmentInfo {
 	return segs[len(segs)-1]
 }
 
+// bigEntry is entry i of term 1 with data long enough that its record
+// spans sectors.
+func bigEntry(i uint64) *raftpb.Entry {
+	e := ent(i, 1)
+	e.Data = append(e.Data, make([]byte, 1500)...)
+	for k := range e.Data[len(e.Data)-1500:] {
+		e.Data[len(e.Data)-1500+k] = byte(k%251 + 1)
+	}
+	return e
+}
+
+// testTornTail damages the last Save of a closed log as a crash that left
+// it unsynced can (whole sectors of its write never reached the disk) and
+// checks the backend cuts it, counts the cut in its Stats, logs it, and
+// goes on.
 func testTornTail(t *testing.T, h *harness) {
 	tests := []struct {
 		name string
-		hurt func(t *testing.T, fsys *vfs.Mem, seg segment.SegmentInfo)
+		// hurt damages the record r of the big entry; the HardState record
+		// of the same Save follows it.
+		hurt func(t *testing.T, fsys vfs.FS, seg segment.SegmentInfo, r segment.RecordInfo)
 	}{
-		{"garbage after the last record", func(t *testing.T, fsys *vfs.Mem, seg segment.SegmentInfo) {
-			r := seg.Records[len(seg.Records)-1]
-			hurt(t, fsys, seg.Path, r.Offset+r.Size, []byte(strings.Repeat("\xde\xad\xbe\xef", 20)))
+		{"a record's sectors after its first lost, and the writes after it", func(t *testing.T, fsys vfs.FS, seg segment.SegmentInfo, r segment.RecordInfo) {
+			b := (r.Offset/vfs.SectorSize + 1) * vfs.SectorSize
+			end := seg.Records[len(seg.Records)-1]
+			hurt(t, fsys, seg.Path, b, make([]byte, end.Offset+end.Size-b))
 		}},
-		{"half a record after the last", func(t *testing.T, fsys *vfs.Mem, seg segment.SegmentInfo) {
-			r := seg.Records[len(seg.Records)-1]
-			f, _ := fsys.Open(seg.Path)
-			b := make([]byte, r.Size)
-			f.ReadAt(b, r.Offset)
-			f.Close()
-			hurt(t, fsys, seg.Path, r.Offset+r.Size, b[:r.Size/2])
+		{"a middle sector of a record lost, the write after it landed", func(t *testing.T, fsys vfs.FS, seg segment.SegmentInfo, r segment.RecordInfo) {
+			b := (r.Offset/vfs.SectorSize + 1) * vfs.SectorSize
+			hurt(t, fsys, seg.Path, b, make([]byte, vfs.SectorSize))
+		}},
+		{"a whole record lost, the write after it landed", func(t *testing.T, fsys vfs.FS, seg segment.SegmentInfo, r segment.RecordInfo) {
+			hurt(t, fsys, seg.Path, r.Offset, make([]byte, r.Size))
 		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			h := &harness{t: t, f: h.f, fs: vfs.NewMem()}
 			savedLog(t, h, 40)
-			tt.hurt(t, h.fs, lastSegment(t, h.fs))
 			b := h.open()
+			must(t, b.Save(hardState(1, 40), []*raftpb.Entry{bigEntry(41)}, nil, true))
+			must(t, b.Close())
+			seg := lastSegment(t, h.fs)
+			var r segment.RecordInfo
+			for _, rec := range seg.Records {
+				if rec.Type == segment.TypeEntry && rec.Size > 1500 {
+					r = rec
+				}
+			}
+			if r.Size == 0 {
+				t.Fatalf("no record of entry 41 in %s", seg.Path)
+			}
+			tt.hurt(t, h.fs, seg, r)
+
+			var out strings.Builder
+			h.log = slog.New(slog.NewTextHandler(&out, nil))
+			b = h.open()
 			checkLog(t, b, 1, repeat(1, 40))
-			save(t, b, nil, ents(41, 45, 1))
+			if hs, _, _ := b.InitialState(); hs.GetCommit() != 36 {
+				t.Fatalf("hard state %v after the cut, want the one saved with entries 36..40", hs)
+			}
+			st := b.Stats()
+			cuts, _ := st.Counter(logbackends.CounterTornTails)
+			cutBytes, _ := st.Counter(logbackends.CounterTornBytes)
+			if cuts != 1 || cutBytes == 0 {
+				t.Fatalf("Stats count %d torn tails of %d bytes, want 1 of some bytes", cuts, cutBytes)
+			}
+			if want := fmt.Sprintf("file=%s offset=%d bytes=%d", seg.Path, r.Offset, cutBytes); !strings.Contains(out.String(), want) {
+				t.Fatalf("log %q does not say %q", out.String(), want)
+			}
+			save(t, b, hardState(1, 41), ents(41, 45, 1))
 			b = h.reopen(b)
 			checkLog(t, b, 1, repeat(1, 45))
+			if cuts, _ := b.Stats().Counter(logbackends.CounterTornTails); cuts != 0 {
+				t.Fatalf("a clean reopen counts %d torn tails", cuts)
+			}
 			must(t, b.Close())
 		})
 	}
 }
 
+// testCorruption damages records a crash cannot have touched, in the
+// middle of the log and in its last, synced record: the backend must
+// refuse to open, naming the file and offset.
 func testCorruption(t *testing.T, h *harness) {
-	savedLog(t, h, 40)
-	segs, err := segment.Inspect(h.fs, dir)
-	must(t, err)
-	seg := segs[0]
-	if len(seg.Records) < 6 {
-		t.Fatalf("first segment has only %d records", len(seg.Records))
+	tests := []struct {
+		name string
+		// pick returns the segment and record to damage, and where in the
+		// record to flip a bit.
+		pick func(segs []segment.SegmentInfo) (segment.SegmentInfo, segment.RecordInfo, int64)
+	}{
+		{"a record in the middle", func(segs []segment.SegmentInfo) (segment.SegmentInfo, segment.RecordInfo, int64) {
+			seg := segs[0]
+			r := seg.Records[len(seg.Records)/2]
+			return seg, r, r.Size - 9
+		}},
+		{"the last record, synced", func(segs []segment.SegmentInfo) (segment.SegmentInfo, segment.RecordInfo, int64) {
+			seg := segs[len(segs)-1]
+			return seg, seg.Records[len(seg.Records)-1], 17
+		}},
 	}
-	r := seg.Records[len(seg.Records)/2]
-	hurt(t, h.fs, seg.Path, r.Offset+r.Size-9, []byte{0xA5, 0x5A})
-	_, err = h.openOn(h.fs)
-	if !errors.Is(err, logbackends.ErrCorrupt) {
-		t.Fatalf("open after corrupting %s at %d: err = %v, want ErrCorrupt", seg.Path, r.Offset, err)
-	}
-	if want := fmt.Sprintf("%s at offset %d", seg.Path, r.Offset); !strings.Contains(err.Error(), want) {
-		t.Fatalf("error %q does not name %q", err, want)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := &harness{t: t, f: h.f, fs: vfs.NewMem()}
+			savedLog(t, h, 40)
+			segs, err := segment.Inspect(h.fs, dir)
+			must(t, err)
+			seg, r, at := tt.pick(segs)
+			if len(seg.Records) < 6 {
+				t.Fatalf("segment %s has only %d records", seg.Path, len(seg.Records))
+			}
+			f, err := h.fs.Open(seg.Path)
+			must(t, err)
+			b := make([]byte, 1)
+			_, err = f.ReadAt(b, r.Offset+at)
+			must(t, err)
+			must(t, f.Close())
+			hurt(t, h.fs, seg.Path, r.Offset+at, []byte{b[0] ^ 0x20})
+			_, err = h.openOn(h.fs)
+			if !errors.Is(err, logbackends.ErrCorrupt) {
+				t.Fatalf("open after flipping a bit of %s at %d: err = %v, want ErrCorrupt", seg.Path, r.Offset+at, err)
+			}
+			if want := fmt.Sprintf("%s at offset %d", seg.Path, r.Offset); !strings.Contains(err.Error(), want) {
+				t.Fatalf("error %q does not name %q", err, want)
+			}
+		})
 	}
 }
 
