@@ -57,10 +57,10 @@
 // figures as named values: Counters (the adr drainer's disk syncs, say;
 // every backend with a segment log reports the torn tails its recovery cut,
 // CounterTornTails and CounterTornBytes) and Facts (its flush instruction,
-// under FactFlushInstruction). They are
-// lists on Stats rather than an optional interface on Backend because
-// Stats travels as a value, from the store's server to its /metrics and to
-// the harness, which never holds the Backend itself.
+// under FactFlushInstruction). They are lists on Stats rather than an
+// optional interface on Backend because Stats travels as a value, from the
+// store's server to its /metrics (which exports every Counter) and to the
+// harness, which never holds the Backend itself.
 //
 // # Packages
 //
