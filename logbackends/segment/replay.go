@@ -271,8 +271,16 @@ func replaySegment(s *segFile, r *replayer) (int64, error) {
 // damage no crash explains.
 func classify(s *segFile, last bool) (*damage, error) {
 	buf, off := s.data, s.end
+	if off+headerSize > int64(len(buf)) {
+		// Too few bytes for a record: the end of the file, unless they
+		// were written (no record ever starts there).
+		if allZero(buf[off:]) {
+			return nil, nil
+		}
+		return nil, corruptAt(s.path, off, "written bytes after the last record, too few to be one")
+	}
 	if isZeroHeader(buf, off) {
-		rest := buf[min(off+headerSize, int64(len(buf))):]
+		rest := buf[off+headerSize:]
 		switch {
 		case allZero(rest):
 			return nil, nil

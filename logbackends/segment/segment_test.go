@@ -383,6 +383,27 @@ func TestDamageIsNotCut(t *testing.T) {
 	}
 }
 
+// TestBytesAfterTheLastRecordTooFewForOne: a segment whose last record
+// ends less than a header before its end, with written bytes there, is
+// damage, reported and not a panic.
+func TestBytesAfterTheLastRecordTooFewForOne(t *testing.T) {
+	fsys := vfs.NewMem()
+	size := int64(sizeForRecord(t, 120))
+	l, _ := open(t, fsys, 128)
+	must(t, l.AppendEntries([]*raftpb.Entry{ent(1, 1, int(size))}))
+	must(t, l.Close())
+	segs, err := Inspect(fsys, dir)
+	must(t, err)
+	if segs[0].Size != 128 || segs[0].Records[0].Size != 120 {
+		t.Fatalf("segment of %d bytes with a record of %d, want 128 and 120", segs[0].Size, segs[0].Records[0].Size)
+	}
+	hurtBytes(t, fsys, segs[0].Path, 124, []byte{1})
+	_, _, err = Open(Options{FS: fsys, Dir: dir, SegmentSize: 128})
+	if want := fmt.Sprintf("%s at offset 120", segs[0].Path); !errors.Is(err, logbackends.ErrCorrupt) || !strings.Contains(err.Error(), want) {
+		t.Fatalf("Open = %v, want ErrCorrupt naming %q", err, want)
+	}
+}
+
 // TestHoleBeforeAnOverwriteIsCorrupt: entries that start past the
 // compaction point, then an overwrite below the first of them, leave a
 // hole replay must report, not a log it cannot index.
