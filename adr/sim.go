@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"math/rand"
+	"slices"
 	"sync"
 )
 
@@ -150,6 +151,33 @@ func (s *Sim) Crash(rng *rand.Rand, keep float64) []byte {
 			}
 			if len(cands) > 0 && rng.Float64() < keep {
 				binary.LittleEndian.PutUint64(img[w:], cands[rng.Intn(len(cands))])
+			}
+		}
+	}
+	return img
+}
+
+// CrashFenced returns an image a power loss now could leave, made from
+// what Flush and Fence have reached alone: the persisted view and, 8-byte
+// word by word, a random share (keep) of the lines flushed but not fenced;
+// no store that no Flush took survives (the cache never wrote it back, a
+// possible outcome). It does not read the CPU's view, so unlike Crash it
+// may run while another goroutine stores into the region: at any instant,
+// a disk sync of the region's owner, say.
+func (s *Sim) CrashFenced(rng *rand.Rand, keep float64) []byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	img := bytes.Clone(s.persisted)
+	lines := make([]int, 0, len(s.flushed))
+	for l := range s.flushed {
+		lines = append(lines, l)
+	}
+	slices.Sort(lines) // map order would make a seeded rng irreproducible
+	for _, l := range lines {
+		f := s.flushed[l]
+		for w := 0; w < LineSize; w += 8 {
+			if rng.Float64() < keep {
+				copy(img[l*LineSize+w:], f[w:w+8])
 			}
 		}
 	}

@@ -1,6 +1,8 @@
 package logbackends
 
 import (
+	"log/slog"
+
 	"go.etcd.io/raft/v3"
 	"go.etcd.io/raft/v3/raftpb"
 
@@ -128,6 +130,19 @@ type Fact struct {
 // "clflushopt", "clflush", "msync", "none", "portable", "sim").
 const FactFlushInstruction = "flush_instruction"
 
+// The Counters every backend that keeps a segment log (package segment)
+// reports, the adr backend's disk log included: what its recovery cut on
+// open. A torn tail holds writes a crash left unsynced, never
+// acknowledged ones (see package segment); it is counted so that a cut is
+// never silent.
+const (
+	// CounterTornTails counts the torn tails cut when the log was opened
+	// (0 or 1 per open).
+	CounterTornTails = "torn_tails_cut"
+	// CounterTornBytes counts the written bytes those cuts discarded.
+	CounterTornBytes = "torn_bytes_cut"
+)
+
 // Counter returns the value of the counter called name, and whether the
 // backend reports one.
 func (s Stats) Counter(name string) (uint64, bool) {
@@ -158,6 +173,9 @@ type Env struct {
 	// the real one (vfs.OS). A disk profile wraps it (diskprofile.Wrap);
 	// tests inject a vfs.Mem.
 	FS vfs.FS
+	// Log is where the backend reports what an operator must hear about,
+	// such as a torn tail its recovery cut; nil means slog.Default().
+	Log *slog.Logger
 }
 
 // Opener opens (creating if needed) the backend kept in env.Dir, with

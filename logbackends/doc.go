@@ -37,8 +37,9 @@
 // (every flag starts with the backend's name: --batched-group-commit-window,
 // --adr-region-kind, ...), an Open(env, cfg), and NewEntry(cfg), the
 // registry entry that opens the backend with cfg. What differs between the
-// members of one cluster is only the Env: the directory, and the file
-// system, which a disk profile wraps.
+// members of one cluster is only the Env: the directory, the file system,
+// which a disk profile wraps, and the logger the backend reports to (a
+// torn tail cut on open, say).
 //
 // # Optional abilities
 //
@@ -53,11 +54,13 @@
 //
 // Stats has what every backend counts (saves, entries, bytes, syncs and
 // their latency histogram, from internal/latency) plus the backend's own
-// figures as named values: Counters (the adr drainer's disk syncs, say)
-// and Facts (its flush instruction, under FactFlushInstruction). They are
-// lists on Stats rather than an optional interface on Backend because
-// Stats travels as a value, from the store's server to its /metrics and to
-// the harness, which never holds the Backend itself.
+// figures as named values: Counters (the adr drainer's disk syncs, say;
+// every backend with a segment log reports the torn tails its recovery cut,
+// CounterTornTails and CounterTornBytes) and Facts (its flush instruction,
+// under FactFlushInstruction). They are lists on Stats rather than an
+// optional interface on Backend because Stats travels as a value, from the
+// store's server to its /metrics (which exports every Counter) and to the
+// harness, which never holds the Backend itself.
 //
 // # Packages
 //

@@ -68,6 +68,16 @@ type storeCollector struct {
 	walFsync      *prometheus.Desc
 	backendCommit *prometheus.Desc
 	scalars       []scalar
+	// backendCounters are the log backend's own Stats.Counters, by name:
+	// a backend reports the same ones for its whole life, so they are
+	// described once, from the Stats at construction.
+	backendCounters map[string]*prometheus.Desc
+}
+
+// backendCounterName is the metric a log backend's own counter is
+// exported as, e.g. adrbench_log_backend_torn_tails_cut_total.
+func backendCounterName(c logbackends.Counter) string {
+	return "adrbench_log_backend_" + c.Name + "_total"
 }
 
 func newStoreCollector(src metricSources) *storeCollector {
@@ -79,10 +89,16 @@ func newStoreCollector(src metricSources) *storeCollector {
 		return scalar{desc: desc(name, help), kind: prometheus.GaugeValue, value: v}
 	}
 	st := src.status
+	backendCounters := map[string]*prometheus.Desc{}
+	for _, bc := range src.logStats().Counters {
+		backendCounters[bc.Name] = prometheus.NewDesc(backendCounterName(bc),
+			fmt.Sprintf("The raft log backend's %s: %s.", bc.Unit, bc.Help), nil, nil)
+	}
 	return &storeCollector{
-		src:           src,
-		walFsync:      desc("etcd_disk_wal_fsync_duration_seconds", "The latency distributions of fsync called by the raft log backend."),
-		backendCommit: desc("etcd_disk_backend_commit_duration_seconds", "The latency distributions of commit called by the state machine's backend."),
+		backendCounters: backendCounters,
+		src:             src,
+		walFsync:        desc("etcd_disk_wal_fsync_duration_seconds", "The latency distributions of fsync called by the raft log backend."),
+		backendCommit:   desc("etcd_disk_backend_commit_duration_seconds", "The latency distributions of commit called by the state machine's backend."),
 		scalars: []scalar{
 			counter("etcd_server_proposals_committed_total", "The total number of consensus proposals committed.",
 				func(*scrape) float64 { return float64(st.commit.Load()) }),
@@ -119,6 +135,9 @@ func (c *storeCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, s := range c.scalars {
 		ch <- s.desc
 	}
+	for _, d := range c.backendCounters {
+		ch <- d
+	}
 }
 
 // Collect implements prometheus.Collector, reading every source now.
@@ -132,6 +151,11 @@ func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 			m = prometheus.NewInvalidMetric(s.desc, err)
 		}
 		ch <- m
+	}
+	for _, bc := range sc.log.Counters {
+		if d := c.backendCounters[bc.Name]; d != nil {
+			ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(bc.Value))
+		}
 	}
 }
 

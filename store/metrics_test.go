@@ -15,8 +15,9 @@ import (
 )
 
 // TestMetricsEndpoint scrapes a running member and checks that it serves
-// etcd's metric names with etcd's types, the log backend's counters, and
-// the standard process and Go collectors.
+// etcd's metric names with etcd's types, the log backend's counters (its
+// own Stats.Counters included), and the standard process and Go
+// collectors.
 func TestMetricsEndpoint(t *testing.T) {
 	c := newTestCluster(t, 1, clusterOpts{})
 	ctx := ctxT(t)
@@ -73,6 +74,9 @@ func TestMetricsEndpoint(t *testing.T) {
 		{name: "adrbench_log_backend_entries_total", typ: dto.MetricType_COUNTER, check: func(v float64) bool { return v >= 10 }},
 		{name: "adrbench_log_backend_bytes_total", typ: dto.MetricType_COUNTER, check: func(v float64) bool { return v > 0 }},
 		{name: "adrbench_log_backend_saves_total", typ: dto.MetricType_COUNTER, check: func(v float64) bool { return v >= 1 }},
+		// The backend's own counters: a fresh log's recovery cut nothing.
+		{name: "adrbench_log_backend_torn_tails_cut_total", typ: dto.MetricType_COUNTER, check: func(v float64) bool { return v == 0 }},
+		{name: "adrbench_log_backend_torn_bytes_cut_total", typ: dto.MetricType_COUNTER, check: func(v float64) bool { return v == 0 }},
 		{name: "process_cpu_seconds_total", typ: dto.MetricType_COUNTER, check: func(v float64) bool { return v > 0 }},
 		{name: "go_goroutines", typ: dto.MetricType_GAUGE, check: func(v float64) bool { return v > 0 }},
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"time"
@@ -40,13 +41,13 @@ type memberState struct {
 // then opens the raft log, the state machine and its watch hub, and
 // reloads the lessor and the published member attributes from the state
 // machine. On error nothing is left open.
-func openState(cfg Config, backends *logbackends.Registry, member identity, mems *members) (_ *memberState, err error) {
+func openState(cfg Config, backends *logbackends.Registry, member identity, mems *members, log *slog.Logger) (_ *memberState, err error) {
 	dir := filepath.Join(cfg.DataDir, "member")
 	fresh, err := checkIdentity(dir, member)
 	if err != nil {
 		return nil, err
 	}
-	backend, err := openLogBackend(cfg, backends)
+	backend, err := openLogBackend(cfg, backends, log)
 	if err != nil {
 		return nil, err
 	}
@@ -92,9 +93,10 @@ func openState(cfg Config, backends *logbackends.Registry, member identity, mems
 	}, nil
 }
 
-// openLogBackend opens the member's raft log in the backend cfg names.
-func openLogBackend(cfg Config, backends *logbackends.Registry) (logbackends.Backend, error) {
-	env := logbackends.Env{Dir: LogDir(cfg.DataDir)}
+// openLogBackend opens the member's raft log in the backend cfg names; the
+// backend reports what its recovery did (a torn tail cut) to log.
+func openLogBackend(cfg Config, backends *logbackends.Registry, log *slog.Logger) (logbackends.Backend, error) {
+	env := logbackends.Env{Dir: LogDir(cfg.DataDir), Log: log}
 	if p, _ := cfg.diskProfile(); p.Emulated {
 		env.FS = diskprofile.Wrap(vfs.OS{}, p)
 	}

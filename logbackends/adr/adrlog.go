@@ -353,7 +353,8 @@ func (b *Backend) Close() error {
 // Stats implements logbackends.Backend. Syncs and SyncLatency are the
 // publishes on the write path (one per Save that went to the region: its
 // flushes and fences); the disk work is in Counters (CounterDiskSyncs,
-// CounterDrainedBytes, CounterRingFullWaits, CounterDirectSaves) and the
+// CounterDrainedBytes, CounterRingFullWaits, CounterDirectSaves, and the
+// disk log's logbackends.CounterTornTails and CounterTornBytes) and the
 // region in Facts (logbackends.FactFlushInstruction, FactRegionKind).
 func (b *Backend) Stats() logbackends.Stats {
 	lat := b.publishes.Snapshot()
@@ -366,12 +367,12 @@ func (b *Backend) Stats() logbackends.Stats {
 		Syncs:        lat.Count,
 		SyncLatency:  lat,
 		Emulated:     append([]string(nil), b.emulated...),
-		Counters: []logbackends.Counter{
+		Counters: append([]logbackends.Counter{
 			{Name: CounterDiskSyncs, Unit: "syncs", Help: "fdatasyncs of the drainer, off the write path", Value: disk.Syncs},
 			{Name: CounterDrainedBytes, Unit: "bytes", Help: "bytes the drainer wrote to disk segments", Value: disk.BytesWritten},
 			{Name: CounterRingFullWaits, Unit: "waits", Help: "Saves that found the region full and waited for the drainer", Value: b.fullWaits.Load()},
 			{Name: CounterDirectSaves, Unit: "saves", Help: "Saves written to disk directly (snapshots, records larger than the ring takes)", Value: b.direct.Load()},
-		},
+		}, disk.Counters...),
 		Facts: []logbackends.Fact{
 			{Name: logbackends.FactFlushInstruction, Value: b.info.Flush},
 			{Name: FactRegionKind, Value: b.info.Kind},

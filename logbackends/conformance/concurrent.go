@@ -1,11 +1,13 @@
 package conformance
 
 import (
+	"fmt"
 	"math/rand"
 	"sync"
 	"testing"
 
 	"github.com/adrbench/adrbench/logbackends"
+	"github.com/adrbench/adrbench/logbackends/vfs"
 )
 
 // testConcurrentCrash runs only for a backend that implements
@@ -18,24 +20,38 @@ import (
 // A returned Save's sync covered everything appended before it, so what a
 // clone must keep is the highest index and commit any returned Save had.
 func testConcurrentCrash(t *testing.T, h *harness) {
-	const (
-		writers   = 8
-		perWriter = 30
-		maxPoints = 30
-	)
 	b := h.open()
-	cs, ok := b.(logbackends.ConcurrentSaver)
-	if !ok {
+	if _, ok := b.(logbackends.ConcurrentSaver); !ok {
 		must(t, b.Close())
 		t.Skipf("%s does not take concurrent Saves", h.f.Name)
 	}
+	concurrentCampaign(t, h, b, 21, 30*soak(t)).check(t, "crash clones")
+}
+
+// ackPoint is a crash clone and what had been acknowledged before it was
+// taken, for a load that appends at one term.
+type ackPoint struct {
+	fs    *vfs.Mem
+	ack   acked
+	keep  float64
+	where string
+}
+
+// concurrentCampaign is testConcurrentCrash's load and crash points on the
+// open backend b, for the test and its negative control.
+func concurrentCampaign(t *testing.T, h *harness, b logbackends.Backend, seed int64, maxPoints int) campaign {
+	const (
+		writers   = 8
+		perWriter = 30
+	)
+	cs := b.(logbackends.ConcurrentSaver)
 	var (
 		ackMu sync.Mutex // guards ack
 		ack   acked
 
 		pointsMu sync.Mutex // guards points and rng; the sync hook runs on whichever Save leads a sync
-		points   []crashPoint
-		rng      = rand.New(rand.NewSource(21))
+		points   []ackPoint
+		rng      = rand.New(rand.NewSource(seed))
 	)
 	keeps := []float64{0, 0.5, 1}
 	take := func(where string) {
@@ -45,7 +61,7 @@ func testConcurrentCrash(t *testing.T, h *harness) {
 		want := ack
 		ackMu.Unlock()
 		k := keeps[len(points)%len(keeps)]
-		points = append(points, crashPoint{fs: h.fs.CrashClone(rng, k), ack: want, keep: k, where: where})
+		points = append(points, ackPoint{fs: h.fs.CrashClone(rng, k), ack: want, keep: k, where: where})
 	}
 	h.fs.SetSyncHook(func(name string) {
 		pointsMu.Lock()
@@ -84,7 +100,7 @@ func testConcurrentCrash(t *testing.T, h *harness) {
 	h.fs.SetSyncHook(nil)
 	if t.Failed() {
 		b.Close()
-		return
+		t.FailNow()
 	}
 	pointsMu.Lock()
 	take("after the load")
@@ -95,5 +111,29 @@ func testConcurrentCrash(t *testing.T, h *harness) {
 	if last := points[len(points)-1].ack.last; last != next-1 {
 		t.Fatalf("after the load %d was acknowledged, want %d", last, next-1)
 	}
-	checkCrashPoints(t, h, points)
+	c := campaign{points: len(points), ops: writers * perWriter}
+	for k, p := range points {
+		if err := h.checkAckPoint(p); err != nil {
+			c.fail(fmt.Sprintf("%d (keep %.1f) %s", k, p.keep, p.where), err)
+		}
+	}
+	return c
+}
+
+// checkAckPoint reopens the backend on p's clone, checks it holds what was
+// acknowledged, and that the recovered log takes new writes.
+func (h *harness) checkAckPoint(p ackPoint) error {
+	b, _, err := h.openAt(p.fs, nil)
+	if err != nil {
+		return fmt.Errorf("reopen: %w", err)
+	}
+	defer b.Close()
+	if err := ackedErr(b, p.ack); err != nil {
+		return err
+	}
+	li, _ := b.LastIndex()
+	if err := b.Save(hardState(2, li), ents(li+1, li+2, 2), nil, true); err != nil {
+		return fmt.Errorf("save after recovery: %w", err)
+	}
+	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"log/slog"
 	"testing"
 	"time"
 
@@ -101,6 +102,8 @@ func Run(t *testing.T, f Factory) {
 		{"corruption is reported", CleanClose, true, testCorruption},
 		{"full disk", SyncedWindow, true, testFullDisk},
 		{"power losses at region flushes and fences", CrashSafe, false, testPowerLoss},
+		{"negative control: misordered syncs are caught", SyncedWindow, false, testNegativeControl},
+		{"negative control: misordered syncs of concurrent saves are caught", CrashSafe, false, testConcurrentNegativeControl},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -130,6 +133,8 @@ type harness struct {
 	// sim is the region of the backend opened last (Factory.RegionSize);
 	// the next open maps what it holds, as a restarted process would.
 	sim *adr.Sim
+	// log, when set, is where opened backends log.
+	log *slog.Logger
 }
 
 // openOn opens the backend on fsys and, for a backend with a region, on
@@ -139,24 +144,37 @@ func (h *harness) openOn(fsys vfs.FS) (logbackends.Backend, error) {
 	if h.sim != nil {
 		img = h.sim.Bytes()
 	}
-	return h.openAt(fsys, img, true)
+	b, sim, err := h.openAt(fsys, img)
+	if sim != nil {
+		h.sim = sim
+	}
+	return b, err
 }
 
-// openAt opens the backend on fsys and a region starting from img (a
-// fresh one when nil); live makes that region the harness's own.
-func (h *harness) openAt(fsys vfs.FS, img []byte, live bool) (logbackends.Backend, error) {
+// openAt opens the backend on fsys and, for a backend with a region, a
+// simulated region starting from img (a fresh one when nil), which it
+// returns.
+func (h *harness) openAt(fsys vfs.FS, img []byte) (logbackends.Backend, *adr.Sim, error) {
 	p := Params{SegmentSize: segSize, SyncInterval: syncInterval}
+	var sim *adr.Sim
 	if h.f.RegionSize > 0 {
-		sim := adr.NewSim(h.f.RegionSize)
+		sim = adr.NewSim(h.f.RegionSize)
 		if img != nil {
 			sim = adr.SimFrom(img)
 		}
-		if live {
-			h.sim = sim
-		}
 		p.Region = sim
 	}
-	return h.f.Open(logbackends.Env{Dir: dir, FS: fsys}, p)
+	b, err := h.f.Open(logbackends.Env{Dir: dir, FS: fsys, Log: h.logger()}, p)
+	return b, sim, err
+}
+
+// logger is where the backends the harness opens log: nowhere unless a
+// case asked to read it.
+func (h *harness) logger() *slog.Logger {
+	if h.log != nil {
+		return h.log
+	}
+	return slog.New(slog.DiscardHandler)
 }
 
 func (h *harness) open() logbackends.Backend {

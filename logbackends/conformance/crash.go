@@ -3,6 +3,7 @@ package conformance
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand"
 	"strings"
 	"syscall"
@@ -10,30 +11,43 @@ import (
 
 	"go.etcd.io/raft/v3/raftpb"
 
+	"github.com/adrbench/adrbench/adr"
 	"github.com/adrbench/adrbench/logbackends"
 	"github.com/adrbench/adrbench/logbackends/segment"
 	"github.com/adrbench/adrbench/logbackends/vfs"
 )
 
-// acked is what a backend had acknowledged as durable at some instant.
-type acked struct {
-	last      uint64 // every entry up to here was saved with a sync
-	commit    uint64 // of the last HardState saved with a sync
-	snapIndex uint64 // of the last CreateSnapshot that returned
+// campaign is the outcome of a crash test's load: how many crash points
+// it took and how many of them failed to hold what they had to.
+type campaign struct {
+	points, failures int
+	first            string // the first failure
+	ops              int
+	ringFullWaits    uint64 // for a backend with a region
 }
 
-type crashPoint struct {
-	fs    *vfs.Mem
-	img   []byte // the region's crash image, for a backend with one
-	ack   acked
-	keep  float64
-	where string
+func (c *campaign) fail(where string, err error) {
+	c.failures++
+	if c.first == "" {
+		c.first = fmt.Sprintf("crash %s: %v", where, err)
+	}
 }
 
-// testCrash drives a write load (appends with HardStates, commit-only
-// HardStates without sync, snapshots, compactions over small segments) and
-// takes crash clones at random syncs and between Saves; every clone must
-// reopen with everything acknowledged before the clone was taken.
+// check fails t when the campaign found a crash point that lost what it
+// had to keep.
+func (c campaign) check(t *testing.T, what string) {
+	t.Helper()
+	t.Logf("%d %s over %d operations", c.points, what, c.ops)
+	if c.failures > 0 {
+		t.Fatalf("%d of %d %s lost acknowledged writes or did not recover; first: %s", c.failures, c.points, what, c.first)
+	}
+}
+
+// testCrash runs the load (term bumps, votes, overwrites, snapshot
+// installs, snapshots and compactions over small segments) and takes
+// crash clones at random syncs and between operations; every clone must
+// reopen with the acknowledged state or a later prefix of the writes,
+// and keep working.
 func testCrash(t *testing.T, h *harness) {
 	if h.f.RegionSize > 0 {
 		// Its Saves are acknowledged from the region, whose image can be
@@ -42,55 +56,204 @@ func testCrash(t *testing.T, h *harness) {
 		// power-loss case, which runs this load.
 		t.Skipf("%s acknowledges from its region: see the power-loss case", h.f.Name)
 	}
-	const maxPoints = 40
-	rng := rand.New(rand.NewSource(7))
+	crashCampaign(t, h, 7, 40*soak(t)).check(t, "crash clones")
+}
+
+// crashCampaign is testCrash's load and crash points, for the test and its
+// negative control: loadRounds operations (times the soak factor), and a
+// uniform sample of maxPoints crash clones out of the instants offered (a
+// quarter of the syncs, a fifth of the gaps between operations).
+func crashCampaign(t *testing.T, h *harness, seed int64, maxPoints int) campaign {
+	rng := rand.New(rand.NewSource(seed))
 	b := h.open()
-	var ack acked
-	var points []crashPoint
-	keeps := []float64{0, 0.5, 1}
-	take := func(where string) {
-		if len(points) < maxPoints {
-			k := keeps[len(points)%len(keeps)]
-			points = append(points, crashPoint{fs: h.fs.CrashClone(rng, k), ack: ack, keep: k, where: where})
-		}
+	hist := newHistory()
+	l := newLoad(b, hist, seed+1, crashSafe)
+	sample := &sampler{rng: rng, n: maxPoints}
+	offer := func(where string) {
+		sample.offer(func(keep float64) *crashPoint {
+			floor, pending := hist.point()
+			return &crashPoint{fs: h.fs.CrashClone(rng, keep), floor: floor, pending: pending, keep: keep, where: where}
+		})
 	}
 	h.fs.SetSyncHook(func(name string) {
 		if rng.Intn(4) == 0 {
-			take("in a sync of " + name)
+			offer("in a sync of " + name)
 		}
 	})
-	last := uint64(0)
-	for round := 0; round < 150 && len(points) < maxPoints; round++ {
-		switch {
-		case round%25 == 24 && ack.commit > ack.snapIndex+5:
-			i := ack.commit - 2
-			if _, err := b.CreateSnapshot(i, &raftpb.ConfState{Voters: []uint64{1}}, nil); err != nil {
-				t.Fatalf("CreateSnapshot(%d): %v", i, err)
-			}
-			ack.snapIndex = i
-			must(t, b.Compact(i-3))
-		case round%7 == 6:
-			// Only the commit index moves: raft.MustSync is false.
-			must(t, b.Save(hardState(1, last), nil, nil, false))
-		default:
-			n := uint64(1 + rng.Intn(6))
-			commit := last
-			if err := b.Save(hardState(1, commit), ents(last+1, last+n, 1), nil, true); err != nil {
-				t.Fatalf("Save: %v", err)
-			}
-			last += n
-			ack.last, ack.commit = last, commit
+	rounds := loadRounds * maxPoints / 40
+	for round := 0; round < rounds; round++ {
+		if err := l.step(); err != nil {
+			t.Fatalf("round %d: %v", round, err)
 		}
 		if rng.Intn(5) == 0 {
-			take(fmt.Sprintf("after round %d", round))
+			offer(fmt.Sprintf("after round %d", round))
 		}
 	}
 	h.fs.SetSyncHook(nil)
 	must(t, b.Close())
-	if len(points) < 10 {
-		t.Fatalf("only %d crash points taken", len(points))
+	if len(sample.points) < maxPoints {
+		t.Fatalf("only %d crash points offered in %d rounds", sample.seen, rounds)
 	}
-	checkCrashPoints(t, h, points)
+	return h.checkPoints(sample.points, rounds)
+}
+
+// loadRounds is how many operations a crash-clone campaign of 40 points
+// makes.
+const loadRounds = 400
+
+// sampler keeps a uniform sample of up to n crash points out of all the
+// instants offered, so that the points spread over the whole load; the
+// share of unsynced writes a point keeps goes round 0, 0.5, 1.
+type sampler struct {
+	rng    *rand.Rand
+	n      int
+	seen   int
+	points []*crashPoint
+}
+
+func (s *sampler) offer(take func(keep float64) *crashPoint) {
+	keep := []float64{0, 0.5, 1}[s.seen%3]
+	s.seen++
+	if len(s.points) < s.n {
+		s.points = append(s.points, take(keep))
+	} else if j := s.rng.Intn(s.seen); j < s.n {
+		s.points[j] = take(keep)
+	}
+}
+
+// checkPoints checks every point of a campaign of ops operations.
+func (h *harness) checkPoints(points []*crashPoint, ops int) campaign {
+	c := campaign{points: len(points), ops: ops}
+	for k, p := range points {
+		// Every third point also carries on after recovery, which is
+		// where a recovery that left the log subtly wrong shows.
+		if err := h.checkPoint(p, k%3 == 0); err != nil {
+			c.fail(fmt.Sprintf("%d (keep %.1f) %s", k, p.keep, p.where), err)
+		}
+	}
+	return c
+}
+
+// checkPoint reopens the backend on what crash point p left and checks it
+// holds what it must; with carryOn it also writes on, reopens and checks
+// again.
+func (h *harness) checkPoint(p *crashPoint, carryOn bool) error {
+	b, sim, err := h.openAt(p.fs, p.img)
+	if err != nil {
+		return fmt.Errorf("reopen: %w", err)
+	}
+	o, err := observe(b)
+	if err == nil {
+		err = p.matches(o)
+	}
+	if err == nil && carryOn {
+		return h.carryOn(b, sim, p.fs, o)
+	}
+	if cerr := b.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("close after recovery: %w", cerr)
+	}
+	return err
+}
+
+// carryOn writes on a recovered backend b whose state is o, as a restarted
+// follower does before its HardState changes: a few appends without one,
+// then a snapshot and a compaction of everything it recovered; it closes,
+// reopens and checks the log is exactly what that makes, then saves a new
+// term with appends over more than a segment and checks again. Recovery
+// must leave a log that stays whole once the segments it recovered from are
+// gone.
+func (h *harness) carryOn(b logbackends.Backend, sim *adr.Sim, fsys vfs.FS, o observed) error {
+	s := o.logState.clone()
+	do := func(o op) error {
+		s.applyOp(o)
+		switch o.kind {
+		case opCreateSnapshot:
+			_, err := b.CreateSnapshot(o.at, confState(), nil)
+			return err
+		case opCompact:
+			return b.Compact(o.at)
+		}
+		var hs *raftpb.HardState
+		if o.hasHS {
+			hs = &raftpb.HardState{Term: new(o.term), Vote: new(o.vote), Commit: new(o.commit)}
+		}
+		var es []*raftpb.Entry
+		if o.lo > 0 {
+			es = ents(o.lo, o.hi, o.entTerm)
+		}
+		return b.Save(hs, es, nil, true)
+	}
+	reopen := func(what string) error {
+		if err := b.Close(); err != nil {
+			return fmt.Errorf("close after %s: %w", what, err)
+		}
+		var img []byte
+		if sim != nil {
+			img = sim.Bytes()
+		}
+		nb, nsim, err := h.openAt(fsys, img)
+		if err != nil {
+			b = nil
+			return fmt.Errorf("reopen after %s: %w", what, err)
+		}
+		b, sim = nb, nsim
+		got, err := observe(b)
+		if err != nil {
+			return err
+		}
+		if d := got.diff(s); d != "" {
+			return fmt.Errorf("after %s: %s", what, d)
+		}
+		return nil
+	}
+	recovered := s.last()
+	var err error
+	if !s.hasHS {
+		err = do(op{hasHS: true, term: 1, vote: 1})
+	}
+	term := s.term
+	if len(s.terms) > 0 {
+		term = max(term, s.terms[len(s.terms)-1])
+	}
+	for k := 0; k < 3 && err == nil; k++ {
+		err = do(op{lo: s.last() + 1, hi: s.last() + 2, entTerm: term})
+	}
+	at := recovered
+	if at <= s.snap || at < s.first {
+		at = s.last()
+	}
+	if err == nil {
+		err = do(op{kind: opCreateSnapshot, at: at})
+	}
+	if err == nil {
+		err = do(op{kind: opCompact, at: at})
+	}
+	if err == nil {
+		err = reopen("a compaction of what was recovered")
+	}
+	for k := 0; k < 6 && err == nil; k++ {
+		err = do(op{hasHS: k == 0, term: s.term + 1, vote: 2, commit: s.commit, lo: s.last() + 1, hi: s.last() + 10, entTerm: s.term + 1})
+	}
+	if err == nil {
+		err = reopen("a new term over more than a segment")
+	}
+	if b != nil {
+		if cerr := b.Close(); err == nil && cerr != nil {
+			err = fmt.Errorf("close: %w", cerr)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("writing on after recovery: %w", err)
+	}
+	return nil
+}
+
+// acked is what a backend that appends at one term had acknowledged as
+// durable at some instant (the full-disk and concurrent cases).
+type acked struct {
+	last      uint64 // every entry up to here was saved with a sync
+	commit    uint64 // of the last HardState saved with a sync
+	snapIndex uint64 // of the last CreateSnapshot that returned
 }
 
 func checkAcked(t *testing.T, b logbackends.Backend, a acked) {
@@ -163,55 +326,132 @@ func lastSegment(t *testing.T, fsys vfs.FS) segment.SegmentInfo {
 	return segs[len(segs)-1]
 }
 
+// bigEntry is entry i of term 1 with data long enough that its record
+// spans sectors.
+func bigEntry(i uint64) *raftpb.Entry {
+	e := ent(i, 1)
+	e.Data = append(e.Data, make([]byte, 1500)...)
+	for k := range e.Data[len(e.Data)-1500:] {
+		e.Data[len(e.Data)-1500+k] = byte(k%251 + 1)
+	}
+	return e
+}
+
+// testTornTail damages the last Save of a closed log as a crash that left
+// it unsynced can (whole sectors of its write never reached the disk) and
+// checks the backend cuts it, counts the cut in its Stats, logs it, and
+// goes on.
 func testTornTail(t *testing.T, h *harness) {
 	tests := []struct {
 		name string
-		hurt func(t *testing.T, fsys *vfs.Mem, seg segment.SegmentInfo)
+		// hurt damages the record r of the big entry; the HardState record
+		// of the same Save follows it.
+		hurt func(t *testing.T, fsys vfs.FS, seg segment.SegmentInfo, r segment.RecordInfo)
 	}{
-		{"garbage after the last record", func(t *testing.T, fsys *vfs.Mem, seg segment.SegmentInfo) {
-			r := seg.Records[len(seg.Records)-1]
-			hurt(t, fsys, seg.Path, r.Offset+r.Size, []byte(strings.Repeat("\xde\xad\xbe\xef", 20)))
+		{"a record's sectors after its first lost, and the writes after it", func(t *testing.T, fsys vfs.FS, seg segment.SegmentInfo, r segment.RecordInfo) {
+			b := (r.Offset/vfs.SectorSize + 1) * vfs.SectorSize
+			end := seg.Records[len(seg.Records)-1]
+			hurt(t, fsys, seg.Path, b, make([]byte, end.Offset+end.Size-b))
 		}},
-		{"half a record after the last", func(t *testing.T, fsys *vfs.Mem, seg segment.SegmentInfo) {
-			r := seg.Records[len(seg.Records)-1]
-			f, _ := fsys.Open(seg.Path)
-			b := make([]byte, r.Size)
-			f.ReadAt(b, r.Offset)
-			f.Close()
-			hurt(t, fsys, seg.Path, r.Offset+r.Size, b[:r.Size/2])
+		{"a middle sector of a record lost, the write after it landed", func(t *testing.T, fsys vfs.FS, seg segment.SegmentInfo, r segment.RecordInfo) {
+			b := (r.Offset/vfs.SectorSize + 1) * vfs.SectorSize
+			hurt(t, fsys, seg.Path, b, make([]byte, vfs.SectorSize))
+		}},
+		{"a whole record lost, the write after it landed", func(t *testing.T, fsys vfs.FS, seg segment.SegmentInfo, r segment.RecordInfo) {
+			hurt(t, fsys, seg.Path, r.Offset, make([]byte, r.Size))
 		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			h := &harness{t: t, f: h.f, fs: vfs.NewMem()}
 			savedLog(t, h, 40)
-			tt.hurt(t, h.fs, lastSegment(t, h.fs))
 			b := h.open()
+			must(t, b.Save(hardState(1, 40), []*raftpb.Entry{bigEntry(41)}, nil, true))
+			must(t, b.Close())
+			seg := lastSegment(t, h.fs)
+			var r segment.RecordInfo
+			for _, rec := range seg.Records {
+				if rec.Type == segment.TypeEntry && rec.Size > 1500 {
+					r = rec
+				}
+			}
+			if r.Size == 0 {
+				t.Fatalf("no record of entry 41 in %s", seg.Path)
+			}
+			tt.hurt(t, h.fs, seg, r)
+
+			var out strings.Builder
+			h.log = slog.New(slog.NewTextHandler(&out, nil))
+			b = h.open()
 			checkLog(t, b, 1, repeat(1, 40))
-			save(t, b, nil, ents(41, 45, 1))
+			if hs, _, _ := b.InitialState(); hs.GetCommit() != 36 {
+				t.Fatalf("hard state %v after the cut, want the one saved with entries 36..40", hs)
+			}
+			st := b.Stats()
+			cuts, _ := st.Counter(logbackends.CounterTornTails)
+			cutBytes, _ := st.Counter(logbackends.CounterTornBytes)
+			if cuts != 1 || cutBytes == 0 {
+				t.Fatalf("Stats count %d torn tails of %d bytes, want 1 of some bytes", cuts, cutBytes)
+			}
+			if want := fmt.Sprintf("file=%s offset=%d bytes=%d", seg.Path, r.Offset, cutBytes); !strings.Contains(out.String(), want) {
+				t.Fatalf("log %q does not say %q", out.String(), want)
+			}
+			save(t, b, hardState(1, 41), ents(41, 45, 1))
 			b = h.reopen(b)
 			checkLog(t, b, 1, repeat(1, 45))
+			if cuts, _ := b.Stats().Counter(logbackends.CounterTornTails); cuts != 0 {
+				t.Fatalf("a clean reopen counts %d torn tails", cuts)
+			}
 			must(t, b.Close())
 		})
 	}
 }
 
+// testCorruption damages records a crash cannot have touched, in the
+// middle of the log and in its last, synced record: the backend must
+// refuse to open, naming the file and offset.
 func testCorruption(t *testing.T, h *harness) {
-	savedLog(t, h, 40)
-	segs, err := segment.Inspect(h.fs, dir)
-	must(t, err)
-	seg := segs[0]
-	if len(seg.Records) < 6 {
-		t.Fatalf("first segment has only %d records", len(seg.Records))
+	tests := []struct {
+		name string
+		// pick returns the segment and record to damage, and where in the
+		// record to flip a bit.
+		pick func(segs []segment.SegmentInfo) (segment.SegmentInfo, segment.RecordInfo, int64)
+	}{
+		{"a record in the middle", func(segs []segment.SegmentInfo) (segment.SegmentInfo, segment.RecordInfo, int64) {
+			seg := segs[0]
+			r := seg.Records[len(seg.Records)/2]
+			return seg, r, r.Size - 9
+		}},
+		{"the last record, synced", func(segs []segment.SegmentInfo) (segment.SegmentInfo, segment.RecordInfo, int64) {
+			seg := segs[len(segs)-1]
+			return seg, seg.Records[len(seg.Records)-1], 17
+		}},
 	}
-	r := seg.Records[len(seg.Records)/2]
-	hurt(t, h.fs, seg.Path, r.Offset+r.Size-9, []byte{0xA5, 0x5A})
-	_, err = h.openOn(h.fs)
-	if !errors.Is(err, logbackends.ErrCorrupt) {
-		t.Fatalf("open after corrupting %s at %d: err = %v, want ErrCorrupt", seg.Path, r.Offset, err)
-	}
-	if want := fmt.Sprintf("%s at offset %d", seg.Path, r.Offset); !strings.Contains(err.Error(), want) {
-		t.Fatalf("error %q does not name %q", err, want)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := &harness{t: t, f: h.f, fs: vfs.NewMem()}
+			savedLog(t, h, 40)
+			segs, err := segment.Inspect(h.fs, dir)
+			must(t, err)
+			seg, r, at := tt.pick(segs)
+			if len(seg.Records) < 6 {
+				t.Fatalf("segment %s has only %d records", seg.Path, len(seg.Records))
+			}
+			f, err := h.fs.Open(seg.Path)
+			must(t, err)
+			b := make([]byte, 1)
+			_, err = f.ReadAt(b, r.Offset+at)
+			must(t, err)
+			must(t, f.Close())
+			hurt(t, h.fs, seg.Path, r.Offset+at, []byte{b[0] ^ 0x20})
+			_, err = h.openOn(h.fs)
+			if !errors.Is(err, logbackends.ErrCorrupt) {
+				t.Fatalf("open after flipping a bit of %s at %d: err = %v, want ErrCorrupt", seg.Path, r.Offset+at, err)
+			}
+			if want := fmt.Sprintf("%s at offset %d", seg.Path, r.Offset); !strings.Contains(err.Error(), want) {
+				t.Fatalf("error %q does not name %q", err, want)
+			}
+		})
 	}
 }
 
@@ -230,9 +470,11 @@ func testFullDisk(t *testing.T, h *harness) {
 		t.Fatalf("open %s: %v", h.f.Name, err)
 	}
 	last := uint64(0)
+	var ack, synced acked
 	saved := func() {
 		last += 5
-		w.acknowledge(func(a *acked) { a.last, a.commit = last, last-5 })
+		ack = acked{last: last, commit: last - 5}
+		w.acknowledge(func(a *acked) { *a = ack })
 	}
 	for last < 20 {
 		save(t, b, hardState(1, last), ents(last+1, last+5, 1))
@@ -256,10 +498,10 @@ func testFullDisk(t *testing.T, h *harness) {
 		t.Logf("Close after ENOSPC: %v", cerr)
 	}
 	h.fs.FailWritesAfter(-1)
-	all := acked{last: last, commit: last - 5}
-	durable := all
+	durable := ack
 	if h.f.Durability == SyncedWindow {
-		durable, _ = w.covered()
+		synced, _ = w.covered()
+		durable = synced
 	}
 	// The backend is closed: nothing stores into its region any more.
 	var crashImg, img []byte
@@ -273,35 +515,16 @@ func testFullDisk(t *testing.T, h *harness) {
 		want acked
 	}{
 		{"after a crash", h.fs.CrashClone(rand.New(rand.NewSource(1)), 0), crashImg, durable},
-		{"after a restart", h.fs, img, all},
+		{"after a restart", h.fs, img, ack},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			b, err := h.openAt(tt.fs, tt.img, false)
+			b, _, err := h.openAt(tt.fs, tt.img)
 			if err != nil {
 				t.Fatalf("reopen after ENOSPC: %v", err)
 			}
 			checkAcked(t, b, tt.want)
 			must(t, b.Close())
-		})
-	}
-}
-
-// checkCrashPoints reopens the backend on every crash clone, checks that
-// everything acknowledged before it was taken survived, and that the
-// recovered log takes new writes.
-func checkCrashPoints(t *testing.T, h *harness, points []crashPoint) {
-	t.Helper()
-	for k, p := range points {
-		t.Run(fmt.Sprintf("point %d keep %.1f", k, p.keep), func(t *testing.T) {
-			b, err := h.openAt(p.fs, p.img, false)
-			if err != nil {
-				t.Fatalf("reopen after a crash %s: %v", p.where, err)
-			}
-			defer b.Close()
-			checkAcked(t, b, p.ack)
-			li, _ := b.LastIndex()
-			must(t, b.Save(hardState(2, li), ents(li+1, li+2, 2), nil, true))
 		})
 	}
 }

@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"go.etcd.io/raft/v3/raftpb"
-
 	"github.com/adrbench/adrbench/logbackends/vfs"
 )
 
@@ -21,6 +19,9 @@ type window struct {
 	ack    acked
 	synced acked
 	syncs  int // completed syncs seen
+	// hist, when set, is the load's history: the operations returned
+	// before a sync started are acknowledged once it returns.
+	hist *history
 }
 
 func maxAcked(a, b acked) acked {
@@ -33,15 +34,6 @@ func (w *window) acknowledge(f func(a *acked)) {
 	w.mu.Unlock()
 }
 
-// durable records something the backend promised durable on return
-// (CreateSnapshot): it is covered at once.
-func (w *window) durable(f func(a *acked)) {
-	w.mu.Lock()
-	f(&w.ack)
-	f(&w.synced)
-	w.mu.Unlock()
-}
-
 // covered returns what a crash now must keep, and how many syncs completed.
 func (w *window) covered() (acked, int) {
 	w.mu.Lock()
@@ -49,16 +41,29 @@ func (w *window) covered() (acked, int) {
 	return w.synced, w.syncs
 }
 
-func (w *window) beforeSync() acked {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.ack
+// syncStart is what a sync starting now will cover once it returns.
+type syncStart struct {
+	ack acked
+	ops int
 }
 
-func (w *window) afterSync(a acked) {
+func (w *window) beforeSync() syncStart {
 	w.mu.Lock()
-	w.synced = maxAcked(w.synced, a)
+	defer w.mu.Unlock()
+	s := syncStart{ack: w.ack}
+	if w.hist != nil {
+		s.ops = w.hist.returnedOps()
+	}
+	return s
+}
+
+func (w *window) afterSync(s syncStart) {
+	w.mu.Lock()
+	w.synced = maxAcked(w.synced, s.ack)
 	w.syncs++
+	if w.hist != nil {
+		w.hist.ack(s.ops)
+	}
 	w.mu.Unlock()
 }
 
@@ -92,18 +97,19 @@ type watchFile struct {
 }
 
 func (f watchFile) Sync() error {
-	a := f.w.beforeSync()
+	s := f.w.beforeSync()
 	if err := f.File.Sync(); err != nil {
 		return err
 	}
-	f.w.afterSync(a)
+	f.w.afterSync(s)
 	return nil
 }
 
-// testWindowCrash drives a write load on a backend that syncs on its own
+// testWindowCrash drives the load on a backend that syncs on its own
 // schedule and takes crash clones in the middle of its syncs and between
-// Saves, each after a new sync completed; every clone must reopen with
-// everything acknowledged before the start of the last completed sync.
+// operations, each after a new sync completed: every clone must reopen
+// with what was acknowledged before the start of the last completed sync,
+// or a later prefix of the writes.
 func testWindowCrash(t *testing.T, h *harness) {
 	if h.f.RegionSize > 0 {
 		// Its clones would need the region imaged with the disk, which
@@ -111,77 +117,71 @@ func testWindowCrash(t *testing.T, h *harness) {
 		// case checks the stronger promise there.
 		t.Skipf("%s acknowledges from its region: see the power-loss case", h.f.Name)
 	}
-	const maxPoints = 40
-	w := &window{}
+	windowCampaign(t, h, 11, 40*soak(t)).check(t, "crash clones")
+}
+
+// windowCampaign is testWindowCrash's load and crash points, for the test
+// and its negative control: at least loadRounds operations (times the soak
+// factor) and a uniform sample of maxPoints crash clones out of the
+// instants offered (half the syncs, and the gaps between operations after
+// which a new sync had completed).
+func windowCampaign(t *testing.T, h *harness, seed int64, maxPoints int) campaign {
+	hist := newHistory()
+	w := &window{hist: hist}
 	b, err := h.openOn(w.wrap(h.fs))
 	if err != nil {
 		t.Fatalf("open %s: %v", h.f.Name, err)
 	}
-	var mu sync.Mutex // guards points and rng: the sync hook runs on the backend's goroutine
-	rng := rand.New(rand.NewSource(11))
-	var points []crashPoint
-	keeps := []float64{0, 0.5, 1}
-	takeLocked := func(where string) {
-		// What must survive is read before the clone is taken, so a sync
-		// completing in between only makes the check weaker, never wrong.
-		want, _ := w.covered()
-		k := keeps[len(points)%len(keeps)]
-		points = append(points, crashPoint{fs: h.fs.CrashClone(rng, k), ack: want, keep: k, where: where})
+	var mu sync.Mutex // guards sample and rng: the sync hook runs on the backend's goroutine
+	rng := rand.New(rand.NewSource(seed))
+	sample := &sampler{rng: rng, n: maxPoints}
+	offerLocked := func(where string) {
+		sample.offer(func(keep float64) *crashPoint {
+			// What must survive is read before the clone is taken, so a
+			// sync completing in between only makes the check weaker,
+			// never wrong.
+			floor, pending := hist.point()
+			return &crashPoint{fs: h.fs.CrashClone(rng, keep), floor: floor, pending: pending, keep: keep, where: where}
+		})
 	}
-	full := func() bool {
+	offered := func() int {
 		mu.Lock()
 		defer mu.Unlock()
-		return len(points) >= maxPoints
+		return sample.seen
 	}
 	h.fs.SetSyncHook(func(name string) {
 		mu.Lock()
 		defer mu.Unlock()
-		if len(points) < maxPoints && rng.Intn(2) == 0 {
-			takeLocked("in a sync of " + name)
+		if rng.Intn(2) == 0 {
+			offerLocked("in a sync of " + name)
 		}
 	})
-	load := rand.New(rand.NewSource(12))
-	deadline := time.Now().Add(30 * time.Second)
-	last, snapIndex, seenSyncs := uint64(0), uint64(0), 0
-	for round := 0; !full(); round++ {
-		if time.Now().After(deadline) {
-			_, syncs := w.covered()
-			t.Fatalf("%d syncs completed by the deadline; is the background sync running?", syncs)
+	l := newLoad(b, hist, seed+1, snapshotsOnly)
+	rounds := loadRounds * maxPoints / 40
+	var deadline time.Time // for the offers still missing once the rounds are done
+	seenSyncs, round := 0, 0
+	for ; round < rounds || offered() < 2*maxPoints; round++ {
+		if round == rounds {
+			deadline = time.Now().Add(30 * time.Second)
 		}
-		switch {
-		case round%400 == 399 && last > snapIndex+10:
-			i := last - 2
-			if _, err := b.CreateSnapshot(i, &raftpb.ConfState{Voters: []uint64{1}}, nil); err != nil {
-				t.Fatalf("CreateSnapshot(%d): %v", i, err)
-			}
-			w.durable(func(a *acked) { a.snapIndex = i })
-			snapIndex = i
-			must(t, b.Compact(i-3))
-		case round%7 == 6:
-			must(t, b.Save(hardState(1, last), nil, nil, false))
-			w.acknowledge(func(a *acked) { a.commit = last })
-		default:
-			n := uint64(1 + load.Intn(6))
-			commit := last
-			if err := b.Save(hardState(1, commit), ents(last+1, last+n, 1), nil, true); err != nil {
-				t.Fatalf("Save: %v", err)
-			}
-			last += n
-			w.acknowledge(func(a *acked) { a.last, a.commit = last, commit })
+		if round > rounds && time.Now().After(deadline) {
+			_, syncs := w.covered()
+			t.Fatalf("%d crash points offered by %d syncs in 30 s after %d rounds; is the background sync running?", offered(), syncs, rounds)
+		}
+		if err := l.step(); err != nil {
+			t.Fatalf("round %d: %v", round, err)
 		}
 		if _, syncs := w.covered(); syncs > seenSyncs {
 			seenSyncs = syncs
 			mu.Lock()
-			if len(points) < maxPoints {
-				takeLocked(fmt.Sprintf("after round %d", round))
-			}
+			offerLocked(fmt.Sprintf("after round %d", round))
 			mu.Unlock()
 		}
 	}
 	h.fs.SetSyncHook(nil)
 	must(t, b.Close())
-	if covered := points[len(points)-1].ack; covered.last == 0 {
-		t.Fatalf("no entry was ever covered by a sync: %+v", covered)
+	if floor, _ := hist.point(); floor.last() < 10 {
+		t.Fatalf("syncs covered only entries up to %d", floor.last())
 	}
-	checkCrashPoints(t, h, points)
+	return h.checkPoints(sample.points, round)
 }

@@ -50,35 +50,56 @@
 // # Recovery
 //
 // The hardware assumptions: a sector (512 bytes) is written atomically;
-// after a power loss each byte written since the last completed fdatasync
+// after a power loss each sector written since the last completed fdatasync
 // holds either what was written or its previous content, which is always
 // zero because segments are preallocated with zeros and only appended to.
-// Writes that were not synced may reach the disk out of order.
+// Writes that were not synced may reach the disk out of order. Every
+// segment but the last was synced whole before the next was created, so
+// only the last can hold writes no sync covered.
 //
 // Replay reads each segment from the start until a record is not valid
-// (header sane, length inside the file, checksum right). What happens then:
+// (header sane, length inside the file, checksum right). What is there
+// decides what happens:
 //
-//  1. A zeroed header with nothing valid after it is the normal end of the
-//     segment; replay goes on with the next.
-//  2. In the last segment, a zeroed header followed by valid records, or a
-//     torn record (some sector's share of it reads as zero), is the
-//     unsynced tail of a crash: nothing from there on was acknowledged as
-//     durable, since a sync would have made all of it durable.
-//  3. An invalid record with no valid record anywhere after it (garbage at
-//     the very end) is also a torn tail.
-//  4. Anything else, an invalid record followed by valid ones in a segment
-//     that was synced whole or with checksummed garbage in it, is corruption
-//     and Open fails with an error wrapping logbackends.ErrCorrupt that names
-//     the file and offset. The log is never silently truncated there.
+//  1. Zeros to the end of the file: the normal end of the segment; replay
+//     goes on with the next.
+//  2. In the last segment, a zeroed header with written (non-zero) bytes
+//     after it: a write that was lost while later ones landed.
+//  3. In the last segment, a torn record: its header is not zero and some
+//     sector's share of it reads as zero, no record written after it lies
+//     inside it, and no single flipped bit of its header makes it valid
+//     (a length that one flipped bit stretched into the zeros after the
+//     log would otherwise look torn).
+//  4. Anything else is damage no crash explains, and Open fails with an
+//     error wrapping logbackends.ErrCorrupt that names the file and offset:
+//     a record whose written sectors fail its checksum or framing, at the
+//     end of the log as anywhere else; any invalid record, or written
+//     bytes after the end, in a segment that was synced whole. The log is
+//     never truncated there.
 //
-// A torn tail is cut: segments after it are removed, its segment is
-// truncated at the damage and extended with zeros again, synced, and the
-// directory synced, so the next append lands on zeros. Replay then checks
-// the entries are contiguous from the compaction point.
+// Cases 2 and 3 are the unsynced tail of a crash: nothing from there on was
+// acknowledged as durable, since a sync would have made all of it durable.
+// That torn tail is cut: the last segment is truncated at the damage and
+// extended with zeros again, then synced, so the next append lands on
+// zeros. The cut is logged (file, offset, and how many written bytes were
+// discarded) and reported in State.Cut, which the backends count in their
+// Stats. Replay then checks the entries are contiguous from the compaction
+// point.
 //
-// Like etcd, the torn-or-corrupt rule is a heuristic at the margin: damage
-// that happens to zero a sector's share of the last record in the log is
-// taken for a torn write.
+// Like etcd's WAL, the torn-or-corrupt rule is a heuristic at the margin:
+// damage to the last record that leaves a whole sector's share of it zero
+// (a record whose true content has such a share, say) is taken for a torn
+// write.
+//
+// A crash just after a segment switch can leave the new segment without
+// the state records it starts with; Open writes them again ahead of the
+// next append, so that removing the older segments never loses them.
+// Open creates the log directory and its missing parents durably: each
+// directory it creates, and the parent of the first, is synced.
+//
+// Replay reads every segment whole, the preallocated zeros of the last
+// included: cases 2 and 3 need what lies after the end of the valid
+// records, and a cut must zero-fill everything written there.
 //
 // # Writing
 //

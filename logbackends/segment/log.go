@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io/fs"
+	"log/slog"
 	"path/filepath"
 	"sync/atomic"
 	"time"
@@ -31,6 +33,9 @@ type Options struct {
 	// OnSync, if set, is called after every successful fdatasync with how
 	// long it took, including the ones a segment switch makes.
 	OnSync func(time.Duration)
+	// Logger receives the report of a torn tail Open cuts; nil means
+	// slog.Default().
+	Logger *slog.Logger
 }
 
 // Log is a segmented, append-only record log. It has one writer: its
@@ -65,10 +70,11 @@ type Log struct {
 // ErrFailed wraps the I/O error that stopped a Log.
 var ErrFailed = errors.New("segment log stopped after an I/O error")
 
-// Open replays the log in opts.Dir (creating the directory and a first
-// segment if there is none), cuts a torn tail, and returns the log ready
-// for appending with the state it holds. Corruption that a crash cannot
-// explain is an error wrapping logbackends.ErrCorrupt naming file and offset.
+// Open replays the log in opts.Dir (creating the directory, durably, and a
+// first segment if there is none), cuts a torn tail, and returns the log
+// ready for appending with the state it holds. Corruption that a crash
+// cannot explain is an error wrapping logbackends.ErrCorrupt naming file and
+// offset. A cut is logged to opts.Logger and reported in State.Cut.
 func Open(opts Options) (*Log, *State, error) {
 	if opts.FS == nil {
 		opts.FS = vfs.OS{}
@@ -76,8 +82,11 @@ func Open(opts Options) (*Log, *State, error) {
 	if opts.SegmentSize <= 0 {
 		opts.SegmentSize = DefaultSegmentSize
 	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
 	l := &Log{opts: opts, fs: opts.FS}
-	if err := l.fs.MkdirAll(opts.Dir, 0o700); err != nil {
+	if err := mkdirDurable(l.fs, opts.Dir); err != nil {
 		return nil, nil, fmt.Errorf("segment: create %s: %w", opts.Dir, err)
 	}
 	segs, err := listSegments(l.fs, opts.Dir)
@@ -89,15 +98,14 @@ func Open(opts Options) (*Log, *State, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	if dmg != nil {
-		if err := l.cut(segs, dmg); err != nil {
-			return nil, nil, err
-		}
-		segs = segs[:dmg.seg+1]
-	}
 	st, err := r.finish(opts.Dir)
 	if err != nil {
 		return nil, nil, err
+	}
+	if dmg != nil {
+		if st.Cut, err = l.cut(segs[dmg.seg], dmg); err != nil {
+			return nil, nil, err
+		}
 	}
 	l.segs = segs
 	l.hs, l.snap, l.compactIdx, l.compTrm = st.HardState, st.Snapshot, st.CompactIndex, st.CompactTerm
@@ -105,32 +113,94 @@ func Open(opts Options) (*Log, *State, error) {
 		if err := l.newSegment(0, opts.SegmentSize); err != nil {
 			return nil, nil, err
 		}
-	} else {
-		s := segs[len(segs)-1]
-		if l.cur, err = l.fs.Open(s.path); err != nil {
-			return nil, nil, fmt.Errorf("segment: open %s: %w", s.path, err)
+		return l, st, nil
+	}
+	s := segs[len(segs)-1]
+	if l.cur, err = l.fs.Open(s.path); err != nil {
+		return nil, nil, fmt.Errorf("segment: open %s: %w", s.path, err)
+	}
+	if l.curSize, err = l.cur.Size(); err != nil {
+		l.cur.Close()
+		return nil, nil, fmt.Errorf("segment: size of %s: %w", s.path, err)
+	}
+	l.curOff = s.end
+	if l.lacksState(s) {
+		// A crash lost the state records the segment started with (they
+		// are written with its first records, after its creation was
+		// synced). Once the segments before it are removed, replay would
+		// come back without them: write them again, ahead of what is
+		// appended next.
+		if err := l.restoreState(s); err != nil {
+			l.cur.Close()
+			return nil, nil, err
 		}
-		if l.curSize, err = l.cur.Size(); err != nil {
-			return nil, nil, fmt.Errorf("segment: size of %s: %w", s.path, err)
-		}
-		l.curOff = s.end
 	}
 	return l, st, nil
 }
 
-// cut discards the torn tail found by scan: the damaged segment is cut at
-// the damage and zero-filled again (appends must land on zeros for the next
-// recovery to tell torn from corrupt), and segments after it are removed.
-func (l *Log) cut(segs []*segFile, d *damage) error {
-	for _, s := range segs[d.seg+1:] {
-		if err := l.fs.Remove(s.path); err != nil {
-			return fmt.Errorf("segment: remove %s after a torn tail: %w", s.path, err)
+// restoreState buffers the state records for the segment s being
+// written, or starts the next segment (which begins with them) when they
+// do not fit in what is left of s.
+func (l *Log) restoreState(s *segFile) error {
+	if err := l.encodeState(); err != nil {
+		return err
+	}
+	if l.curOff+int64(len(l.buf)) <= l.curSize {
+		return nil
+	}
+	l.buf = l.buf[:0]
+	if err := l.cur.Close(); err != nil {
+		return fmt.Errorf("segment: close %s: %w", s.path, err)
+	}
+	return l.newSegment(s.seq+1, max(l.opts.SegmentSize, l.stateSize()))
+}
+
+// lacksState reports whether segment s holds no record of a part of the
+// state the log has.
+func (l *Log) lacksState(s *segFile) bool {
+	return l.hs != nil && !s.hasHardState || l.snap != nil && !s.hasSnapshot || l.compactIdx > 0 && !s.hasBase
+}
+
+// mkdirDurable creates dir and any missing parents, then syncs each
+// directory it created and the parent of the first one, so that the
+// names survive a power loss. An existing dir costs one Stat.
+func mkdirDurable(fsys vfs.FS, dir string) error {
+	var created []string // deepest first
+	for d := filepath.Clean(dir); ; d = filepath.Dir(d) {
+		_, err := fsys.Stat(d)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		created = append(created, d)
+		if filepath.Dir(d) == d {
+			break
 		}
 	}
-	s := segs[d.seg]
+	if len(created) == 0 {
+		return nil
+	}
+	if err := fsys.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	for _, d := range append(created, filepath.Dir(created[len(created)-1])) {
+		if err := fsys.SyncDir(d); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// cut discards the torn tail scan found in the last segment s: it is cut at
+// the damage and zero-filled again (appends must land on zeros for the next
+// recovery to tell torn from corrupt), synced, and the cut logged.
+func (l *Log) cut(s *segFile, d *damage) (*Cut, error) {
+	c := &Cut{Path: s.path, Offset: d.off, Bytes: d.bytes, Why: d.why}
 	f, err := l.fs.Open(s.path)
 	if err != nil {
-		return fmt.Errorf("segment: open %s: %w", s.path, err)
+		return nil, fmt.Errorf("segment: open %s: %w", s.path, err)
 	}
 	defer f.Close()
 	size, err := f.Size()
@@ -143,14 +213,13 @@ func (l *Log) cut(segs []*segFile, d *damage) error {
 	if err == nil {
 		err = f.Sync()
 	}
-	if err == nil {
-		err = l.fs.SyncDir(l.opts.Dir)
-	}
 	if err != nil {
-		return fmt.Errorf("segment: cut torn tail of %s at offset %d: %w", s.path, d.off, err)
+		return nil, fmt.Errorf("segment: cut torn tail of %s at offset %d: %w", s.path, d.off, err)
 	}
 	s.end = d.off
-	return nil
+	l.opts.Logger.Warn("segment log: cut a torn tail, writes a crash left unsynced",
+		"file", c.Path, "offset", c.Offset, "bytes", c.Bytes, "why", c.Why)
+	return c, nil
 }
 
 // newSegment creates, preallocates and durably names the next segment; the
@@ -175,6 +244,12 @@ func (l *Log) newSegment(seq uint64, size int64) error {
 	}
 	l.segs = append(l.segs, &segFile{seq: seq, path: path})
 	l.cur, l.curOff, l.curSize = f, 0, size
+	return l.encodeState()
+}
+
+// encodeState buffers the records of the current state (snapshot,
+// compaction point, HardState) that every segment starts with.
+func (l *Log) encodeState() error {
 	if l.snap != nil {
 		if err := l.encodeProto(TypeSnapshot, l.snap); err != nil {
 			return err

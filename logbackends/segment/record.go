@@ -105,11 +105,20 @@ func isZeroHeader(buf []byte, off int64) bool {
 	return allZero(buf[off:end])
 }
 
-// isTorn reports whether the invalid record at off looks like a write cut
-// short by a crash rather than damage: some sector's share of it reads as
-// zero. The segment is preallocated with zeros and only ever appended to,
-// so a crash can leave a record's bytes either written or zero, nothing
-// else.
+// isTorn reports whether the invalid record at off, whose header is not
+// all zero, looks like a write cut short by a crash rather than damage:
+// some sector's share of it reads as zero. The segment is preallocated with
+// zeros and only ever appended to, and a sector is written whole or not at
+// all, so a crash can leave a record's sectors either written or zero,
+// nothing else; bytes that differ from what was written inside a sector
+// the record wrote are damage.
+//
+// Two kinds of damage would otherwise pass for a tear, because the length
+// field decides how far the record reaches: a length that reaches over
+// records written after this one (a torn record never covers a later
+// write), and a length with one bit flipped that reaches into the zeros
+// after the end of the log. A record that one flipped bit of its header
+// makes valid again is damage, not a tear.
 func isTorn(buf []byte, off int64) bool {
 	end := off + headerSize
 	if h := readHeader(buf[off:]); end <= int64(len(buf)) && h.length <= uint64(int64(len(buf))-end) {
@@ -118,25 +127,58 @@ func isTorn(buf []byte, off int64) bool {
 	if end > int64(len(buf)) {
 		end = int64(len(buf))
 	}
-	// A damaged length can stretch the record over later valid records and
-	// the zeros after them; a torn record never covers a record written
-	// after it.
 	for p := off + align; p < end; p += align {
 		if _, _, _, ok := parseAt(buf, p); ok {
 			return false
 		}
 	}
+	if !zeroSector(buf[:end], off) {
+		return false
+	}
+	return !oneBitFromValid(buf, off)
+}
+
+// zeroSector reports whether some sector's share of buf[off:] is all zero.
+func zeroSector(buf []byte, off int64) bool {
+	end := int64(len(buf))
 	for s := off; s < end; {
-		next := (s/sectorSize + 1) * sectorSize
-		if next > end {
-			next = end
-		}
+		next := min((s/sectorSize+1)*sectorSize, end)
 		if allZero(buf[s:next]) {
 			return true
 		}
 		s = next
 	}
 	return false
+}
+
+// oneBitFromValid reports whether flipping one bit of the header at off
+// makes a valid record there.
+func oneBitFromValid(buf []byte, off int64) bool {
+	if off+headerSize > int64(len(buf)) {
+		return false
+	}
+	// buf is replay's own copy of the segment: each bit is flipped back
+	// before the next.
+	for bit := 0; bit < headerSize*8; bit++ {
+		buf[off+int64(bit/8)] ^= 1 << (bit % 8)
+		_, _, _, ok := parseAt(buf, off)
+		buf[off+int64(bit/8)] ^= 1 << (bit % 8)
+		if ok {
+			return true
+		}
+	}
+	return false
+}
+
+// writtenEnd is the offset just past the last byte of buf that is not
+// zero, rounded up to the record alignment: how much of a preallocated
+// segment was ever written.
+func writtenEnd(buf []byte) int64 {
+	n := len(buf)
+	for n > 0 && buf[n-1] == 0 {
+		n--
+	}
+	return min(int64(padded(n)), int64(len(buf)))
 }
 
 // validRecordFrom reports whether any valid record starts at or after off.

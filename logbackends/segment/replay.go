@@ -40,6 +40,8 @@ type State struct {
 	CompactIndex, CompactTerm uint64
 	// Entries are the entries after CompactIndex, contiguous.
 	Entries []*raftpb.Entry
+	// Cut describes the torn tail Open cut, nil if there was none.
+	Cut *Cut
 }
 
 // LastIndex is the index of the last entry, or CompactIndex without entries.
@@ -72,7 +74,10 @@ func (r *replayer) apply(typ byte, payload []byte) error {
 		}
 		last := r.st.LastIndex()
 		switch {
-		case i > last+1:
+		case i > last+1 || len(r.st.Entries) > 0 && i < r.st.Entries[0].GetIndex():
+			// The entries before i are missing: a later compaction must
+			// cover them (their segment was removed), or finish reports
+			// the hole.
 			r.st.Entries = r.st.Entries[:0]
 			r.gapBelow = i - 1
 		case len(r.st.Entries) > 0 && i <= last:
@@ -127,6 +132,9 @@ type segFile struct {
 	data     []byte // whole file, released after replay
 	end      int64  // offset after the last valid record
 	maxIndex uint64 // highest entry index recorded in it
+	// Which kinds of state record it holds: a segment that lacks one the
+	// log has is missing part of the state it must start with.
+	hasHardState, hasSnapshot, hasBase bool
 }
 
 func listSegments(fsys vfs.FS, dir string) ([]*segFile, error) {
@@ -161,16 +169,33 @@ func readWhole(fsys vfs.FS, path string) ([]byte, error) {
 	return b, nil
 }
 
-// damage says where replay stopped early: segment index and offset, and
-// whether what is there is a torn write (cut) or corruption (reported).
-type damage struct {
-	seg int
-	off int64
+// Cut describes the torn tail Open cut from a log: what a crash left of
+// writes that were never synced.
+type Cut struct {
+	// Path is the segment cut, at Offset: the first byte that was not part
+	// of a valid record.
+	Path   string
+	Offset int64
+	// Bytes counts what was discarded: the bytes from Offset to the end of
+	// what was ever written to the segment (the rest is preallocated zeros).
+	Bytes int64
+	// Why says what was found at Offset.
+	Why string
 }
 
-// scan replays every segment into r and returns where the valid log ends
-// if it ends before the last segment's written data does. It reads segments
-// but never changes them.
+// damage is a torn tail scan found: where the valid log ends before the
+// written data does.
+type damage struct {
+	seg   int
+	off   int64
+	bytes int64 // written bytes from off on
+	why   string
+}
+
+// scan replays every segment into r and returns the torn tail to cut, if
+// the valid log ends before the last segment's written data does. What a
+// crash cannot explain is an error wrapping logbackends.ErrCorrupt. It reads
+// segments but never changes them.
 func scan(fsys vfs.FS, segs []*segFile, r *replayer) (*damage, error) {
 	for _, s := range segs {
 		b, err := readWhole(fsys, s.path)
@@ -184,56 +209,98 @@ func scan(fsys vfs.FS, segs []*segFile, r *replayer) (*damage, error) {
 			s.data = nil
 		}
 	}()
-	laterValid := func(i int) bool {
-		for _, s := range segs[i+1:] {
-			if validRecordFrom(s.data, 0) {
-				return true
-			}
-		}
-		return false
-	}
 	for i, s := range segs {
-		buf, off := s.data, int64(0)
-		for {
-			typ, payload, size, ok := parseAt(buf, off)
-			if !ok {
-				break
-			}
-			if err := r.apply(typ, payload); err != nil {
-				return nil, fmt.Errorf("%w: %s at offset %d: %v", logbackends.ErrCorrupt, s.path, off, err)
-			}
-			if typ == TypeEntry && r.st.LastIndex() > s.maxIndex {
-				s.maxIndex = r.st.LastIndex()
-			}
-			off += size
+		off, err := replaySegment(s, r)
+		if err != nil {
+			return nil, err
 		}
 		s.end = off
-		last := i == len(segs)-1
-		if off+headerSize > int64(len(buf)) || isZeroHeader(buf, off) {
-			// The segment ends here, unless valid records follow a hole:
-			// in the last segment a hole is unsynced writes landing out of
-			// order; in an earlier one, which was synced whole before the
-			// next was created, it is damage.
-			if off+headerSize <= int64(len(buf)) && validRecordFrom(buf, off) {
-				if !last {
-					return nil, corruptAt(s.path, off, "zeroed record before valid ones")
-				}
-				return &damage{seg: i, off: off}, nil
-			}
-			continue
+		d, err := classify(s, i == len(segs)-1)
+		if err != nil {
+			return nil, err
 		}
-		torn := isTorn(buf, off)
-		after := validRecordFrom(buf, off+align) || laterValid(i)
-		switch {
-		case torn && last, !after:
-			return &damage{seg: i, off: off}, nil
-		case torn:
-			return nil, corruptAt(s.path, off, "torn record in a segment that was synced whole")
-		default:
-			return nil, corruptAt(s.path, off, "record fails its checksum and valid records follow")
+		if d != nil {
+			d.seg, d.bytes = i, max(writtenEnd(s.data)-d.off, 0)
+			return d, nil
 		}
 	}
 	return nil, nil
+}
+
+// replaySegment applies s's valid records, from the start to the first
+// invalid one, and returns the offset of that one.
+func replaySegment(s *segFile, r *replayer) (int64, error) {
+	off := int64(0)
+	for {
+		typ, payload, size, ok := parseAt(s.data, off)
+		if !ok {
+			return off, nil
+		}
+		if err := r.apply(typ, payload); err != nil {
+			return 0, fmt.Errorf("%w: %s at offset %d: %v", logbackends.ErrCorrupt, s.path, off, err)
+		}
+		switch typ {
+		case TypeEntry:
+			s.maxIndex = max(s.maxIndex, r.st.LastIndex())
+		case TypeHardState:
+			s.hasHardState = true
+		case TypeSnapshot:
+			s.hasSnapshot = true
+		case TypeSnapshotInstall:
+			s.hasSnapshot, s.hasBase = true, true
+		case TypeCompact:
+			s.hasBase = true
+		}
+		off += size
+	}
+}
+
+// classify decides what the bytes at s.end, where s's valid records end,
+// are: nothing (nil, nil), a torn tail to cut (only in the last segment,
+// which is the only one with writes no sync covered: every earlier one was
+// synced whole before the next was created), or corruption.
+//
+// Under the hardware model (doc.go) a crash leaves each sector of an
+// unsynced write either written or zero, so in the last segment:
+//   - zeros to the end of the file are the normal end;
+//   - a zeroed header with written bytes after it is a write that was lost
+//     while later ones landed (the page cache writes back in any order);
+//   - a record with a zeroed sector's share is a torn write;
+//
+// and anything else, a record whose written sectors fail its checksum, is
+// damage no crash explains.
+func classify(s *segFile, last bool) (*damage, error) {
+	buf, off := s.data, s.end
+	if off+headerSize > int64(len(buf)) {
+		// Too few bytes for a record: the end of the file, unless they
+		// were written (no record ever starts there).
+		if allZero(buf[off:]) {
+			return nil, nil
+		}
+		return nil, corruptAt(s.path, off, "written bytes after the last record, too few to be one")
+	}
+	if isZeroHeader(buf, off) {
+		rest := buf[off+headerSize:]
+		switch {
+		case allZero(rest):
+			return nil, nil
+		case last:
+			return &damage{off: off, why: "a zeroed record with written bytes after it: unsynced writes that landed out of order"}, nil
+		case validRecordFrom(buf, off):
+			return nil, corruptAt(s.path, off, "zeroed record before valid ones in a segment that was synced whole")
+		default:
+			return nil, corruptAt(s.path, off, "written bytes after the end of a segment that was synced whole")
+		}
+	}
+	torn := isTorn(buf, off)
+	switch {
+	case torn && last:
+		return &damage{off: off, why: "a torn record: part of it reads as zero, as a write a crash cut short"}, nil
+	case torn:
+		return nil, corruptAt(s.path, off, "torn record in a segment that was synced whole")
+	default:
+		return nil, corruptAt(s.path, off, "record fails its checksum or framing, and no crash leaves a record so")
+	}
 }
 
 func corruptAt(path string, off int64, why string) error {

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"log/slog"
+	"math/rand"
 	"strings"
 	"syscall"
 	"testing"
@@ -156,110 +158,328 @@ func hurtBytes(t *testing.T, fsys vfs.FS, path string, off int64, b []byte) {
 	must(t, f.Close())
 }
 
-func TestTornTail(t *testing.T) {
-	// Each case damages the log after entries 1..20 were written in one
-	// segment and returns the last entry that must survive.
+// readBytes returns n bytes of path at off.
+func readBytes(t *testing.T, fsys vfs.FS, path string, off, n int64) []byte {
+	t.Helper()
+	f, err := fsys.Open(path)
+	must(t, err)
+	defer f.Close()
+	b := make([]byte, n)
+	_, err = f.ReadAt(b, off)
+	must(t, err)
+	return b
+}
+
+// logCapture is a logger whose output a test reads back.
+func logCapture() (*slog.Logger, *bytes.Buffer) {
+	var buf bytes.Buffer
+	return slog.New(slog.NewTextHandler(&buf, nil)), &buf
+}
+
+// sizeForRecord returns the data size of an entry whose record is exactly
+// n bytes long, padding included.
+func sizeForRecord(t *testing.T, n int) int {
+	t.Helper()
+	for d := 0; d < n; d++ {
+		if padded(headerSize+proto.Size(ent(1, 1, d))) == n {
+			return d
+		}
+	}
+	t.Fatalf("no entry has a record of %d bytes", n)
+	return 0
+}
+
+func TestTornTailIsCut(t *testing.T) {
+	// Each case writes entries 1..20 to one segment, closes it, damages
+	// its records as a crash can (whole sectors of unsynced writes left
+	// zero) and returns the last entry that must survive and where the
+	// cut must be.
+	type cut struct{ last, off, bytes int64 }
 	tests := []struct {
 		name string
-		hurt func(t *testing.T, fsys vfs.FS, seg SegmentInfo) uint64
+		size int // entry data size; 0 leaves it to write
+		// write, when set, writes the log instead of 20 entries of size.
+		write func(t *testing.T, l *Log)
+		hurt  func(t *testing.T, fsys vfs.FS, seg SegmentInfo) cut
 	}{
-		{"garbage after the last record", func(t *testing.T, fsys vfs.FS, seg SegmentInfo) uint64 {
-			end := seg.Records[len(seg.Records)-1]
-			hurtBytes(t, fsys, seg.Path, end.Offset+end.Size, bytes.Repeat([]byte{0xFF}, 40))
-			return 20
-		}},
-		{"partial copy of a record after the last", func(t *testing.T, fsys vfs.FS, seg SegmentInfo) uint64 {
-			end := seg.Records[len(seg.Records)-1]
-			b := make([]byte, end.Size)
-			f, _ := fsys.Open(seg.Path)
-			f.ReadAt(b, end.Offset)
-			f.Close()
-			hurtBytes(t, fsys, seg.Path, end.Offset+end.Size, b[:end.Size/2])
-			return 20
-		}},
-		{"last record zeroed past its header", func(t *testing.T, fsys vfs.FS, seg SegmentInfo) uint64 {
-			end := seg.Records[len(seg.Records)-1]
-			hurtBytes(t, fsys, seg.Path, end.Offset+headerSize, make([]byte, end.Size-headerSize))
-			return 19
-		}},
-		{"last record with a flipped bit", func(t *testing.T, fsys vfs.FS, seg SegmentInfo) uint64 {
-			end := seg.Records[len(seg.Records)-1]
-			hurtBytes(t, fsys, seg.Path, end.Offset+headerSize+3, []byte{0x80})
-			return 19
-		}},
+		{name: "last record's sectors after its first lost", size: 700,
+			hurt: func(t *testing.T, fsys vfs.FS, seg SegmentInfo) cut {
+				r := seg.Records[len(seg.Records)-1]
+				b := (r.Offset/sectorSize + 1) * sectorSize
+				hurtBytes(t, fsys, seg.Path, b, make([]byte, r.Offset+r.Size-b))
+				return cut{19, r.Offset, b - r.Offset}
+			}},
+		{name: "a middle sector of the last record lost", size: 1500,
+			hurt: func(t *testing.T, fsys vfs.FS, seg SegmentInfo) cut {
+				r := seg.Records[len(seg.Records)-1]
+				b := (r.Offset/sectorSize + 1) * sectorSize
+				hurtBytes(t, fsys, seg.Path, b, make([]byte, sectorSize))
+				return cut{19, r.Offset, r.Size}
+			}},
+		{name: "a write lost, later ones landed", size: 50,
+			hurt: func(t *testing.T, fsys vfs.FS, seg SegmentInfo) cut {
+				r, end := seg.Records[9], seg.Records[19]
+				hurtBytes(t, fsys, seg.Path, r.Offset, make([]byte, r.Size))
+				return cut{9, r.Offset, end.Offset + end.Size - r.Offset}
+			}},
+		{name: "a header torn across a sector boundary",
+			write: func(t *testing.T, l *Log) {
+				// Entry 1's record ends at 504, so entry 2's header
+				// straddles the sector boundary at 512.
+				must(t, l.AppendEntries([]*raftpb.Entry{ent(1, 1, sizeForRecord(t, 504))}))
+				must(t, l.AppendEntries(ents(2, 2, 1, 100)))
+			},
+			hurt: func(t *testing.T, fsys vfs.FS, seg SegmentInfo) cut {
+				r := seg.Records[1]
+				if r.Offset != 504 {
+					t.Fatalf("entry 2 is at %d, want 504", r.Offset)
+				}
+				hurtBytes(t, fsys, seg.Path, sectorSize, make([]byte, r.Offset+r.Size-sectorSize))
+				return cut{1, r.Offset, sectorSize - r.Offset}
+			}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			fsys := vfs.NewMem()
 			l, _ := open(t, fsys, 1<<16)
-			must(t, l.AppendEntries(ents(1, 20, 1, 50)))
+			if tt.write != nil {
+				tt.write(t, l)
+			} else {
+				must(t, l.AppendEntries(ents(1, 20, 1, tt.size)))
+			}
 			must(t, l.Close())
 			segs, err := Inspect(fsys, dir)
 			must(t, err)
-			last := tt.hurt(t, fsys, segs[0])
+			want := tt.hurt(t, fsys, segs[0])
 
-			l, st := open(t, fsys, 1<<16)
-			checkEntries(t, st, 1, last)
+			logger, out := logCapture()
+			l, st, err := Open(Options{FS: fsys, Dir: dir, SegmentSize: 1 << 16, Logger: logger})
+			must(t, err)
+			checkEntries(t, st, 1, uint64(want.last))
+			c := st.Cut
+			if c == nil || c.Path != segs[0].Path || c.Offset != want.off || c.Bytes != want.bytes {
+				t.Fatalf("cut %+v, want %s at offset %d, %d bytes", c, segs[0].Path, want.off, want.bytes)
+			}
+			for _, attr := range []string{"file=" + c.Path, fmt.Sprintf("offset=%d", c.Offset), fmt.Sprintf("bytes=%d", c.Bytes)} {
+				if !strings.Contains(out.String(), attr) {
+					t.Fatalf("the cut's log line %q does not say %s", out.String(), attr)
+				}
+			}
 			// The cut tail must not confuse the next recovery.
-			must(t, l.AppendEntries(ents(last+1, last+5, 2, 50)))
+			next := uint64(want.last + 1)
+			must(t, l.AppendEntries(ents(next, next+4, 2, 50)))
 			must(t, l.Close())
 			_, st = open(t, fsys, 1<<16)
-			checkEntries(t, st, 1, last+5)
+			checkEntries(t, st, 1, next+4)
+			if st.Cut != nil {
+				t.Fatalf("a second cut after a clean close: %+v", st.Cut)
+			}
 		})
 	}
 }
 
-func TestCorruptionInTheMiddle(t *testing.T) {
+// TestDamageIsNotCut: an invalid record a crash cannot leave is reported
+// with its file and offset, never cut, wherever it is: at the end of the
+// log too.
+func TestDamageIsNotCut(t *testing.T) {
+	// Each case damages a log of 80 entries over segments of 4 KiB and
+	// returns the segment and offset the error must name.
+	lastRecord := func(t *testing.T, segs []SegmentInfo) (SegmentInfo, RecordInfo) {
+		seg := segs[len(segs)-1]
+		return seg, seg.Records[len(seg.Records)-1]
+	}
 	tests := []struct {
-		name   string
-		record int // which record of the first segment to damage
-		at     int64
-		b      []byte
+		name string
+		hurt func(t *testing.T, fsys vfs.FS, segs []SegmentInfo) (string, int64)
 	}{
-		{"payload bit flip", 5, headerSize + 7, []byte{0x55}},
-		{"checksum overwritten", 2, 0, []byte{1, 2, 3, 4}},
-		{"length overwritten", 8, 8, []byte{0xEE, 0xEE}},
+		{"a flipped bit in the last record's payload", func(t *testing.T, fsys vfs.FS, segs []SegmentInfo) (string, int64) {
+			seg, r := lastRecord(t, segs)
+			b := readBytes(t, fsys, seg.Path, r.Offset+headerSize+3, 1)
+			hurtBytes(t, fsys, seg.Path, r.Offset+headerSize+3, []byte{b[0] ^ 0x10})
+			return seg.Path, r.Offset
+		}},
+		{"a flipped bit in the last record's checksum", func(t *testing.T, fsys vfs.FS, segs []SegmentInfo) (string, int64) {
+			seg, r := lastRecord(t, segs)
+			b := readBytes(t, fsys, seg.Path, r.Offset+1, 1)
+			hurtBytes(t, fsys, seg.Path, r.Offset+1, []byte{b[0] ^ 0x01})
+			return seg.Path, r.Offset
+		}},
+		{"a flipped bit in the last record's length, reaching into zeros", func(t *testing.T, fsys vfs.FS, segs []SegmentInfo) (string, int64) {
+			seg, r := lastRecord(t, segs)
+			b := readBytes(t, fsys, seg.Path, r.Offset+9, 1)
+			hurtBytes(t, fsys, seg.Path, r.Offset+9, []byte{b[0] ^ 0x04}) // +1024
+			return seg.Path, r.Offset
+		}},
+		{"garbage after the last record", func(t *testing.T, fsys vfs.FS, segs []SegmentInfo) (string, int64) {
+			seg, r := lastRecord(t, segs)
+			hurtBytes(t, fsys, seg.Path, r.Offset+r.Size, bytes.Repeat([]byte{0xFF}, 40))
+			return seg.Path, r.Offset + r.Size
+		}},
+		{"the last record's tail zeroed inside a sector it wrote", func(t *testing.T, fsys vfs.FS, segs []SegmentInfo) (string, int64) {
+			seg, r := lastRecord(t, segs)
+			if r.Offset/sectorSize != (r.Offset+r.Size-1)/sectorSize {
+				t.Fatalf("the last record (%d bytes at %d) crosses a sector boundary", r.Size, r.Offset)
+			}
+			hurtBytes(t, fsys, seg.Path, r.Offset+r.Size-16, make([]byte, 16))
+			return seg.Path, r.Offset
+		}},
+		{"a payload bit flip in the middle", func(t *testing.T, fsys vfs.FS, segs []SegmentInfo) (string, int64) {
+			r := segs[0].Records[5]
+			hurtBytes(t, fsys, segs[0].Path, r.Offset+headerSize+7, []byte{0x55})
+			return segs[0].Path, r.Offset
+		}},
+		{"a length overwritten in the middle", func(t *testing.T, fsys vfs.FS, segs []SegmentInfo) (string, int64) {
+			r := segs[0].Records[8]
+			hurtBytes(t, fsys, segs[0].Path, r.Offset+8, []byte{0xEE, 0xEE})
+			return segs[0].Path, r.Offset
+		}},
+		{"a torn record in a segment synced whole", func(t *testing.T, fsys vfs.FS, segs []SegmentInfo) (string, int64) {
+			r := segs[0].Records[len(segs[0].Records)-1]
+			b := (r.Offset/sectorSize + 1) * sectorSize
+			if b >= r.Offset+r.Size {
+				b = r.Offset + headerSize
+			}
+			hurtBytes(t, fsys, segs[0].Path, b, make([]byte, r.Offset+r.Size-b))
+			return segs[0].Path, r.Offset
+		}},
+		{"written bytes after the end of a segment synced whole", func(t *testing.T, fsys vfs.FS, segs []SegmentInfo) (string, int64) {
+			r := segs[0].Records[len(segs[0].Records)-1]
+			hurtBytes(t, fsys, segs[0].Path, r.Offset+r.Size+64, []byte{1})
+			return segs[0].Path, r.Offset + r.Size
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			fsys := vfs.NewMem()
-			l, _ := open(t, fsys, 1<<16)
-			must(t, l.AppendEntries(ents(1, 20, 1, 50)))
+			l, _ := open(t, fsys, 4096)
+			for i := uint64(1); i <= 80; i += 5 {
+				must(t, l.AppendEntries(ents(i, i+4, 1, 60)))
+				must(t, l.Sync())
+			}
 			must(t, l.Close())
 			segs, err := Inspect(fsys, dir)
 			must(t, err)
-			rec := segs[0].Records[tt.record]
-			hurtBytes(t, fsys, segs[0].Path, rec.Offset+tt.at, tt.b)
+			if len(segs) < 2 {
+				t.Fatalf("%d segments, the cases need two", len(segs))
+			}
+			path, off := tt.hurt(t, fsys, segs)
 
-			_, _, err = Open(Options{FS: fsys, Dir: dir, SegmentSize: 1 << 16})
+			logger, out := logCapture()
+			_, _, err = Open(Options{FS: fsys, Dir: dir, SegmentSize: 4096, Logger: logger})
 			if !errors.Is(err, logbackends.ErrCorrupt) {
 				t.Fatalf("Open = %v, want ErrCorrupt", err)
 			}
-			want := fmt.Sprintf("%s at offset %d", segs[0].Path, rec.Offset)
-			if !strings.Contains(err.Error(), want) {
+			if want := fmt.Sprintf("%s at offset %d", path, off); !strings.Contains(err.Error(), want) {
 				t.Fatalf("error %q does not name %q", err, want)
+			}
+			if out.Len() != 0 {
+				t.Fatalf("a refused log logged %q", out.String())
+			}
+			// Nothing was changed: the damage is still there.
+			if _, _, err := Open(Options{FS: fsys, Dir: dir, SegmentSize: 4096, Logger: logger}); !errors.Is(err, logbackends.ErrCorrupt) {
+				t.Fatalf("second Open = %v, want ErrCorrupt again", err)
 			}
 		})
 	}
 }
 
-func TestHoleInUnsyncedTailIsCut(t *testing.T) {
+// TestBytesAfterTheLastRecordTooFewForOne: a segment whose last record
+// ends less than a header before its end, with written bytes there, is
+// damage, reported and not a panic.
+func TestBytesAfterTheLastRecordTooFewForOne(t *testing.T) {
+	fsys := vfs.NewMem()
+	size := int64(sizeForRecord(t, 120))
+	l, _ := open(t, fsys, 128)
+	must(t, l.AppendEntries([]*raftpb.Entry{ent(1, 1, int(size))}))
+	must(t, l.Close())
+	segs, err := Inspect(fsys, dir)
+	must(t, err)
+	if segs[0].Size != 128 || segs[0].Records[0].Size != 120 {
+		t.Fatalf("segment of %d bytes with a record of %d, want 128 and 120", segs[0].Size, segs[0].Records[0].Size)
+	}
+	hurtBytes(t, fsys, segs[0].Path, 124, []byte{1})
+	_, _, err = Open(Options{FS: fsys, Dir: dir, SegmentSize: 128})
+	if want := fmt.Sprintf("%s at offset 120", segs[0].Path); !errors.Is(err, logbackends.ErrCorrupt) || !strings.Contains(err.Error(), want) {
+		t.Fatalf("Open = %v, want ErrCorrupt naming %q", err, want)
+	}
+}
+
+// TestHoleBeforeAnOverwriteIsCorrupt: entries that start past the
+// compaction point, then an overwrite below the first of them, leave a
+// hole replay must report, not a log it cannot index.
+func TestHoleBeforeAnOverwriteIsCorrupt(t *testing.T) {
 	fsys := vfs.NewMem()
 	l, _ := open(t, fsys, 1<<16)
-	must(t, l.AppendEntries(ents(1, 10, 1, 50)))
+	must(t, l.AppendEntries(ents(5, 6, 1, 10)))
+	must(t, l.AppendEntries(ents(3, 3, 2, 10)))
 	must(t, l.Close())
-	segs, _ := Inspect(fsys, dir)
-	// Records 11 and 12 as a later unsynced write that landed, with the
-	// write before it (entry 10's record) lost.
-	rec := segs[0].Records[9]
-	b := make([]byte, rec.Size)
-	f, _ := fsys.Open(segs[0].Path)
-	f.ReadAt(b, rec.Offset)
-	f.Close()
-	hurtBytes(t, fsys, segs[0].Path, rec.Offset+rec.Size, b)
-	hurtBytes(t, fsys, segs[0].Path, rec.Offset, make([]byte, rec.Size))
-	_, st := open(t, fsys, 1<<16)
-	checkEntries(t, st, 1, 9)
+	_, _, err := Open(Options{FS: fsys, Dir: dir, SegmentSize: 1 << 16})
+	if !errors.Is(err, logbackends.ErrCorrupt) || !strings.Contains(err.Error(), "entries 1..2 are missing") {
+		t.Fatalf("Open = %v, want ErrCorrupt naming entries 1..2", err)
+	}
+}
+
+// TestStateRewrittenAfterALostSegmentStart: a crash just after a segment
+// switch loses the state records the new segment starts with. Once the
+// segments before it are removed, the log must still hold its HardState
+// and snapshot.
+func TestStateRewrittenAfterALostSegmentStart(t *testing.T) {
+	fsys := vfs.NewMem()
+	l, _ := open(t, fsys, 1024)
+	must(t, l.AppendEntries(ents(1, 5, 1, 100)))
+	snap := &raftpb.Snapshot{Data: []byte("snap"), Metadata: &raftpb.SnapshotMetadata{
+		Index: new(uint64(3)), Term: new(uint64(1)), ConfState: &raftpb.ConfState{Voters: []uint64{1}}}}
+	must(t, l.AppendSnapshot(snap, false))
+	must(t, l.AppendHardState(hs(7, 3)))
+	must(t, l.Sync())
+	// Entries flushed, never synced, until one starts a new segment: its
+	// creation is synced, what is written to it is not.
+	i := uint64(6)
+	for n := l.Segments(); l.Segments() == n; i++ {
+		must(t, l.AppendEntries(ents(i, i, 1, 100)))
+		must(t, l.Flush())
+	}
+	crashed := fsys.CrashClone(rand.New(rand.NewSource(1)), 0)
+	segs, err := Inspect(crashed, dir)
+	must(t, err)
+	if n := len(segs); n != 2 || len(segs[1].Records) != 0 {
+		t.Fatalf("after the crash: %d segments, the last with records %v; want 2, the last empty", n, segs[n-1].Records)
+	}
+
+	l, st := open(t, crashed, 1024)
+	last := st.LastIndex()
+	// A follower appends with no new HardState, then the log is
+	// compacted past everything in the first segment.
+	must(t, l.AppendEntries(ents(last+1, last+1, 1, 10)))
+	must(t, l.AppendSnapshot(&raftpb.Snapshot{Metadata: &raftpb.SnapshotMetadata{
+		Index: new(last), Term: new(uint64(1)), ConfState: &raftpb.ConfState{Voters: []uint64{1}}}}, false))
+	must(t, l.AppendCompact(last, 1))
+	must(t, l.Sync())
+	must(t, l.RemoveBefore(last))
+	if l.Segments() != 1 {
+		t.Fatalf("%d segments after compaction, want 1", l.Segments())
+	}
+	must(t, l.Close())
+	_, st = open(t, crashed, 1024)
+	if !proto.Equal(st.HardState, hs(7, 3)) {
+		t.Fatalf("HardState after compaction = %v, want %v", st.HardState, hs(7, 3))
+	}
+	checkEntries(t, st, last+1, last+1)
+}
+
+// TestCreatesItsDirectoryDurably: the log's directory and the parents
+// Open creates survive a power loss right after Open.
+func TestCreatesItsDirectoryDurably(t *testing.T) {
+	fsys := vfs.NewMem()
+	l, _, err := Open(Options{FS: fsys, Dir: "/data/member/wal", SegmentSize: 4096})
+	must(t, err)
+	must(t, l.AppendEntries(ents(1, 3, 1, 10)))
+	must(t, l.Sync())
+	crashed := fsys.CrashClone(rand.New(rand.NewSource(1)), 0)
+	_, st, err := Open(Options{FS: crashed, Dir: "/data/member/wal", SegmentSize: 4096})
+	must(t, err)
+	checkEntries(t, st, 1, 3)
+	must(t, l.Close())
 }
 
 func TestStopsAfterIOError(t *testing.T) {

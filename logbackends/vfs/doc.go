@@ -7,18 +7,25 @@
 // in-memory file system that remembers which bytes reached "stable storage"
 // (were covered by a Sync) and which did not, so a test can ask what a power
 // loss at this instant would leave behind (CrashClone), and can inject the
-// failures real disks produce: ENOSPC after a number of bytes, EIO from
-// every sync, and a hook that runs before each sync (to add latency or to
-// take crash clones at the most interesting moment).
+// failures real disks produce: ENOSPC after a number of bytes (at a sector
+// boundary, as a file system that allocates in blocks runs out), EIO from
+// every sync, syncs that return before what they cover is durable (a
+// misordered sync, for negative controls), and a hook that runs before each
+// sync (to add latency or to take crash clones at the most interesting
+// moment). CrashCloneWith holds the file system still while the caller
+// images something else, so that a clone and, say, a persistent-memory
+// region are taken at one instant.
 //
 // # Crash model of Mem
 //
 // A write or truncate is volatile until a Sync of the same file completes;
-// a file's creation, removal or rename is volatile until SyncDir of its
-// directory. CrashClone keeps everything durable and, of each volatile
-// operation, keeps it whole, keeps a prefix of it cut at a 512-byte sector
-// boundary (a torn write: sectors are assumed to be written atomically, the
-// usual assumption for disks and the one etcd's WAL makes), or drops it.
-// Volatile writes are decided independently, so later writes can survive
-// when earlier ones did not, as the page cache's write-back order allows.
+// a file's creation, removal or rename, and a directory's creation, are
+// volatile until SyncDir of its directory. CrashClone keeps everything
+// durable and, of each volatile operation, keeps it whole, keeps a prefix of
+// it cut at a 512-byte sector boundary (a torn write: sectors are assumed to
+// be written atomically, the usual assumption for disks and the one etcd's
+// WAL makes), or drops it. Volatile writes are decided independently, so
+// later writes can survive when earlier ones did not, as the page cache's
+// write-back order allows. A file whose directory does not survive does not
+// either.
 package vfs

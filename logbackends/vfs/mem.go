@@ -19,22 +19,27 @@ const SectorSize = 512
 // its crash model. It is safe for concurrent use. The zero value is not
 // usable: call NewMem.
 type Mem struct {
-	mu      sync.Mutex
-	dirs    map[string]bool
-	files   map[string]*memFile // the namespace as the running program sees it
-	durable map[string]*memFile // the namespace as of the last SyncDir of each dir
+	mu          sync.Mutex
+	dirs        map[string]bool     // the directories as the running program sees them
+	durableDirs map[string]bool     // those whose name was synced (SyncDir of the parent)
+	files       map[string]*memFile // the namespace as the running program sees it
+	durable     map[string]*memFile // the namespace as of the last SyncDir of each dir
 
 	writeBudget int64 // bytes that may still be written; <0 means unlimited
 	syncErr     error
 	syncHook    func(name string)
+	misorder    bool // MisorderSyncs
 }
 
 // memFile is one inode. data is what reads see; synced is what survives a
 // crash; pending are the volatile operations since the last Sync, in order.
+// lagging counts the pending operations the last Sync should have made
+// durable but did not (MisorderSyncs).
 type memFile struct {
 	data    []byte
 	synced  []byte
 	pending []memOp
+	lagging int
 }
 
 // memOp is a volatile write (data != nil) or a size change (data == nil).
@@ -50,6 +55,7 @@ var _ FS = (*Mem)(nil)
 func NewMem() *Mem {
 	return &Mem{
 		dirs:        map[string]bool{"/": true, ".": true},
+		durableDirs: map[string]bool{"/": true, ".": true},
 		files:       map[string]*memFile{},
 		durable:     map[string]*memFile{},
 		writeBudget: -1,
@@ -57,8 +63,10 @@ func NewMem() *Mem {
 }
 
 // FailWritesAfter makes writes fail with ENOSPC once n more bytes have been
-// written (a write that crosses the limit writes the bytes that fit, as a
-// full disk does). A negative n removes the limit.
+// written. The write that crosses the limit writes the whole sectors that
+// fit and fails, as a full disk does (space is allocated in blocks, so a
+// short write ends at a block boundary of the file); every later write
+// fails. A negative n removes the limit.
 func (m *Mem) FailWritesAfter(n int64) {
 	m.mu.Lock()
 	m.writeBudget = n
@@ -70,6 +78,18 @@ func (m *Mem) FailWritesAfter(n int64) {
 func (m *Mem) FailSyncs(err error) {
 	m.mu.Lock()
 	m.syncErr = err
+	m.mu.Unlock()
+}
+
+// MisorderSyncs, while on, makes every file Sync return before what it
+// covers is durable: it makes durable only what the file's previous Sync
+// should have, so each Sync's writes land one Sync late. It is a disk that
+// acknowledges an fdatasync early, the fault behind a backend that
+// acknowledges before it syncs; crash tests turn it on as a negative
+// control, to show that they notice the acknowledged writes it loses.
+func (m *Mem) MisorderSyncs(on bool) {
+	m.mu.Lock()
+	m.misorder = on
 	m.mu.Unlock()
 }
 
@@ -92,11 +112,22 @@ func SyncLatency(d time.Duration) func(string) {
 // keepUnsynced, and a kept write is torn at a sector boundary a quarter of
 // the time). The clone is independent of m, fully durable and has no faults.
 func (m *Mem) CrashClone(rng *rand.Rand, keepUnsynced float64) *Mem {
+	return m.CrashCloneWith(rng, keepUnsynced, nil)
+}
+
+// CrashCloneWith is CrashClone that first runs image (when not nil) with
+// the file system held still: no operation on m starts or completes until
+// the clone is taken, so what image copies (a persistent-memory region,
+// say) belongs to the same instant as the clone. image must not use m.
+func (m *Mem) CrashCloneWith(rng *rand.Rand, keepUnsynced float64, image func()) *Mem {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if image != nil {
+		image()
+	}
 	c := NewMem()
-	for d := range m.dirs {
-		c.dirs[d] = true
+	for _, d := range m.crashDirsLocked(rng, keepUnsynced) {
+		c.dirs[d], c.durableDirs[d] = true, true
 	}
 	names := map[string]bool{}
 	for n := range m.files {
@@ -116,7 +147,7 @@ func (m *Mem) CrashClone(rng *rand.Rand, keepUnsynced float64) *Mem {
 		if cur != dur && rng.Float64() < keepUnsynced {
 			f = cur
 		}
-		if f == nil {
+		if f == nil || !c.dirs[filepath.Dir(n)] {
 			continue
 		}
 		data := append([]byte(nil), f.synced...)
@@ -128,29 +159,59 @@ func (m *Mem) CrashClone(rng *rand.Rand, keepUnsynced float64) *Mem {
 				data = resize(data, op.size)
 				continue
 			}
-			w := op.data
-			if rng.Intn(4) == 0 {
-				// Keep the sectors up to a random boundary inside the write.
-				end := op.off + int64(len(w))
-				first := (op.off/SectorSize + 1) * SectorSize
-				var cut int64
-				if first < end {
-					cut = first + rng.Int63n((end-first)/SectorSize+1)*SectorSize
-					if cut > end {
-						cut = end
-					}
-				} else {
-					cut = op.off + rng.Int63n(2)*int64(len(w))
-				}
-				w = w[:cut-op.off]
-			}
-			data = writeAt(data, op.off, w)
+			data = writeAt(data, op.off, tear(rng, op))
 		}
 		nf := &memFile{data: data, synced: append([]byte(nil), data...)}
 		c.files[n] = nf
 		c.durable[n] = nf
 	}
 	return c
+}
+
+// crashDirsLocked returns the directories a power loss now would leave:
+// each one whose name is durable, or is volatile and kept with probability
+// keep, under a parent that is left too.
+func (m *Mem) crashDirsLocked(rng *rand.Rand, keep float64) []string {
+	sorted := make([]string, 0, len(m.dirs))
+	for d := range m.dirs {
+		sorted = append(sorted, d)
+	}
+	sort.Strings(sorted) // a parent sorts before its children
+	left := map[string]bool{}
+	var out []string
+	for _, d := range sorted {
+		kept := m.durableDirs[d] || rng.Float64() < keep
+		if p := filepath.Dir(d); p != d && !left[p] {
+			kept = false
+		}
+		if kept {
+			left[d] = true
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// tear returns the part of a volatile write that a crash leaves: all of
+// it, or, a quarter of the time, the sectors up to a random boundary
+// inside it.
+func tear(rng *rand.Rand, op memOp) []byte {
+	w := op.data
+	if rng.Intn(4) != 0 {
+		return w
+	}
+	end := op.off + int64(len(w))
+	first := (op.off/SectorSize + 1) * SectorSize
+	var cut int64
+	if first < end {
+		cut = first + rng.Int63n((end-first)/SectorSize+1)*SectorSize
+		if cut > end {
+			cut = end
+		}
+	} else {
+		cut = op.off + rng.Int63n(2)*int64(len(w))
+	}
+	return w[:cut-op.off]
 }
 
 func resize(b []byte, size int64) []byte {
@@ -225,8 +286,8 @@ func (m *Mem) Rename(oldname, newname string) error {
 	return nil
 }
 
-// MkdirAll implements FS. Directories are durable at once: backends create
-// their directory before they write anything that matters.
+// MkdirAll implements FS. A directory it creates is volatile, as a file's
+// creation is, until SyncDir of its parent.
 func (m *Mem) MkdirAll(dir string, _ os.FileMode) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -292,6 +353,11 @@ func (m *Mem) SyncDir(dir string) error {
 			m.durable[n] = f
 		}
 	}
+	for d := range m.dirs {
+		if d != dir && filepath.Dir(d) == dir {
+			m.durableDirs[d] = true
+		}
+	}
 	return nil
 }
 
@@ -350,10 +416,13 @@ func (h *memHandle) writeAtLocked(p []byte, off int64) (int, error) {
 	}
 	var err error
 	if b := h.fs.writeBudget; b >= 0 && int64(len(p)) > b {
-		p = p[:b]
+		// The space left ends at the last sector boundary of the file
+		// inside the budget.
+		fit := max((off+b)/SectorSize*SectorSize-off, 0)
+		p = p[:fit]
 		err = &fs.PathError{Op: "write", Path: h.name, Err: syscall.ENOSPC}
-	}
-	if h.fs.writeBudget >= 0 {
+		h.fs.writeBudget = 0
+	} else if b >= 0 {
 		h.fs.writeBudget -= int64(len(p))
 	}
 	if len(p) > 0 {
@@ -394,14 +463,19 @@ func (h *memHandle) Sync() error {
 	if h.fs.syncErr != nil {
 		return &fs.PathError{Op: "fdatasync", Path: h.name, Err: h.fs.syncErr}
 	}
-	for _, op := range h.f.pending {
+	n := len(h.f.pending)
+	if h.fs.misorder {
+		n = h.f.lagging
+	}
+	for _, op := range h.f.pending[:n] {
 		if op.data == nil {
 			h.f.synced = resize(h.f.synced, op.size)
 		} else {
 			h.f.synced = writeAt(h.f.synced, op.off, op.data)
 		}
 	}
-	h.f.pending = nil
+	h.f.pending = append([]memOp(nil), h.f.pending[n:]...)
+	h.f.lagging = len(h.f.pending)
 	return nil
 }
 

@@ -110,6 +110,9 @@ func TestMemCrashClone(t *testing.T) {
 	if err := m.MkdirAll("/d", 0o700); err != nil {
 		t.Fatal(err)
 	}
+	if err := m.SyncDir("/"); err != nil {
+		t.Fatal(err)
+	}
 	f, _ := m.Create("/d/f")
 	f.WriteAt([]byte("durable"), 0)
 	if err := f.Sync(); err != nil {
@@ -166,6 +169,7 @@ func TestMemCrashClone(t *testing.T) {
 func TestMemTornWritesAtSectorBoundaries(t *testing.T) {
 	m := NewMem()
 	m.MkdirAll("/d", 0o700)
+	m.SyncDir("/")
 	f, _ := m.Create("/d/f")
 	m.SyncDir("/d")
 	payload := bytes.Repeat([]byte{0xAB}, 4*SectorSize)
@@ -190,12 +194,18 @@ func TestMemTornWritesAtSectorBoundaries(t *testing.T) {
 func TestMemFaults(t *testing.T) {
 	m := NewMem()
 	m.MkdirAll("/d", 0o700)
+	m.SyncDir("/")
 	f, _ := m.Create("/d/f")
 	m.SyncDir("/d")
-	m.FailWritesAfter(5)
-	n, err := f.Write([]byte("0123456789"))
-	if n != 5 || !errors.Is(err, syscall.ENOSPC) {
-		t.Fatalf("Write = %d, %v; want 5, ENOSPC", n, err)
+	// The space runs out at a sector boundary: of a write from 500 with
+	// 20 bytes left, the 12 bytes up to 512 are written.
+	m.FailWritesAfter(20)
+	n, err := f.WriteAt(bytes.Repeat([]byte{1}, 40), 500)
+	if n != 12 || !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("WriteAt = %d, %v; want 12, ENOSPC", n, err)
+	}
+	if n, err := f.WriteAt([]byte("x"), 0); n != 0 || !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("a write on a full disk = %d, %v; want 0, ENOSPC", n, err)
 	}
 	m.FailWritesAfter(-1)
 	if _, err := f.Write([]byte("ok")); err != nil {
@@ -206,7 +216,7 @@ func TestMemFaults(t *testing.T) {
 		t.Fatalf("Sync = %v, want EIO", err)
 	}
 	if got := readAll(t, m.CrashClone(rand.New(rand.NewSource(1)), 0), "/d/f"); len(got) != 0 {
-		t.Fatalf("a failed sync made %q durable", got)
+		t.Fatalf("a failed sync made %d bytes durable", len(got))
 	}
 	m.FailSyncs(nil)
 	calls := 0
@@ -219,5 +229,94 @@ func TestMemFaults(t *testing.T) {
 	}
 	if _, err := f.Write([]byte("x")); err == nil {
 		t.Fatal("write after close succeeded")
+	}
+}
+
+func TestMemDirectoriesDurableOnceTheParentIsSynced(t *testing.T) {
+	m := NewMem()
+	if err := m.MkdirAll("/a/b", 0o700); err != nil {
+		t.Fatal(err)
+	}
+	f, _ := m.Create("/a/b/f")
+	f.Sync()
+	m.SyncDir("/a/b")
+	exists := func(c *Mem, name string) bool {
+		_, err := c.Stat(name)
+		return err == nil
+	}
+	rng := rand.New(rand.NewSource(1))
+	steps := []struct {
+		name string
+		sync string // the directory synced before the clone; "" for none
+		want []bool // /a, /a/b, /a/b/f
+	}{
+		{"nothing synced above the file", "", []bool{false, false, false}},
+		{"only the leaf's parent synced", "/a", []bool{false, false, false}},
+		{"the whole path synced", "/", []bool{true, true, true}},
+	}
+	for _, tt := range steps {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.sync != "" {
+				m.SyncDir(tt.sync)
+			}
+			c := m.CrashClone(rng, 0)
+			for k, name := range []string{"/a", "/a/b", "/a/b/f"} {
+				if got := exists(c, name); got != tt.want[k] {
+					t.Errorf("%s survives: %v, want %v", name, got, tt.want[k])
+				}
+			}
+		})
+	}
+}
+
+func TestMemMisorderedSyncsLandOneLate(t *testing.T) {
+	m := NewMem()
+	m.MkdirAll("/d", 0o700)
+	m.SyncDir("/")
+	f, _ := m.Create("/d/f")
+	m.SyncDir("/d")
+	m.MisorderSyncs(true)
+	durable := func() string {
+		return string(readAll(t, m.CrashClone(rand.New(rand.NewSource(1)), 0), "/d/f"))
+	}
+	f.WriteAt([]byte("one"), 0)
+	f.Sync()
+	if got := durable(); got != "" {
+		t.Fatalf("after the first misordered sync %q is durable, want nothing", got)
+	}
+	f.WriteAt([]byte("two"), 3)
+	f.Sync()
+	if got := durable(); got != "one" {
+		t.Fatalf("after the second misordered sync %q is durable, want %q", got, "one")
+	}
+	m.MisorderSyncs(false)
+	f.Sync()
+	if got := durable(); got != "onetwo" {
+		t.Fatalf("after an ordered sync %q is durable, want %q", got, "onetwo")
+	}
+}
+
+func TestMemCrashCloneWithHoldsTheFileSystemStill(t *testing.T) {
+	m := NewMem()
+	m.MkdirAll("/d", 0o700)
+	m.SyncDir("/")
+	f, _ := m.Create("/d/f")
+	m.SyncDir("/d")
+	f.WriteAt([]byte("before"), 0)
+	ran := false
+	clone := m.CrashCloneWith(rand.New(rand.NewSource(1)), 1, func() {
+		ran = true
+		// Every operation takes the lock: while it is held none can start
+		// or complete.
+		if m.mu.TryLock() {
+			m.mu.Unlock()
+			t.Error("the file system is not held while the clone's instant is imaged")
+		}
+	})
+	if !ran {
+		t.Fatal("CrashCloneWith did not run its function")
+	}
+	if got := string(readAll(t, clone, "/d/f")); got != "before" {
+		t.Fatalf("the clone holds %q, want %q", got, "before")
 	}
 }

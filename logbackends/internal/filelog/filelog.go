@@ -69,6 +69,8 @@ type Backend struct {
 	// syncedBytes is log.BytesWritten as of the last sync SyncNow made, so
 	// an idle interval costs no fdatasync.
 	syncedBytes uint64
+	// cut is the torn tail the log's recovery cut on open, nil if none.
+	cut *segment.Cut
 
 	// Group commit (see group.go), all guarded by mu; unused by a backend
 	// opened with Open. Every StartSave that needs a sync takes the next
@@ -93,7 +95,7 @@ func Open(name string, env logbackends.Env, segmentSize int64, write Writer) (*B
 	}
 	log, st, err := segment.Open(segment.Options{
 		FS: env.FS, Dir: env.Dir, SegmentSize: segmentSize,
-		OnSync: b.hist.Record,
+		OnSync: b.hist.Record, Logger: env.Log,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%s: open %s: %w", name, env.Dir, err)
@@ -105,6 +107,7 @@ func Open(name string, env logbackends.Env, segmentSize int64, write Writer) (*B
 	}
 	b.log, b.m, b.Storage = log, m, m
 	b.syncedBytes = log.BytesWritten()
+	b.cut = st.Cut
 	return b, nil
 }
 
@@ -238,6 +241,20 @@ func (b *Backend) Stats() logbackends.Stats {
 		Syncs:        lat.Count,
 		SyncLatency:  lat,
 		Emulated:     append([]string(nil), b.emulated...),
+		Counters:     b.cutCounters(),
+	}
+}
+
+// cutCounters reports the torn tail cut on open (logbackends.CounterTornTails
+// and CounterTornBytes).
+func (b *Backend) cutCounters() []logbackends.Counter {
+	var cuts, bytes uint64
+	if b.cut != nil {
+		cuts, bytes = 1, uint64(b.cut.Bytes)
+	}
+	return []logbackends.Counter{
+		{Name: logbackends.CounterTornTails, Unit: "cuts", Help: "torn tails of unsynced writes that recovery cut from the segment log on open", Value: cuts},
+		{Name: logbackends.CounterTornBytes, Unit: "bytes", Help: "written bytes the segment log's recovery discarded with torn tails", Value: bytes},
 	}
 }
 
