@@ -103,7 +103,7 @@ func NewServer(cfg Config, backends *logbackends.Registry, opts ...Option) (_ *S
 		}
 	}()
 
-	state, err := openState(cfg, backends, ident, mems)
+	state, err := openState(cfg, backends, ident, mems, log)
 	if err != nil {
 		return nil, err
 	}
