@@ -3,11 +3,14 @@ package adrlog
 import (
 	"bytes"
 	"log/slog"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/adrbench/adrbench/adr"
+	"github.com/adrbench/adrbench/logbackends"
 )
 
 // TestWarnRegion checks the lines an operator sees at startup for every
@@ -51,5 +54,31 @@ func TestWarnRegion(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestAutoRegionFallbackIsSaid opens the backend with --adr-region-kind
+// auto on a file of an ordinary file system, which the kernel will not
+// map with MAP_SYNC: the region is emulated, Stats says so, and the
+// fallback is logged at startup, naming the flag.
+func TestAutoRegionFallbackIsSaid(t *testing.T) {
+	dir := t.TempDir()
+	var logged bytes.Buffer
+	env := logbackends.Env{Dir: filepath.Join(dir, "wal"), Logger: slog.New(slog.NewTextHandler(&logged, nil))}
+	cfg := DefaultConfig()
+	cfg.Region = adr.RegionConfig{Kind: adr.KindAuto, Path: filepath.Join(dir, "region"), Size: 1 << 20}
+	b, err := Open(env, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if k := b.Stats().Fact(FactRegionKind); k != adr.KindEmulated {
+		t.Skipf("the kernel mapped %s as %s: this file system has DAX, so there is no fallback to see", cfg.Region.Path, k)
+	}
+	if !slices.Contains(b.Stats().Emulated, "adr-region:emulated") {
+		t.Fatalf("stats say emulated %v", b.Stats().Emulated)
+	}
+	if !strings.Contains(logged.String(), "--adr-region-kind auto: the kernel refused MAP_SYNC for "+cfg.Region.Path) {
+		t.Fatalf("the fallback was not logged:\n%s", &logged)
 	}
 }
