@@ -39,7 +39,8 @@
 // among them on, and the disk's log is kept below that (see overlayOf).
 // The result is written to disk, synced, and the ring emptied before Open
 // returns. A damaged ring record (below TAIL) is corruption: Open fails
-// with an error naming its offset.
+// with an error naming its offset (--adr-region-reset discards the ring
+// instead, below). Only the ring the log is bound to is recovered from.
 //
 // # Binding the ring to the disk log
 //
