@@ -22,29 +22,34 @@
 //
 // Layout (offsets in bytes from the start of the region):
 //
-//	0          36        64        72       128       136       192                     end
-//	+----------+---...---+---------+--...---+---------+--...---+-----------...-----------+
-//	|superblock| unused  |  HEAD   | unused |  TAIL   | unused | data area (records)     |
-//	+----------+---...---+---------+--...---+---------+--...---+-----------...-----------+
-//	 line 0               line 1             line 2             lines 3 ..
+//	0           76       128       136       192       200       256                     end
+//	+-----------+--...---+---------+--...---+---------+--...---+-----------...-----------+
+//	|superblock | unused |  HEAD   | unused |  TAIL   | unused | data area (records)     |
+//	+-----------+--...---+---------+--...---+---------+--...---+-----------...-----------+
+//	 lines 0-1            line 2             line 3             lines 4 ..
 //
 //	field        offset size  meaning
-//	magic        0      8     "ADRRING1"; absent: the region is formatted on open
-//	version      8      4     1
+//	magic        0      8     "ADRRING1"
+//	version      8      4     2
 //	reserved     12     4     0
-//	data offset  16     8     192
-//	data size    24     8     region size - 192, rounded down to 8
-//	checksum     32     4     CRC-32C of bytes 8..32
-//	HEAD         64     8     logical offset of the oldest record kept
-//	TAIL         128    8     logical offset just past the newest published record
+//	data offset  16     8     256
+//	data size    24     8     region size - 256, rounded down to 8
+//	ring id      32     16    random UUID, new for every ring formatted
+//	cluster id   48     8     raft cluster of the log the ring belongs to (0: unknown)
+//	member id    56     8     raft member of that log (0: unknown)
+//	drained      64     8     index up to which the log's disk copy held every entry when the ring was formatted
+//	checksum     72     4     CRC-32C of bytes 0..72, the magic number included
+//	HEAD         128    8     logical offset of the oldest record kept
+//	TAIL         192    8     logical offset just past the newest published record
 //
-// HEAD and TAIL are logical offsets: they count bytes since the ring was
-// formatted and never wrap, a record's place in the data area being its
-// offset modulo the data size. TAIL - HEAD is the bytes in use, so an
-// empty ring (0) and a full one (data size) are never confused. Each sits
-// alone in its cache line, so that flushing one never writes back a store
-// to the other or to the superblock; each is written with one aligned
-// 8-byte store, the only store x86 makes failure-atomic.
+// The identity fields (ring id, cluster id, member id, drained: Identity)
+// are the caller's: the log backend records the same ring id in its disk
+// log and opens only the ring it bound (logbackends/adr). The checksum
+// covers the magic number, so one flipped bit anywhere in the superblock
+// is caught instead of making the region look unformatted; Inspect tells
+// a region of zeros (never used, or lost) from a ring and from anything
+// else, and OpenRing never formats: only FormatRing does, when its caller
+// has decided that what the region holds may go.
 //
 // Records start at multiples of 8 bytes in the data area:
 //
@@ -84,6 +89,19 @@
 //	6  flush HEAD
 //	7  fence                 HEAD is persistent before the space is reused
 //
+// FormatRing (any ring the region held stops being one before a field
+// of the new one lands):
+//
+//	store magic = 0 (one 8-byte store)
+//	8  flush it
+//	9  fence                 the old ring is gone before its fields change
+//	store the superblock (checksum included), HEAD = 0, TAIL = 0
+//	10 flush them
+//	11 fence                 every field is persistent before the magic
+//	store magic (one 8-byte store)
+//	12 flush it
+//	13 fence                 the ring exists before FormatRing returns
+//
 // TAIL is the commit point. Open checks the superblock, reads HEAD and
 // TAIL and walks every record between them: its header must lie inside
 // the data area and below TAIL, its sequence must equal its offset (a
@@ -92,6 +110,9 @@
 // ErrRingCorrupt with the offset, never cut off: a crash cannot produce
 // it, because nothing becomes part of the ring before it was persistent.
 // Bytes beyond TAIL are ignored: they are an Append that did not finish.
+// The data area is not cleared by FormatRing: the records of an earlier
+// ring in it lie beyond the new TAIL, and one at an offset the new ring
+// reaches is overwritten before TAIL covers it.
 //
 // Why each step is needed: without 1 or 2 the record may never reach the
 // media while TAIL covers it; without 3 the flushes of the record and of
@@ -101,7 +122,13 @@
 // and recovery scans records that later appends overwrote; without 7 the
 // next Append's stores into the released space may reach the media before
 // HEAD does, with the same result. TestRingPowerLossNeedsEveryStep shows
-// each of these with the simulator.
+// each of these with the simulator. In FormatRing: without 8 or 9 the new
+// superblock can persist under the old magic number with the old HEAD and
+// TAIL, handing the old ring's records to the new log, or the old ring
+// can persist with the new HEAD or TAIL; without 11 the magic can persist
+// before the superblock or HEAD and TAIL it makes count, with the same
+// results; without 10, 12 or 13 FormatRing returns before the new ring is
+// persistent. TestRingFormatNeedsEveryStep shows each of these.
 //
 // # What the tests prove, and what they do not
 //
@@ -112,7 +139,11 @@
 // TestRingPowerLoss takes thousands of such images at random Flush and
 // Fence instants over a workload that wraps the ring many times, and
 // every one must reopen with every acknowledged, unreleased record, in
-// order, and nothing corrupt. That proves the protocol correct under the
+// order, and nothing corrupt. TestRingFormatPowerLoss does the same at
+// every Flush and Fence of FormatRing over a region that held another
+// log's ring, nothing, or garbage: each image holds the old ring
+// untouched, the new one empty, or (before FormatRing returned) no ring.
+// That proves the protocols correct under the
 // model: 8-byte failure atomicity, no ordering of flushed lines without a
 // fence, arbitrary early write-back. It does not prove that the hardware
 // keeps the model (that the platform really has ADR, that the region is

@@ -24,8 +24,11 @@ var (
 	// It is wrapped with the offset.
 	ErrRingCorrupt = errors.New("adr: ring corrupt")
 	// ErrRingFormat is a region that does not hold a ring this build can
-	// open (too small, another version or size).
+	// open (too small, no ring magic number, another version or size).
 	ErrRingFormat = errors.New("adr: bad ring format")
+	// ErrNoRing is OpenRing of a region that is all zero: it was never
+	// formatted, or it lost its contents.
+	ErrNoRing = errors.New("adr: region holds no ring")
 	// ErrRingRelease is a Release outside the ring's records.
 	ErrRingRelease = errors.New("adr: release outside the ring")
 )

@@ -1,7 +1,10 @@
 package adr
 
 import (
+	"bytes"
+	"crypto/rand"
 	"encoding/binary"
+	"encoding/hex"
 	"fmt"
 	"hash/crc32"
 	"sync"
@@ -10,18 +13,29 @@ import (
 )
 
 // The ring's layout in a region; doc.go has the byte diagram and the field
-// table. HEAD and TAIL get a cache line each, apart from the superblock
-// and from each other, so that flushing one never writes back a half-made
-// store to another.
+// table. The superblock takes lines 0 and 1; HEAD and TAIL get a cache
+// line each, apart from the superblock and from each other, so that
+// flushing one never writes back a half-made store to another.
 const (
 	ringMagic   = 0x31474e4952524441 // "ADRRING1", little-endian
-	ringVersion = 1
+	ringVersion = 2
 
-	superOff    = 0
-	superLen    = 36 // magic, version, reserved, data offset, data size, crc
-	headOff     = 1 * LineSize
-	tailOff     = 2 * LineSize
-	ringDataOff = 3 * LineSize
+	superOff = 0
+	// Offsets of the superblock's fields.
+	sbVersion  = 8
+	sbReserved = 12
+	sbDataOff  = 16
+	sbDataSize = 24
+	sbRing     = 32
+	sbCluster  = 48
+	sbMember   = 56
+	sbDrained  = 64
+	sbCRC      = 72
+	superLen   = 76
+
+	headOff     = 2 * LineSize
+	tailOff     = 3 * LineSize
+	ringDataOff = 4 * LineSize
 
 	recHeaderLen = 16
 	recAlign     = 8
@@ -49,12 +63,68 @@ const (
 	stepFenceTail         // 5: fence: TAIL is persistent before Append returns
 	stepFlushHead         // 6: flush the new HEAD
 	stepFenceHead         // 7: fence: HEAD is persistent before the space is reused
+	stepFlushClear        // 8: flush the cleared magic number
+	stepFenceClear        // 9: fence: the old ring is gone before its fields change
+	stepFlushSuper        // 10: flush the new superblock, HEAD and TAIL
+	stepFenceSuper        // 11: fence: every field is persistent before the magic makes them count
+	stepFlushMagic        // 12: flush the magic number
+	stepFenceMagic        // 13: fence: the ring exists before FormatRing returns
 	numSteps
 )
 
+// firstFormatStep is the first step of FormatRing; the ones before it are
+// Append's and Release's.
+const firstFormatStep = stepFlushClear
+
 func (s step) String() string {
 	return [...]string{"none", "flush padding", "flush record", "fence record",
-		"flush tail", "fence tail", "flush head", "fence head"}[s]
+		"flush tail", "fence tail", "flush head", "fence head",
+		"flush cleared magic", "fence cleared magic", "flush superblock", "fence superblock",
+		"flush magic", "fence magic"}[s]
+}
+
+// UUID is a random 128-bit identifier (RFC 9562 version 4).
+type UUID [16]byte
+
+// NewUUID returns a random UUID from the operating system's source.
+func NewUUID() (UUID, error) {
+	var u UUID
+	if _, err := rand.Read(u[:]); err != nil {
+		return u, fmt.Errorf("adr: random ring id: %w", err)
+	}
+	u[6] = u[6]&0x0f | 0x40 // version 4
+	u[8] = u[8]&0x3f | 0x80 // RFC 9562 variant
+	return u, nil
+}
+
+// String formats u as 8-4-4-4-12 hexadecimal digits.
+func (u UUID) String() string {
+	h := hex.EncodeToString(u[:])
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
+
+// IsZero reports whether u is the zero UUID, which no ring has.
+func (u UUID) IsZero() bool { return u == UUID{} }
+
+// Identity is what a ring's superblock says about the log it belongs to.
+// Whoever formats a ring chooses it; the ring only keeps it, under the
+// superblock's checksum, so that a log can tell its own ring from another
+// member's, from an older ring of its own, and from a region that was
+// lost and handed out again.
+type Identity struct {
+	// Ring is random and new for every ring formatted: two rings never
+	// share it, even two of one member.
+	Ring UUID
+	// Cluster and Member name the raft member whose log this is (0:
+	// unknown).
+	Cluster, Member uint64
+	// Drained is the index up to which the log's disk copy held every
+	// entry when this ring was formatted for it.
+	Drained uint64
+}
+
+func (id Identity) String() string {
+	return fmt.Sprintf("ring %s of member %x in cluster %x (bound at index %d)", id.Ring, id.Member, id.Cluster, id.Drained)
 }
 
 // Ring is a crash-consistent ring of records in a Region: Append publishes
@@ -80,6 +150,7 @@ type Ring struct {
 	mem  []byte // the whole region
 	data []byte // the data area
 	size uint64 // len(data)
+	id   Identity
 
 	mu         sync.Mutex
 	head, tail uint64 // as last stored; the persistent copies are in mem
@@ -89,28 +160,170 @@ type Ring struct {
 	skip step
 }
 
-// OpenRing opens the ring kept in r: a region whose superblock has no
-// magic number is formatted as an empty ring; otherwise the ring is
-// recovered and every record between HEAD and TAIL is validated. A
-// damaged record there is an error wrapping ErrRingCorrupt that names its
-// offset, never a shorter ring. The ring does not own r: closing it is
-// the caller's job, after Close.
-func OpenRing(r Region) (*Ring, error) {
+// ContentKind says what Inspect found in a region.
+type ContentKind int
+
+const (
+	// ContentZero is a region whose every byte is zero: never used, or
+	// lost and handed out again (a new tmpfs file, a new namespace).
+	ContentZero ContentKind = iota
+	// ContentRing is a region with a ring superblock that checks.
+	ContentRing
+	// ContentOther is anything else: another format, a damaged
+	// superblock, or a FormatRing that did not finish.
+	ContentOther
+)
+
+// Content is what a region holds, as Inspect found it.
+type Content struct {
+	Kind ContentKind
+	// Identity is the ring's (ContentRing).
+	Identity Identity
+	// Used is how many bytes of records lie between the ring's HEAD and
+	// TAIL (ContentRing): 0 for a ring whose records were all released.
+	Used uint64
+	// Err says why the region holds no ring this build opens
+	// (ContentOther); it wraps ErrRingCorrupt or ErrRingFormat.
+	Err error
+}
+
+// Describe says what the region holds in a few words, for error messages.
+func (c Content) Describe() string {
+	switch c.Kind {
+	case ContentZero:
+		return "nothing (every byte is zero)"
+	case ContentRing:
+		return fmt.Sprintf("%s with %d bytes of records", c.Identity, c.Used)
+	}
+	return fmt.Sprintf("no ring this build opens (%v)", c.Err)
+}
+
+// layoutOf returns the region's memory and the size of its data area, or
+// an error wrapping ErrRingFormat when the region is too small for a ring.
+func layoutOf(r Region) ([]byte, uint64, error) {
 	mem := r.Bytes()
 	if len(mem) < ringDataOff+minDataLen {
-		return nil, fmt.Errorf("%w: region of %d bytes is smaller than the ring's minimum %d", ErrRingFormat, len(mem), ringDataOff+minDataLen)
+		return nil, 0, fmt.Errorf("%w: region of %d bytes is smaller than the ring's minimum %d", ErrRingFormat, len(mem), ringDataOff+minDataLen)
 	}
-	size := uint64(len(mem)-ringDataOff) &^ (recAlign - 1)
-	g := &Ring{reg: r, mem: mem, data: mem[ringDataOff : ringDataOff+int(size)], size: size}
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if binary.LittleEndian.Uint64(mem[superOff:]) != ringMagic {
-		g.formatLocked()
-		return g, nil
+	return mem, uint64(len(mem)-ringDataOff) &^ (recAlign - 1), nil
+}
+
+// Inspect reads what r holds without changing it: a ring (with its
+// identity and how much it holds), nothing at all, or something that is
+// not a ring this build opens. A region that is not all zero and holds no
+// ring may be someone else's data or a ring damaged beyond recognition;
+// the ring never formats one on its own.
+func Inspect(r Region) Content {
+	mem, size, err := layoutOf(r)
+	if err != nil {
+		if isZero(r.Bytes()) {
+			return Content{Kind: ContentZero}
+		}
+		return Content{Kind: ContentOther, Err: err}
 	}
-	if err := g.checkSuperLocked(); err != nil {
+	id, err := readSuper(mem, size)
+	if err == nil {
+		head, tail := loadWord(mem, headOff), loadWord(mem, tailOff)
+		used := uint64(0)
+		if tail > head {
+			used = tail - head
+		}
+		return Content{Kind: ContentRing, Identity: id, Used: used}
+	}
+	if isZero(mem) {
+		return Content{Kind: ContentZero}
+	}
+	return Content{Kind: ContentOther, Err: err}
+}
+
+// isZero reports whether every byte of b is zero.
+func isZero(b []byte) bool {
+	var zero [4096]byte
+	for len(b) > 0 {
+		n := min(len(b), len(zero))
+		if !bytes.Equal(b[:n], zero[:n]) {
+			return false
+		}
+		b = b[n:]
+	}
+	return true
+}
+
+// superblock returns the superblock of a ring of data size bytes for id,
+// magic number and checksum included.
+func superblock(size uint64, id Identity) []byte {
+	s := make([]byte, superLen)
+	binary.LittleEndian.PutUint64(s, ringMagic)
+	binary.LittleEndian.PutUint32(s[sbVersion:], ringVersion)
+	binary.LittleEndian.PutUint64(s[sbDataOff:], ringDataOff)
+	binary.LittleEndian.PutUint64(s[sbDataSize:], size)
+	copy(s[sbRing:], id.Ring[:])
+	binary.LittleEndian.PutUint64(s[sbCluster:], id.Cluster)
+	binary.LittleEndian.PutUint64(s[sbMember:], id.Member)
+	binary.LittleEndian.PutUint64(s[sbDrained:], id.Drained)
+	binary.LittleEndian.PutUint32(s[sbCRC:], crc32.Checksum(s[:sbCRC], castagnoli))
+	return s
+}
+
+// readSuper checks the superblock in mem, for a data area of size bytes,
+// and returns the identity it records. The checksum covers the magic
+// number too, so one flipped bit anywhere in the superblock is caught:
+// a damaged magic number is reported as corruption when the rest of the
+// superblock still checks against the right one.
+func readSuper(mem []byte, size uint64) (Identity, error) {
+	s := mem[superOff : superOff+superLen]
+	stored := binary.LittleEndian.Uint32(s[sbCRC:])
+	if binary.LittleEndian.Uint64(s) != ringMagic {
+		withMagic := binary.LittleEndian.AppendUint64(nil, ringMagic)
+		if crc32.Update(crc32.Checksum(withMagic, castagnoli), castagnoli, s[8:sbCRC]) == stored {
+			if m := binary.LittleEndian.Uint64(s); m != 0 {
+				return Identity{}, fmt.Errorf("%w: superblock: magic number damaged (%016x), the rest checks", ErrRingCorrupt, m)
+			}
+			return Identity{}, fmt.Errorf("%w: superblock without its magic number, the rest checks: a format that did not finish", ErrRingFormat)
+		}
+		return Identity{}, fmt.Errorf("%w: no ring magic number at offset 0", ErrRingFormat)
+	}
+	if want := crc32.Checksum(s[:sbCRC], castagnoli); stored != want {
+		return Identity{}, fmt.Errorf("%w: superblock checksum %08x, want %08x (version field %d)", ErrRingCorrupt, stored, want, binary.LittleEndian.Uint32(s[sbVersion:]))
+	}
+	if v := binary.LittleEndian.Uint32(s[sbVersion:]); v != ringVersion {
+		return Identity{}, fmt.Errorf("%w: version %d, this build reads %d", ErrRingFormat, v, ringVersion)
+	}
+	if off := binary.LittleEndian.Uint64(s[sbDataOff:]); off != ringDataOff {
+		return Identity{}, fmt.Errorf("%w: data area at %d, want %d", ErrRingFormat, off, ringDataOff)
+	}
+	if sz := binary.LittleEndian.Uint64(s[sbDataSize:]); sz != size {
+		return Identity{}, fmt.Errorf("%w: ring formatted for %d data bytes, region holds %d", ErrRingFormat, sz, size)
+	}
+	var id Identity
+	copy(id.Ring[:], s[sbRing:])
+	id.Cluster = binary.LittleEndian.Uint64(s[sbCluster:])
+	id.Member = binary.LittleEndian.Uint64(s[sbMember:])
+	id.Drained = binary.LittleEndian.Uint64(s[sbDrained:])
+	return id, nil
+}
+
+// OpenRing opens the ring kept in r and validates every record between
+// HEAD and TAIL. A damaged record there is an error wrapping
+// ErrRingCorrupt that names its offset, never a shorter ring. A region
+// that holds no ring is an error too: wrapping ErrNoRing when it is all
+// zero, else ErrRingFormat or ErrRingCorrupt; OpenRing never formats.
+// The ring does not own r: closing it is the caller's job, after Close.
+func OpenRing(r Region) (*Ring, error) {
+	mem, size, err := layoutOf(r)
+	if err != nil {
 		return nil, err
 	}
+	c := Inspect(r)
+	switch c.Kind {
+	case ContentZero:
+		return nil, fmt.Errorf("%w: every byte is zero", ErrNoRing)
+	case ContentOther:
+		return nil, c.Err
+	}
+	g := &Ring{reg: r, mem: mem, data: mem[ringDataOff : ringDataOff+int(size)], size: size, id: c.Identity}
+	g.mu.Lock()
+	defer g.mu.Unlock()
 	g.head, g.tail = g.load(headOff), g.load(tailOff)
 	if err := g.scanLocked(nil); err != nil {
 		return nil, err
@@ -118,44 +331,64 @@ func OpenRing(r Region) (*Ring, error) {
 	return g, nil
 }
 
-// formatLocked writes an empty ring: everything but the magic number,
-// persisted, then the magic number, persisted. A crash before the second
-// persist completes leaves a region without the magic (formatted again on
-// the next open, nothing having been acknowledged) or with it and every
-// other field already persistent.
+// FormatRing writes an empty ring for id into r, whatever r held, and
+// returns it open. Deciding that r may be formatted is the caller's
+// business: a region that is not all zero may hold another log's records
+// (see Inspect).
+//
+// The format protocol (steps numbered as in doc.go):
+//
+//	store magic = 0
+//	8  flush it
+//	9  fence                 what r held stops being a ring first
+//	store the superblock (its checksum covers the magic to come), HEAD = 0, TAIL = 0
+//	10 flush them
+//	11 fence                 every field is persistent before the magic
+//	store magic
+//	12 flush it
+//	13 fence                 the ring exists before FormatRing returns
+//
+// A power loss at any instant leaves r as it was (if the cleared magic
+// had not reached the media), without a ring (an unfinished format), or
+// as the new, empty ring: never a ring that has the new identity and the
+// old HEAD and TAIL, which would hand the old ring's records to the new
+// log.
+func FormatRing(r Region, id Identity) (*Ring, error) {
+	return formatRing(r, id, stepNone)
+}
+
+func formatRing(r Region, id Identity, skip step) (*Ring, error) {
+	mem, size, err := layoutOf(r)
+	if err != nil {
+		return nil, err
+	}
+	g := &Ring{reg: r, mem: mem, data: mem[ringDataOff : ringDataOff+int(size)], size: size, id: id, skip: skip}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.formatLocked()
+	return g, nil
+}
+
 func (g *Ring) formatLocked() {
-	s := g.mem[superOff:]
-	binary.LittleEndian.PutUint32(s[8:], ringVersion)
-	binary.LittleEndian.PutUint32(s[12:], 0)
-	binary.LittleEndian.PutUint64(s[16:], ringDataOff)
-	binary.LittleEndian.PutUint64(s[24:], g.size)
-	binary.LittleEndian.PutUint32(s[32:], crc32.Checksum(s[8:32], castagnoli))
+	g.store(superOff, 0)
+	g.flush(stepFlushClear, superOff, 8)
+	g.fence(stepFenceClear)
+
+	s := superblock(g.size, g.id)
+	copy(g.mem[superOff+8:superOff+superLen], s[8:])
 	g.store(headOff, 0)
 	g.store(tailOff, 0)
-	g.reg.Flush(0, ringDataOff)
-	g.reg.Fence()
-	binary.LittleEndian.PutUint64(s, ringMagic)
-	g.reg.Flush(superOff, 8)
-	g.reg.Fence()
+	g.flush(stepFlushSuper, superOff, ringDataOff)
+	g.fence(stepFenceSuper)
+
+	g.store(superOff, ringMagic)
+	g.flush(stepFlushMagic, superOff, 8)
+	g.fence(stepFenceMagic)
 	g.head, g.tail = 0, 0
 }
 
-func (g *Ring) checkSuperLocked() error {
-	s := g.mem[superOff:]
-	if got, want := binary.LittleEndian.Uint32(s[32:]), crc32.Checksum(s[8:32], castagnoli); got != want {
-		return fmt.Errorf("%w: superblock checksum %08x, want %08x", ErrRingCorrupt, got, want)
-	}
-	if v := binary.LittleEndian.Uint32(s[8:]); v != ringVersion {
-		return fmt.Errorf("%w: version %d, this build reads %d", ErrRingFormat, v, ringVersion)
-	}
-	if off := binary.LittleEndian.Uint64(s[16:]); off != ringDataOff {
-		return fmt.Errorf("%w: data area at %d, want %d", ErrRingFormat, off, ringDataOff)
-	}
-	if sz := binary.LittleEndian.Uint64(s[24:]); sz != g.size {
-		return fmt.Errorf("%w: ring formatted for %d data bytes, region holds %d", ErrRingFormat, sz, g.size)
-	}
-	return nil
-}
+// Identity is the identity the ring was formatted with.
+func (g *Ring) Identity() Identity { return g.id }
 
 // store is the one aligned 8-byte store that publishes HEAD or TAIL: an
 // atomic store compiles to a single MOV on amd64 and STR on arm64, which
@@ -166,8 +399,11 @@ func (g *Ring) store(off int, v uint64) {
 	atomic.StoreUint64((*uint64)(unsafe.Pointer(&g.mem[off])), v)
 }
 
-func (g *Ring) load(off int) uint64 {
-	return atomic.LoadUint64((*uint64)(unsafe.Pointer(&g.mem[off])))
+func (g *Ring) load(off int) uint64 { return loadWord(g.mem, off) }
+
+// loadWord reads the 8-byte word HEAD or TAIL is stored in.
+func loadWord(mem []byte, off int) uint64 {
+	return atomic.LoadUint64((*uint64)(unsafe.Pointer(&mem[off])))
 }
 
 func (g *Ring) flush(s step, off, n int) {

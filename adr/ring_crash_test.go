@@ -157,13 +157,192 @@ func TestRingPowerLoss(t *testing.T) {
 // protocols at a time: the power-loss test must then find a lost
 // acknowledged record or a corrupt ring, which proves that step needed.
 func TestRingPowerLossNeedsEveryStep(t *testing.T) {
-	for s := stepNone + 1; s < numSteps; s++ {
+	for s := stepNone + 1; s < firstFormatStep; s++ {
 		t.Run(s.String(), func(t *testing.T) {
 			c := powerLoss(t, s, int64(s), 3000, true)
 			if c.failures == 0 {
 				t.Fatalf("without %q, %d crash images over %d records all recovered", s, c.crashes, c.acked)
 			}
 			t.Logf("without %q: failed after %d crash images over %d records: %s", s, c.crashes, c.acked, c.first)
+		})
+	}
+}
+
+// formatRun is a power-loss run over FormatRing: a region that held a
+// ring of another log (wrapped, with records), nothing, or garbage is
+// formatted for a new identity and one record is appended to the new
+// ring; before every Flush and Fence takes effect the hook takes crash
+// images, and each must hold the old ring untouched, the new ring (empty,
+// or with only the record being appended), or, before FormatRing
+// returned, no ring at all. Never the new identity over the old HEAD and
+// TAIL (the old log's records handed to the new one), never the old ring
+// damaged, never anything but the new ring once FormatRing returned.
+type formatRun struct {
+	rng               *rand.Rand
+	crashes, failures int
+	first             string
+}
+
+// formatStart is what a region holds before FormatRing.
+type formatStart struct {
+	name string
+	// region returns the region and, when it holds a ring, that ring's
+	// identity and records.
+	region func(rng *rand.Rand) (s *Sim, old *Identity, records [][]byte)
+}
+
+func formatStarts() []formatStart {
+	return []formatStart{
+		{"another log's ring", func(rng *rand.Rand) (*Sim, *Identity, [][]byte) {
+			s := NewSim(testRegionSize)
+			id := Identity{Ring: UUID{0xee, byte(rng.Intn(256))}, Cluster: 0xc2, Member: 0x32, Drained: 5}
+			g, err := FormatRing(s, id)
+			if err != nil {
+				panic(err)
+			}
+			var ends []uint64
+			for k := uint64(0); k < 40 || len(ends) < 3; k++ {
+				size := 8 + rng.Intn(300)
+				end, err := g.Append(payloadOf(k, size)[:size])
+				for errors.Is(err, ErrRingFull) {
+					if err := g.Release(ends[0]); err != nil {
+						panic(err)
+					}
+					ends = ends[1:]
+					end, err = g.Append(payloadOf(k, size)[:size])
+				}
+				if err != nil {
+					panic(err)
+				}
+				ends = append(ends, end)
+			}
+			var recs [][]byte
+			if err := g.Scan(func(_, _ uint64, p []byte) error {
+				recs = append(recs, bytes.Clone(p))
+				return nil
+			}); err != nil {
+				panic(err)
+			}
+			if g.Head() == 0 || len(recs) == 0 {
+				panic("the old ring neither wrapped nor kept records")
+			}
+			return s, &id, recs
+		}},
+		{"zero", func(*rand.Rand) (*Sim, *Identity, [][]byte) { return NewSim(testRegionSize), nil, nil }},
+		{"garbage", func(rng *rand.Rand) (*Sim, *Identity, [][]byte) {
+			img := make([]byte, testRegionSize)
+			rng.Read(img)
+			return SimFrom(img), nil, nil
+		}},
+	}
+}
+
+// formatPowerLoss formats regions of every start, rounds times each, with
+// the given step left out, until crashes images were checked per start or
+// (with stopAtFailure) one failed.
+func formatPowerLoss(skip step, seed int64, rounds int, stopAtFailure bool) *formatRun {
+	c := &formatRun{rng: rand.New(rand.NewSource(seed))}
+	newID := Identity{Ring: UUID{0x11, 0x22}, Cluster: 0xc1, Member: 0x31, Drained: 9}
+	for r := 0; r < rounds && !(stopAtFailure && c.failures > 0); r++ {
+		for _, st := range formatStarts() {
+			s, old, oldRecs := st.region(c.rng)
+			returned := false
+			var appended []byte
+			s.SetHook(func(op SimOp) {
+				for _, keep := range keeps {
+					img := s.Crash(c.rng, keep)
+					c.crashes++
+					if err := checkFormatImage(img, old, oldRecs, newID, returned, appended); err != nil {
+						c.failures++
+						if c.first == "" {
+							c.first = fmt.Sprintf("%s, op %d (fence %v), keep %.1f, format returned %v: %v", st.name, op.N, op.Fence, keep, returned, err)
+						}
+					}
+				}
+			})
+			g, err := formatRing(s, newID, skip)
+			if err != nil {
+				panic(err)
+			}
+			returned = true
+			appended = payloadOf(1<<40, 64)
+			if _, err := g.Append(appended); err != nil {
+				panic(err)
+			}
+			s.SetHook(nil)
+		}
+	}
+	return c
+}
+
+// checkFormatImage checks one crash image of a FormatRing (see formatRun).
+func checkFormatImage(img []byte, old *Identity, oldRecs [][]byte, newID Identity, returned bool, appended []byte) error {
+	s := SimFrom(img)
+	c := Inspect(s)
+	records := func() ([][]byte, error) {
+		g, err := OpenRing(s)
+		if err != nil {
+			return nil, err
+		}
+		var recs [][]byte
+		err = g.Scan(func(_, _ uint64, p []byte) error {
+			recs = append(recs, bytes.Clone(p))
+			return nil
+		})
+		return recs, err
+	}
+	switch {
+	case c.Kind == ContentRing && c.Identity == newID:
+		recs, err := records()
+		if err != nil {
+			return fmt.Errorf("the new ring does not open: %w", err)
+		}
+		if len(recs) > 1 || len(recs) == 1 && !bytes.Equal(recs[0], appended) {
+			return fmt.Errorf("the new ring holds %d records it was never given", len(recs))
+		}
+	case returned:
+		return fmt.Errorf("FormatRing returned, the region holds %s", c.Describe())
+	case c.Kind == ContentRing && old != nil && c.Identity == *old:
+		recs, err := records()
+		if err != nil {
+			return fmt.Errorf("the old ring is damaged: %w", err)
+		}
+		if len(recs) != len(oldRecs) {
+			return fmt.Errorf("the old ring holds %d records, it held %d", len(recs), len(oldRecs))
+		}
+		for k := range recs {
+			if !bytes.Equal(recs[k], oldRecs[k]) {
+				return fmt.Errorf("the old ring's record %d changed", k)
+			}
+		}
+	case c.Kind == ContentRing:
+		return fmt.Errorf("a ring that was never formatted: %v", c.Identity)
+	}
+	return nil
+}
+
+// TestRingFormatPowerLoss: power losses at every Flush and Fence of
+// FormatRing, over a region that held another log's ring, nothing, or
+// garbage, never hand the old ring's records to the new log, never damage
+// the old ring, and leave the new ring in place once FormatRing returned.
+func TestRingFormatPowerLoss(t *testing.T) {
+	c := formatPowerLoss(stepNone, 1, 150, false)
+	t.Logf("%d crash images over %d formats: %d failures", c.crashes, 150*len(formatStarts()), c.failures)
+	if c.failures > 0 {
+		t.Fatalf("%d of %d crash images failed; first: %s", c.failures, c.crashes, c.first)
+	}
+}
+
+// TestRingFormatNeedsEveryStep leaves out one flush or fence of the
+// format protocol at a time: the format power-loss test must then fail.
+func TestRingFormatNeedsEveryStep(t *testing.T) {
+	for s := firstFormatStep; s < numSteps; s++ {
+		t.Run(s.String(), func(t *testing.T) {
+			c := formatPowerLoss(s, int64(s), 150, true)
+			if c.failures == 0 {
+				t.Fatalf("without %q, %d crash images all passed", s, c.crashes)
+			}
+			t.Logf("without %q: failed after %d crash images: %s", s, c.crashes, c.first)
 		})
 	}
 }

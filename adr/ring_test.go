@@ -37,9 +37,21 @@ func scanAll(t *testing.T, g *Ring) [][]byte {
 	return out
 }
 
+// testIdentity is the identity the tests format rings with.
+func testIdentity() Identity {
+	return Identity{Ring: UUID{0x0a, 0xd7, 0x01}, Cluster: 0xc1, Member: 0x31, Drained: 17}
+}
+
+// openRing opens the ring in r, formatting it first when r is all zero.
 func openRing(t *testing.T, r Region) *Ring {
 	t.Helper()
-	g, err := OpenRing(r)
+	var g *Ring
+	var err error
+	if Inspect(r).Kind == ContentZero {
+		g, err = FormatRing(r, testIdentity())
+	} else {
+		g, err = OpenRing(r)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,8 +196,10 @@ func TestRingRecovery(t *testing.T) {
 		{"tail behind head", func(mem []byte) {
 			binary.LittleEndian.PutUint64(mem[headOff:], 8*recLen(100))
 		}, ErrRingCorrupt, "head", 0},
-		{"superblock damaged", func(mem []byte) { mem[20] ^= 1 }, ErrRingCorrupt, "superblock", 0},
-		{"never formatted", func(mem []byte) { clear(mem[:8]) }, nil, "", 0},
+		{"superblock damaged", func(mem []byte) { mem[20] ^= 1 }, ErrRingCorrupt, "superblock checksum", 0},
+		{"identity damaged", func(mem []byte) { mem[sbMember] ^= 0x10 }, ErrRingCorrupt, "superblock checksum", 0},
+		{"magic number bit flip", func(mem []byte) { mem[3] ^= 4 }, ErrRingCorrupt, "magic number damaged", 0},
+		{"magic number cleared", func(mem []byte) { clear(mem[:8]) }, ErrRingFormat, "a format that did not finish", 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -215,9 +229,88 @@ func TestRingRecovery(t *testing.T) {
 	}
 }
 
+// TestInspect tells the contents a region can have apart, without
+// changing the region, and OpenRing refuses every one that is not a ring.
+func TestInspect(t *testing.T) {
+	ring := func() *Sim {
+		s := NewSim(testRegionSize)
+		g := openRing(t, s)
+		for k := range 3 {
+			if _, err := g.Append(payloadOf(uint64(k), 100)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return s
+	}
+	tests := []struct {
+		name   string
+		region func() *Sim
+		kind   ContentKind
+		used   uint64
+		open   error // OpenRing's error; nil: opens
+	}{
+		{"zero", func() *Sim { return NewSim(testRegionSize) }, ContentZero, 0, ErrNoRing},
+		{"one byte set far from the superblock", func() *Sim {
+			s := NewSim(testRegionSize)
+			s.Bytes()[testRegionSize-1] = 1
+			return s
+		}, ContentOther, 0, ErrRingFormat},
+		{"ring", ring, ContentRing, 3 * recLen(100), nil},
+		{"ring with a damaged superblock", func() *Sim {
+			s := ring()
+			s.Bytes()[sbDrained] ^= 1
+			return s
+		}, ContentOther, 0, ErrRingCorrupt},
+		{"too small and dirty", func() *Sim {
+			s := NewSim(ringDataOff + 512)
+			s.Bytes()[0] = 1
+			return s
+		}, ContentOther, 0, ErrRingFormat},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := tt.region()
+			before, ops := bytes.Clone(s.Bytes()), s.Ops()
+			c := Inspect(s)
+			if c.Kind != tt.kind || c.Used != tt.used {
+				t.Fatalf("Inspect = kind %d, used %d (%s); want kind %d, used %d", c.Kind, c.Used, c.Describe(), tt.kind, tt.used)
+			}
+			if c.Kind == ContentRing && c.Identity != testIdentity() {
+				t.Fatalf("identity %v, want %v", c.Identity, testIdentity())
+			}
+			if (c.Kind == ContentOther) != (c.Err != nil) {
+				t.Fatalf("kind %d with error %v", c.Kind, c.Err)
+			}
+			if !bytes.Equal(s.Bytes(), before) || s.Ops() != ops {
+				t.Fatal("Inspect changed the region")
+			}
+			_, err := OpenRing(s)
+			if !errors.Is(err, tt.open) || (tt.open == nil) != (err == nil) {
+				t.Fatalf("OpenRing: %v, want %v", err, tt.open)
+			}
+		})
+	}
+}
+
+func TestUUID(t *testing.T) {
+	a, err := NewUUID()
+	must(t, err)
+	b, err := NewUUID()
+	must(t, err)
+	if a == b || a.IsZero() {
+		t.Fatalf("two random ids %s and %s", a, b)
+	}
+	if s := a.String(); len(s) != 36 || s[14] != '4' || strings.Count(s, "-") != 4 {
+		t.Fatalf("%q is not a version 4 UUID", s)
+	}
+}
+
 func TestRingRegionChecks(t *testing.T) {
 	if _, err := OpenRing(NewSim(ringDataOff + 512)); !errors.Is(err, ErrRingFormat) {
 		t.Fatalf("tiny region: %v", err)
+	}
+	if _, err := FormatRing(NewSim(ringDataOff+512), testIdentity()); !errors.Is(err, ErrRingFormat) {
+		t.Fatalf("format a tiny region: %v", err)
 	}
 	s := NewSim(testRegionSize)
 	openRing(t, s)

@@ -150,7 +150,7 @@ func TestKillUnderLoad(t *testing.T) {
 			ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 			defer cancel()
 
-			acked := killUnderLoad(t, ctx, c)
+			acked := killUnderLoad(t, ctx, c, "k/")
 
 			for i := range c.Size() {
 				if err := c.Restart(i); err != nil {
@@ -201,9 +201,9 @@ func TestKillUnderLoad(t *testing.T) {
 }
 
 // killUnderLoad starts loadWriters writers putting unique keys
-// k/<writer>/<seq>, kills every member of c once enough puts were
+// <prefix><writer>/<seq>, kills every member of c once enough puts were
 // acknowledged, and returns the acknowledged keys with their values.
-func killUnderLoad(t *testing.T, ctx context.Context, c *proccluster.Cluster) map[string]string {
+func killUnderLoad(t *testing.T, ctx context.Context, c *proccluster.Cluster, prefix string) map[string]string {
 	t.Helper()
 	clients := make([]*clientv3.Client, loadClients)
 	for i := range clients {
@@ -228,7 +228,7 @@ func killUnderLoad(t *testing.T, ctx context.Context, c *proccluster.Cluster) ma
 		wg.Go(func() {
 			cli := clients[w%loadClients]
 			for seq := 0; loadCtx.Err() == nil; seq++ {
-				k, v := fmt.Sprintf("k/%02d/%06d", w, seq), fmt.Sprintf("v-%d-%d", w, seq)
+				k, v := fmt.Sprintf("%s%02d/%06d", prefix, w, seq), fmt.Sprintf("v-%d-%d", w, seq)
 				pctx, pcancel := context.WithTimeout(loadCtx, putTimeout)
 				_, err := cli.Put(pctx, k, v)
 				pcancel()

@@ -47,12 +47,14 @@ func adrbenchSpec(t *testing.T) proccluster.Config {
 	return serveSpec(buildAdrbench(t), "batched")
 }
 
-// serveSpec runs `bin serve` on a log backend.
+// serveSpec runs `bin serve` on a log backend, with the opt-in serve
+// requires for one that is not durable.
 func serveSpec(bin, backend string) proccluster.Config {
-	return proccluster.Config{
-		Command: []string{bin, "serve"},
-		Flags:   []string{"--log-backend=" + backend},
+	flags := []string{"--log-backend=" + backend}
+	if e, err := catalog.DefaultConfigs().Registry().Lookup(backend); err == nil && !e.Durable {
+		flags = append(flags, "--unsafe-allow-nondurable")
 	}
+	return proccluster.Config{Command: []string{bin, "serve"}, Flags: flags}
 }
 
 // removeMember removes a member's data directory with what its log backend

@@ -152,6 +152,10 @@ func runPowerLoss(t *testing.T, bin string, pc powerLossCase, opts lossyfs.Optio
 				"--snapshot-catchup-entries=" + strconv.Itoa(plSnapshotCount/4)},
 			Dir: filepath.Join(mnt, name),
 		}
+		if !pc.durable {
+			// serve refuses a backend that is not durable without it.
+			spec.Flags = append(spec.Flags, "--unsafe-allow-nondurable")
+		}
 		if err := os.Mkdir(spec.Dir, 0o700); err != nil {
 			t.Fatal(err)
 		}

@@ -13,6 +13,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/adrbench/adrbench/logbackends"
+	adrlog "github.com/adrbench/adrbench/logbackends/adr"
 	"github.com/adrbench/adrbench/logbackends/async"
 	"github.com/adrbench/adrbench/logbackends/batched"
 	"github.com/adrbench/adrbench/logbackends/memory"
@@ -25,6 +26,7 @@ func testBackends() *logbackends.Registry {
 	r.Register(memory.NewEntry())
 	r.Register(batched.NewEntry(batched.DefaultConfig()))
 	r.Register(async.NewEntry(async.DefaultConfig()))
+	r.Register(adrlog.NewEntry(adrlog.DefaultConfig()))
 	return r
 }
 
@@ -70,24 +72,36 @@ func TestBenchInproc(t *testing.T) {
 }
 
 // TestBenchLabels checks that a point says what was emulated and what was
-// unsafe, so no figure from an emulated disk or a backend that is not
-// durable (async, memory) passes for a real, durable one.
+// unsafe, so no figure from an emulated disk or region or a backend that
+// is not durable (async, memory) passes for a real, durable one, whether
+// the members run in this process or as `adrbench serve` processes.
 func TestBenchLabels(t *testing.T) {
 	tests := []struct {
-		name, backend, profile string
-		wantEmulated           string
-		wantUnsafe             bool
+		name, target, backend, profile string
+		wantEmulated                   string
+		wantUnsafe                     bool
 	}{
-		{"emulated disk", "batched", "ssd-2015", "disk-profile:ssd-2015", false},
-		{"native disk", "batched", "native", "", false},
-		{"async backend", async.Name, "native", "", true},
-		{"memory backend", memory.Name, "native", "", true},
+		{"emulated disk", TargetInproc, "batched", "ssd-2015", "disk-profile:ssd-2015", false},
+		{"native disk", TargetInproc, "batched", "native", "", false},
+		{"async backend", TargetInproc, async.Name, "native", "", true},
+		{"memory backend", TargetInproc, memory.Name, "native", "", true},
+		{"emulated region", TargetInproc, adrlog.Name, "native", "adr-region:emulated", false},
+		{"process: emulated region", TargetProcess, adrlog.Name, "native", "adr-region:emulated", false},
+		{"process: emulated region and disk", TargetProcess, adrlog.Name, "hdd", "disk-profile:hdd,adr-region:emulated", false},
+		{"process: async backend", TargetProcess, async.Name, "native", "", true},
+		{"process: memory backend", TargetProcess, memory.Name, "native", "", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := DefaultBenchConfig()
-			cfg.Cluster = quickCluster(t, TargetInproc, 1, tt.backend)
+			cfg.Cluster = quickCluster(t, tt.target, 1, tt.backend)
+			// A directory of the target's own, removed with what the
+			// backends keep outside it (the adr backend's region on tmpfs).
+			cfg.Cluster.DataDir = ""
 			cfg.Cluster.DiskProfile = tt.profile
+			if tt.target == TargetProcess {
+				cfg.Cluster.ServeBinary = serveBinary(t)
+			}
 			cfg.Run.Clients, cfg.Conns, cfg.Run.Total = 4, 1, 50
 			run := bench(t, cfg, testBackends())
 			p := run.Points[0]

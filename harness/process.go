@@ -25,6 +25,10 @@ type procCluster struct {
 	cfg    ClusterConfig
 	tmpDir string // removed on Close when the target made it
 	pc     *proccluster.Cluster
+	// emulated is what our members' log backends said they emulate
+	// (their /metrics) once they were up: the adr backend's region,
+	// whose kind auto resolves only when it opens.
+	emulated []string
 }
 
 // startProcess starts N `adrbench serve` members.
@@ -42,13 +46,30 @@ func startProcess(ctx context.Context, cfg ClusterConfig, backends *logbackends.
 	if _, err := exec.LookPath(bin); err != nil {
 		return nil, fmt.Errorf("%w: serve binary %q: %w", ErrNotFound, bin, err)
 	}
-	return startProcs(ctx, cfg, backends, TargetProcess, []string{bin, "serve"}, serveFlags(cfg))
+	c, err := startProcs(ctx, cfg, backends, TargetProcess, []string{bin, "serve"}, serveFlags(cfg))
+	if err != nil {
+		return nil, err
+	}
+	// Ask the members what they emulate, so a point is labelled as one
+	// measured in process is.
+	stats, err := ScrapeLogStats(ctx, c.Endpoints())
+	if err != nil {
+		return nil, errors.Join(fmt.Errorf("%w: %s: what the members emulate: %w", ErrTarget, TargetProcess, err), c.Close())
+	}
+	for _, st := range stats {
+		for _, e := range st.Emulated {
+			c.emulated = appendUnique(c.emulated, e)
+		}
+	}
+	return c, nil
 }
 
 // serveFlags are what `adrbench serve` members are given after the
-// cluster's flags.
+// cluster's flags. A benchmark runs every backend, those that are not
+// durable too, so the members are let run them (their results are
+// labelled unsafe).
 func serveFlags(cfg ClusterConfig) []string {
-	flags := []string{"--log-backend=" + cfg.LogBackend, "--log-level=warn"}
+	flags := []string{"--log-backend=" + cfg.LogBackend, "--log-level=warn", "--unsafe-allow-nondurable"}
 	if cfg.DiskProfile != "" {
 		flags = append(flags, "--disk-profile="+cfg.DiskProfile)
 	}
@@ -114,16 +135,21 @@ func (c *procCluster) ServerCPU() (time.Duration, error) {
 	return d, nil
 }
 
-// Emulated labels an emulated disk profile given to our members; etcd
-// gets none (Validate refuses one for it).
+// Emulated labels what our members emulate: the disk profile they were
+// given, and what their log backends reported at start (an emulated adr
+// region). etcd gets none (Validate refuses a disk profile for it).
 func (c *procCluster) Emulated() []string {
-	if c.target != TargetProcess || c.cfg.DiskProfile == "" {
+	if c.target != TargetProcess {
 		return nil
 	}
-	if p, err := diskprofile.Lookup(c.cfg.DiskProfile); err == nil && p.Emulated {
-		return []string{p.Label()}
+	var out []string
+	if p, err := diskprofile.Lookup(c.cfg.DiskProfile); c.cfg.DiskProfile != "" && err == nil && p.Emulated {
+		out = append(out, p.Label())
 	}
-	return nil
+	for _, e := range c.emulated {
+		out = appendUnique(out, e)
+	}
+	return out
 }
 
 // NetInjection says the peer links pass delaying TCP proxies.

@@ -340,7 +340,7 @@ func TestMemberFlags(t *testing.T) {
 	cfg := quickCluster(t, TargetProcess, 2, "batched")
 	cfg.DiskProfile = "ssd-2015"
 	timing := []string{"--snapshot-count=100000", "--heartbeat-interval=20", "--election-timeout=200"}
-	want := append([]string{"--log-backend=batched", "--log-level=warn", "--disk-profile=ssd-2015"}, timing...)
+	want := append([]string{"--log-backend=batched", "--log-level=warn", "--unsafe-allow-nondurable", "--disk-profile=ssd-2015"}, timing...)
 	if got := serveFlags(cfg); !slices.Equal(got, want) {
 		t.Errorf("serve flags\n got %q\nwant %q", got, want)
 	}
@@ -350,6 +350,10 @@ func TestMemberFlags(t *testing.T) {
 	c := &procCluster{target: TargetProcess, cfg: cfg}
 	if e := c.Emulated(); len(e) != 1 || e[0] != "disk-profile:ssd-2015" {
 		t.Errorf("Emulated = %v, want the disk profile's label", e)
+	}
+	c.emulated = []string{"disk-profile:ssd-2015", "adr-region:emulated"}
+	if e := c.Emulated(); !slices.Equal(e, []string{"disk-profile:ssd-2015", "adr-region:emulated"}) {
+		t.Errorf("Emulated = %v, want the disk profile's label and what the members reported, once each", e)
 	}
 	c.target = TargetEtcd
 	if e := c.Emulated(); len(e) != 0 {

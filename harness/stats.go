@@ -16,6 +16,7 @@ import (
 	"github.com/adrbench/adrbench/internal/latency"
 	"github.com/adrbench/adrbench/logbackends"
 	"github.com/adrbench/adrbench/results"
+	"github.com/adrbench/adrbench/store"
 )
 
 // BackendStatser is a Cluster that can read its members' log-backend Stats
@@ -41,6 +42,8 @@ const (
 	metricBytes        = "adrbench_log_backend_bytes_total"
 	metricSaves        = "adrbench_log_backend_saves_total"
 	metricEtcdWALBytes = "etcd_disk_wal_write_bytes_total"
+	// metricEmulated has a series per emulated part of our backend.
+	metricEmulated = store.MetricLogBackendEmulated
 )
 
 // LogStats reads every member's log-backend Stats: from a BackendStatser if
@@ -131,7 +134,25 @@ func logStatsOf(fams map[string]*dto.MetricFamily) (logbackends.Stats, error) {
 	} else {
 		st.BytesWritten, _ = sampleSum(fams[metricEtcdWALBytes])
 	}
+	st.Emulated = emulatedParts(fams[metricEmulated])
 	return st, nil
+}
+
+// emulatedParts reads the part label of every series of the emulated
+// gauge that is set.
+func emulatedParts(mf *dto.MetricFamily) []string {
+	var out []string
+	for _, m := range mf.GetMetric() {
+		if m.GetGauge().GetValue() == 0 {
+			continue
+		}
+		for _, l := range m.GetLabel() {
+			if l.GetName() == "part" && l.GetValue() != "" {
+				out = appendUnique(out, l.GetValue())
+			}
+		}
+	}
+	return out
 }
 
 // syncLatency converts the fsync histogram, whose buckets are cumulative

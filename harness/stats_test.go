@@ -7,6 +7,7 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 
@@ -236,5 +237,32 @@ func TestSyncLatencyMs(t *testing.T) {
 	// Samples in the overflow bucket are reported at its lower bound.
 	if o := SyncLatencyMs(snap(0, 0, 0, 0, 3)); !near(o.P99, 4) || !near(o.Max, 4) || !near(o.Min, 4) {
 		t.Errorf("overflow summary %+v", *o)
+	}
+}
+
+// TestParseEmulated reads what a member emulates from the gauge our store
+// exports, one series per part; real etcd exports none.
+func TestParseEmulated(t *testing.T) {
+	tests := []struct {
+		name string
+		in   string
+		want []string
+	}{
+		{"ours, nothing emulated", ourMetrics, nil},
+		{"ours, region and disk", ourMetrics + "# TYPE adrbench_log_backend_emulated gauge\n" +
+			`adrbench_log_backend_emulated{part="adr-region:emulated"} 1` + "\n" +
+			`adrbench_log_backend_emulated{part="disk-profile:hdd"} 1` + "\n", []string{"adr-region:emulated", "disk-profile:hdd"}},
+		{"etcd", etcdMetrics, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := parseLogMetrics(strings.NewReader(tt.in), expfmt.NewFormat(expfmt.TypeTextPlain))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(got.Emulated, tt.want) {
+				t.Fatalf("emulated %v, want %v", got.Emulated, tt.want)
+			}
+		})
 	}
 }

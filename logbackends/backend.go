@@ -173,9 +173,25 @@ type Env struct {
 	// the real one (vfs.OS). A disk profile wraps it (diskprofile.Wrap);
 	// tests inject a vfs.Mem.
 	FS vfs.FS
-	// Log is where the backend reports what an operator must hear about,
-	// such as a torn tail its recovery cut; nil means slog.Default().
-	Log *slog.Logger
+	// ClusterID and MemberID name the raft member whose log this is; 0
+	// when unknown (a backend opened on its own, in a test or a
+	// benchmark). A backend that keeps part of its log outside Dir (the
+	// adr backend's region) records them there, so that it recognises
+	// its own and refuses another member's.
+	ClusterID, MemberID uint64
+	// Logger receives what the backend has to tell an operator: that what
+	// it runs on is emulated, a fallback taken, a loss accepted at open,
+	// a Save waiting long. nil discards it.
+	Logger *slog.Logger
+}
+
+// Log returns env.Logger, or a logger that discards everything when it
+// is nil.
+func (env Env) Log() *slog.Logger {
+	if env.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return env.Logger
 }
 
 // Opener opens (creating if needed) the backend kept in env.Dir, with

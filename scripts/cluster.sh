@@ -2,7 +2,8 @@
 # Starts or stops a local 3-member cluster of `adrbench serve` processes on
 # loopback ports, with etcd's flags, for trying the store with etcdctl.
 #
-#   scripts/cluster.sh start [--log-backend NAME]   # builds, starts, prints endpoints
+#   scripts/cluster.sh start [--log-backend NAME] [--unsafe-allow-nondurable]
+#                                                   # builds, starts, prints endpoints
 #   scripts/cluster.sh stop                         # stops the members (SIGTERM)
 #
 # Data dirs, logs, pid files and the binary live in $ADRBENCH_CLUSTER_DIR
@@ -53,11 +54,12 @@ stop() {
 }
 
 start() {
-	local backend=batched
+	local backend=batched unsafe=()
 	while (($# > 0)); do
 		case "$1" in
 		--log-backend) backend="$2"; shift 2 ;;
 		--log-backend=*) backend="${1#*=}"; shift ;;
+		--unsafe-allow-nondurable) unsafe=("$1"); shift ;;
 		*) echo "cluster.sh: unknown argument $1" >&2; exit 2 ;;
 		esac
 	done
@@ -87,7 +89,7 @@ start() {
 			--listen-peer-urls "$p" --initial-advertise-peer-urls "$p" \
 			--initial-cluster "$(IFS=,; echo "${cluster[*]}")" \
 			--initial-cluster-state "$state" --initial-cluster-token adrbench-local \
-			--log-backend "$backend" >>"$dir/$n.log" 2>&1 &
+			--log-backend "$backend" "${unsafe[@]}" >>"$dir/$n.log" 2>&1 &
 		echo $! >"$dir/$n.pid"
 	done
 	# Give up early if a member died (bad flags, port in use): its log says why.
@@ -114,5 +116,5 @@ start() {
 case "${1:-}" in
 start) shift; start "$@" ;;
 stop) stop ;;
-*) echo "usage: scripts/cluster.sh start [--log-backend NAME] | stop" >&2; exit 2 ;;
+*) echo "usage: scripts/cluster.sh start [--log-backend NAME] [--unsafe-allow-nondurable] | stop" >&2; exit 2 ;;
 esac

@@ -60,7 +60,7 @@ cpu_of() {
 run_one() {
 	local tool=$1 data="$work/data"
 	rm -rf "$data"
-	"${srv_pin[@]}" "$adrbench" serve --name m1 --data-dir "$data" --log-backend memory \
+	"${srv_pin[@]}" "$adrbench" serve --name m1 --data-dir "$data" --log-backend memory --unsafe-allow-nondurable \
 		--listen-client-urls "$url" --advertise-client-urls "$url" \
 		--listen-peer-urls "http://127.0.0.1:$((port + 1))" \
 		--initial-advertise-peer-urls "http://127.0.0.1:$((port + 1))" \

@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 
 	"github.com/adrbench/adrbench/logbackends"
@@ -54,5 +55,37 @@ func TestRemoveDataDir(t *testing.T) {
 				t.Fatalf("Destroy was called on %v, want [%s]", destroyed, LogDir(dataDir))
 			}
 		})
+	}
+}
+
+// TestLogBackendKnowsItsMember checks that the log backend is opened in
+// the member's log directory with the member's and the cluster's ids and
+// a logger, which the adr backend records in its region to tell its own
+// ring from another member's.
+func TestLogBackendKnowsItsMember(t *testing.T) {
+	var (
+		mu   sync.Mutex
+		envs []logbackends.Env
+	)
+	r := logbackends.NewRegistry()
+	inner := memory.NewEntry()
+	r.Register(logbackends.Entry{Name: "probe", Saved: inner.Saved, Open: func(env logbackends.Env) (logbackends.Backend, error) {
+		mu.Lock()
+		envs = append(envs, env)
+		mu.Unlock()
+		return inner.Open(env)
+	}})
+	c := newTestCluster(t, 2, clusterOpts{backend: "probe", reg: r})
+	mu.Lock()
+	defer mu.Unlock()
+	if len(envs) != 2 {
+		t.Fatalf("%d opens, want 2", len(envs))
+	}
+	for i, env := range envs {
+		m := c.members[i]
+		if env.MemberID != m.ID() || env.ClusterID != m.ClusterID() || env.MemberID == 0 || env.ClusterID == 0 || env.Logger == nil ||
+			env.Dir != LogDir(c.cfgs[i].DataDir) {
+			t.Errorf("member %d (%x of cluster %x) opened its log with %+v", i, m.ID(), m.ClusterID(), env)
+		}
 	}
 }

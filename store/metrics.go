@@ -67,7 +67,11 @@ type storeCollector struct {
 	src           metricSources
 	walFsync      *prometheus.Desc
 	backendCommit *prometheus.Desc
-	scalars       []scalar
+	// emulated has one series per part of the log backend that is
+	// emulated (logbackends.Stats.Emulated), so that a harness reading
+	// /metrics labels its results as one holding the backend does.
+	emulated *prometheus.Desc
+	scalars  []scalar
 	// backendCounters are the log backend's own Stats.Counters, by name:
 	// a backend reports the same ones for its whole life, so they are
 	// described once, from the Stats at construction.
@@ -79,6 +83,12 @@ type storeCollector struct {
 func backendCounterName(c logbackends.Counter) string {
 	return "adrbench_log_backend_" + c.Name + "_total"
 }
+
+// MetricLogBackendEmulated is the gauge /metrics exports, at 1, once for
+// each part of the member's log backend that is emulated (label "part":
+// "adr-region:emulated", "disk-profile:ssd-2015", ...); no series when
+// nothing is.
+const MetricLogBackendEmulated = "adrbench_log_backend_emulated"
 
 func newStoreCollector(src metricSources) *storeCollector {
 	desc := func(name, help string) *prometheus.Desc { return prometheus.NewDesc(name, help, nil, nil) }
@@ -99,6 +109,8 @@ func newStoreCollector(src metricSources) *storeCollector {
 		src:             src,
 		walFsync:        desc("etcd_disk_wal_fsync_duration_seconds", "The latency distributions of fsync called by the raft log backend."),
 		backendCommit:   desc("etcd_disk_backend_commit_duration_seconds", "The latency distributions of commit called by the state machine's backend."),
+		emulated: prometheus.NewDesc(MetricLogBackendEmulated, "1 for each part of the raft log backend that is emulated rather than the real hardware behaviour.",
+			[]string{"part"}, nil),
 		scalars: []scalar{
 			counter("etcd_server_proposals_committed_total", "The total number of consensus proposals committed.",
 				func(*scrape) float64 { return float64(st.commit.Load()) }),
@@ -132,6 +144,7 @@ func newStoreCollector(src metricSources) *storeCollector {
 func (c *storeCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.walFsync
 	ch <- c.backendCommit
+	ch <- c.emulated
 	for _, s := range c.scalars {
 		ch <- s.desc
 	}
@@ -145,6 +158,13 @@ func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 	sc := &scrape{log: c.src.logStats()}
 	ch <- constHistogram(c.walFsync, sc.log.SyncLatency)
 	ch <- constHistogram(c.backendCommit, c.src.commitLatency())
+	for _, part := range sc.log.Emulated {
+		m, err := prometheus.NewConstMetric(c.emulated, prometheus.GaugeValue, 1, part)
+		if err != nil {
+			m = prometheus.NewInvalidMetric(c.emulated, err)
+		}
+		ch <- m
+	}
 	for _, s := range c.scalars {
 		m, err := prometheus.NewConstMetric(s.desc, s.kind, s.value(sc))
 		if err != nil {

@@ -3,6 +3,7 @@ package store
 import (
 	"math"
 	"net/http"
+	"slices"
 	"testing"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/adrbench/adrbench/internal/latency"
+	"github.com/adrbench/adrbench/logbackends"
 )
 
 // TestMetricsEndpoint scrapes a running member and checks that it serves
@@ -181,6 +183,54 @@ func TestConstHistogram(t *testing.T) {
 				if got[le] != n {
 					t.Fatalf("buckets %v, want %v", got, tt.wantBuckets)
 				}
+			}
+		})
+	}
+}
+
+// TestEmulatedMetric: each emulated part of the log backend is a series
+// of MetricLogBackendEmulated, so a harness that reads /metrics labels its
+// results as emulated; a backend with nothing emulated exports none.
+func TestEmulatedMetric(t *testing.T) {
+	tests := []struct {
+		name string
+		emul []string
+	}{
+		{"nothing emulated", nil},
+		{"region and disk", []string{"adr-region:emulated", "disk-profile:ssd-2015"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			reg := prometheus.NewRegistry()
+			c := newStoreCollector(metricSources{
+				logStats:      func() logbackends.Stats { return logbackends.Stats{Emulated: tt.emul} },
+				commitLatency: func() latency.Snapshot { return latency.Snapshot{} },
+				dbSize:        func() int64 { return 0 },
+				status:        &nodeStatus{},
+				applied:       &indexWaiter{},
+				proposals:     &proposalStats{},
+			})
+			if err := reg.Register(c); err != nil {
+				t.Fatal(err)
+			}
+			fams, err := reg.Gather()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, mf := range fams {
+				if mf.GetName() != MetricLogBackendEmulated {
+					continue
+				}
+				for _, m := range mf.GetMetric() {
+					if m.GetGauge().GetValue() != 1 || len(m.GetLabel()) != 1 || m.GetLabel()[0].GetName() != "part" {
+						t.Fatalf("series %v", m)
+					}
+					got = append(got, m.GetLabel()[0].GetValue())
+				}
+			}
+			if !slices.Equal(got, tt.emul) {
+				t.Fatalf("emulated series %v, want %v", got, tt.emul)
 			}
 		})
 	}

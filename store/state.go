@@ -40,14 +40,15 @@ type memberState struct {
 // openState checks that the data dir belongs to member,
 // then opens the raft log, the state machine and its watch hub, and
 // reloads the lessor and the published member attributes from the state
-// machine. On error nothing is left open.
+// machine. The log backend logs to log what an operator must know about
+// its medium. On error nothing is left open.
 func openState(cfg Config, backends *logbackends.Registry, member identity, mems *members, log *slog.Logger) (_ *memberState, err error) {
 	dir := filepath.Join(cfg.DataDir, "member")
 	fresh, err := checkIdentity(dir, member)
 	if err != nil {
 		return nil, err
 	}
-	backend, err := openLogBackend(cfg, backends, log)
+	backend, err := openLogBackend(cfg, backends, member, log)
 	if err != nil {
 		return nil, err
 	}
@@ -93,10 +94,12 @@ func openState(cfg Config, backends *logbackends.Registry, member identity, mems
 	}, nil
 }
 
-// openLogBackend opens the member's raft log in the backend cfg names; the
-// backend reports what its recovery did (a torn tail cut) to log.
-func openLogBackend(cfg Config, backends *logbackends.Registry, log *slog.Logger) (logbackends.Backend, error) {
-	env := logbackends.Env{Dir: LogDir(cfg.DataDir), Log: log}
+// openLogBackend opens the member's raft log in the backend cfg names,
+// telling it whose log it is (a backend that keeps part of the log
+// outside the directory, as adr does in its region, records the ids
+// there to recognise its own).
+func openLogBackend(cfg Config, backends *logbackends.Registry, member identity, log *slog.Logger) (logbackends.Backend, error) {
+	env := logbackends.Env{Dir: LogDir(cfg.DataDir), ClusterID: member.cluster, MemberID: member.member, Logger: log}
 	if p, _ := cfg.diskProfile(); p.Emulated {
 		env.FS = diskprofile.Wrap(vfs.OS{}, p)
 	}

@@ -44,6 +44,8 @@ type serveOptions struct {
 	enablePprof         bool
 	diskProfile         string
 	diskSyncLatency     time.Duration
+	// allowNondurable lets serve run a log backend that is not durable.
+	allowNondurable bool
 	// backends holds every backend's settings, bound to their flags.
 	backends catalog.Configs
 
@@ -53,7 +55,12 @@ type serveOptions struct {
 
 	cfg      store.Config          // resolved by Validate
 	registry *logbackends.Registry // built by Validate from backends
+	entry    logbackends.Entry     // the log backend's, found by Validate
 }
+
+// flagAllowNondurable is serve's opt-in to a log backend that is not
+// durable, in the spirit of etcd's --unsafe-no-fsync.
+const flagAllowNondurable = "unsafe-allow-nondurable"
 
 func (o *serveOptions) AddFlags(fs *pflag.FlagSet) {
 	d := store.DefaultConfig()
@@ -80,6 +87,7 @@ func (o *serveOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.enablePprof, "enable-pprof", false, "serve runtime profiling data under /debug/pprof/ on the client URL")
 	fs.StringVar(&o.diskProfile, "disk-profile", d.DiskProfile, "emulated disk whose sync latency is added to every log sync: "+strings.Join(diskprofile.Names(), ", ")+` ("native" adds none; others are labelled emulated)`)
 	fs.DurationVar(&o.diskSyncLatency, "disk-sync-latency", 0, "fixed latency added to every log sync (emulated), instead of --disk-profile")
+	fs.BoolVar(&o.allowNondurable, flagAllowNondurable, false, "run a --log-backend that is not durable (async, memory): it acknowledges writes a crash can lose, so a cluster on it breaks raft's stable-storage rule; for benchmarks only, as etcd's --unsafe-no-fsync")
 	o.backends.AddFlags(fs)
 }
 
@@ -95,7 +103,7 @@ func logBackendHelp(r *logbackends.Registry) string {
 		}
 	}
 	if len(unsafe) > 0 {
-		help += " (unsafe, as not durable: " + strings.Join(unsafe, "; ") + ")"
+		help += " (unsafe, as not durable, refused without --" + flagAllowNondurable + ": " + strings.Join(unsafe, "; ") + ")"
 	}
 	return help
 }
@@ -142,11 +150,37 @@ func (o *serveOptions) Validate() error {
 	if names := registry.Names(); !slices.Contains(names, o.logBackend) {
 		return fmt.Errorf("--log-backend: %w %q (known: %s)", logbackends.ErrUnknownBackend, o.logBackend, strings.Join(names, ", "))
 	}
+	entry, err := registry.Lookup(o.logBackend)
+	if err != nil {
+		return fmt.Errorf("--log-backend: %w", err)
+	}
+	if !entry.Durable && !o.allowNondurable {
+		return fmt.Errorf("--log-backend %s: %w (%s): a crash can lose acknowledged writes; pass --%s to run it anyway, as benchmarks do",
+			entry.Name, errNondurable, entry.Saved, flagAllowNondurable)
+	}
 	if _, err := parseLogLevel(o.logLevel); err != nil {
 		return err
 	}
-	o.cfg, o.registry = cfg, registry
+	o.cfg, o.registry, o.entry = cfg, registry, entry
 	return nil
+}
+
+// startupWarnings are the lines serve logs at WARN before the member
+// starts, one for each part of the configuration that is not durable or
+// is emulated, naming the flag and what it costs. The log backend adds
+// its own when it opens (the adr backend's emulated region, say).
+func (o *serveOptions) startupWarnings() []string {
+	var out []string
+	if !o.entry.Durable {
+		out = append(out, fmt.Sprintf("--log-backend %s is not durable (%s): a crash can lose writes this member acknowledged, and a cluster on it breaks raft's stable-storage rule; running because of --%s",
+			o.entry.Name, o.entry.Saved, flagAllowNondurable))
+	}
+	if o.diskSyncLatency > 0 {
+		out = append(out, fmt.Sprintf("--disk-sync-latency %v: every log sync is slowed by that much to emulate a slower disk: figures measured are labelled emulated", o.diskSyncLatency))
+	} else if p, err := diskprofile.Lookup(o.diskProfile); err == nil && p.Emulated {
+		out = append(out, fmt.Sprintf("--disk-profile %s: every log sync is slowed to emulate that disk (%v added): figures measured are labelled emulated", p.Name, p.SyncLatency))
+	}
+	return out
 }
 
 func parseLogLevel(s string) (slog.Level, error) {
@@ -203,6 +237,9 @@ func (o *serveOptions) run(cmd *cobra.Command) error {
 	}
 	level, _ := parseLogLevel(o.logLevel) // checked by Validate
 	logger := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
+	for _, w := range o.startupWarnings() {
+		logger.Warn(w, "member", o.cfg.Name)
+	}
 	srv, err := store.NewServer(o.cfg, o.registry, store.WithLogger(logger))
 	if err != nil {
 		return fmt.Errorf("start member %q: %w", o.cfg.Name, err)

@@ -55,6 +55,12 @@ func TestServeRejects(t *testing.T) {
 		{name: "bad log level", args: []string{"--log-level=loud"}, want: `--log-level: "loud" is not one of`},
 		{name: "bad adr region size", args: []string{"--log-backend=adr", "--adr-region-size=5000"},
 			want: "--adr-region-kind, --adr-region-path, --adr-region-size, --adr-media-latency: bad log backend setting: adr: bad region configuration: size: 5000 is not a multiple of 4096", is: logbackends.ErrBadConfig},
+		{name: "async without the opt-in", args: []string{"--log-backend=async"},
+			want: "--log-backend async: log backend is not durable (accepted, synced later", is: errNondurable},
+		{name: "memory without the opt-in", args: []string{"--log-backend=memory"},
+			want: "a crash can lose acknowledged writes; pass --unsafe-allow-nondurable to run it anyway", is: errNondurable},
+		{name: "negative ring-full timeout", args: []string{"--log-backend=adr", "--adr-ring-full-timeout=-1s"},
+			want: "--adr-ring-full-timeout: bad log backend setting: -1s is negative", is: logbackends.ErrBadConfig},
 		{name: "negative group commit window", args: []string{"--batched-group-commit-window=-1ms"},
 			want: "--batched-group-commit-window: bad log backend setting: -1ms is negative", is: logbackends.ErrBadConfig},
 		{name: "data dir under a file", args: []string{"--data-dir=" + filepath.Join(file, "data")}, want: "--data-dir: data dir is not writable: " + filepath.Join(file, "data"), is: errDataDir},
@@ -98,8 +104,8 @@ func TestRunPrintsOneLine(t *testing.T) {
 	if code := run(t.Context(), []string{"serve", "--help"}, &stdout, &stderr); code != 0 {
 		t.Fatalf("--help exit code %d", code)
 	}
-	for _, flag := range []string{"--initial-cluster-state", "--log-backend", "async, batched, fsync, memory", `unsafe, as not durable: "async": `, `"memory": `,
-		"--heartbeat-interval", "--max-txn-ops", "--adr-region-kind", "--adr-region-path", "--adr-region-size", "--adr-media-latency", "--batched-group-commit-window", "--async-sync-interval"} {
+	for _, flag := range []string{"--initial-cluster-state", "--log-backend", "async, batched, fsync, memory", `unsafe, as not durable, refused without --unsafe-allow-nondurable: "async": `, `"memory": `,
+		"--heartbeat-interval", "--max-txn-ops", "--adr-region-kind", "--adr-region-path", "--adr-region-size", "--adr-media-latency", "--batched-group-commit-window", "--async-sync-interval", "--adr-region-reset", "--adr-ring-full-timeout"} {
 		if !strings.Contains(stdout.String(), flag) {
 			t.Errorf("serve --help does not mention %s", flag)
 		}
@@ -119,7 +125,7 @@ func TestServeDefaults(t *testing.T) {
 			c.Name = "solo"
 			c.InitialCluster = []store.Member{{Name: "solo", PeerURLs: []string{"http://127.0.0.1:2380"}}}
 		}},
-		{name: "etcd units", args: []string{"--heartbeat-interval=50", "--election-timeout=500", "--max-request-bytes=1024", "--max-txn-ops=8", "--log-backend=memory"}, edit: func(c *store.Config) {
+		{name: "etcd units", args: []string{"--heartbeat-interval=50", "--election-timeout=500", "--max-request-bytes=1024", "--max-txn-ops=8", "--log-backend=memory", "--unsafe-allow-nondurable"}, edit: func(c *store.Config) {
 			c.HeartbeatInterval = 50 * time.Millisecond
 			c.ElectionTimeout = 500 * time.Millisecond
 			c.MaxRequestBytes = 1024
@@ -134,6 +140,40 @@ func TestServeDefaults(t *testing.T) {
 			tt.edit(&want)
 			if !reflect.DeepEqual(o.cfg, want) {
 				t.Fatalf("config\n got %+v\nwant %+v", o.cfg, want)
+			}
+		})
+	}
+}
+
+// TestServeStartupWarnings checks the WARN lines serve logs before the
+// member starts: one for each setting that is not durable or is
+// emulated, naming the flag; none for a durable backend on a real disk.
+// (The adr backend's lines about its region come from the backend.)
+func TestServeStartupWarnings(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want []string // one line each, a part of it
+	}{
+		{name: "durable on the real disk", args: []string{"--log-backend=batched"}},
+		{name: "adr", args: []string{"--log-backend=adr"}},
+		{name: "async", args: []string{"--log-backend=async", "--unsafe-allow-nondurable"},
+			want: []string{"--log-backend async is not durable (accepted, synced later"}},
+		{name: "memory on an emulated disk", args: []string{"--log-backend=memory", "--unsafe-allow-nondurable", "--disk-profile=ssd-2015"},
+			want: []string{"--log-backend memory is not durable (in this process's memory only", "--disk-profile ssd-2015: every log sync is slowed"}},
+		{name: "fixed sync latency", args: []string{"--disk-sync-latency=2ms"},
+			want: []string{"--disk-sync-latency 2ms: every log sync is slowed by that much"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := optionsFor(t, tt.args).startupWarnings()
+			if len(got) != len(tt.want) {
+				t.Fatalf("warnings %q, want %d", got, len(tt.want))
+			}
+			for i, w := range tt.want {
+				if !strings.Contains(got[i], w) {
+					t.Errorf("warning %q does not say %q", got[i], w)
+				}
 			}
 		})
 	}
@@ -167,7 +207,7 @@ func TestServeRuns(t *testing.T) {
 		done <- run(ctx, []string{"serve", "--name=solo", "--data-dir=" + filepath.Join(t.TempDir(), "d"),
 			"--listen-client-urls=" + client, "--advertise-client-urls=" + client,
 			"--listen-peer-urls=" + peer, "--initial-advertise-peer-urls=" + peer,
-			"--log-backend=memory", "--log-level=warn"}, &bytes.Buffer{}, &stderr)
+			"--log-backend=memory", "--unsafe-allow-nondurable", "--log-level=warn"}, &bytes.Buffer{}, &stderr)
 	}()
 	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{client}, DialTimeout: time.Second, Logger: zap.NewNop()})
 	if err != nil {
@@ -196,6 +236,9 @@ func TestServeRuns(t *testing.T) {
 	case code := <-done:
 		if code != 0 {
 			t.Fatalf("serve exited with %d after a clean stop: %s", code, &stderr)
+		}
+		if w := "level=WARN msg=\"--log-backend memory is not durable"; !strings.Contains(stderr.String(), w) {
+			t.Fatalf("serve on memory did not warn %q at startup:\n%s", w, &stderr)
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("serve did not stop within 20s of its context ending")

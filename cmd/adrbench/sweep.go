@@ -132,6 +132,9 @@ func printSweepSummary(w io.Writer, run *results.Run) {
 		if p.Unsafe != "" {
 			backend += " (unsafe)"
 		}
+		if len(p.Emulated) > 0 {
+			backend += " (emulated)"
+		}
 		mode := p.Mode
 		if p.Mode == results.ModeOpen {
 			mode = fmt.Sprintf("open@%g", p.RateOpsS)

@@ -139,3 +139,29 @@ func TestSweepInterruptedSaysHowToResume(t *testing.T) {
 		t.Fatalf("output does not say how to resume:\n%s", out)
 	}
 }
+
+// TestSweepSummaryLabels: the summary marks a point whose backend is not
+// durable, and one measured on something emulated, as the report does.
+func TestSweepSummaryLabels(t *testing.T) {
+	tests := []struct {
+		name  string
+		point results.Point
+		want  string
+	}{
+		{"durable, real", results.Point{Backend: "batched"}, " batched "},
+		{"unsafe", results.Point{Backend: "async", Unsafe: "async is not durable"}, " async (unsafe) "},
+		{"emulated region", results.Point{Backend: "adr", Emulated: []string{"adr-region:emulated"}}, " adr (emulated) "},
+		{"both", results.Point{Backend: "memory", Unsafe: "x", Emulated: []string{"disk-profile:hdd"}}, " memory (unsafe) (emulated) "},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out bytes.Buffer
+			p := tt.point
+			p.Target, p.Mode = "inproc", results.ModeClosed
+			printSweepSummary(&out, &results.Run{Points: []results.Point{p}})
+			if !strings.Contains(out.String(), tt.want) {
+				t.Fatalf("summary\n%s\ndoes not say %q", &out, tt.want)
+			}
+		})
+	}
+}

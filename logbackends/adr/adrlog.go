@@ -3,6 +3,7 @@ package adrlog
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -17,6 +18,7 @@ import (
 	"github.com/adrbench/adrbench/logbackends"
 	"github.com/adrbench/adrbench/logbackends/internal/filelog"
 	"github.com/adrbench/adrbench/logbackends/segment"
+	"github.com/adrbench/adrbench/logbackends/vfs"
 )
 
 // fenceChecker is the optional ability of a region whose Fence can fail
@@ -34,6 +36,18 @@ type Backend struct {
 	// policy of batched; it keeps a mirror of its own, which is what the
 	// drained part of the log looks like, used on Open and nowhere else.
 	disk *filelog.Backend
+	// fs and dir hold the disk log and its binding record; bound is the
+	// record of the ring the log is bound to, written again as clean by
+	// Close.
+	fs              vfs.FS
+	dir             string
+	cluster, member uint64
+	bound           binding
+	log             *slog.Logger
+	// fullTimeout bounds how long a Save waits for ring space.
+	fullTimeout time.Duration
+	// skip leaves a step of the binding protocol out (tests only).
+	skip bindStep
 
 	mu sync.Mutex // the writer lock: Save, CreateSnapshot, Compact, Close
 	m  *logbackends.Mirror
@@ -49,6 +63,7 @@ type Backend struct {
 	entries    atomic.Uint64
 	ringBytes  atomic.Uint64
 	fullWaits  atomic.Uint64
+	slowWaits  atomic.Uint64
 	direct     atomic.Uint64
 	publishes  latency.Histogram
 	emulated   []string
@@ -58,9 +73,13 @@ type Backend struct {
 var _ logbackends.Backend = (*Backend)(nil)
 
 // Open opens the log in env.Dir and its region (cfg.OpenRegion, else
-// cfg.Region), recovers it from the disk segments plus the records the
-// ring holds beyond them, writes those records to disk and syncs, and
-// starts the drainer.
+// cfg.Region). When the region holds the ring the log is bound to, the
+// ring's records are laid over the disk segments, written and synced;
+// then a ring with a new id is bound for this incarnation and the drainer
+// starts. A region that does not hold the log's ring is refused with
+// ErrRegionMismatch unless formatting it loses nothing (see doc.go) or
+// cfg.RegionReset accepts the loss. env.Logger hears what the operator
+// must know: an emulated region, a fallback taken, a loss accepted.
 func Open(env logbackends.Env, cfg Config) (logbackends.Backend, error) {
 	return open(env, cfg)
 }
@@ -73,21 +92,28 @@ func open(env logbackends.Env, cfg Config) (*Backend, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &Backend{region: region, info: region.Info()}
-	b.fenceCheck, _ = region.(fenceChecker)
-	if b.ring, err = adr.OpenRing(region); err != nil {
-		region.Close()
-		return nil, fmt.Errorf("%s: region %s: %w", Name, b.info.Path, err)
+	b := &Backend{region: region, info: region.Info(), fs: env.FS, dir: env.Dir,
+		cluster: env.ClusterID, member: env.MemberID, log: env.Log(),
+		fullTimeout: cfg.ringFullTimeout(), skip: cfg.skip}
+	if b.fs == nil {
+		b.fs = vfs.OS{}
 	}
+	b.fenceCheck, _ = region.(fenceChecker)
 	if b.disk, err = filelog.Open(Name, env, cfg.SegmentSize, writeDisk); err != nil {
 		region.Close()
 		return nil, err
 	}
-	if err := b.recover(); err != nil {
+	if err := b.bindRing(cfg.RegionReset); err != nil {
 		b.disk.Close()
 		region.Close()
 		return nil, err
 	}
+	if b.m, err = mirrorOf(b.disk); err != nil {
+		b.disk.Close()
+		region.Close()
+		return nil, fmt.Errorf("%s: recover: %w", Name, err)
+	}
+	b.Storage = b.m
 	b.emulated = b.disk.Stats().Emulated
 	if b.info.Emulated {
 		b.emulated = append(b.emulated, "adr-region:"+b.info.Kind)
@@ -95,6 +121,7 @@ func open(env logbackends.Env, cfg Config) (*Backend, error) {
 	if b.info.MediaLatency > 0 {
 		b.emulated = append(b.emulated, "adr-media-latency:"+b.info.MediaLatency.String())
 	}
+	b.warnRegion(cfg.region(env.Dir).Kind)
 	b.d.start(b)
 	return b, nil
 }
@@ -128,11 +155,19 @@ func writeDisk(l *segment.Log, hs *raftpb.HardState, ents []*raftpb.Entry, snap 
 	return l.Flush()
 }
 
-// recover lays the ring's records over the disk log, makes the result
-// durable on disk, empties the ring and builds the mirror.
+// recover opens the ring the region holds, lays its records over the
+// disk log and makes the result durable on disk, then empties the ring.
+// A ring or record that fails its checks is an error wrapping
+// adr.ErrRingCorrupt or logbackends.ErrCorrupt, found before anything is
+// written.
 func (b *Backend) recover() error {
+	ring, err := adr.OpenRing(b.region)
+	if err != nil {
+		return fmt.Errorf("%s: recover from region %s: %w", Name, b.info.Path, err)
+	}
+	b.ring = ring
 	var recs []savedRecord
-	err := b.ring.Scan(func(off, _ uint64, p []byte) error {
+	err = b.ring.Scan(func(off, _ uint64, p []byte) error {
 		r, err := decodeSave(p)
 		if err != nil {
 			return fmt.Errorf("%w: ring record at offset %d: %w", logbackends.ErrCorrupt, off, err)
@@ -168,11 +203,6 @@ func (b *Backend) recover() error {
 			return fmt.Errorf("%s: recover: %w", Name, err)
 		}
 	}
-	m, err := mirrorOf(b.disk)
-	if err != nil {
-		return fmt.Errorf("%s: recover: %w", Name, err)
-	}
-	b.m, b.Storage = m, m
 	return nil
 }
 
@@ -250,9 +280,18 @@ func (b *Backend) Save(hs *raftpb.HardState, ents []*raftpb.Entry, snap *raftpb.
 	return nil
 }
 
+// slowRingWait is how long a Save waits for ring space before it is
+// counted (CounterRingFullSlowWaits) and logged, unless half the
+// ring-full timeout is shorter: the drainer is that far behind, so the
+// disk is not keeping up. A second is etcd's threshold for its slow
+// fdatasync warning.
+const slowRingWait = time.Second
+
 // publishLocked appends b.buf to the ring, waiting for the drainer while
-// the ring is full, and queues the Save for the drainer.
+// the ring is full, at most b.fullTimeout, and queues the Save for the
+// drainer.
 func (b *Backend) publishLocked(hs *raftpb.HardState, ents []*raftpb.Entry) error {
+	var waitStart time.Time
 	for {
 		t0 := time.Now()
 		end, err := b.ring.Append(b.buf)
@@ -273,8 +312,22 @@ func (b *Backend) publishLocked(hs *raftpb.HardState, ents []*raftpb.Entry) erro
 		if !errors.Is(err, adr.ErrRingFull) {
 			return err
 		}
-		b.fullWaits.Add(1)
-		if err := b.d.waitReleased(); err != nil {
+		if waitStart.IsZero() {
+			waitStart = t0
+			b.fullWaits.Add(1)
+			after := min(slowRingWait, b.fullTimeout/2)
+			slow := time.AfterFunc(after, func() {
+				b.slowWaits.Add(1)
+				b.log.Warn(fmt.Sprintf("%s: a Save has waited %v for space in region %s: the drainer is behind, the disk log in %s is not keeping up; the Save fails after --%s %v",
+					Name, after, b.info.Path, b.dir, flagRingFullTimeout, b.fullTimeout))
+			})
+			defer slow.Stop()
+		}
+		if err := b.d.waitReleased(waitStart.Add(b.fullTimeout)); err != nil {
+			if errors.Is(err, ErrRingFullTimeout) {
+				return fmt.Errorf("%w: a record of %d bytes waited %v (--%s) for the drainer to free space in region %s: the disk log in %s is not keeping up: %w",
+					ErrRingFullTimeout, len(b.buf), b.fullTimeout, flagRingFullTimeout, b.info.Path, b.dir, adr.ErrRingFull)
+			}
 			return err
 		}
 	}
@@ -333,16 +386,23 @@ func (b *Backend) Compact(i uint64) error {
 
 // Close implements logbackends.Backend. It lets the drainer empty the
 // ring (so a clean restart has nothing to recover from the region), stops
-// it, and closes the disk log and the region. What was acknowledged stays
-// in the region if draining fails.
+// it, records in the binding record that everything is on disk (so the
+// region may be lost, as a reboot loses an emulated one, without the next
+// Open refusing), and closes the disk log and the region. What was
+// acknowledged stays in the region, and the record says so, if draining
+// fails.
 func (b *Backend) Close() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed.Swap(true) {
 		return logbackends.ErrClosed
 	}
-	errs := []error{b.d.quiesce()}
+	drained := b.d.quiesce()
 	b.d.stop()
+	errs := []error{drained}
+	if drained == nil {
+		errs = append(errs, b.markClean())
+	}
 	errs = append(errs, b.ring.Close(), b.disk.Close(), b.region.Close())
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("%s: close: %w", Name, err)
@@ -350,12 +410,25 @@ func (b *Backend) Close() error {
 	return nil
 }
 
+// markClean records that the disk log holds everything up to its last
+// index and the ring nothing more.
+func (b *Backend) markClean() error {
+	last, err := b.disk.LastIndex()
+	if err != nil {
+		return err
+	}
+	rec := b.bound
+	rec.state, rec.index = stateClean, last
+	return writeBinding(b.fs, b.dir, rec, b.skip)
+}
+
 // Stats implements logbackends.Backend. Syncs and SyncLatency are the
 // publishes on the write path (one per Save that went to the region: its
 // flushes and fences); the disk work is in Counters (CounterDiskSyncs,
-// CounterDrainedBytes, CounterRingFullWaits, CounterDirectSaves, and the
-// disk log's logbackends.CounterTornTails and CounterTornBytes) and the
-// region in Facts (logbackends.FactFlushInstruction, FactRegionKind).
+// CounterDrainedBytes, CounterRingFullWaits, CounterRingFullSlowWaits,
+// CounterDirectSaves, and the disk log's logbackends.CounterTornTails and
+// CounterTornBytes) and the region in Facts
+// (logbackends.FactFlushInstruction, FactRegionKind).
 func (b *Backend) Stats() logbackends.Stats {
 	lat := b.publishes.Snapshot()
 	disk := b.disk.Stats()
@@ -371,6 +444,7 @@ func (b *Backend) Stats() logbackends.Stats {
 			{Name: CounterDiskSyncs, Unit: "syncs", Help: "fdatasyncs of the drainer, off the write path", Value: disk.Syncs},
 			{Name: CounterDrainedBytes, Unit: "bytes", Help: "bytes the drainer wrote to disk segments", Value: disk.BytesWritten},
 			{Name: CounterRingFullWaits, Unit: "waits", Help: "Saves that found the region full and waited for the drainer", Value: b.fullWaits.Load()},
+			{Name: CounterRingFullSlowWaits, Unit: "waits", Help: "Saves that waited for region space longer than a second, or half the ring-full timeout", Value: b.slowWaits.Load()},
 			{Name: CounterDirectSaves, Unit: "saves", Help: "Saves written to disk directly (snapshots, records larger than the ring takes)", Value: b.direct.Load()},
 		}, disk.Counters...),
 		Facts: []logbackends.Fact{
@@ -389,6 +463,11 @@ const (
 	// CounterRingFullWaits counts Saves that found the region full and
 	// waited for the drainer to free space (never dropped).
 	CounterRingFullWaits = "ring_full_waits"
+	// CounterRingFullSlowWaits counts the Saves among those that waited
+	// longer than a second (or half of Config.RingFullTimeout, if that is
+	// shorter): the disk is not keeping up with the region. Each is
+	// logged too.
+	CounterRingFullSlowWaits = "ring_full_slow_waits"
 	// CounterDirectSaves counts Saves written to disk and synced directly
 	// instead of through the region: an installed snapshot, or a record
 	// larger than half the ring.

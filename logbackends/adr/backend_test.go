@@ -3,6 +3,7 @@ package adrlog
 import (
 	"bytes"
 	"errors"
+	"log/slog"
 	"math/rand"
 	"path/filepath"
 	"slices"
@@ -178,9 +179,63 @@ func TestFullRingWaits(t *testing.T) {
 	}
 }
 
+// TestFullRingTimeout blocks the drainer in a disk sync for good: a Save
+// that finds the ring full waits, is logged as slow once it has waited
+// half the timeout, and fails with ErrRingFullTimeout when the timeout
+// passes, naming the flag that sets it.
+func TestFullRingTimeout(t *testing.T) {
+	fs := vfs.NewMem()
+	var logged lockedBuffer
+	sim := adr.NewSim(ringDataOffForTest + 2048)
+	b, err := open(logbackends.Env{Dir: "/log", FS: fs, Logger: slog.New(slog.NewTextHandler(&logged, nil))},
+		Config{SegmentSize: 1 << 20, RingFullTimeout: 300 * time.Millisecond, OpenRegion: func() (adr.Region, error) { return sim, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	block := make(chan struct{})
+	fs.SetSyncHook(func(string) { <-block })
+	var saveErr error
+	for i := uint64(1); saveErr == nil && i < 1000; i++ {
+		saveErr = b.Save(conformance.HardState(1, i-1), conformance.Entries(i, i, 1), nil, true)
+	}
+	if !errors.Is(saveErr, ErrRingFullTimeout) || !errors.Is(saveErr, adr.ErrRingFull) || !strings.Contains(saveErr.Error(), "waited 300ms (--adr-ring-full-timeout)") {
+		t.Fatalf("Save on a ring that stays full: %v, want ErrRingFullTimeout naming --adr-ring-full-timeout", saveErr)
+	}
+	st := b.Stats()
+	if counter(st, CounterRingFullWaits) != 1 || counter(st, CounterRingFullSlowWaits) != 1 {
+		t.Fatalf("counters %v: want one wait, one slow", st.Counters)
+	}
+	if !strings.Contains(logged.String(), "a Save has waited 150ms for space in region") {
+		t.Fatalf("logged %q", logged.String())
+	}
+	fs.SetSyncHook(nil)
+	close(block)
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// lockedBuffer is written by a backend's logger from its own goroutines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
 // ringDataOffForTest is the ring's header area; regions in these tests
 // are that plus a small data area.
-const ringDataOffForTest = 3 * adr.LineSize
+const ringDataOffForTest = 4 * adr.LineSize
 
 // TestDirectSaves: a record larger than the ring takes, and a snapshot
 // install, go to disk directly; both survive a power loss that loses

@@ -102,16 +102,27 @@ func (d *drainer) failed() error {
 }
 
 // waitReleased waits until the drainer releases another batch of ring
-// space (or fails). The caller found the ring full, so there is work
+// space (or fails), but not past deadline: then it returns
+// ErrRingFullTimeout. The caller found the ring full, so there is work
 // queued or in progress.
-func (d *drainer) waitReleased() error {
+func (d *drainer) waitReleased(deadline time.Time) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.waiting++
 	defer func() { d.waiting-- }()
 	d.nudge()
+	// cond.Wait has no deadline: a timer wakes the waiters when it passes.
+	t := time.AfterFunc(time.Until(deadline), func() {
+		d.mu.Lock()
+		d.cond.Broadcast()
+		d.mu.Unlock()
+	})
+	defer t.Stop()
 	seen := d.released
 	for d.released == seen && d.err == nil && (d.busy || len(d.queue) > 0) {
+		if !time.Now().Before(deadline) {
+			return ErrRingFullTimeout
+		}
 		d.cond.Wait()
 	}
 	return d.err

@@ -164,7 +164,7 @@ func (h *harness) openAt(fsys vfs.FS, img []byte) (logbackends.Backend, *adr.Sim
 		}
 		p.Region = sim
 	}
-	b, err := h.f.Open(logbackends.Env{Dir: dir, FS: fsys, Log: h.logger()}, p)
+	b, err := h.f.Open(logbackends.Env{Dir: dir, FS: fsys, Logger: h.logger()}, p)
 	return b, sim, err
 }
 

@@ -95,7 +95,7 @@ func Open(name string, env logbackends.Env, segmentSize int64, write Writer) (*B
 	}
 	log, st, err := segment.Open(segment.Options{
 		FS: env.FS, Dir: env.Dir, SegmentSize: segmentSize,
-		OnSync: b.hist.Record, Logger: env.Log,
+		OnSync: b.hist.Record, Logger: env.Log(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%s: open %s: %w", name, env.Dir, err)
