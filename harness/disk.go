@@ -1,0 +1,61 @@
+package harness
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/adrbench/adrbench/internal/lossyfs"
+)
+
+// stallableDisk is the FUSE pass-through file system the members' data
+// directories share with ClusterConfig.DiskStalls: every write goes to the
+// backing directory at once, and the syncs under one member's directory
+// can be slowed while it runs (lossyfs.FS.SetSyncDelay). The process that
+// serves the mount starts the members while it holds their log files on
+// it open, which go-fuse documents as able to deadlock under GOMAXPROCS=1.
+type stallableDisk struct {
+	fs         *lossyfs.FS
+	mountpoint string
+}
+
+// mountStallable mounts a pass-through file system over backing on a new
+// temporary directory. Syncs through it sync the backing files, so they
+// cost what the disk charges, plus any stall.
+func mountStallable(backing string) (*stallableDisk, error) {
+	if err := lossyfs.Available(); err != nil {
+		return nil, fmt.Errorf("%w: disk stalls: %w", ErrTarget, err)
+	}
+	fsys, err := lossyfs.New(backing, lossyfs.Options{PassThrough: true, SyncBacking: true})
+	if err != nil {
+		return nil, fmt.Errorf("%w: disk stalls: %w", ErrTarget, err)
+	}
+	mnt, err := os.MkdirTemp("", "adrbench-stall-")
+	if err != nil {
+		return nil, fmt.Errorf("%w: disk stalls: %w", ErrTarget, err)
+	}
+	if err := fsys.Mount(mnt); err != nil {
+		return nil, errors.Join(fmt.Errorf("%w: disk stalls: %w", ErrTarget, err), os.Remove(mnt))
+	}
+	return &stallableDisk{fs: fsys, mountpoint: mnt}, nil
+}
+
+// stall sets the sync delay of dataDir, a directory on the mount.
+func (d *stallableDisk) stall(dataDir string, delay time.Duration) error {
+	rel, err := filepath.Rel(d.mountpoint, dataDir)
+	if err != nil {
+		return fmt.Errorf("%w: disk stall of %s: %w", ErrTarget, dataDir, err)
+	}
+	if err := d.fs.SetSyncDelay(rel, delay); err != nil {
+		return fmt.Errorf("%w: disk stall of %s: %w", ErrConfig, dataDir, err)
+	}
+	return nil
+}
+
+// close unmounts the file system and removes the mountpoint. The members
+// must be gone.
+func (d *stallableDisk) close() error {
+	return errors.Join(d.fs.Close(), os.Remove(d.mountpoint))
+}
