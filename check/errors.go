@@ -13,4 +13,8 @@ var (
 	ErrCluster = errors.New("check: cluster")
 	// ErrRunDir reports a run directory that could not be written.
 	ErrRunDir = errors.New("check: run directory")
+	// ErrInterrupted reports a check whose context ended before it
+	// finished: what it recorded is written and checked, but the checks
+	// after the faults did not run.
+	ErrInterrupted = errors.New("check: interrupted")
 )

@@ -240,12 +240,12 @@ func (n *nemesis) flap(ctx context.Context, hold time.Duration, i, size int, who
 			flips++
 		}
 		if err := n.cl.Cut(links); err != nil {
-			return fmt.Sprintf("%s flapping: cut %d times, then failed", who, flips), errors.Join(err, n.cl.Cut(nil))
+			return fmt.Sprintf("%s's links flapping (%d cuts), then failed", who, flips), errors.Join(err, n.cl.Cut(nil))
 		}
 		span := hold/10 + time.Duration(n.rng.Int64N(int64(hold/10)+1))
 		sleep(ctx, min(span, time.Until(end)))
 	}
-	detail := fmt.Sprintf("%s cut off and reconnected %d times", who, flips)
+	detail := fmt.Sprintf("%s's links flapped (%d cuts)", who, flips)
 	if err := n.cl.Cut(nil); err != nil {
 		return detail + ": not healed", err
 	}

@@ -68,6 +68,9 @@ func Run(ctx context.Context, cfg Config, backends *logbackends.Registry) (*Repo
 	if err := writeRunDir(cfg.Out, r, ops); err != nil {
 		return r, err
 	}
+	if ctx.Err() != nil {
+		return r, fmt.Errorf("%w: %w", ErrInterrupted, context.Cause(ctx))
+	}
 	return r, nil
 }
 
@@ -127,14 +130,17 @@ func runPhases(ctx context.Context, cfg Config, cl faultCluster, r *Report) ([]O
 	}
 	slices.SortStableFunc(ops, func(a, b Op) int { return cmp.Compare(a.Call, b.Call) })
 
-	progress(cfg, "waiting for every member to be healthy")
-	hctx, hcancel := context.WithTimeout(ctx, cfg.Recover)
-	defer hcancel()
 	unhealthy := func(err error) ([]Op, error) {
 		r.HealthError = err.Error()
 		r.Acked = AckedCheck{Writes: countWrites(ops), Members: len(eps), Error: "members not healthy"}
 		return ops, nil
 	}
+	if ctx.Err() != nil {
+		return unhealthy(fmt.Errorf("%w before the checks after the faults", ErrInterrupted))
+	}
+	progress(cfg, "waiting for every member to be healthy")
+	hctx, hcancel := context.WithTimeout(ctx, cfg.Recover)
+	defer hcancel()
 	if err := waitMembersHealthy(hctx, memberClis, eps); err != nil {
 		return unhealthy(err)
 	}

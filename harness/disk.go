@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"time"
 
 	"github.com/adrbench/adrbench/internal/lossyfs"
@@ -27,6 +28,9 @@ type stallableDisk struct {
 func mountStallable(backing string) (*stallableDisk, error) {
 	if err := lossyfs.Available(); err != nil {
 		return nil, fmt.Errorf("%w: disk stalls: %w", ErrTarget, err)
+	}
+	if n := runtime.GOMAXPROCS(0); n < 2 {
+		return nil, fmt.Errorf("%w: disk stalls need GOMAXPROCS of 2 or more, not %d: this process serves the mount and starts members while it holds files on it open, which go-fuse can deadlock on with one", ErrTarget, n)
 	}
 	fsys, err := lossyfs.New(backing, lossyfs.Options{PassThrough: true, SyncBacking: true})
 	if err != nil {
