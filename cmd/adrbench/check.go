@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -27,9 +26,6 @@ const (
 	exitViolation = 1
 	exitNoVerdict = 2
 )
-
-// errCheckFailed marks a check that ran and found something wrong.
-var errCheckFailed = errors.New("linearizability check failed")
 
 // checkOptions are the flags of `adrbench check linearizability`.
 type checkOptions struct {
@@ -114,15 +110,6 @@ func (o *checkOptions) Validate(now time.Time) error {
 	return nil
 }
 
-// exitError is an error with the exit code the command ends with.
-type exitError struct {
-	code int
-	err  error
-}
-
-func (e *exitError) Error() string { return e.err.Error() }
-func (e *exitError) Unwrap() error { return e.err }
-
 func newCheckCmd(backends *logbackends.Registry) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "check",
@@ -177,14 +164,4 @@ func (o *checkOptions) run(cmd *cobra.Command, backends *logbackends.Registry) e
 	}
 	return &exitError{code: exitViolation, err: fmt.Errorf("%w: verdict %s, members healthy %v, acknowledged writes %s, %d faults failed (run directory %s)",
 		errCheckFailed, r.Verdict, r.Healthy, r.Acked, r.FaultErrors(), r.Dir)}
-}
-
-// exitCode is the exit status for a command's error: its own when it
-// carries one, else 1.
-func exitCode(err error) int {
-	var e *exitError
-	if errors.As(err, &e) {
-		return e.code
-	}
-	return 1
 }

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -79,5 +81,25 @@ func TestCheckRunsEtcd(t *testing.T) {
 	}
 	if r.Schema != check.ReportSchema || r.Verdict != check.VerdictLinearizable || r.Ops.Total == 0 || len(r.FaultEvents) == 0 {
 		t.Errorf("report.json %+v", r)
+	}
+}
+
+func TestExitCode(t *testing.T) {
+	tests := []struct {
+		name string
+		err  error
+		want int
+	}{
+		{"any error", errors.New("boom"), 1},
+		{"a violation", &exitError{code: exitViolation, err: errCheckFailed}, 1},
+		{"no verdict", &exitError{code: exitNoVerdict, err: errors.New("no verdict")}, 2},
+		{"wrapped", fmt.Errorf("check: %w", &exitError{code: exitNoVerdict, err: errors.New("x")}), 2},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := exitCode(tc.err); got != tc.want {
+				t.Fatalf("exitCode(%v) = %d, want %d", tc.err, got, tc.want)
+			}
+		})
 	}
 }
