@@ -58,6 +58,13 @@ const proxyReadBuffer = 32 << 10
 // sender sees no error, only silence. A connection that lost bytes is
 // closed once its direction flows again, since the stream it carries has
 // a hole: both members then dial anew, as after a long partition.
+//
+// A one-way cut is one-way for the connections open when it starts: both
+// servers keep a stream per direction open (ours dialled by the sender,
+// etcd's stream GETs dialled by the receiver), and what flows the other
+// way keeps flowing. A connection opened during the cut needs its
+// handshake or request answered across the cut direction, so it does not
+// open, as TCP does not under one-way packet loss.
 type Proxy struct {
 	ln     net.Listener
 	target string
