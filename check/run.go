@@ -35,7 +35,7 @@ const (
 // process target's log backends keep outside the data directories (nil
 // for etcd). An error means the check could not run; what it found is in
 // the report (Report.Passed).
-func Run(ctx context.Context, cfg Config, backends *logbackends.Registry) (*Report, error) {
+func Run(ctx context.Context, cfg Config, backends *logbackends.Registry) (_ *Report, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -47,7 +47,11 @@ func Run(ctx context.Context, cfg Config, backends *logbackends.Registry) (*Repo
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrCluster, err)
 	}
-	defer cl.Close()
+	defer func() {
+		if cerr := cl.Close(); cerr != nil {
+			err = errors.Join(err, fmt.Errorf("%w: close: %w", ErrCluster, cerr))
+		}
+	}()
 	fc, ok := cl.(faultCluster)
 	if !ok {
 		return nil, fmt.Errorf("%w: target %s cannot pause, cut or wait for its members", ErrCluster, ccfg.Target)

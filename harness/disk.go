@@ -58,8 +58,25 @@ func (d *stallableDisk) stall(dataDir string, delay time.Duration) error {
 	return nil
 }
 
+// unmountPatience bounds how long close keeps trying to unmount: the
+// kernel releases the files of a member that died asynchronously, and
+// the mount is busy until it has (go-fuse itself tries for a few hundred
+// milliseconds only, too little on a loaded machine).
+const unmountPatience = 15 * time.Second
+
 // close unmounts the file system and removes the mountpoint. The members
 // must be gone.
 func (d *stallableDisk) close() error {
+	deadline := time.Now().Add(unmountPatience)
+	for {
+		err := d.fs.Unmount()
+		if err == nil || errors.Is(err, lossyfs.ErrNotMounted) {
+			break
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%w: disk stalls: %w (still mounted on %s)", ErrTarget, err, d.mountpoint)
+		}
+		time.Sleep(100 * time.Millisecond) // polling the kernel's releases
+	}
 	return errors.Join(d.fs.Close(), os.Remove(d.mountpoint))
 }
