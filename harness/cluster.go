@@ -76,6 +76,20 @@ type ClusterConfig struct {
 	// StartTimeout bounds waiting for the members to elect a leader.
 	StartTimeout time.Duration `yaml:"start_timeout" json:"start_timeout"`
 	Logger       *slog.Logger  `yaml:"-" json:"-"`
+
+	// The fields below prepare process and etcd members for fault
+	// injection; benchmarks leave them unset.
+
+	// PeerCuts puts a proxy in front of every member's peer port even
+	// without delay, so that peer links can be cut (Partitioner).
+	PeerCuts bool `yaml:"-" json:"-"`
+	// DiskStalls runs the members' data directories on a FUSE
+	// pass-through file system (internal/lossyfs) whose syncs can be
+	// slowed while they run (DiskStaller). It needs FUSE.
+	DiskStalls bool `yaml:"-" json:"-"`
+	// ServeFlags are added to the flags of every `adrbench serve` member
+	// (process only).
+	ServeFlags []string `yaml:"-" json:"-"`
 }
 
 // DefaultClusterConfig is one inproc member on the batched backend with
@@ -125,6 +139,10 @@ func (c ClusterConfig) Validate() error {
 		return bad("disk profile %q is only implemented for targets inproc and process", c.DiskProfile)
 	case c.StartTimeout <= 0:
 		return bad("start timeout %v", c.StartTimeout)
+	case (c.PeerCuts || c.DiskStalls) && c.Target != TargetProcess && c.Target != TargetEtcd:
+		return bad("peer cuts and disk stalls need member processes: target process or etcd, not %s", c.Target)
+	case len(c.ServeFlags) > 0 && c.Target != TargetProcess:
+		return bad("serve flags are for target process, not %s", c.Target)
 	}
 	return nil
 }

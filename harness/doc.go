@@ -37,6 +37,12 @@
 // CPU is the members' (gopsutil for live processes, the exit status for
 // earlier incarnations). Targets that start members implement Faulter
 // (stop, kill, restart one member; find the leader) for fault scenarios.
+// The process and etcd targets add Pauser (SIGSTOP and SIGCONT) and
+// HealthWaiter, Partitioner with ClusterConfig.PeerCuts (the peer proxies
+// drop either direction of any link, knowing each connection's sender
+// from its first bytes), and DiskStaller with ClusterConfig.DiskStalls
+// (the members' data directories on a FUSE pass-through mount whose syncs
+// can be slowed per member while they run).
 //
 // Network latency is injected the same way into whatever is compared: the
 // in-process network delays inproc members' messages per link, and for

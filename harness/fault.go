@@ -32,6 +32,48 @@ type Faulter interface {
 	Leader(ctx context.Context) (int, error)
 }
 
+// The interfaces below are what the process and etcd targets add for
+// fault injection (ClusterConfig.PeerCuts and DiskStalls); members are
+// numbered as Endpoints are.
+
+// Pauser is a Cluster whose members can be stopped without dying.
+type Pauser interface {
+	// Pause stops member i's process (SIGSTOP): it keeps its ports and
+	// connections but answers nothing.
+	Pause(i int) error
+	// Resume continues member i's process (SIGCONT).
+	Resume(i int) error
+}
+
+// Link is one direction of a peer link: member From's bytes to member To.
+type Link struct{ From, To int }
+
+// Partitioner is a Cluster whose peer links can be cut, one direction at
+// a time, with the members running.
+type Partitioner interface {
+	// Cut drops every byte on the given links from now on, and lets every
+	// other link flow: it replaces the previous cut, and Cut(nil) heals
+	// the network.
+	Cut(links []Link) error
+}
+
+// DiskStaller is a Cluster whose members' syncs can be slowed while they
+// run.
+type DiskStaller interface {
+	// StallDisk adds d to every fsync and fdatasync of member i's data
+	// directory from now on; d = 0 ends the stall and releases the syncs
+	// it holds.
+	StallDisk(i int, d time.Duration) error
+}
+
+// HealthWaiter is a Cluster that can wait until its members are healthy.
+type HealthWaiter interface {
+	// WaitHealthy returns once every running member that is not paused
+	// answers a linearizable read and all name the same leader, or when
+	// ctx ends.
+	WaitHealthy(ctx context.Context) error
+}
+
 // NetInjector is a Cluster that can say what network latency it injects
 // and how, for the run's record.
 type NetInjector interface {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"strconv"
@@ -16,10 +17,12 @@ import (
 
 // procCluster is the process or etcd target: a proccluster.Cluster of
 // member processes that take etcd's flags, `adrbench serve` or real etcd.
-// With network delay configured, every member's peer port has a Proxy in
-// front of it (the cluster's PeerFront): members advertise the proxy, so
-// every peer connection to a member (whichever side dials) passes one
-// proxy, and each direction of each link gets the one-way delay once.
+// With network delay or peer cuts configured, every member's peer port
+// has a Proxy in front of it (the cluster's PeerFront): members advertise
+// the proxy, so every peer connection to a member (whichever side dials)
+// passes one proxy, and each direction of each link gets the one-way
+// delay once, and is cut at one place. With disk stalls configured, the
+// members' directory is a FUSE mount whose syncs can be slowed.
 type procCluster struct {
 	target string // for errors and labels
 	cfg    ClusterConfig
@@ -29,6 +32,8 @@ type procCluster struct {
 	// (their /metrics) once they were up: the adr backend's region,
 	// whose kind auto resolves only when it opens.
 	emulated []string
+	net      *peerNet       // nil without PeerCuts
+	disk     *stallableDisk // nil without DiskStalls
 }
 
 // startProcess starts N `adrbench serve` members.
@@ -73,7 +78,8 @@ func serveFlags(cfg ClusterConfig) []string {
 	if cfg.DiskProfile != "" {
 		flags = append(flags, "--disk-profile="+cfg.DiskProfile)
 	}
-	return append(flags, timingFlags(cfg)...)
+	flags = append(flags, timingFlags(cfg)...)
+	return append(flags, cfg.ServeFlags...)
 }
 
 // timingFlags give every member, ours and etcd's alike, the snapshot and
@@ -90,16 +96,28 @@ func timingFlags(cfg ClusterConfig) []string {
 // startProcs starts the members in cfg.DataDir, or in a temporary
 // directory, and returns once they are healthy. backends removes what the
 // members' log backends keep outside their data dirs; nil for real etcd.
-func startProcs(ctx context.Context, cfg ClusterConfig, backends *logbackends.Registry, target string, command, flags []string) (*procCluster, error) {
+func startProcs(ctx context.Context, cfg ClusterConfig, backends *logbackends.Registry, target string, command, flags []string) (_ *procCluster, err error) {
 	c := &procCluster{target: target, cfg: cfg}
 	dir := cfg.DataDir
 	if dir == "" {
-		var err error
 		if dir, err = os.MkdirTemp("", "adrbench-"+target+"-"); err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrTarget, err)
 		}
 		c.tmpDir = dir
 	}
+	if cfg.DiskStalls {
+		// The members' directory is the mount; what they write lands in
+		// dir, the backing directory.
+		if c.disk, err = mountStallable(dir); err != nil {
+			return nil, errors.Join(err, c.removeTmp())
+		}
+		dir = c.disk.mountpoint
+	}
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, c.closeDisk(), c.removeTmp())
+		}
+	}()
 	pcfg := proccluster.Config{
 		Command: command,
 		Flags:   flags,
@@ -109,18 +127,47 @@ func startProcs(ctx context.Context, cfg ClusterConfig, backends *logbackends.Re
 		KeepData:     cfg.DataDir != "",
 		RemoveMember: func(dir string) error { return removeDataDir(backends, cfg.LogBackend, dir) },
 	}
-	if cfg.NetDelay > 0 || cfg.NetJitter > 0 {
-		pcfg.PeerFront = proxyFront(LinkDelay{Delay: cfg.NetDelay, Jitter: cfg.NetJitter})
+	var proxies []*Proxy // every attempt's, in member order
+	if cfg.NetDelay > 0 || cfg.NetJitter > 0 || cfg.PeerCuts {
+		front := proxyFront(LinkDelay{Delay: cfg.NetDelay, Jitter: cfg.NetJitter})
+		pcfg.PeerFront = func(addr string) (string, io.Closer, error) {
+			adv, closer, err := front(addr)
+			if p, ok := closer.(*Proxy); ok {
+				proxies = append(proxies, p)
+			}
+			return adv, closer, err
+		}
 	}
 	pc, err := proccluster.Start(ctx, pcfg)
 	if err != nil {
-		if c.tmpDir != "" {
-			return nil, errors.Join(fmt.Errorf("%w: %s: %w", ErrTarget, target, err), os.RemoveAll(c.tmpDir))
+		if c.tmpDir != "" || c.disk != nil {
+			return nil, fmt.Errorf("%w: %s: %w", ErrTarget, target, err)
 		}
 		return nil, fmt.Errorf("%w: %s: %w (member logs in %s)", ErrTarget, target, err, dir)
 	}
 	c.pc = pc
+	if cfg.PeerCuts {
+		if c.net, err = newPeerNet(ctx, pc, proxies); err != nil {
+			return nil, errors.Join(fmt.Errorf("%w: %s: %w", ErrTarget, target, err), pc.Close())
+		}
+	}
 	return c, nil
+}
+
+// removeTmp removes the temporary directory the target made, if any.
+func (c *procCluster) removeTmp() error {
+	if c.tmpDir == "" {
+		return nil
+	}
+	return os.RemoveAll(c.tmpDir)
+}
+
+// closeDisk unmounts the stallable file system, if any.
+func (c *procCluster) closeDisk() error {
+	if c.disk == nil {
+		return nil
+	}
+	return c.disk.close()
 }
 
 func (c *procCluster) Endpoints() []string { return c.pc.Endpoints() }
@@ -199,13 +246,50 @@ func (c *procCluster) wrap(err error) error {
 	return fmt.Errorf("%w: %s: %w", ErrTarget, c.target, err)
 }
 
-// Close kills the members (benchmark data is disposable, so there is no
-// reason to wait for a clean stop), closes the proxies and removes the
-// temporary data directory.
-func (c *procCluster) Close() error {
-	err := c.pc.Close()
-	if c.tmpDir != "" {
-		err = errors.Join(err, os.RemoveAll(c.tmpDir))
+// Pause stops member i's process with SIGSTOP.
+func (c *procCluster) Pause(i int) error {
+	if err := checkMember(i, c.pc.Size()); err != nil {
+		return err
 	}
-	return err
+	return c.wrap(c.pc.Pause(i))
+}
+
+// Resume continues member i's process with SIGCONT.
+func (c *procCluster) Resume(i int) error {
+	if err := checkMember(i, c.pc.Size()); err != nil {
+		return err
+	}
+	return c.wrap(c.pc.Resume(i))
+}
+
+// WaitHealthy waits until the running, unpaused members answer
+// linearizable reads and agree on a leader.
+func (c *procCluster) WaitHealthy(ctx context.Context) error {
+	return c.wrap(c.pc.WaitHealthy(ctx))
+}
+
+// Cut cuts the given peer links at the proxies (ClusterConfig.PeerCuts).
+func (c *procCluster) Cut(links []Link) error {
+	if c.net == nil {
+		return fmt.Errorf("%w: %s: peer cuts need ClusterConfig.PeerCuts", ErrConfig, c.target)
+	}
+	return c.net.cut(links)
+}
+
+// StallDisk slows member i's syncs (ClusterConfig.DiskStalls).
+func (c *procCluster) StallDisk(i int, d time.Duration) error {
+	if c.disk == nil {
+		return fmt.Errorf("%w: %s: disk stalls need ClusterConfig.DiskStalls", ErrConfig, c.target)
+	}
+	if err := checkMember(i, c.pc.Size()); err != nil {
+		return err
+	}
+	return c.disk.stall(c.pc.Member(i).DataDir(), d)
+}
+
+// Close kills the members (benchmark data is disposable, so there is no
+// reason to wait for a clean stop), closes the proxies, unmounts the
+// stallable file system and removes the temporary data directory.
+func (c *procCluster) Close() error {
+	return errors.Join(c.pc.Close(), c.closeDisk(), c.removeTmp())
 }

@@ -344,6 +344,10 @@ func TestMemberFlags(t *testing.T) {
 	if got := serveFlags(cfg); !slices.Equal(got, want) {
 		t.Errorf("serve flags\n got %q\nwant %q", got, want)
 	}
+	cfg.ServeFlags = []string{"--unsafe-test-stale-reads"}
+	if got := serveFlags(cfg); !slices.Equal(got, append(want, cfg.ServeFlags...)) {
+		t.Errorf("serve flags with ServeFlags\n got %q\nwant them last", got)
+	}
 	if got := timingFlags(cfg); !slices.Equal(got, timing) {
 		t.Errorf("timing flags\n got %q\nwant %q", got, timing)
 	}

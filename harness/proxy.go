@@ -40,28 +40,90 @@ const proxyReadBuffer = 32 << 10
 // costs no extra round trip. Members keep their peer connections open, so
 // this matters only for the first messages after a (re)start.
 //
-// Loss is not offered: dropping bytes would break the TCP stream, and a
-// user-space proxy cannot make the kernel retransmit, so any loss it
-// claimed to inject would be a fiction.
+// Random loss is not offered: dropping some bytes would break the TCP
+// stream, and a user-space proxy cannot make the kernel retransmit, so any
+// loss it claimed to inject would be a fiction. What it offers instead is
+// a cut (Cut): every byte of one direction of a link is dropped, as a
+// partition or a one-way blackhole drops every packet.
+//
+// # Cuts
+//
+// The proxy fronts one member, so the connections it accepts all go to
+// that member; it learns from each connection's first bytes which member
+// dialled (see peersource.go), and so which link, and which direction of
+// it, each byte travels: the dialler's bytes go from the dialler to the
+// fronted member, the answers from the fronted member to the dialler.
+// While a direction is cut its bytes are read and dropped when they fall
+// due (bytes in the delay line are lost too, as on the wire), so the
+// sender sees no error, only silence. A connection that lost bytes is
+// closed once its direction flows again, since the stream it carries has
+// a hole: both members then dial anew, as after a long partition.
+//
+// A one-way cut is one-way for the connections open when it starts: both
+// servers keep a stream per direction open (ours dialled by the sender,
+// etcd's stream GETs dialled by the receiver), and what flows the other
+// way keeps flowing. A connection opened during the cut needs its
+// handshake or request answered across the cut direction, so it does not
+// open, as TCP does not under one-way packet loss.
 type Proxy struct {
 	ln     net.Listener
 	target string
 	delay  LinkDelay
 
 	mu     sync.Mutex
-	conns  map[net.Conn]struct{} // both ends of every open connection
+	conns  map[net.Conn]struct{}   // both ends of every open connection
+	links  map[*proxyConn]struct{} // every open connection
 	closed bool
 	wg     sync.WaitGroup
+
+	cuts atomic.Pointer[proxyCuts]
 
 	seeds    atomic.Uint64 // one jitter stream per direction
 	accepted atomic.Uint64
 	bytes    atomic.Uint64
+	dropped  atomic.Uint64
 }
 
 // ProxyStats counts what a Proxy carried.
 type ProxyStats struct {
-	Conns uint64 // connections accepted
-	Bytes uint64 // bytes forwarded, both directions
+	Conns   uint64 // connections accepted
+	Bytes   uint64 // bytes forwarded, both directions
+	Dropped uint64 // bytes dropped by cuts, both directions
+}
+
+// Directions of a proxied connection.
+const (
+	dirUp   = 0 // from the dialler to the fronted member
+	dirDown = 1 // from the fronted member to the dialler
+)
+
+// proxyCuts are the cut directions of a proxy's links, by the member id of
+// the member at the other end; immutable once stored.
+type proxyCuts struct {
+	in  map[uint64]bool // that member's bytes to the fronted member are dropped
+	out map[uint64]bool // the fronted member's bytes to that member are dropped
+}
+
+// drops reports whether bytes in direction dir of a connection from
+// member src are dropped. A connection that named no member (src 0) is
+// never cut: it carries no raft messages.
+func (c *proxyCuts) drops(dir int, src uint64) bool {
+	if c == nil || src == 0 {
+		return false
+	}
+	if dir == dirUp {
+		return c.in[src]
+	}
+	return c.out[src]
+}
+
+// proxyConn is one proxied connection: the dialler's end, the end towards
+// the fronted member, and what the proxy learned about it.
+type proxyConn struct {
+	client, server net.Conn
+	src            atomic.Uint64 // the dialler's member id, 0 until known
+	lost           [2]atomic.Bool
+	abort          func()
 }
 
 // ListenProxy listens on addr ("127.0.0.1:0" picks a port) and forwards to
@@ -74,7 +136,7 @@ func ListenProxy(addr, target string, d LinkDelay) (*Proxy, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: proxy listen %s: %w", ErrTarget, addr, err)
 	}
-	p := &Proxy{ln: ln, target: target, delay: d, conns: map[net.Conn]struct{}{}}
+	p := &Proxy{ln: ln, target: target, delay: d, conns: map[net.Conn]struct{}{}, links: map[*proxyConn]struct{}{}}
 	p.wg.Add(1)
 	go p.accept()
 	return p, nil
@@ -100,7 +162,47 @@ func (p *Proxy) Target() string { return p.target }
 
 // Stats returns what the proxy carried so far.
 func (p *Proxy) Stats() ProxyStats {
-	return ProxyStats{Conns: p.accepted.Load(), Bytes: p.bytes.Load()}
+	return ProxyStats{Conns: p.accepted.Load(), Bytes: p.bytes.Load(), Dropped: p.dropped.Load()}
+}
+
+// Cut sets which directions of the fronted member's peer links drop their
+// bytes, by member id: in names the members whose bytes to the fronted
+// member are dropped, out the members the fronted member's bytes to are
+// dropped. Cut(nil, nil) restores every link. It replaces the previous
+// cuts, applies at once to open connections, and closes every connection
+// that lost bytes on a direction that flows again.
+func (p *Proxy) Cut(in, out []uint64) {
+	c := &proxyCuts{in: map[uint64]bool{}, out: map[uint64]bool{}}
+	for _, id := range in {
+		c.in[id] = true
+	}
+	for _, id := range out {
+		c.out[id] = true
+	}
+	p.cuts.Store(c)
+	p.mu.Lock()
+	links := make([]*proxyConn, 0, len(p.links))
+	for pc := range p.links {
+		links = append(links, pc)
+	}
+	p.mu.Unlock()
+	for _, pc := range links {
+		pc.reopenIfHealed(c)
+	}
+}
+
+// reopenIfHealed closes the connection when a direction that lost bytes
+// flows under cuts c. Both Cut (after storing new cuts) and a pipe (after
+// dropping) call it, so a connection with a hole never carries bytes
+// again, whichever sees the change first.
+func (pc *proxyConn) reopenIfHealed(c *proxyCuts) {
+	src := pc.src.Load()
+	for dir := range pc.lost {
+		if pc.lost[dir].Load() && !c.drops(dir, src) {
+			pc.abort()
+			return
+		}
+	}
 }
 
 // Close stops accepting, drops every open connection (bytes still in the
@@ -171,18 +273,25 @@ func (p *Proxy) serve(c net.Conn) {
 		return
 	}
 	var once sync.Once
-	abort := func() {
+	pc := &proxyConn{client: c, server: t}
+	pc.abort = func() {
 		once.Do(func() {
 			c.Close()
 			t.Close()
 		})
 	}
+	p.mu.Lock()
+	p.links[pc] = struct{}{}
+	p.mu.Unlock()
 	var dirs sync.WaitGroup
 	dirs.Add(2)
-	go func() { defer dirs.Done(); p.pipe(t, c, abort) }()
-	go func() { defer dirs.Done(); p.pipe(c, t, abort) }()
+	go func() { defer dirs.Done(); p.pipe(pc, dirUp) }()
+	go func() { defer dirs.Done(); p.pipe(pc, dirDown) }()
 	dirs.Wait()
-	abort()
+	pc.abort()
+	p.mu.Lock()
+	delete(p.links, pc)
+	p.mu.Unlock()
 	p.untrack(c, t)
 }
 
@@ -194,39 +303,64 @@ type chunk struct {
 // delayLine reads src into q, each chunk stamped with when it is due: the
 // delay, plus jitter, after it was read, and never before the chunk ahead
 // of it, so a stream keeps its order. It closes q when src fails, after
-// sending the failure (io.EOF for a clean end) to readErr.
-func (p *Proxy) delayLine(src net.Conn, q chan<- chunk, readErr chan<- error) {
+// sending the failure (io.EOF for a clean end) to readErr. When sniff is
+// set (the dialler's direction), bytes are held until the sender's member
+// id is known, and the id is recorded in pc.
+func (p *Proxy) delayLine(pc *proxyConn, src net.Conn, sniff bool, q chan<- chunk, readErr chan<- error) {
 	defer close(q)
 	rng := rand.New(rand.NewPCG(p.seeds.Add(1), uint64(time.Now().UnixNano())))
 	buf := make([]byte, proxyReadBuffer)
-	var last time.Time
+	var (
+		last time.Time
+		sn   sourceSniffer
+	)
+	send := func(b []byte) {
+		if len(b) == 0 {
+			return
+		}
+		due := time.Now().Add(p.delay.Delay)
+		if j := p.delay.Jitter; j > 0 {
+			due = due.Add(time.Duration(rng.Int64N(2*int64(j)+1)) - j)
+		}
+		if due.Before(last) {
+			due = last
+		}
+		last = due
+		q <- chunk{b: append([]byte(nil), b...), due: due}
+	}
 	for {
 		n, err := src.Read(buf)
-		if n > 0 {
-			due := time.Now().Add(p.delay.Delay)
-			if j := p.delay.Jitter; j > 0 {
-				due = due.Add(time.Duration(rng.Int64N(2*int64(j)+1)) - j)
+		b := buf[:n]
+		if sniff && n > 0 {
+			var id uint64
+			if b, id = sn.feed(b); id != 0 {
+				pc.src.Store(id)
 			}
-			if due.Before(last) {
-				due = last
-			}
-			last = due
-			q <- chunk{b: append([]byte(nil), buf[:n]...), due: due}
 		}
+		send(b)
 		if err != nil {
+			if sniff {
+				send(sn.flush())
+			}
 			readErr <- err
 			return
 		}
 	}
 }
 
-// pipe copies src to dst through the delay line. A clean end of src (EOF)
+// pipe copies one direction of pc through the delay line, dropping what
+// falls due while the direction is cut. A clean end of the source (EOF)
 // is passed on as a half close once the delayed bytes are out; any other
 // failure aborts the whole connection, as a reset would.
-func (p *Proxy) pipe(dst, src net.Conn, abort func()) {
+func (p *Proxy) pipe(pc *proxyConn, dir int) {
+	dst, src := pc.server, pc.client
+	if dir == dirDown {
+		dst, src = pc.client, pc.server
+	}
+	abort := pc.abort
 	q := make(chan chunk, proxyChunkQueue)
 	readErr := make(chan error, 1)
-	go p.delayLine(src, q, readErr)
+	go p.delayLine(pc, src, dir == dirUp, q, readErr)
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	var (
@@ -266,6 +400,13 @@ func (p *Proxy) pipe(dst, src net.Conn, abort func()) {
 			default:
 				break batch
 			}
+		}
+		if cuts := p.cuts.Load(); cuts.drops(dir, pc.src.Load()) {
+			pc.lost[dir].Store(true)
+			p.dropped.Add(uint64(n))
+			// Cut may have restored the direction since the check.
+			pc.reopenIfHealed(p.cuts.Load())
+			continue
 		}
 		if _, err := out.WriteTo(dst); err != nil {
 			abort()

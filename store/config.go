@@ -57,6 +57,12 @@ type Config struct {
 	// writes the MVCC store's bbolt batch holds before it commits.
 	BackendBatchInterval time.Duration
 	BackendBatchLimit    int
+
+	// UnsafeStaleReads breaks linearizability on purpose, for tests of
+	// the linearizability check only: a follower answers linearizable
+	// reads from its own state, without ReadIndex, so a partitioned or
+	// lagging follower serves stale values.
+	UnsafeStaleReads bool // --unsafe-test-stale-reads (hidden)
 }
 
 // DefaultConfig returns etcd's defaults: one member called "default" on

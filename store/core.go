@@ -94,6 +94,8 @@ func newCore(cfg Config, id uint64, st *memberState, deps coreDeps) (*core, erro
 			applied:   applied,
 			timeout:   timeout,
 			retry:     cfg.ElectionTimeout / 2,
+
+			staleOnFollowers: cfg.UnsafeStaleReads,
 		}),
 		proposer: &proposer{
 			ids:      newIDGenerator(id, time.Now()),

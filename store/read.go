@@ -21,6 +21,8 @@ type readDeps struct {
 	// one ReadIndex request is given before it is sent again.
 	timeout time.Duration
 	retry   time.Duration
+	// staleOnFollowers skips ReadIndex on followers (Config.UnsafeStaleReads).
+	staleOnFollowers bool
 }
 
 // readBatcher turns concurrent linearizable reads into few ReadIndex
@@ -70,6 +72,9 @@ func (r *readBatcher) stop() {
 // read returns once this member has applied everything committed before
 // the call, so a local read that follows is linearizable.
 func (r *readBatcher) read(ctx context.Context) error {
+	if r.staleOnFollowers && !r.status.isLeader() {
+		return nil
+	}
 	r.mu.Lock()
 	b := r.pending
 	r.mu.Unlock()

@@ -1,7 +1,8 @@
 // Command adrbench runs an etcd-compatible replicated key-value store whose
 // raft log storage is pluggable (serve), benchmarks one configuration of it
-// (bench), sweeps a matrix of configurations into one run directory (sweep)
-// and draws a run's figures and report (plot).
+// (bench), sweeps a matrix of configurations into one run directory (sweep),
+// draws a run's figures and report (plot), and checks a cluster's
+// linearizability under faults (check).
 //
 // Commands are thin: each parses flags into a config struct, validates it,
 // and calls a package. main is the only place that exits.
@@ -32,7 +33,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root.SetErr(stderr)
 	if err := root.ExecuteContext(ctx); err != nil {
 		fmt.Fprintf(stderr, "adrbench: %s\n", oneLine(err))
-		return 1
+		return exitCode(err)
 	}
 	return 0
 }
@@ -55,6 +56,7 @@ func newRootCmd(backends catalog.Configs) *cobra.Command {
 	root.AddCommand(newSweepCmd(backends.Registry()))
 	root.AddCommand(newPlotCmd())
 	root.AddCommand(newPlanCmd(backends.Registry()))
+	root.AddCommand(newCheckCmd(backends.Registry()))
 	return root
 }
 

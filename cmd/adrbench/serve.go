@@ -45,7 +45,8 @@ type serveOptions struct {
 	diskProfile         string
 	diskSyncLatency     time.Duration
 	// allowNondurable lets serve run a log backend that is not durable.
-	allowNondurable bool
+	allowNondurable  bool
+	unsafeStaleReads bool
 	// backends holds every backend's settings, bound to their flags.
 	backends catalog.Configs
 
@@ -88,8 +89,16 @@ func (o *serveOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.diskProfile, "disk-profile", d.DiskProfile, "emulated disk whose sync latency is added to every log sync: "+strings.Join(diskprofile.Names(), ", ")+` ("native" adds none; others are labelled emulated)`)
 	fs.DurationVar(&o.diskSyncLatency, "disk-sync-latency", 0, "fixed latency added to every log sync (emulated), instead of --disk-profile")
 	fs.BoolVar(&o.allowNondurable, flagAllowNondurable, false, "run a --log-backend that is not durable (async, memory): it acknowledges writes a crash can lose, so a cluster on it breaks raft's stable-storage rule; for benchmarks only, as etcd's --unsafe-no-fsync")
+	fs.BoolVar(&o.unsafeStaleReads, unsafeStaleReadsFlag, false,
+		"FOR TESTS ONLY: followers answer linearizable reads from their own state without ReadIndex, which is NOT linearizable (the linearizability check must catch it)")
+	_ = fs.MarkHidden(unsafeStaleReadsFlag)
 	o.backends.AddFlags(fs)
 }
+
+// unsafeStaleReadsFlag is the hidden test-only switch that breaks
+// linearizable reads on followers, so that tests can show the
+// linearizability check catches a server that serves stale reads.
+const unsafeStaleReadsFlag = "unsafe-test-stale-reads"
 
 // logBackendHelp lists the backends and says which are unsafe, from their
 // registry entries: a backend that is not durable acknowledges writes a
@@ -140,6 +149,7 @@ func (o *serveOptions) Validate() error {
 	cfg.EnablePprof = o.enablePprof
 	cfg.DiskProfile = o.diskProfile
 	cfg.DiskSyncLatency = o.diskSyncLatency
+	cfg.UnsafeStaleReads = o.unsafeStaleReads
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
@@ -243,6 +253,9 @@ func (o *serveOptions) run(cmd *cobra.Command) error {
 	srv, err := store.NewServer(o.cfg, o.registry, store.WithLogger(logger))
 	if err != nil {
 		return fmt.Errorf("start member %q: %w", o.cfg.Name, err)
+	}
+	if o.cfg.UnsafeStaleReads {
+		logger.Warn("--" + unsafeStaleReadsFlag + " is set: followers serve stale reads; this member is NOT linearizable and is for tests only")
 	}
 	logger.Info("serving",
 		"member", o.cfg.Name,

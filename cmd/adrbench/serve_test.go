@@ -132,6 +132,9 @@ func TestServeDefaults(t *testing.T) {
 			c.MaxTxnOps = 8
 			c.LogBackend = "memory"
 		}},
+		{name: "test-only stale reads", args: []string{"--unsafe-test-stale-reads"}, edit: func(c *store.Config) {
+			c.UnsafeStaleReads = true
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -176,6 +179,21 @@ func TestServeStartupWarnings(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestServeHidesTestSwitch checks that the switch that breaks
+// linearizable reads is not offered in serve's help.
+func TestServeHidesTestSwitch(t *testing.T) {
+	root := newRootCmd(catalog.DefaultConfigs())
+	var stdout bytes.Buffer
+	root.SetArgs([]string{"serve", "--help"})
+	root.SetOut(&stdout)
+	if err := root.ExecuteContext(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(stdout.String(), "--log-backend") || strings.Contains(stdout.String(), unsafeStaleReadsFlag) {
+		t.Fatalf("serve --help shows the test-only switch, or is not serve's help:\n%s", &stdout)
 	}
 }
 

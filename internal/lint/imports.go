@@ -106,6 +106,8 @@ func ProjectLayering() Layering {
 			{"plots", 4},
 			{"qualify", 5},
 			{"plan", 5},
+			// Drives harness clusters through faults.
+			{"check", 5},
 			{"e2e", 6},
 			{"internal/lint", 6},
 			{"cmd", 7},

@@ -53,6 +53,18 @@
 // and only a new mount starts without them. The processes using the mount
 // should be killed before the cut.
 //
+// # Pass-through and sync delays
+//
+// Options.PassThrough turns the model off for tests that need a disk
+// that stalls rather than one that loses power: writes, truncates and
+// allocations go to the backing files at once, nothing is held in memory,
+// and a cut drops nothing (it needs NamespaceImmediate). SetSyncDelay
+// slows every fsync and fdatasync under a directory of the mount, in
+// either mode, while processes run on it: a disk stall of one member of a
+// cluster whose data directories share the mount. A delayed sync waits
+// before it takes the file system's lock, so a stall holds up nothing but
+// the syncs it slows; ending it releases them.
+//
 // # Kernel caching
 //
 // The mount runs in FUSE's write-through mode (go-fuse never enables the

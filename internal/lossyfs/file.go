@@ -51,6 +51,10 @@ type file struct {
 	// closes its backing file.
 	handles  int
 	detached bool
+	// passThrough sends writes and size changes to the backing file at
+	// once (Options.PassThrough): the overlay stays empty and durable
+	// follows size.
+	passThrough bool
 }
 
 // openFile opens the backing file at path and returns it with an empty
@@ -141,11 +145,21 @@ func (f *file) pageLocked(p int64) (*[pageSize]byte, error) {
 	return pg, nil
 }
 
-// writeAt writes data at off into the overlay.
+// writeAt writes data at off into the overlay, or in pass-through to the
+// backing file.
 func (f *file) writeAt(data []byte, off int64) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	end := off + int64(len(data))
+	if f.passThrough {
+		if _, err := f.backing.WriteAt(data, off); err != nil {
+			return err
+		}
+		f.size = max(f.size, end)
+		f.durable = f.size
+		f.unsynced += int64(len(data))
+		return nil
+	}
 	for p := off / pageSize; p*pageSize < end; p++ {
 		pg, err := f.pageLocked(p)
 		if err != nil {
@@ -160,12 +174,21 @@ func (f *file) writeAt(data []byte, off int64) error {
 	return nil
 }
 
-// truncate sets the file's size in the overlay: bytes past a smaller size
-// are gone, and a larger size reads as zeros up to it.
-func (f *file) truncate(size int64) {
+// truncate sets the file's size in the overlay (in pass-through, of the
+// backing file): bytes past a smaller size are gone, and a larger size
+// reads as zeros up to it.
+func (f *file) truncate(size int64) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.passThrough {
+		if err := f.backing.Truncate(size); err != nil {
+			return err
+		}
+		f.size, f.durable = size, size
+		return nil
+	}
 	f.truncateLocked(size)
+	return nil
 }
 
 func (f *file) truncateLocked(size int64) {
@@ -186,8 +209,19 @@ func (f *file) truncateLocked(size int64) {
 // allocate is fallocate(2) in the overlay: mode 0 extends the size to
 // off+length, FALLOC_FL_KEEP_SIZE only reserves blocks and changes nothing
 // a reader could see. Other modes (punching or zeroing ranges) are not
-// supported.
+// supported. In pass-through both modes go to the backing file.
 func (f *file) allocate(off, length int64, mode uint32) error {
+	if f.passThrough && (mode == 0 || mode == unix.FALLOC_FL_KEEP_SIZE) {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		if err := unix.Fallocate(int(f.backing.Fd()), mode, off, length); err != nil {
+			return err
+		}
+		if end := off + length; mode == 0 && end > f.size {
+			f.size, f.durable = end, end
+		}
+		return nil
+	}
 	switch mode {
 	case 0:
 		f.mu.Lock()
@@ -211,6 +245,16 @@ func (f *file) allocate(off, length int64, mode uint32) error {
 func (f *file) sync(syncBacking bool) (int64, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.passThrough {
+		if syncBacking {
+			if err := unix.Fdatasync(int(f.backing.Fd())); err != nil {
+				return 0, &os.PathError{Op: "fdatasync", Path: f.backing.Name(), Err: err}
+			}
+		}
+		synced := f.unsynced
+		f.unsynced = 0
+		return synced, nil
+	}
 	if !f.dirtyLocked() {
 		return 0, nil
 	}
@@ -254,11 +298,14 @@ func (f *file) sync(syncBacking bool) (int64, error) {
 
 // drop discards the overlay, as a power cut does, and closes the backing
 // file. It reports whether there was anything volatile and how many
-// written bytes were not synced.
+// written bytes were not synced (in pass-through nothing is volatile).
 func (f *file) drop() (dirty bool, unsynced int64) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	dirty, unsynced = f.dirtyLocked(), f.unsynced
+	if f.passThrough {
+		dirty, unsynced = false, 0
+	}
 	f.pages, f.size, f.cut, f.unsynced = nil, f.durable, noCut, 0
 	f.backing.Close()
 	return dirty, unsynced

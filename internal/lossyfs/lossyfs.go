@@ -48,6 +48,12 @@ type Options struct {
 	// does not need it: the backing directory holds what was synced either
 	// way, as long as its own machine keeps running.
 	SyncBacking bool
+	// PassThrough turns the power-loss model off: writes, truncates and
+	// allocations go to the backing file at once, nothing is held in
+	// memory, and a power cut drops nothing. What remains is a pass-through
+	// file system whose syncs can be slowed at run time (SetSyncDelay), for
+	// disk stalls of real processes. It needs NamespaceImmediate.
+	PassThrough bool
 }
 
 // Validate names the first bad field.
@@ -56,6 +62,9 @@ func (o Options) Validate() error {
 	case NamespaceImmediate, NamespaceDirSync:
 	default:
 		return fmt.Errorf("%w: namespace: %d is neither NamespaceImmediate nor NamespaceDirSync", ErrOptions, int(o.Namespace))
+	}
+	if o.PassThrough && o.Namespace != NamespaceImmediate {
+		return fmt.Errorf("%w: pass-through: namespace %v would be undone by a cut that keeps every write; use NamespaceImmediate", ErrOptions, o.Namespace)
 	}
 	return nil
 }
@@ -74,6 +83,12 @@ type Stats struct {
 	BytesDropped    uint64
 	FilesDropped    uint64
 	NamespaceUndone uint64
+	// SyncsDelayed counts the syncs a sync delay held up and released,
+	// SyncDelay the time they spent held, and SyncsHeld the syncs held
+	// now.
+	SyncsDelayed uint64
+	SyncDelay    time.Duration
+	SyncsHeld    int64
 }
 
 // CutStats say what one power cut dropped.
@@ -124,6 +139,9 @@ type FS struct {
 	// NamespaceImmediate.
 	ns *journal
 
+	// delays are the sync delays set by SetSyncDelay.
+	delays syncDelays
+
 	mountMu    sync.Mutex
 	server     *fuse.Server
 	mountpoint string
@@ -159,6 +177,7 @@ func New(backing string, opts Options) (*FS, error) {
 		opts:     opts,
 		files:    map[fileKey]*file{},
 		detached: map[*file]struct{}{},
+		delays:   newSyncDelays(),
 	}
 	if opts.Namespace == NamespaceDirSync {
 		s.ns = &journal{root: abs, trash: filepath.Join(abs, trashName)}
@@ -295,6 +314,9 @@ func (s *FS) Stats() Stats {
 		BytesDropped:    s.bytesDropped.Load(),
 		FilesDropped:    s.filesDropped.Load(),
 		NamespaceUndone: s.nsUndone.Load(),
+		SyncsDelayed:    s.delays.delayed.Load(),
+		SyncDelay:       time.Duration(s.delays.total.Load()),
+		SyncsHeld:       s.delays.held.Load(),
 	}
 }
 
@@ -322,6 +344,7 @@ func (s *FS) openFile(key fileKey, path string, handle bool) (*file, error) {
 		if f, err = openFile(path); err != nil {
 			return nil, err
 		}
+		f.passThrough = s.opts.PassThrough
 		s.files[key] = f
 	}
 	if handle {

@@ -157,7 +157,9 @@ func (n *node) Setattr(ctx context.Context, fh fs.FileHandle, in *fuse.SetAttrIn
 		if err != nil {
 			return errno(err)
 		}
-		f.truncate(int64(size))
+		if err := f.truncate(int64(size)); err != nil {
+			return errno(err)
+		}
 	}
 	if mode, ok := in.GetMode(); ok {
 		if err := syscall.Chmod(p, mode&07777); err != nil {
@@ -228,7 +230,10 @@ func (n *node) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, s
 		return nil, 0, errno(err)
 	}
 	if flags&syscall.O_TRUNC != 0 {
-		f.truncate(0)
+		if err := f.truncate(0); err != nil {
+			n.sys.release(f)
+			return nil, 0, errno(err)
+		}
 	}
 	return &handle{f: f}, 0, 0
 }
@@ -271,7 +276,10 @@ func (n *node) Create(ctx context.Context, name string, flags uint32, mode uint3
 		return nil, nil, 0, errno(err)
 	}
 	if !created && flags&syscall.O_TRUNC != 0 {
-		f.truncate(0)
+		if err := f.truncate(0); err != nil {
+			n.sys.release(f)
+			return nil, nil, 0, errno(err)
+		}
 		out.Attr.Size = 0
 	}
 	return ch, &handle{f: f}, 0, 0
@@ -456,8 +464,12 @@ func (n *node) Allocate(ctx context.Context, fh fs.FileHandle, off uint64, size 
 
 // Fsync implements fs.NodeFsyncer for files (fsync and fdatasync alike
 // make contents and size durable) and directories (their namespace
-// operations become durable under NamespaceDirSync).
+// operations become durable under NamespaceDirSync). A sync delay set for
+// the node's directory (SetSyncDelay) is served first, outside the
+// operation, so a stalled sync holds up neither a power cut nor the
+// operations on other files.
 func (n *node) Fsync(ctx context.Context, fh fs.FileHandle, flags uint32) syscall.Errno {
+	n.sys.delays.wait(ctx, n.rel())
 	if !n.sys.enter() {
 		return syscall.EIO
 	}
