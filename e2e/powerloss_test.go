@@ -165,6 +165,11 @@ func runPowerLoss(t *testing.T, bin string, pc powerLossCase, opts lossyfs.Optio
 			}
 		}
 		c := startCluster(t, spec, 3)
+		for _, m := range c.Members() {
+			if rel, err := filepath.Rel(mnt, m.DataDir()); err != nil || strings.HasPrefix(rel, "..") {
+				t.Fatalf("%s: its data dir %s is not on the lossyfs mount %s: a power cut would not touch it", m.Name(), m.DataDir(), mnt)
+			}
+		}
 		syncHarnessDirs(t, mnt, c)
 		if regions != "" {
 			for _, m := range c.Members() {
