@@ -44,6 +44,8 @@ type serveOptions struct {
 	enablePprof         bool
 	diskProfile         string
 	diskSyncLatency     time.Duration
+	initialCorruptCheck bool
+	corruptCheckTime    time.Duration
 	// backends holds every backend's settings, bound to their flags.
 	backends catalog.Configs
 
@@ -80,6 +82,8 @@ func (o *serveOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.enablePprof, "enable-pprof", false, "serve runtime profiling data under /debug/pprof/ on the client URL")
 	fs.StringVar(&o.diskProfile, "disk-profile", d.DiskProfile, "emulated disk whose sync latency is added to every log sync: "+strings.Join(diskprofile.Names(), ", ")+` ("native" adds none; others are labelled emulated)`)
 	fs.DurationVar(&o.diskSyncLatency, "disk-sync-latency", 0, "fixed latency added to every log sync (emulated), instead of --disk-profile")
+	fs.BoolVar(&o.initialCorruptCheck, "experimental-initial-corrupt-check", false, "compare this member's key space with its peers' before serving, and refuse to start on a mismatch")
+	fs.DurationVar(&o.corruptCheckTime, "experimental-corrupt-check-time", 0, "how often the leader compares the members' key spaces, raising a CORRUPT alarm on a mismatch (0 never)")
 	o.backends.AddFlags(fs)
 }
 
@@ -132,6 +136,8 @@ func (o *serveOptions) Validate() error {
 	cfg.EnablePprof = o.enablePprof
 	cfg.DiskProfile = o.diskProfile
 	cfg.DiskSyncLatency = o.diskSyncLatency
+	cfg.InitialCorruptCheck = o.initialCorruptCheck
+	cfg.CorruptCheckTime = o.corruptCheckTime
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
@@ -231,10 +237,11 @@ func (o *serveOptions) run(cmd *cobra.Command) error {
 	}
 }
 
-// checkDataDir creates dir if needed and proves it is writable, so that a
-// bad --data-dir fails with one clear line before anything starts.
+// checkDataDir creates dir if needed, durably, and proves it is
+// writable, so that a bad --data-dir fails with one clear line before
+// anything starts.
 func checkDataDir(dir string) error {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := store.CreateDataDir(dir); err != nil {
 		return fmt.Errorf("--data-dir: %w: %s: %v", errDataDir, dir, err)
 	}
 	f, err := os.CreateTemp(dir, ".write-probe-*")
