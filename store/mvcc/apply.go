@@ -270,17 +270,19 @@ func (s *Store) writeLocked(r revision, tomb bool, kv *mvccpb.KeyValue) error {
 	return nil
 }
 
-// deleteKeyLocked writes a tombstone for the live key ki.
+// deleteKeyLocked writes a tombstone for the live key ki. The record is
+// {Key} alone, as etcd's: the revision key says when it was
+// deleted, and readers set ModRevision from it. Keeping etcd's bytes keeps
+// HashKV equal to etcd's for the same history.
 func (s *Store) deleteKeyLocked(w *writer, ki *keyIndex) error {
 	r := revision{main: w.rev, sub: w.sub}
-	kv := &mvccpb.KeyValue{Key: ki.key, ModRevision: w.rev}
-	if err := s.writeLocked(r, true, kv); err != nil {
+	if err := s.writeLocked(r, true, &mvccpb.KeyValue{Key: ki.key}); err != nil {
 		return err
 	}
 	ki.tombstone(r)
 	s.attachLocked(ki, 0)
 	w.sub++
-	w.evs = append(w.evs, &mvccpb.Event{Type: mvccpb.Event_DELETE, Kv: kv})
+	w.evs = append(w.evs, &mvccpb.Event{Type: mvccpb.Event_DELETE, Kv: &mvccpb.KeyValue{Key: ki.key, ModRevision: w.rev}})
 	return nil
 }
 

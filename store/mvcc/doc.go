@@ -31,8 +31,9 @@
 //
 // # On-disk layout (bbolt buckets)
 //
-//	key    main(8, big-endian) '_' sub(8, big-endian) ['t']  ->  KeyValue
-//	       't' marks a deletion; its value is {Key, ModRevision}.
+//	key     main(8, big-endian) '_' sub(8, big-endian) ['t']  ->  KeyValue
+//	        't' marks a deletion; its value is {Key}, as etcd's, and
+//	        readers take its ModRevision from the revision key.
 //	meta    "consistent_index" -> uint64, "current_rev" -> uint64,
 //	        "compact_rev" -> uint64 (all big-endian)
 //	lease   ID(8, big-endian) -> TTL(8, big-endian)

@@ -378,7 +378,9 @@ func (h *history) add(r revision, tomb bool, v []byte) error {
 	}
 	ev := &mvccpb.Event{Type: mvccpb.Event_PUT, Kv: kv}
 	if tomb {
+		// A tombstone records the key only; when is in its revision.
 		ev.Type = mvccpb.Event_DELETE
+		kv.ModRevision = r.main
 	}
 	h.evs = append(h.evs, ev)
 	return nil
