@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -265,5 +266,45 @@ func TestPeriodicCorruptCheck(t *testing.T) {
 		if _, err := cli.Get(ctx, "h/", clientv3.WithPrefix()); err != nil {
 			t.Fatalf("read on %s under a CORRUPT alarm: %v", c.cfgs[i].Name, err)
 		}
+	}
+}
+
+// TestAlarmsThroughTheAPI raises a CORRUPT alarm with the Maintenance
+// service, checks that writes are refused and the alarm is listed and
+// makes /health fail, then disarms it as etcdctl alarm disarm does.
+func TestAlarmsThroughTheAPI(t *testing.T) {
+	c := newTestCluster(t, 1, clusterOpts{})
+	ctx := ctxT(t)
+	cli := c.clients[0]
+	id := c.members[0].ID()
+	if _, err := pb.NewMaintenanceClient(cli.ActiveConnection()).Alarm(ctx, &pb.AlarmRequest{
+		Action: pb.AlarmRequest_ACTIVATE, MemberID: id, Alarm: pb.AlarmType_CORRUPT,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cli.Put(ctx, "k", "v"); !errors.Is(err, rpctypes.ErrCorrupt) {
+		t.Fatalf("put under a CORRUPT alarm: %v, want %v", err, rpctypes.ErrCorrupt)
+	}
+	list, err := cli.AlarmList(ctx)
+	if err != nil || len(list.Alarms) != 1 || list.Alarms[0].MemberID != id || list.Alarms[0].Alarm != pb.AlarmType_CORRUPT {
+		t.Fatalf("alarm list: %v %v", list, err)
+	}
+	resp, err := http.Get("http://" + c.members[0].ClientAddr() + "/health")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode == http.StatusOK || !strings.Contains(string(body), "CORRUPT") {
+		t.Fatalf("/health under a CORRUPT alarm: %d %s", resp.StatusCode, body)
+	}
+	if _, err := cli.AlarmDisarm(ctx, &clientv3.AlarmMember{}); err != nil {
+		t.Fatal(err)
+	}
+	if list, err := cli.AlarmList(ctx); err != nil || len(list.Alarms) != 0 {
+		t.Fatalf("alarm list after disarm: %v %v", list, err)
+	}
+	if _, err := cli.Put(ctx, "k", "v"); err != nil {
+		t.Fatalf("put after disarm: %v", err)
 	}
 }
