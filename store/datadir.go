@@ -23,7 +23,10 @@ func CreateDataDir(dir string) error { return makeDirs(dir, dir) }
 // directory from dir up to root is fsynced whether or not this call
 // created it (a start that crashed between a mkdir and its fsync leaves a
 // name that only looks durable), and above root the parent of every
-// directory this call created, up to the first that existed.
+// directory this call created, up to the first that existed. The one
+// fsync that may be refused is that of root's parent when root existed
+// before: a data dir in a directory the member may not read is its
+// owner's to have made durable.
 func makeDirs(dir, root string) error {
 	dir, root = filepath.Clean(dir), filepath.Clean(root)
 	var chain []string // dir first, then its parents
@@ -44,10 +47,13 @@ func makeDirs(dir, root string) error {
 			break
 		}
 	}
+	created := map[string]bool{}
 	for i := len(chain) - 1; i >= 0; i-- {
-		if err := os.Mkdir(chain[i], 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+		err := os.Mkdir(chain[i], 0o700)
+		if err != nil && !errors.Is(err, fs.ErrExist) {
 			return err
 		}
+		created[chain[i]] = err == nil
 	}
 	synced := map[string]bool{}
 	for _, d := range chain {
@@ -55,7 +61,8 @@ func makeDirs(dir, root string) error {
 		if synced[parent] || parent == d {
 			continue
 		}
-		if err := (vfs.OS{}).SyncDir(parent); err != nil {
+		err := (vfs.OS{}).SyncDir(parent)
+		if err != nil && !(d == root && !created[d] && errors.Is(err, fs.ErrPermission)) {
 			return fmt.Errorf("fsync %s: %w", parent, err)
 		}
 		synced[parent] = true
