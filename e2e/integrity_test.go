@@ -77,11 +77,12 @@ func TestLostDatabaseRefused(t *testing.T) {
 			t.Fatalf("the member exited with %q, which does not say %q", why, want)
 		}
 	}
-	// The others keep a quorum and take writes.
-	putKeys(t, ctx, c, "after", 10)
+	// The others keep a quorum, elect a leader if the refused member led,
+	// and take writes.
 	if err := c.WaitHealthy(ctx); err != nil {
 		t.Fatal(err)
 	}
+	putKeys(t, ctx, c, "after", 10)
 }
 
 // corruptKeys changes the value of every key under prefix in a stopped

@@ -90,7 +90,7 @@ func openState(cfg Config, member identity, mems *members, deps stateDeps) (_ *m
 		return nil, err
 	}
 	step(bootBootstrap)
-	kv, hub, err := openStateMachine(cfg, snapDir, backend, deps)
+	kv, hub, err := openStateMachine(cfg, snapDir, backend, !fresh, deps)
 	if err != nil {
 		return nil, err
 	}
@@ -160,10 +160,11 @@ func openLogBackend(cfg Config, backends *logbackends.Registry) (logbackends.Bac
 // it, once the database has proved it can go on from the raft log: its
 // consistent index must be at least the log's snapshot index, since raft
 // hands back only the entries after that snapshot. A database missing
-// while the log still holds every entry is rebuilt from the log. The name
+// while the log still holds every entry is rebuilt from the log, with a
+// warning when the member had booted before (hadBooted). The name
 // of a database bbolt creates is made durable: bbolt syncs the file, not
 // its directory.
-func openStateMachine(cfg Config, snapDir string, backend logbackends.Backend, deps stateDeps) (*mvcc.Store, *watch.Hub, error) {
+func openStateMachine(cfg Config, snapDir string, backend logbackends.Backend, hadBooted bool, deps stateDeps) (*mvcc.Store, *watch.Hub, error) {
 	path := filepath.Join(snapDir, "db")
 	_, statErr := os.Stat(path)
 	missing := errors.Is(statErr, fs.ErrNotExist)
@@ -197,7 +198,7 @@ func openStateMachine(cfg Config, snapDir string, backend logbackends.Backend, d
 		_ = kv.Close()
 		return nil, nil, databaseBehind(path, "is at", ci, snapIndex)
 	}
-	if missing {
+	if missing && hadBooted {
 		deps.log.Warn("the state machine's database did not exist: rebuilding it from the raft log, which holds every entry", "db", path)
 	}
 	wcfg := watch.DefaultConfig()
