@@ -13,6 +13,14 @@
 // with testdata/etcdctl.golden, which real etcd produced (regenerate it with
 // `go test ./e2e -run TestEtcdctlCompat/etcd -args -update`).
 //
+// The integrity tests alter members the way failures do, offline, and
+// check that each is noticed: a database removed after the log was
+// compacted is refused at start, an altered database shows another
+// `etcdctl endpoint hashkv` and fails the initial corruption check (for
+// etcd and for us), and a snapshot saved with etcdctl restores with its
+// sha256 checked. The power-loss test runs members on internal/lossyfs and
+// cuts the power under them (it needs FUSE, and says so when it skips).
+//
 // The tests need etcd and etcdctl on PATH and skip with the reason when they
 // are missing; scripts/test.sh installs them so that CI never skips.
 package e2e

@@ -103,13 +103,16 @@ func needEtcdctl(t *testing.T) string {
 	return bin
 }
 
-// startCluster starts a cluster of size members in a temporary directory
-// and, when the test ends, stops it cleanly (an unclean stop fails the
-// test), removes the members' data and regions, and prints the members'
-// logs if the test failed.
+// startCluster starts a cluster of size members in spec.Dir (a temporary
+// directory when empty) and, when the test ends, stops it cleanly (an
+// unclean stop fails the test), removes the members' data and regions,
+// and prints the members' logs if the test failed.
 func startCluster(t *testing.T, spec proccluster.Config, size int) *proccluster.Cluster {
 	t.Helper()
-	spec.Size, spec.Dir, spec.RemoveMember = size, t.TempDir(), removeMember
+	if spec.Dir == "" {
+		spec.Dir = t.TempDir()
+	}
+	spec.Size, spec.RemoveMember = size, removeMember
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
 	c, err := proccluster.Start(ctx, spec)

@@ -25,9 +25,9 @@ import (
 // sets more, e.g. ADRBENCH_POWERLOSS_CYCLES=25.
 const powerLossCyclesEnv = "ADRBENCH_POWERLOSS_CYCLES"
 
-// powerLossStrictEnv, set to 1, runs TestPowerLoss under lossyfs's strict
-// namespace model (names durable only once their directory is fsynced)
-// instead of the LazyFS-like one.
+// powerLossStrictEnv, set to 0, runs TestPowerLoss under lossyfs's
+// LazyFS-like namespace model (names durable at once) instead of the
+// strict one (names durable only once their directory is fsynced).
 const powerLossStrictEnv = "ADRBENCH_POWERLOSS_STRICT"
 
 const defaultPowerLossCycles = 2
@@ -93,12 +93,13 @@ type ack struct {
 // measured on the members still answering and the next cycle starts a new
 // cluster.
 //
-// The file system uses lossyfs's LazyFS-like namespace model by default:
-// creating, renaming and removing files is durable at once, and only file
-// contents and sizes are lost. That isolates what this test is for, the
-// durability of the raft log and the database's contents; the strict model
-// (ADRBENCH_POWERLOSS_STRICT=1) also demands a directory fsync for every
-// new name.
+// The file system uses lossyfs's strict namespace model: a new, renamed or
+// removed name is durable only once its directory is fsynced, as POSIX
+// promises, so a member that forgets a directory fsync (of its data dir,
+// its log's, a new segment's or the database's) loses the name and what
+// it holds. ADRBENCH_POWERLOSS_STRICT=0 selects the LazyFS-like model
+// instead, where names are durable at once and only file contents and
+// sizes are lost.
 func TestPowerLoss(t *testing.T) {
 	if err := lossyfs.Available(); err != nil {
 		t.Skipf("SKIPPING the power-loss test of the real binary: %v", err)
@@ -111,9 +112,13 @@ func TestPowerLoss(t *testing.T) {
 		}
 		cycles = n
 	}
-	opts := lossyfs.Options{Namespace: lossyfs.NamespaceImmediate}
-	if os.Getenv(powerLossStrictEnv) == "1" {
-		opts.Namespace = lossyfs.NamespaceDirSync
+	opts := lossyfs.Options{Namespace: lossyfs.NamespaceDirSync}
+	switch s := os.Getenv(powerLossStrictEnv); s {
+	case "", "1":
+	case "0":
+		opts.Namespace = lossyfs.NamespaceImmediate
+	default:
+		t.Fatalf("%s=%q: want 1 (the default: names durable once their directory is synced) or 0 (names durable at once)", powerLossStrictEnv, s)
 	}
 	bin := buildAdrbench(t)
 	for _, pc := range powerLossCases {
@@ -159,6 +164,7 @@ func runPowerLoss(t *testing.T, bin string, pc powerLossCase, opts lossyfs.Optio
 		if err := os.Mkdir(spec.Dir, 0o700); err != nil {
 			t.Fatal(err)
 		}
+		syncHarnessDir(t, mnt, spec.Dir)
 		regionsOf := filepath.Join(regions, name)
 		if regions != "" {
 			spec.MemberFlags = func(_ int, name string) []string {
@@ -169,7 +175,11 @@ func runPowerLoss(t *testing.T, bin string, pc powerLossCase, opts lossyfs.Optio
 			}
 		}
 		c := startCluster(t, spec, 3)
-		syncHarnessDirs(t, mnt, c)
+		for _, m := range c.Members() {
+			if rel, err := filepath.Rel(mnt, m.DataDir()); err != nil || strings.HasPrefix(rel, "..") {
+				t.Fatalf("%s: its data dir %s is not on the lossyfs mount %s: a power cut would not touch it", m.Name(), m.DataDir(), mnt)
+			}
+		}
 		if regions != "" {
 			for _, m := range c.Members() {
 				if _, err := os.Stat(filepath.Join(regionsOf, m.Name()+".pmem")); err != nil {
@@ -345,26 +355,24 @@ func refusals(c *proccluster.Cluster) string {
 	return strings.Join(out, "; ")
 }
 
-// syncHarnessDirs fsyncs the directories the cluster helper created on
-// the mount for each member, from the member's directory up to the mount's
-// root, so that under the strict namespace model a cut loses only what the
-// server itself did not make durable.
-func syncHarnessDirs(t *testing.T, mnt string, c *proccluster.Cluster) {
+// syncHarnessDir fsyncs the directory the test made on the mount for a
+// cluster, and its parents up to the mount's root, before the members
+// start: under the strict namespace model a cut then loses only what the
+// servers did not make durable, their own data dirs' names included.
+func syncHarnessDir(t *testing.T, mnt, clusterDir string) {
 	t.Helper()
-	for _, m := range c.Members() {
-		for dir := filepath.Dir(m.DataDir()); ; dir = filepath.Dir(dir) {
-			d, err := os.Open(dir)
-			if err != nil {
-				t.Fatal(err)
-			}
-			err = d.Sync()
-			d.Close()
-			if err != nil {
-				t.Fatalf("fsync %s: %v", dir, err)
-			}
-			if dir == mnt || dir == filepath.Dir(dir) {
-				break
-			}
+	for dir := filepath.Dir(clusterDir); ; dir = filepath.Dir(dir) {
+		d, err := os.Open(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = d.Sync()
+		d.Close()
+		if err != nil {
+			t.Fatalf("fsync %s: %v", dir, err)
+		}
+		if dir == mnt || dir == filepath.Dir(dir) {
+			break
 		}
 	}
 }

@@ -33,10 +33,10 @@ const grpcOverheadBytes = 512 * 1024
 const streamWorkers = 1024
 
 // newFrontend builds what clients talk to: the five gRPC services, the
-// health and metrics handlers, and the connections to the leader that
-// followers forward lease requests on. Each service gets the parts it
+// health and metrics handlers, and the connections to the other members
+// that followers forward lease requests on. Each service gets the parts it
 // uses; stopped is closed when the member stops.
-func newFrontend(cfg Config, ln net.Listener, member identity, st *memberState, c *core, stopped <-chan struct{}, log *slog.Logger) (*clientAPI, *leaderConns, error) {
+func newFrontend(cfg Config, ln net.Listener, member identity, st *memberState, c *core, stopped <-chan struct{}, log *slog.Logger) (*clientAPI, *peerConns, error) {
 	hdr := headers{clusterID: member.cluster, memberID: member.member, status: c.node.status, rev: st.kv.Rev}
 	metrics, err := newMetricsHandler(metricSources{
 		logStats:      st.backend.Stats,
@@ -49,7 +49,7 @@ func newFrontend(cfg Config, ln net.Listener, member identity, st *memberState, 
 	if err != nil {
 		return nil, nil, err
 	}
-	leader := newLeaderConns(c.node.status, st.members)
+	peers := newPeerConns(c.node.status, st.members)
 	api, err := newClientAPI(apiConfig{
 		listener:        ln,
 		listenURL:       cfg.ListenClientURLs[0],
@@ -66,17 +66,17 @@ func newFrontend(cfg Config, ln net.Listener, member identity, st *memberState, 
 			headers:  hdr,
 			status:   c.node.status,
 			applied:  c.applied,
-			leader:   leader,
+			leader:   peers,
 		},
-		maintenance: &maintenanceServer{kv: st.kv, headers: hdr, status: c.node.status, applied: c.applied, quotaBytes: cfg.QuotaBackendBytes},
+		maintenance: &maintenanceServer{kv: st.kv, headers: hdr, status: c.node.status, applied: c.applied, proposer: c.proposer, quotaBytes: cfg.QuotaBackendBytes},
 		cluster:     &clusterServer{members: st.members, reads: c.reads, headers: hdr},
-		health:      healthHandler{status: c.node.status, reads: c.reads},
+		health:      healthHandler{status: c.node.status, reads: c.reads, kv: st.kv},
 		metrics:     metrics,
 	})
 	if err != nil {
 		return nil, nil, err
 	}
-	return api, leader, nil
+	return api, peers, nil
 }
 
 // clientAPI serves the etcd v3 gRPC API and, on the same port, the JSON

@@ -47,9 +47,12 @@ type applier struct {
 	// started: entries at or below it are already in the state machine and
 	// are skipped without decoding.
 	skipTo uint64
-	// appliedIndex and lastSnap belong to the applier goroutine.
+	// appliedIndex, lastSnap and failed belong to the applier goroutine.
 	appliedIndex uint64
 	lastSnap     uint64
+	// failed is set once the state machine failed: nothing more is
+	// applied, and the applied index stays where the failure found it.
+	failed bool
 
 	stopc chan struct{}
 	wg    sync.WaitGroup
@@ -110,38 +113,61 @@ func (a *applier) restore(snap *raftpb.Snapshot) error {
 }
 
 // snapshotData returns the whole state machine, for a follower too far
-// behind to catch up from the log.
+// behind to catch up from the log, with its sha256 appended so that the
+// follower can tell it arrived whole.
 func (a *applier) snapshotData() ([]byte, error) {
 	var buf bytes.Buffer
 	if _, err := a.kv.Snapshot(&buf); err != nil {
 		return nil, err
 	}
-	return buf.Bytes(), nil
+	return appendDBHash(buf.Bytes()), nil
 }
 
 func (a *applier) run() {
 	for {
 		select {
 		case it := <-a.queue:
-			if it.restore != nil {
+			switch {
+			case it.restore != nil && a.failed:
+				it.done <- fmt.Errorf("restore snapshot: %w", ErrStateMachineFailed)
+			case it.restore != nil:
 				it.done <- a.restoreSnapshot(it.restore)
-				continue
+			case !a.failed:
+				a.applyEntries(it.ents)
 			}
-			a.applyEntries(it.ents)
 		case <-a.stopc:
 			return
 		}
 	}
 }
 
+// applyEntries applies committed entries in order. Every entry advances
+// the state machine's consistent index, those without a request too, so
+// that it reaches every index the log may record a snapshot at. If the
+// state machine fails, the member is stopped and the applied index stays
+// at the last entry applied: no read may wait for an entry that is not
+// in the state machine.
 func (a *applier) applyEntries(ents []*raftpb.Entry) {
 	for _, e := range ents {
 		idx := e.GetIndex()
 		if idx <= a.appliedIndex {
 			continue
 		}
-		if e.GetType() == raftpb.EntryNormal && idx > a.skipTo && len(e.GetData()) > 0 {
-			a.applyNormal(idx, e.GetData())
+		if idx > a.skipTo {
+			var err error
+			if e.GetType() == raftpb.EntryNormal && len(e.GetData()) > 0 {
+				err = a.applyNormal(idx, e.GetData())
+			} else if err = a.kv.Skip(idx); err != nil && !errors.Is(err, mvcc.ErrAlreadyApplied) {
+				err = fmt.Errorf("%w: entry %d: %w", ErrStateMachineFailed, idx, err)
+			} else {
+				err = nil
+			}
+			if err != nil {
+				a.failed = true
+				a.applied.advance(a.appliedIndex)
+				a.fatal(err)
+				return
+			}
 		}
 		a.appliedIndex = idx
 	}
@@ -150,6 +176,7 @@ func (a *applier) applyEntries(ents []*raftpb.Entry) {
 		// The state machine must hold everything up to the snapshot index
 		// durably before the log may forget it.
 		if err := a.kv.Commit(); err != nil {
+			a.failed = true
 			a.fatal(fmt.Errorf("commit state machine for snapshot at %d: %w", a.appliedIndex, err))
 			return
 		}
@@ -158,23 +185,39 @@ func (a *applier) applyEntries(ents []*raftpb.Entry) {
 	}
 }
 
-func (a *applier) applyNormal(idx uint64, data []byte) {
+// applyNormal applies one request and answers its proposer. It returns an
+// error only when the member cannot go on: the state machine failed, or
+// the entry does not decode.
+func (a *applier) applyNormal(idx uint64, data []byte) error {
 	req := &pb.InternalRaftRequest{}
 	if err := unmarshal(data, req); err != nil {
 		// Every member decodes the same bytes: a failure here is a broken
 		// invariant (a corrupt log that passed its checksums).
-		a.fatal(fmt.Errorf("decode entry %d: %w", idx, err))
-		return
+		return fmt.Errorf("decode entry %d: %w", idx, err)
 	}
 	resp, err := a.applyRequest(idx, req)
-	if errors.Is(err, mvcc.ErrAlreadyApplied) {
-		return
+	switch {
+	case errors.Is(err, mvcc.ErrAlreadyApplied):
+		return nil
+	case errors.Is(err, mvcc.ErrBackend), errors.Is(err, mvcc.ErrCorrupt), errors.Is(err, mvcc.ErrClosed):
+		// The proposer learns the member stopped, not a result that
+		// was never made durable.
+		a.waits.trigger(req.GetID(), result{err: ErrStopped})
+		return fmt.Errorf("%w: apply entry %d: %w", ErrStateMachineFailed, idx, err)
 	}
 	a.waits.trigger(req.GetID(), result{resp: resp, err: err})
+	return nil
 }
 
+// restoreSnapshot replaces the state machine with a snapshot from the
+// leader, once its hash (when the sender gave one) and its database check
+// out (mvcc.Store.Restore).
 func (a *applier) restoreSnapshot(snap *raftpb.Snapshot) error {
-	if err := a.kv.Restore(bytes.NewReader(snap.GetData())); err != nil {
+	db, err := splitDBHash(snap.GetData())
+	if err != nil {
+		return fmt.Errorf("snapshot at %d: %w", snap.GetMetadata().GetIndex(), err)
+	}
+	if err := a.kv.Restore(bytes.NewReader(db), snap.GetMetadata().GetIndex()); err != nil {
 		return err
 	}
 	idx := snap.GetMetadata().GetIndex()

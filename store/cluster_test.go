@@ -12,6 +12,7 @@ import (
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
 
 	"github.com/adrbench/adrbench/logbackends"
 	"github.com/adrbench/adrbench/logbackends/batched"
@@ -28,6 +29,8 @@ type testCluster struct {
 	members []*Server
 	clients []*clientv3.Client
 	reg     *logbackends.Registry
+	// memberOpts, if set, gives member i options of its own.
+	memberOpts func(i int) []Option
 }
 
 type clusterOpts struct {
@@ -37,6 +40,9 @@ type clusterOpts struct {
 	pprof         bool
 	// reg, if set, replaces testRegistry's backends.
 	reg *logbackends.Registry
+	// memberOpts, if set, gives member i options of its own, at every
+	// start.
+	memberOpts func(i int) []Option
 }
 
 func testRegistry() *logbackends.Registry {
@@ -54,7 +60,7 @@ func newTestCluster(t *testing.T, n int, o clusterOpts) *testCluster {
 	if o.reg == nil {
 		o.reg = testRegistry()
 	}
-	c := &testCluster{t: t, net: transport.NewNetwork(), reg: o.reg}
+	c := &testCluster{t: t, net: transport.NewNetwork(), reg: o.reg, memberOpts: o.memberOpts}
 	var initial []Member
 	for i := 0; i < n; i++ {
 		initial = append(initial, Member{Name: fmt.Sprintf("m%d", i), PeerURLs: []string{fmt.Sprintf("http://127.0.0.1:%d", 12380+i)}})
@@ -94,9 +100,16 @@ func newTestCluster(t *testing.T, n int, o clusterOpts) *testCluster {
 // start (re)starts member i on a fresh client port.
 func (c *testCluster) start(i int) {
 	c.t.Helper()
+	if err := c.tryStart(i); err != nil {
+		c.t.Fatalf("start %s: %v", c.cfgs[i].Name, err)
+	}
+}
+
+// tryStart is start that returns why member i did not start.
+func (c *testCluster) tryStart(i int) error {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		c.t.Fatal(err)
+		return err
 	}
 	cfg := c.cfgs[i]
 	cfg.ListenClientURLs = []string{"http://" + ln.Addr().String()}
@@ -105,21 +118,33 @@ func (c *testCluster) start(i int) {
 		cfg.InitialClusterState = "existing"
 	}
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	s, err := NewServer(cfg, c.reg, WithLogger(logger), WithClientListener(ln),
+	opts := []Option{WithLogger(logger), WithClientListener(ln),
 		WithTransport(func(id, _ uint64, r transport.Raft) (transport.Transport, error) {
 			return c.net.Join(id, r), nil
-		}))
+		})}
+	if c.memberOpts != nil {
+		opts = append(opts, c.memberOpts(i)...)
+	}
+	s, err := NewServer(cfg, c.reg, opts...)
 	if err != nil {
 		ln.Close()
-		c.t.Fatalf("start %s: %v", cfg.Name, err)
+		return err
 	}
 	c.members[i] = s
-	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{ln.Addr().String()}, DialTimeout: 5 * time.Second})
+	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{ln.Addr().String()}, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
 	if err != nil {
-		c.t.Fatal(err)
+		return err
 	}
 	c.clients[i] = cli
+	return nil
 }
+
+// withBeforeCommit makes the server's state machine call f before every
+// commit of its batch (mvcc.Config.BeforeCommit).
+func withBeforeCommit(f func() error) Option { return func(o *options) { o.beforeCommit = f } }
+
+// withAfterBootStep tells f of each first-boot step as it completes.
+func withAfterBootStep(f func(bootStep)) Option { return func(o *options) { o.afterBootStep = f } }
 
 func dirHasData(dir string) bool {
 	_, err := os.Stat(filepath.Join(dir, "member", "identity.json"))

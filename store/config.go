@@ -63,6 +63,13 @@ type Config struct {
 	// reads from its own state, without ReadIndex, so a partitioned or
 	// lagging follower serves stale values.
 	UnsafeStaleReads bool // --unsafe-test-stale-reads (hidden)
+
+	// InitialCorruptCheck compares the member's key space with its
+	// peers' before it starts, and refuses to start on a mismatch.
+	InitialCorruptCheck bool // --experimental-initial-corrupt-check
+	// CorruptCheckTime is how often the leader compares the members' key
+	// spaces, raising a CORRUPT alarm on a mismatch; 0 never.
+	CorruptCheckTime time.Duration // --experimental-corrupt-check-time
 }
 
 // DefaultConfig returns etcd's defaults: one member called "default" on

@@ -57,8 +57,6 @@ func newCore(cfg Config, id uint64, st *memberState, deps coreDeps) (*core, erro
 	}, snap.GetMetadata().GetIndex())
 	node, err := newRaftNode(nodeConfig{
 		id:              id,
-		peers:           st.members.ids(),
-		bootstrap:       st.emptyLog,
 		heartbeat:       cfg.HeartbeatInterval,
 		electionTimeout: cfg.ElectionTimeout,
 		catchUp:         cfg.SnapshotCatchUpEntries,

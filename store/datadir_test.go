@@ -8,6 +8,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/adrbench/adrbench/internal/lossyfs"
 	"github.com/adrbench/adrbench/logbackends"
 	"github.com/adrbench/adrbench/logbackends/memory"
 )
@@ -87,5 +88,75 @@ func TestLogBackendKnowsItsMember(t *testing.T) {
 			env.Dir != LogDir(c.cfgs[i].DataDir) {
 			t.Errorf("member %d (%x of cluster %x) opened its log with %+v", i, m.ID(), m.ClusterID(), env)
 		}
+	}
+}
+
+// TestMakeDirsSurvivesPowerCut creates directories on a lossyfs mount
+// where a name is durable only once its directory is fsynced, cuts the
+// power, and checks what is left: everything makeDirs made, and nothing
+// os.MkdirAll made, which is what makes this test able to fail.
+func TestMakeDirsSurvivesPowerCut(t *testing.T) {
+	if err := lossyfs.Available(); err != nil {
+		t.Skipf("SKIPPING the power-cut test of directory creation: %v", err)
+	}
+	tests := []struct {
+		name string
+		// setup runs before the cut; want is the directory that must be
+		// left, or that must be gone when gone is set.
+		setup func(t *testing.T, mnt string) (want string, gone bool)
+	}{
+		{name: "a whole new path", setup: func(t *testing.T, mnt string) (string, bool) {
+			dir := filepath.Join(mnt, "a", "b", "data", "member", "snap")
+			mustOK(t, makeDirs(dir, filepath.Join(mnt, "a", "b", "data")))
+			return dir, false
+		}},
+		{name: "a data dir another start made without an fsync", setup: func(t *testing.T, mnt string) (string, bool) {
+			mustOK(t, os.Mkdir(filepath.Join(mnt, "data"), 0o700))
+			dir := filepath.Join(mnt, "data", "member", "wal")
+			mustOK(t, makeDirs(dir, filepath.Join(mnt, "data")))
+			return dir, false
+		}},
+		{name: "the data dir alone", setup: func(t *testing.T, mnt string) (string, bool) {
+			dir := filepath.Join(mnt, "x", "data")
+			mustOK(t, CreateDataDir(dir))
+			return dir, false
+		}},
+		{name: "os.MkdirAll, for contrast", setup: func(t *testing.T, mnt string) (string, bool) {
+			dir := filepath.Join(mnt, "data", "member")
+			mustOK(t, os.MkdirAll(dir, 0o700))
+			return dir, true
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			mnt := t.TempDir()
+			lfs, err := lossyfs.New(t.TempDir(), lossyfs.Options{Namespace: lossyfs.NamespaceDirSync})
+			if err != nil {
+				t.Fatal(err)
+			}
+			mustOK(t, lfs.Mount(mnt))
+			t.Cleanup(func() {
+				if err := lfs.Close(); err != nil {
+					t.Errorf("lossyfs: %v", err)
+				}
+			})
+			want, gone := tt.setup(t, mnt)
+			if _, err := lfs.PowerCut(); err != nil {
+				t.Fatal(err)
+			}
+			mustOK(t, lfs.Unmount())
+			mustOK(t, lfs.Mount(mnt))
+			_, err = os.Stat(want)
+			if gone != os.IsNotExist(err) || (!gone && err != nil) {
+				t.Fatalf("after the cut, stat %s: %v (want it gone: %v)", want, err, gone)
+			}
+		})
+	}
+}
+
+func mustOK(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
 	}
 }

@@ -23,8 +23,10 @@
 //
 //  1. openState (state.go) checks that the data dir belongs to the member
 //     the flags describe, then opens the member's state: the raft log in
-//     its log backend (openLogBackend), the MVCC state machine with the
-//     watch hub over it, the lessor's expiry timers, and the membership.
+//     its log backend (openLogBackend), bootstrapped on a first boot
+//     (boot.go), the MVCC state machine with the watch hub over it, once
+//     its database has been checked against the log, the lessor's expiry
+//     timers, and the membership.
 //  2. newCore (core.go) builds the replicated part on that state. The
 //     applier comes first, from the state machine, lessor, membership,
 //     the proposals' wait list and the applied index. The raft node comes
@@ -36,10 +38,13 @@
 //     come last, from the node's read-index and propose calls.
 //  3. newFrontend (api.go) builds what clients talk to: the five gRPC
 //     services, /health and /metrics, each from the parts it uses, served
-//     on one port.
+//     on one port, and the connections to the other members (peerconns.go).
+//     With InitialCorruptCheck the member's key space is then compared
+//     with its peers' (corrupt.go) before anything starts.
 //  4. start runs the applier, the raft loop, the read batcher and the API,
-//     then the member's own background work: publishing its attributes and
-//     revoking expired leases.
+//     then the member's own background work: publishing its attributes,
+//     revoking expired leases, and, with CorruptCheckTime, the leader's
+//     periodic corruption check.
 //
 // Dependencies point one way: API, then core, then state. The state
 // machine never sees the raft node: the node hands it committed entries
@@ -51,7 +56,8 @@
 // and a test keeps it the only type that holds a *Server. It owns their
 // lifecycle: if a step of NewServer fails, what the earlier steps opened
 // is closed; Close stops the API first and the state last; a fatal error
-// from the raft loop or the applier closes the member.
+// from the raft loop or the applier, or a failure of the state machine's
+// database, closes the member.
 //
 // /metrics is served from a Prometheus registry of the member's own. Its
 // collector reads the log backend's Stats, the state machine's commit
@@ -63,14 +69,51 @@
 //
 // The raft log makes a write durable; the state machine's bbolt file is
 // committed in batches and records the index of the last entry it holds
-// (its consistent index) in the same transaction. On restart raft hands
+// (its consistent index) in the same transaction. Every entry advances the
+// consistent index, those without a request too. On restart raft hands
 // back every committed entry after the log's snapshot and the applier skips
 // those at or below the consistent index, so nothing is applied twice or
 // skipped. Every SnapshotCount applied entries the state machine is
 // committed, the log records a snapshot at that index and compacts all but
 // the last 5000 entries behind it. A follower too far behind is sent the
-// state machine's whole database in a MsgSnap; it restores the database
-// durably before the log records the snapshot.
+// state machine's whole database in a MsgSnap, with its sha256 appended
+// (dbhash.go); it checks the hash and the database (mvcc.Store.Restore)
+// and restores the database durably before the log records the snapshot.
+//
+// At start the database's consistent index must be at least the log's
+// snapshot index: raft replays only the entries after the snapshot, so a
+// database below it (rolled back, or removed after the log was compacted)
+// could never catch up, and the member refuses to start
+// (ErrDatabaseBehind). A database that is missing while the log still
+// holds every entry (no snapshot yet) is rebuilt from the log.
+//
+// If the state machine fails (a bbolt write or commit fails, or an entry
+// does not decode), the member stops with the cause (ErrStateMachineFailed):
+// the applied index stays at the last entry applied, and from the failure
+// on no read, linearizable or serializable, lease or watch, is answered
+// from the state machine, whose memory holds writes its file may not.
+//
+// A first boot is a sequence of steps each safe to crash after, power loss
+// included (boot.go): the directories, each name fsynced in its parent
+// (datadir.go); the log opened and the cluster's bootstrap entries saved
+// in it; the database created and its directory fsynced; identity.json
+// written last. A data dir without identity.json belongs to a member that
+// never sent a message, so a start finishes its first boot if its log
+// holds nothing but (a prefix of) the bootstrap; identity.json with an
+// empty log is a lost log and is refused.
+//
+// # Integrity between members
+//
+// Maintenance.Hash and HashKV compute etcd's hashes (mvcc), equal to
+// etcd's own for the same history, so `etcdctl endpoint hashkv --cluster`
+// compares members. The initial corruption check (InitialCorruptCheck)
+// compares this member's HashKV at its revision with every peer's before
+// the member starts and refuses on a mismatch at the same compaction
+// revision (ErrCorruptData); the periodic check (CorruptCheckTime) does
+// it on the leader, as etcd's, and raises a CORRUPT alarm through raft,
+// which makes every member refuse writes until it is disarmed.
+// Maintenance snapshots end with the sha256 of the database, which
+// `etcdctl snapshot restore` checks.
 //
 // # Reads and leases
 //

@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	"github.com/adrbench/adrbench/store/mvcc"
@@ -22,6 +23,21 @@ var (
 	// ErrMemberMismatch is returned when a data dir belongs to another member
 	// or cluster than the flags describe.
 	ErrMemberMismatch = errors.New("data dir belongs to another member")
+	// ErrStateMachineFailed stops a member whose state machine could not
+	// apply an entry (its database failed, or the entry does not decode):
+	// going on would serve reads that miss acknowledged writes.
+	ErrStateMachineFailed = errors.New("state machine failed")
+	// ErrDatabaseBehind is returned at start when the state machine's
+	// database is older than the raft log's snapshot: the entries between
+	// them are gone from the log, so the member cannot catch up from it.
+	ErrDatabaseBehind = errors.New("state machine database is behind the raft log")
+	// ErrSnapshotHash is returned when a snapshot's data does not match the
+	// sha256 its sender appended.
+	ErrSnapshotHash = errors.New("snapshot sha256 mismatch")
+	// ErrCorruptData is returned at start when the initial corruption
+	// check finds a member whose key space differs from this member's at
+	// the same revision and compaction.
+	ErrCorruptData = errors.New("found data inconsistency with peers")
 )
 
 // toGRPC maps an error to the gRPC status etcd returns for it, so that
@@ -53,6 +69,11 @@ func toGRPC(err error) error {
 		return rpctypes.ErrGRPCValueProvided
 	case errors.Is(err, mvcc.ErrLeaseProvided):
 		return rpctypes.ErrGRPCLeaseProvided
+	case errors.Is(err, mvcc.ErrCorruptAlarm):
+		return rpctypes.ErrGRPCCorrupt
+	case errors.Is(err, mvcc.ErrBackend), errors.Is(err, ErrStateMachineFailed):
+		// The member is stopping: clients should go to another one.
+		return status.Error(codes.Unavailable, err.Error())
 	case errors.Is(err, ErrStopped):
 		return rpctypes.ErrGRPCStopped
 	case errors.Is(err, ErrNoLeader):

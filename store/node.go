@@ -120,14 +120,12 @@ type raftNode struct {
 
 type nodeConfig struct {
 	id              uint64
-	peers           []uint64
-	bootstrap       bool
 	heartbeat       time.Duration
 	electionTimeout time.Duration
 	catchUp         uint64
 }
 
-// newRaftNode restarts raft from storage (or bootstraps it) and builds the
+// newRaftNode restarts raft from storage and builds the
 // peer transport last, so that nothing is left to close when it fails. The
 // loop starts with start.
 func newRaftNode(cfg nodeConfig, storage logbackends.Backend, deps nodeDeps) (*raftNode, error) {
@@ -160,9 +158,11 @@ func newRaftNode(cfg nodeConfig, storage logbackends.Backend, deps nodeDeps) (*r
 	return n, nil
 }
 
-// newRawNode builds the RawNode on storage and, when cfg.bootstrap is set
-// (the log is empty), bootstraps the new cluster's first configuration. It
-// returns the log's last configuration.
+// newRawNode builds the RawNode on storage, which holds at least the
+// cluster's bootstrap (bootstrapLog), and returns the log's last
+// configuration. Raft starts as on any restart: a new member learns the
+// membership from the committed bootstrap entries, as a restarted one
+// does from the entries after its snapshot.
 func newRawNode(cfg nodeConfig, storage logbackends.Backend, log *slog.Logger) (*raft.RawNode, *raftpb.ConfState, error) {
 	snap, err := storage.Snapshot()
 	if err != nil {
@@ -194,15 +194,6 @@ func newRawNode(cfg nodeConfig, storage logbackends.Backend, log *slog.Logger) (
 	rn, err := raft.NewRawNode(rc)
 	if err != nil {
 		return nil, nil, fmt.Errorf("start raft: %w", err)
-	}
-	if cfg.bootstrap {
-		peers := make([]raft.Peer, len(cfg.peers))
-		for i, p := range cfg.peers {
-			peers[i] = raft.Peer{ID: p}
-		}
-		if err := rn.Bootstrap(peers); err != nil {
-			return nil, nil, fmt.Errorf("bootstrap raft: %w", err)
-		}
 	}
 	return rn, cs, nil
 }

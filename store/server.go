@@ -27,10 +27,11 @@ type Server struct {
 	clusterID  uint64
 	reqTimeout time.Duration
 
-	state  *memberState
-	core   *core
-	api    *clientAPI
-	leader *leaderConns
+	state   *memberState
+	core    *core
+	api     *clientAPI
+	peers   *peerConns
+	checker *corruptionChecker
 
 	failure  *failure
 	stopOnce sync.Once
@@ -49,6 +50,9 @@ type options struct {
 	logger       *slog.Logger
 	transport    func(id, clusterID uint64, r transport.Raft) (transport.Transport, error)
 	clientListen net.Listener
+	// afterBootStep and beforeCommit are test seams: see stateDeps.
+	afterBootStep func(bootStep)
+	beforeCommit  func() error
 }
 
 // WithLogger sets where the server logs; the default discards debug output
@@ -103,7 +107,12 @@ func NewServer(cfg Config, backends *logbackends.Registry, opts ...Option) (_ *S
 		}
 	}()
 
-	state, err := openState(cfg, backends, ident, mems, log)
+	state, err := openState(cfg, ident, mems, stateDeps{
+		backends:     backends,
+		log:          log,
+		afterStep:    o.afterBootStep,
+		beforeCommit: o.beforeCommit,
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -123,17 +132,23 @@ func NewServer(cfg Config, backends *logbackends.Registry, opts ...Option) (_ *S
 	undo = append(undo, c.node.stop)
 
 	stopc := make(chan struct{})
-	api, leader, err := newFrontend(cfg, o.clientListen, ident, state, c, stopc, log)
+	api, peers, err := newFrontend(cfg, o.clientListen, ident, state, c, stopc, log)
 	if err != nil {
 		return nil, err
 	}
-	undo = append(undo, api.close)
+	undo = append(undo, api.close, func() error { peers.close(); return nil })
 
-	if state.fresh {
-		if err := writeIdentity(state.dir, ident); err != nil {
+	checker := &corruptionChecker{id: ident.member, kv: state.kv, members: state.members, peers: peers, log: log, timeout: requestTimeout(cfg)}
+	if cfg.InitialCorruptCheck {
+		// Before raft replays anything: the database as the member left it.
+		ctx, cancel := context.WithTimeout(context.Background(), 2*requestTimeout(cfg))
+		err := checker.initialCheck(ctx)
+		cancel()
+		if err != nil {
 			return nil, err
 		}
 	}
+
 	stopCtx, cancelStop := context.WithCancel(context.Background())
 	s := &Server{
 		cfg:        cfg,
@@ -144,7 +159,8 @@ func NewServer(cfg Config, backends *logbackends.Registry, opts ...Option) (_ *S
 		state:      state,
 		core:       c,
 		api:        api,
-		leader:     leader,
+		peers:      peers,
+		checker:    checker,
 		failure:    fail,
 		stopCtx:    stopCtx,
 		cancelStop: cancelStop,
@@ -168,6 +184,10 @@ func (s *Server) start() {
 	s.wg.Add(2)
 	go s.publishAttributes()
 	go s.expireLeases()
+	if s.cfg.CorruptCheckTime > 0 {
+		s.wg.Add(1)
+		go s.checkCorruption()
+	}
 }
 
 func tcpTransport(cfg Config, id, cluster uint64, r transport.Raft) (transport.Transport, error) {
@@ -218,10 +238,16 @@ func (s *Server) Done() <-chan struct{} { return s.donec }
 // Err returns the fatal error that stopped the server, if any.
 func (s *Server) Err() error { return s.failure.get() }
 
-// stopOnFatal closes the member after a fatal error.
+// stopOnFatal closes the member after a fatal error, or once its state
+// machine failed: a commit of the database can fail with no entry being
+// applied, and the member must not serve reads from a state machine whose
+// file lost writes.
 func (s *Server) stopOnFatal() {
 	select {
 	case <-s.failure.fatalc:
+		s.Close()
+	case <-s.state.kv.Failed():
+		s.failure.fatal(fmt.Errorf("%w: %w", ErrStateMachineFailed, s.state.kv.Err()))
 		s.Close()
 	case <-s.stopc:
 	}
@@ -239,7 +265,7 @@ func (s *Server) Close() error {
 		_ = s.core.node.stop()
 		s.core.applier.stop()
 		s.core.waits.failAll(ErrStopped)
-		s.leader.close()
+		s.peers.close()
 		if err := s.state.close(); err != nil {
 			s.failure.record(err)
 		}
@@ -333,5 +359,42 @@ func (s *Server) expireLeases() {
 				_, _ = s.core.proposer.propose(ctx, &pb.InternalRaftRequest{LeaseRevoke: &pb.LeaseRevokeRequest{ID: id}})
 			}(id)
 		}
+	}
+}
+
+// checkCorruption runs the periodic corruption check while this member
+// leads, and raises a CORRUPT alarm through raft for the first member it
+// finds out of line, as etcd does: every member then refuses writes
+// until the alarm is disarmed.
+func (s *Server) checkCorruption() {
+	defer s.wg.Done()
+	t := time.NewTicker(s.cfg.CorruptCheckTime)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stopc:
+			return
+		case <-t.C:
+		}
+		if !s.core.node.status.isLeader() {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(s.stopCtx, s.reqTimeout)
+		found, err := s.checker.periodicCheck(ctx, s.core.reads.read)
+		if err != nil {
+			s.log.Warn("corruption check", "err", err)
+		}
+		for _, m := range found {
+			s.log.Error("corruption check: a member's key space is out of line", "member", fmt.Sprintf("%x", m.member), "found", m.why)
+		}
+		if len(found) > 0 {
+			_, err := s.core.proposer.propose(ctx, &pb.InternalRaftRequest{Alarm: &pb.AlarmRequest{
+				Action: pb.AlarmRequest_ACTIVATE, MemberID: found[0].member, Alarm: pb.AlarmType_CORRUPT,
+			}})
+			if err != nil {
+				s.log.Error("corruption check: raise the CORRUPT alarm", "member", fmt.Sprintf("%x", found[0].member), "err", err)
+			}
+		}
+		cancel()
 	}
 }

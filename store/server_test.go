@@ -100,6 +100,9 @@ func TestRestartRecoversEveryWrite(t *testing.T) {
 	for i := range c.members {
 		c.start(i)
 	}
+	// Replaying three logs takes a while on a loaded machine: the reads
+	// get a deadline of their own.
+	ctx = ctxT(t)
 	l = c.leader()
 	for i, cli := range c.clients {
 		eventually(t, 10*time.Second, func() error {

@@ -23,7 +23,7 @@ type leaseServer struct {
 	headers  headers
 	status   *nodeStatus
 	applied  *indexWaiter
-	leader   *leaderConns
+	leader   *peerConns
 }
 
 func (l *leaseServer) LeaseGrant(ctx context.Context, r *pb.LeaseGrantRequest) (*pb.LeaseGrantResponse, error) {
@@ -55,6 +55,9 @@ func (l *leaseServer) LeaseRevoke(ctx context.Context, r *pb.LeaseRevokeRequest)
 
 func (l *leaseServer) LeaseLeases(ctx context.Context, r *pb.LeaseLeasesRequest) (*pb.LeaseLeasesResponse, error) {
 	infos := l.kv.Leases()
+	if err := l.kv.Err(); err != nil {
+		return nil, toGRPC(err)
+	}
 	resp := &pb.LeaseLeasesResponse{Header: l.headers.fill(nil)}
 	for _, in := range infos {
 		resp.Leases = append(resp.Leases, &pb.LeaseStatus{ID: in.ID})
@@ -83,6 +86,9 @@ func (l *leaseServer) LeaseTimeToLive(ctx context.Context, r *pb.LeaseTimeToLive
 		if info, ok := l.kv.Lease(r.GetID()); ok {
 			resp.Keys = info.Keys
 		}
+	}
+	if err := l.kv.Err(); err != nil {
+		return nil, toGRPC(err)
 	}
 	return resp, nil
 }

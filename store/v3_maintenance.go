@@ -2,11 +2,13 @@ package store
 
 import (
 	"context"
+	"crypto/sha256"
 	"io"
 
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/adrbench/adrbench/store/mvcc"
 )
@@ -16,13 +18,15 @@ import (
 const Version = "3.6.0"
 
 // maintenanceServer implements the parts of etcd's Maintenance service a
-// benchmarked store needs: Status, alarms and snapshots.
+// benchmarked store needs: Status, alarms, snapshots and the hashes that
+// compare members.
 type maintenanceServer struct {
 	pb.UnimplementedMaintenanceServer
 	kv         *mvcc.Store
 	headers    headers
 	status     *nodeStatus
 	applied    *indexWaiter
+	proposer   *proposer
 	quotaBytes int64
 }
 
@@ -44,18 +48,37 @@ func (m *maintenanceServer) Status(ctx context.Context, r *pb.StatusRequest) (*p
 	return resp, nil
 }
 
+// Alarm lists the raised alarms (GET) or raises or clears one through
+// raft (ACTIVATE, DEACTIVATE), as etcd does. NOSPACE is also listed while
+// the database is over its quota, whether or not it was raised.
 func (m *maintenanceServer) Alarm(ctx context.Context, r *pb.AlarmRequest) (*pb.AlarmResponse, error) {
 	if r.GetAction() != pb.AlarmRequest_GET {
-		return nil, status.Error(codes.Unimplemented, "adrbench: alarms are raised and cleared by the store itself; only GET is served")
+		resp, err := m.proposer.propose(ctx, &pb.InternalRaftRequest{Alarm: r})
+		if err != nil {
+			return nil, toGRPC(err)
+		}
+		ar := resp.(*pb.AlarmResponse)
+		ar.Header = m.headers.fill(ar.GetHeader())
+		return ar, nil
 	}
 	resp := &pb.AlarmResponse{Header: m.headers.fill(nil)}
-	if m.kv.Size() >= m.quotaBytes {
-		resp.Alarms = append(resp.Alarms, &pb.AlarmMember{MemberID: m.headers.memberID, Alarm: pb.AlarmType_NOSPACE})
+	nospace := &pb.AlarmMember{MemberID: m.headers.memberID, Alarm: pb.AlarmType_NOSPACE}
+	raised := false
+	for _, a := range m.kv.Alarms() {
+		if r.GetAlarm() == pb.AlarmType_NONE || r.GetAlarm() == a.GetAlarm() {
+			resp.Alarms = append(resp.Alarms, a)
+		}
+		raised = raised || proto.Equal(a, nospace)
+	}
+	if !raised && m.kv.Size() >= m.quotaBytes && (r.GetAlarm() == pb.AlarmType_NONE || r.GetAlarm() == pb.AlarmType_NOSPACE) {
+		resp.Alarms = append(resp.Alarms, nospace)
 	}
 	return resp, nil
 }
 
-// Snapshot streams a consistent copy of the state machine's database.
+// Snapshot streams a consistent copy of the state machine's database,
+// then its sha256 in a message of its own, as etcd does: etcdctl snapshot
+// save writes both, and snapshot restore checks the one against the other.
 func (m *maintenanceServer) Snapshot(r *pb.SnapshotRequest, stream pb.Maintenance_SnapshotServer) error {
 	pr, pw := io.Pipe()
 	go func() {
@@ -63,17 +86,19 @@ func (m *maintenanceServer) Snapshot(r *pb.SnapshotRequest, stream pb.Maintenanc
 		pw.CloseWithError(err)
 	}()
 	defer pr.Close()
+	h := sha256.New()
 	buf := make([]byte, 32*1024)
 	for {
 		n, err := io.ReadFull(pr, buf)
 		if n > 0 {
+			h.Write(buf[:n])
 			resp := &pb.SnapshotResponse{Header: m.headers.fill(nil), RemainingBytes: 1, Blob: buf[:n], Version: Version}
 			if err := stream.Send(resp); err != nil {
 				return err
 			}
 		}
 		if err == io.EOF || err == io.ErrUnexpectedEOF {
-			return stream.Send(&pb.SnapshotResponse{Header: m.headers.fill(nil), Version: Version})
+			return stream.Send(&pb.SnapshotResponse{Header: m.headers.fill(nil), Blob: h.Sum(nil), Version: Version})
 		}
 		if err != nil {
 			return toGRPC(err)
@@ -85,12 +110,30 @@ func (m *maintenanceServer) Defragment(context.Context, *pb.DefragmentRequest) (
 	return nil, status.Error(codes.Unimplemented, "adrbench: defragment is not supported; compaction frees space for reuse")
 }
 
+// Hash is the hash of the whole database but the consistent index
+// (mvcc.Store.Hash), as etcd's: equal on members that applied the same
+// entries.
 func (m *maintenanceServer) Hash(context.Context, *pb.HashRequest) (*pb.HashResponse, error) {
-	return nil, status.Error(codes.Unimplemented, "adrbench: hash is not supported")
+	h, rev, err := m.kv.Hash()
+	if err != nil {
+		return nil, toGRPC(err)
+	}
+	return &pb.HashResponse{Header: m.headers.fill(&pb.ResponseHeader{Revision: rev}), Hash: h}, nil
 }
 
-func (m *maintenanceServer) HashKV(context.Context, *pb.HashKVRequest) (*pb.HashKVResponse, error) {
-	return nil, status.Error(codes.Unimplemented, "adrbench: hashkv is not supported")
+// HashKV is the hash of the key space up to a revision (mvcc.Store.HashKV),
+// as etcd's: equal on members at the same compaction revision.
+func (m *maintenanceServer) HashKV(ctx context.Context, r *pb.HashKVRequest) (*pb.HashKVResponse, error) {
+	h, err := m.kv.HashKV(r.GetRevision())
+	if err != nil {
+		return nil, toGRPC(err)
+	}
+	return &pb.HashKVResponse{
+		Header:          m.headers.fill(&pb.ResponseHeader{Revision: h.Current}),
+		Hash:            h.Hash,
+		CompactRevision: h.Compact,
+		HashRevision:    h.Revision,
+	}, nil
 }
 
 func (m *maintenanceServer) MoveLeader(context.Context, *pb.MoveLeaderRequest) (*pb.MoveLeaderResponse, error) {

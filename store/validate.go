@@ -109,6 +109,9 @@ func (c Config) Validate() error {
 	if c.BackendBatchLimit <= 0 {
 		return configErr("BackendBatchLimit", "must be positive, got %d", c.BackendBatchLimit)
 	}
+	if c.CorruptCheckTime < 0 {
+		return configErr("--experimental-corrupt-check-time", "must not be negative, got %v", c.CorruptCheckTime)
+	}
 	return nil
 }
 

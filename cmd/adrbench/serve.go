@@ -45,8 +45,10 @@ type serveOptions struct {
 	diskProfile         string
 	diskSyncLatency     time.Duration
 	// allowNondurable lets serve run a log backend that is not durable.
-	allowNondurable  bool
-	unsafeStaleReads bool
+	allowNondurable     bool
+	unsafeStaleReads    bool
+	initialCorruptCheck bool
+	corruptCheckTime    time.Duration
 	// backends holds every backend's settings, bound to their flags.
 	backends catalog.Configs
 
@@ -92,6 +94,8 @@ func (o *serveOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.unsafeStaleReads, unsafeStaleReadsFlag, false,
 		"FOR TESTS ONLY: followers answer linearizable reads from their own state without ReadIndex, which is NOT linearizable (the linearizability check must catch it)")
 	_ = fs.MarkHidden(unsafeStaleReadsFlag)
+	fs.BoolVar(&o.initialCorruptCheck, "experimental-initial-corrupt-check", false, "compare this member's key space with its peers' before serving, and refuse to start on a mismatch")
+	fs.DurationVar(&o.corruptCheckTime, "experimental-corrupt-check-time", 0, "how often the leader compares the members' key spaces, raising a CORRUPT alarm on a mismatch (0 never)")
 	o.backends.AddFlags(fs)
 }
 
@@ -150,6 +154,8 @@ func (o *serveOptions) Validate() error {
 	cfg.DiskProfile = o.diskProfile
 	cfg.DiskSyncLatency = o.diskSyncLatency
 	cfg.UnsafeStaleReads = o.unsafeStaleReads
+	cfg.InitialCorruptCheck = o.initialCorruptCheck
+	cfg.CorruptCheckTime = o.corruptCheckTime
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
@@ -281,10 +287,11 @@ func (o *serveOptions) run(cmd *cobra.Command) error {
 	}
 }
 
-// checkDataDir creates dir if needed and proves it is writable, so that a
-// bad --data-dir fails with one clear line before anything starts.
+// checkDataDir creates dir if needed, durably, and proves it is
+// writable, so that a bad --data-dir fails with one clear line before
+// anything starts.
 func checkDataDir(dir string) error {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := store.CreateDataDir(dir); err != nil {
 		return fmt.Errorf("--data-dir: %w: %s: %v", errDataDir, dir, err)
 	}
 	f, err := os.CreateTemp(dir, ".write-probe-*")

@@ -52,6 +52,7 @@ func TestServeRejects(t *testing.T) {
 		{name: "existing without data", args: []string{"--initial-cluster-state=existing"}, want: "--initial-cluster-state: existing needs the data dir", is: store.ErrInvalidConfig},
 		{name: "zero snapshot count", args: []string{"--snapshot-count=0"}, want: "--snapshot-count: must be positive", is: store.ErrInvalidConfig},
 		{name: "zero quota", args: []string{"--quota-backend-bytes=0"}, want: "--quota-backend-bytes: must be positive", is: store.ErrInvalidConfig},
+		{name: "negative corrupt check time", args: []string{"--experimental-corrupt-check-time=-1s"}, want: "--experimental-corrupt-check-time: must not be negative, got -1s", is: store.ErrInvalidConfig},
 		{name: "bad log level", args: []string{"--log-level=loud"}, want: `--log-level: "loud" is not one of`},
 		{name: "bad adr region size", args: []string{"--log-backend=adr", "--adr-region-size=5000"},
 			want: "--adr-region-kind, --adr-region-path, --adr-region-size, --adr-media-latency: bad log backend setting: adr: bad region configuration: size: 5000 is not a multiple of 4096", is: logbackends.ErrBadConfig},
@@ -105,7 +106,8 @@ func TestRunPrintsOneLine(t *testing.T) {
 		t.Fatalf("--help exit code %d", code)
 	}
 	for _, flag := range []string{"--initial-cluster-state", "--log-backend", "async, batched, fsync, memory", `unsafe, as not durable, refused without --unsafe-allow-nondurable: "async": `, `"memory": `,
-		"--heartbeat-interval", "--max-txn-ops", "--adr-region-kind", "--adr-region-path", "--adr-region-size", "--adr-media-latency", "--batched-group-commit-window", "--async-sync-interval", "--adr-region-reset", "--adr-ring-full-timeout"} {
+		"--heartbeat-interval", "--max-txn-ops", "--adr-region-kind", "--adr-region-path", "--adr-region-size", "--adr-media-latency", "--batched-group-commit-window", "--async-sync-interval", "--adr-region-reset", "--adr-ring-full-timeout",
+		"--experimental-initial-corrupt-check", "--experimental-corrupt-check-time"} {
 		if !strings.Contains(stdout.String(), flag) {
 			t.Errorf("serve --help does not mention %s", flag)
 		}
@@ -134,6 +136,10 @@ func TestServeDefaults(t *testing.T) {
 		}},
 		{name: "test-only stale reads", args: []string{"--unsafe-test-stale-reads"}, edit: func(c *store.Config) {
 			c.UnsafeStaleReads = true
+		}},
+		{name: "corruption checks", args: []string{"--experimental-initial-corrupt-check", "--experimental-corrupt-check-time=2m"}, edit: func(c *store.Config) {
+			c.InitialCorruptCheck = true
+			c.CorruptCheckTime = 2 * time.Minute
 		}},
 	}
 	for _, tt := range tests {

@@ -29,17 +29,19 @@ func (w *writer) viewRev() int64 {
 // Apply applies the committed raft entry at index idx. It returns
 // ErrAlreadyApplied for an index at or below ConsistentIndex (replay after
 // a restart). Any other error is the request's result (the entry still
-// counts as applied, as in etcd) unless it wraps ErrBackend, after which
-// the store refuses further entries. Responses carry Header.Revision only.
+// counts as applied, as in etcd) unless it wraps ErrBackend: then the
+// store has failed (Err), refuses further entries and reads, and tells
+// no watcher of the entry. Responses carry Header.Revision only.
 func (s *Store) Apply(idx uint64, r *etcdserverpb.InternalRaftRequest) (proto.Message, error) {
 	s.txMu.Lock()
+	if err := s.Err(); err != nil {
+		s.txMu.Unlock()
+		return nil, err
+	}
 	switch {
 	case s.closed:
 		s.txMu.Unlock()
 		return nil, ErrClosed
-	case s.failed != nil:
-		s.txMu.Unlock()
-		return nil, s.failed
 	case idx <= s.ci.Load():
 		s.txMu.Unlock()
 		return nil, fmt.Errorf("%w: index %d <= %d", ErrAlreadyApplied, idx, s.ci.Load())
@@ -73,17 +75,49 @@ func (s *Store) Apply(idx uint64, r *etcdserverpb.InternalRaftRequest) (proto.Me
 			err = cerr
 		}
 	}
+	failed := s.Err() != nil
 	s.txMu.Unlock()
+	if failed {
+		// The revision is in memory only: no watcher may see it.
+		return nil, s.Err()
+	}
 	if len(w.evs) > 0 && s.notify != nil {
 		s.notify(w.rev, w.evs)
 	}
 	return resp, err
 }
 
+// Skip records that the committed raft entry at index idx, which changes
+// nothing in the key space (an empty entry, a membership change), is
+// applied: the consistent index follows every entry, so that it reaches
+// every index the log may take a snapshot at. It returns
+// ErrAlreadyApplied for an index at or below ConsistentIndex.
+func (s *Store) Skip(idx uint64) error {
+	s.txMu.Lock()
+	defer s.txMu.Unlock()
+	if err := s.Err(); err != nil {
+		return err
+	}
+	switch {
+	case s.closed:
+		return ErrClosed
+	case idx <= s.ci.Load():
+		return fmt.Errorf("%w: index %d <= %d", ErrAlreadyApplied, idx, s.ci.Load())
+	}
+	s.ci.Store(idx)
+	s.dirty = true
+	return nil
+}
+
 func (s *Store) dispatchLocked(w *writer, r *etcdserverpb.InternalRaftRequest) (proto.Message, error) {
+	if r != nil && s.corruptLocked() && changesData(r) {
+		return nil, fmt.Errorf("raft request %d: %w", r.ID, ErrCorruptAlarm)
+	}
 	switch {
 	case r == nil:
 		return nil, fmt.Errorf("%w: nil request", ErrUnsupported)
+	case r.Alarm != nil:
+		return s.alarmLocked(r.Alarm)
 	case r.Put != nil:
 		if err := s.checkPutLocked(r.Put, w.viewRev()); err != nil {
 			return nil, err
@@ -228,8 +262,7 @@ func (s *Store) writeLocked(r revision, tomb bool, kv *mvccpb.KeyValue) error {
 	}
 	k := putRevKey(s.arena.alloc(klen), r, tomb)
 	if err := s.keyB.Put(k, v); err != nil {
-		s.failed = fmt.Errorf("%w: put %d.%d: %v", ErrBackend, r.main, r.sub, err)
-		return s.failed
+		return s.fail(fmt.Errorf("%w: put %d.%d: %w", ErrBackend, r.main, r.sub, err))
 	}
 	s.buf = append(s.buf, bufEntry{rev: r, tomb: tomb, val: v})
 	s.dataBytes += int64(len(k) + len(v))
@@ -237,17 +270,19 @@ func (s *Store) writeLocked(r revision, tomb bool, kv *mvccpb.KeyValue) error {
 	return nil
 }
 
-// deleteKeyLocked writes a tombstone for the live key ki.
+// deleteKeyLocked writes a tombstone for the live key ki. The record is
+// {Key} alone, as etcd's: the revision key says when it was
+// deleted, and readers set ModRevision from it. Keeping etcd's bytes keeps
+// HashKV equal to etcd's for the same history.
 func (s *Store) deleteKeyLocked(w *writer, ki *keyIndex) error {
 	r := revision{main: w.rev, sub: w.sub}
-	kv := &mvccpb.KeyValue{Key: ki.key, ModRevision: w.rev}
-	if err := s.writeLocked(r, true, kv); err != nil {
+	if err := s.writeLocked(r, true, &mvccpb.KeyValue{Key: ki.key}); err != nil {
 		return err
 	}
 	ki.tombstone(r)
 	s.attachLocked(ki, 0)
 	w.sub++
-	w.evs = append(w.evs, &mvccpb.Event{Type: mvccpb.Event_DELETE, Kv: kv})
+	w.evs = append(w.evs, &mvccpb.Event{Type: mvccpb.Event_DELETE, Kv: &mvccpb.KeyValue{Key: ki.key, ModRevision: w.rev}})
 	return nil
 }
 
@@ -308,12 +343,10 @@ func (s *Store) compactLocked(c *etcdserverpb.CompactionRequest) (*etcdserverpb.
 		s.order.remove(ki.key)
 	}
 	if failed != nil {
-		s.failed = fmt.Errorf("%w: compact %d: %v", ErrBackend, c.Revision, failed)
-		return nil, s.failed
+		return nil, s.fail(fmt.Errorf("%w: compact %d: %w", ErrBackend, c.Revision, failed))
 	}
 	if err := s.metaB.Put(metaCompactRev, u64Bytes(uint64(c.Revision))); err != nil {
-		s.failed = fmt.Errorf("%w: compact %d: %v", ErrBackend, c.Revision, err)
-		return nil, s.failed
+		return nil, s.fail(fmt.Errorf("%w: compact %d: %w", ErrBackend, c.Revision, err))
 	}
 	s.compactRev.Store(c.Revision)
 	return &etcdserverpb.CompactionResponse{Header: header(cur)}, nil
@@ -331,8 +364,7 @@ func (s *Store) leaseGrantLocked(g *etcdserverpb.LeaseGrantRequest) (*etcdserver
 		return nil, err
 	}
 	if err := s.leaseB.Put(k, v); err != nil {
-		s.failed = fmt.Errorf("%w: lease grant %d: %v", ErrBackend, g.ID, err)
-		return nil, s.failed
+		return nil, s.fail(fmt.Errorf("%w: lease grant %d: %w", ErrBackend, g.ID, err))
 	}
 	s.dataBytes += int64(len(k) + len(v))
 	s.pending++
@@ -356,8 +388,7 @@ func (s *Store) leaseRevokeLocked(w *writer, rv *etcdserverpb.LeaseRevokeRequest
 	}
 	k, v := encodeLease(l.id, l.ttl)
 	if err := s.leaseB.Delete(k); err != nil {
-		s.failed = fmt.Errorf("%w: lease revoke %d: %v", ErrBackend, rv.ID, err)
-		return nil, s.failed
+		return nil, s.fail(fmt.Errorf("%w: lease revoke %d: %w", ErrBackend, rv.ID, err))
 	}
 	s.dataBytes -= int64(len(k) + len(v))
 	s.pending++

@@ -18,6 +18,11 @@ type Config struct {
 	// QuotaBytes caps the logical size (LogicalSize) of the data; a write
 	// that would grow past it fails with ErrNoSpace. 0 means 2 GiB.
 	QuotaBytes int64 `yaml:"quota_bytes"`
+	// BeforeCommit, if set, is called before every commit of the batch;
+	// an error fails that commit as a failing disk would, and the store
+	// fails for good (ErrBackend). It is how tests make the database
+	// fail; nil means no hook.
+	BeforeCommit func() error `yaml:"-"`
 }
 
 // DefaultQuotaBytes is etcd's default --quota-backend-bytes.
@@ -45,6 +50,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.QuotaBytes == 0 {
 		c.QuotaBytes = d.QuotaBytes
+	}
+	if c.BeforeCommit == nil {
+		c.BeforeCommit = func() error { return nil }
 	}
 	return c
 }

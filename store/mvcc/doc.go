@@ -31,15 +31,20 @@
 //
 // # On-disk layout (bbolt buckets)
 //
-//	key    main(8, big-endian) '_' sub(8, big-endian) ['t']  ->  KeyValue
-//	       't' marks a deletion; its value is {Key, ModRevision}.
-//	meta   "consistent_index" -> uint64, "current_rev" -> uint64,
-//	       "compact_rev" -> uint64 (all big-endian)
-//	lease  ID(8, big-endian) -> TTL(8, big-endian)
+//	key     main(8, big-endian) '_' sub(8, big-endian) ['t']  ->  KeyValue
+//	        't' marks a deletion; its value is {Key}, as etcd's, and
+//	        readers take its ModRevision from the revision key.
+//	meta    "consistent_index" -> uint64, "current_rev" -> uint64,
+//	        "compact_rev" -> uint64 (all big-endian)
+//	lease   ID(8, big-endian) -> TTL(8, big-endian)
+//	members member ID(8, big-endian) -> ClusterMemberAttrSetRequest
+//	alarm   AlarmMember (encoded) -> empty
 //
 // The consistent index and current revision are written into the batch
 // right before it commits, so they always describe exactly the data they
-// were committed with.
+// were committed with. The consistent index follows every raft entry,
+// those without a request too (Skip), so it reaches every index the raft
+// log may record a snapshot at.
 //
 // # Recovery
 //
@@ -49,6 +54,34 @@
 // index and revision roll back together, and raft replays the entries
 // above ConsistentIndex; Apply skips those at or below it with
 // ErrAlreadyApplied.
+//
+// A failed write or commit of the batch (ErrBackend) fails the store for
+// good (Err, Failed): bbolt rolled the batch back, so memory holds writes
+// the file does not, and from then on Apply, Skip and every read return
+// the failure and no watcher is told of anything. The member must stop
+// and replay its log into the file as it was last committed.
+//
+// Restore takes a database from another member only once it checks out:
+// it opens as bbolt and is as long as its pages say, every bucket reads
+// back in key order and each key is found again by a seek, the records
+// decode, its consistent index is at least the raft snapshot's index, and
+// bbolt's own consistency check passes.
+//
+// # Hashes
+//
+// Hash and HashKV are etcd's, CRC-32C (Castagnoli), so members can be
+// compared with etcdctl: Hash covers every bucket but the consistent
+// index; HashKV(rev) covers the key bucket up to rev, leaving out the
+// revisions at or below the compaction revision that a compaction at rev
+// would remove. Members that applied the same entries and compacted at the
+// same revision have equal hashes at every revision both hold.
+//
+// # Alarms
+//
+// Alarms go through raft and live in the alarm bucket, so every member has
+// the same ones and they survive restarts. While a CORRUPT alarm is raised
+// every request that would change the key space or the leases fails with
+// ErrCorruptAlarm; reads go on.
 //
 // # Quota
 //

@@ -34,15 +34,20 @@ var (
 	// ConsistentIndex; the entry was applied before and is skipped.
 	ErrAlreadyApplied = errors.New("mvcc: entry already applied")
 	// ErrUnsupported: an InternalRaftRequest this state machine does not
-	// handle (auth, alarms, membership).
+	// handle (auth, membership changes).
 	ErrUnsupported = errors.New("mvcc: unsupported request")
 	// ErrCorrupt: the database file is not one this package wrote, or a
 	// record in it cannot be decoded.
 	ErrCorrupt = errors.New("mvcc: database corrupt")
 	// ErrClosed: the store was closed.
 	ErrClosed = errors.New("mvcc: store closed")
-	// ErrBackend: bbolt failed to commit or begin the batch transaction.
-	// The in-memory state is then ahead of the disk, so every later Apply
-	// returns this error too: the member must restart and replay its log.
+	// ErrBackend: bbolt failed to commit or begin the batch transaction,
+	// or to write into it. The in-memory state is then ahead of the disk,
+	// so the store fails for good (Store.Err): every later Apply and read
+	// returns this error too, and the member must stop and replay its log.
 	ErrBackend = errors.New("mvcc: backend failure")
+	// ErrCorruptAlarm: a CORRUPT alarm is raised (the members' key spaces
+	// were found to differ), so every request that would change the data
+	// is refused until the alarm is deactivated.
+	ErrCorruptAlarm = errors.New("mvcc: corrupt cluster")
 )

@@ -98,3 +98,21 @@ func (ki *keyIndex) compact(atRev int64, drop func(r revision, tomb bool)) (empt
 	ki.gens = kept
 	return len(kept) == 1 && len(kept[0].revs) == 0
 }
+
+// keptAt calls fn with each revision at or below atRev that compact(atRev)
+// would keep: in each life that did not end below atRev, the latest
+// revision at or below atRev (a tombstone exactly at atRev included).
+func (ki *keyIndex) keptAt(atRev int64, fn func(revision)) {
+	for i, g := range ki.gens {
+		if len(g.revs) == 0 {
+			continue
+		}
+		last := len(g.revs) - 1
+		if i < len(ki.gens)-1 && g.revs[last].main < atRev {
+			continue
+		}
+		if j := sort.Search(len(g.revs), func(k int) bool { return g.revs[k].main > atRev }) - 1; j >= 0 {
+			fn(g.revs[j])
+		}
+	}
+}

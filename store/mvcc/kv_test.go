@@ -286,7 +286,7 @@ func TestFirstRevision(t *testing.T) {
 			if _, err := h.s.Snapshot(&snap); err != nil {
 				t.Fatal(err)
 			}
-			if err := h.s.Restore(&snap); err != nil {
+			if err := h.s.Restore(&snap, 0); err != nil {
 				t.Fatal(err)
 			}
 		}},

@@ -20,8 +20,7 @@ func (s *Store) setMemberLocked(r *membershippb.ClusterMemberAttrSetRequest) (pr
 	}
 	k := binary.BigEndian.AppendUint64(nil, r.GetMember_ID())
 	if err := s.membersB.Put(k, v); err != nil {
-		s.failed = fmt.Errorf("%w: write member %x: %v", ErrBackend, r.GetMember_ID(), err)
-		return nil, s.failed
+		return nil, s.fail(fmt.Errorf("%w: write member %x: %w", ErrBackend, r.GetMember_ID(), err))
 	}
 	s.pending++
 	return &membershippb.ClusterMemberAttrSetRequest{}, nil

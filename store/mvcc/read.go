@@ -88,6 +88,8 @@ func fetchLimit(r *etcdserverpb.RangeRequest) int64 {
 
 // Range reads the store without going through raft (a serializable read).
 // It never waits for a batch commit and sees every Apply that returned.
+// Once the store has failed (Err) it serves nothing: a read that ends
+// after the failure returns it, whenever it began.
 func (s *Store) Range(r *etcdserverpb.RangeRequest) (*etcdserverpb.RangeResponse, error) {
 	s.mu.RLock()
 	cur := s.rev.Load()
@@ -105,6 +107,9 @@ func (s *Store) Range(r *etcdserverpb.RangeRequest) (*etcdserverpb.RangeResponse
 	kvs, err := fillValues(revs, vals, tx)
 	if err != nil {
 		return nil, err
+	}
+	if err := s.Err(); err != nil {
+		return nil, fmt.Errorf("mvcc: range %q: %w", r.Key, err)
 	}
 	return finishRange(r, kvs, count, cur), nil
 }
@@ -267,12 +272,18 @@ func (s *Store) KVAt(key []byte, rev int64) (*mvccpb.KeyValue, error) {
 	}
 	vals, tx, err := s.pickLocked(revs)
 	s.mu.RUnlock()
+	if err == nil && len(revs) == 0 {
+		err = s.Err()
+	}
 	if err != nil || len(revs) == 0 {
 		return nil, err
 	}
 	kvs, err := fillValues(revs, vals, tx)
 	if err != nil {
 		return nil, err
+	}
+	if err := s.Err(); err != nil {
+		return nil, fmt.Errorf("mvcc: kv %q at %d: %w", key, rev, err)
 	}
 	return kvs[0], nil
 }
@@ -287,7 +298,8 @@ func (s *Store) KVAt(key []byte, rev int64) (*mvccpb.KeyValue, error) {
 // DELETE events {Key, ModRevision}; PrevKv is not filled (see KVAt).
 //
 // Like an etcd watch, history is available from the compaction revision
-// itself: ErrCompacted only when fromRev < CompactRev.
+// itself: ErrCompacted only when fromRev < CompactRev. A failed store
+// (Err) returns no history.
 func (s *Store) Events(key, end []byte, fromRev, toRev int64, limit int) ([]*mvccpb.Event, error) {
 	fromRev = max(fromRev, 1)
 	s.mu.RLock()
@@ -336,6 +348,9 @@ func (s *Store) Events(key, end []byte, fromRev, toRev int64, limit int) ([]*mvc
 			return nil, err
 		}
 	}
+	if err := s.Err(); err != nil {
+		return nil, fmt.Errorf("mvcc: events %q from %d: %w", key, fromRev, err)
+	}
 	return h.evs, nil
 }
 
@@ -363,7 +378,9 @@ func (h *history) add(r revision, tomb bool, v []byte) error {
 	}
 	ev := &mvccpb.Event{Type: mvccpb.Event_PUT, Kv: kv}
 	if tomb {
+		// A tombstone records the key only; when is in its revision.
 		ev.Type = mvccpb.Event_DELETE
+		kv.ModRevision = r.main
 	}
 	h.evs = append(h.evs, ev)
 	return nil

@@ -3,9 +3,12 @@ package mvcc
 import (
 	"bytes"
 	"fmt"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
+	"go.etcd.io/bbolt"
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	"google.golang.org/protobuf/proto"
 )
@@ -160,7 +163,7 @@ func TestSnapshotRestore(t *testing.T) {
 
 	dst := newHarness(t, nil)
 	applyRange(t, dst, 1, 10) // state the snapshot replaces
-	if err := dst.s.Restore(bytes.NewReader(snap.Bytes())); err != nil {
+	if err := dst.s.Restore(bytes.NewReader(snap.Bytes()), src.s.ConsistentIndex()); err != nil {
 		t.Fatal(err)
 	}
 	if got := dump(t, dst.s); got != want {
@@ -180,12 +183,54 @@ func TestSnapshotRestore(t *testing.T) {
 	if a, b := dump(t, src.s), dump(t, dst.s); a != b {
 		t.Fatalf("reopened restored store:\n%s\nwant:\n%s", b, a)
 	}
-	if err := dst.s.Restore(bytes.NewReader([]byte("not a database"))); !errorsIs(err, ErrCorrupt) {
-		t.Fatalf("restore of garbage: %v", err)
+	bad := []struct {
+		name  string
+		data  []byte
+		index uint64
+	}{
+		{name: "garbage", data: []byte("not a database")},
+		{name: "a database behind the snapshot's index", data: snap.Bytes(), index: src.s.ConsistentIndex() + 1},
+		{name: "a key out of order", data: misorder(t, snap.Bytes())},
+		{name: "cut short", data: snap.Bytes()[:snap.Len()/2]},
 	}
-	if got := dump(t, dst.s); got != dump(t, src.s) {
-		t.Fatal("failed restore changed the store")
+	for _, tt := range bad {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := dst.s.Restore(bytes.NewReader(tt.data), tt.index); !errorsIs(err, ErrCorrupt) {
+				t.Fatalf("restore: %v, want ErrCorrupt", err)
+			}
+			if got := dump(t, dst.s); got != dump(t, src.s) {
+				t.Fatal("a refused restore changed the store")
+			}
+		})
 	}
+}
+
+// misorder returns a copy of a database file with the first key of its
+// key bucket made larger than the ones after it, as a flipped high bit
+// would: bbolt opens the file, but its tree no longer reads back in order.
+func misorder(t *testing.T, db []byte) []byte {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "db")
+	if err := os.WriteFile(path, db, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	bdb, err := bbolt.Open(path, 0o600, &bbolt.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var first []byte
+	err = bdb.View(func(tx *bbolt.Tx) error {
+		k, _ := tx.Bucket(bucketKey).Cursor().First()
+		first = append([]byte(nil), k...)
+		return nil
+	})
+	if cerr := bdb.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil || len(first) == 0 {
+		t.Fatalf("no first key in the key bucket: %v", err)
+	}
+	return bytes.ReplaceAll(db, first, append([]byte{0x7f}, first[1:]...))
 }
 
 func TestQuota(t *testing.T) {

@@ -2,9 +2,6 @@ package mvcc
 
 import (
 	"fmt"
-	"io"
-	"os"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -14,7 +11,6 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/adrbench/adrbench/internal/latency"
-	"github.com/adrbench/adrbench/logbackends/vfs"
 )
 
 var (
@@ -50,17 +46,25 @@ type Store struct {
 	metaB    *bbolt.Bucket
 	leaseB   *bbolt.Bucket
 	membersB *bbolt.Bucket
+	alarmB   *bbolt.Bucket
 	pending  int  // writes in the batch
 	dirty    bool // batch holds anything not committed, the consistent index included
 	arena    arena
-	failed   error // sticky ErrBackend
 	closed   bool
+
+	// failure is the first backend failure (wrapping ErrBackend), set
+	// once and never cleared; failedc is closed when it is set. From then
+	// on the store applies and serves nothing: its memory may hold writes
+	// its file never got.
+	failure atomic.Pointer[error]
+	failedc chan struct{}
 
 	mu           sync.RWMutex
 	db           *bbolt.DB // replaced by Restore under txMu and mu
 	keys         map[string]*keyIndex
 	order        *skiplist
 	leases       map[int64]*lease
+	alarms       map[alarmKey]struct{}
 	buf          []bufEntry // writes in revision order above committedRev
 	committedRev int64
 	dataBytes    int64 // bytes of all records in the key and lease buckets
@@ -92,7 +96,7 @@ func Open(cfg Config, notify func(rev int64, evs []*mvccpb.Event)) (*Store, erro
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
-	s := &Store{cfg: cfg, notify: notify, stop: make(chan struct{}), done: make(chan struct{})}
+	s := &Store{cfg: cfg, notify: notify, stop: make(chan struct{}), done: make(chan struct{}), failedc: make(chan struct{})}
 	db, err := openDB(cfg.Path)
 	if err != nil {
 		return nil, err
@@ -120,7 +124,7 @@ func openDB(path string) (*bbolt.DB, error) {
 		return nil, fmt.Errorf("mvcc: open %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bbolt.Tx) error {
-		for _, b := range [][]byte{bucketKey, bucketMeta, bucketLease, bucketMembers} {
+		for _, b := range [][]byte{bucketKey, bucketMeta, bucketLease, bucketMembers, bucketAlarm} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -170,6 +174,9 @@ func (s *Store) loadLocked(db *bbolt.DB) error {
 				}
 				*m.p = int64(n)
 			}
+		}
+		if err := s.loadAlarmsLocked(tx); err != nil {
+			return err
 		}
 		err := lb.ForEach(func(k, v []byte) error {
 			l, err := decodeLease(k, v)
@@ -240,8 +247,8 @@ func (s *Store) newKeyLocked(key []byte) *keyIndex {
 func (s *Store) beginBatchLocked() error {
 	tx, err := s.db.Begin(true)
 	if err != nil {
-		s.failed = fmt.Errorf("%w: begin batch: %v", ErrBackend, err)
-		return s.failed
+		s.tx = nil
+		return s.fail(fmt.Errorf("%w: begin batch: %w", ErrBackend, err))
 	}
 	s.tx = tx
 	s.keyB = tx.Bucket(bucketKey)
@@ -250,6 +257,7 @@ func (s *Store) beginBatchLocked() error {
 	s.metaB = tx.Bucket(bucketMeta)
 	s.leaseB = tx.Bucket(bucketLease)
 	s.membersB = tx.Bucket(bucketMembers)
+	s.alarmB = tx.Bucket(bucketAlarm)
 	s.pending = 0
 	s.dirty = false
 	s.size.Store(tx.Size())
@@ -259,8 +267,8 @@ func (s *Store) beginBatchLocked() error {
 // commitLocked commits the batch with the consistent index and revision
 // and begins the next one. Caller holds txMu, not mu.
 func (s *Store) commitLocked() error {
-	if s.failed != nil {
-		return s.failed
+	if err := s.Err(); err != nil {
+		return err
 	}
 	if s.closed {
 		return ErrClosed
@@ -270,17 +278,23 @@ func (s *Store) commitLocked() error {
 	}
 	rev := s.rev.Load()
 	if err := s.metaB.Put(metaConsistentIndex, u64Bytes(s.ci.Load())); err != nil {
-		s.failed = fmt.Errorf("%w: write consistent index: %v", ErrBackend, err)
-		return s.failed
+		return s.fail(fmt.Errorf("%w: write consistent index: %w", ErrBackend, err))
 	}
 	if err := s.metaB.Put(metaRev, u64Bytes(uint64(rev))); err != nil {
-		s.failed = fmt.Errorf("%w: write revision: %v", ErrBackend, err)
-		return s.failed
+		return s.fail(fmt.Errorf("%w: write revision: %w", ErrBackend, err))
 	}
 	start := time.Now()
-	if err := s.tx.Commit(); err != nil {
-		s.failed = fmt.Errorf("%w: commit batch: %v", ErrBackend, err)
-		return s.failed
+	err := s.cfg.BeforeCommit()
+	if err == nil {
+		err = s.tx.Commit()
+	} else {
+		_ = s.tx.Rollback()
+	}
+	if err != nil {
+		// bbolt rolled the batch back: the file holds the last commit,
+		// memory holds more.
+		s.tx = nil
+		return s.fail(fmt.Errorf("%w: commit batch: %w", ErrBackend, err))
 	}
 	s.commits.Record(time.Since(start))
 	// Readers may drop the buffer only now that bbolt has the writes: one
@@ -303,8 +317,8 @@ func (s *Store) runCommitter() {
 			return
 		case <-t.C:
 			s.txMu.Lock()
-			if !s.closed && s.failed == nil && s.dirty {
-				_ = s.commitLocked() // sticky in s.failed; Apply reports it
+			if !s.closed && s.Err() == nil && s.dirty {
+				_ = s.commitLocked() // kept as the store's failure, which stops the member
 			}
 			s.txMu.Unlock()
 		}
@@ -343,6 +357,29 @@ func (s *Store) Close() error {
 	return err
 }
 
+// fail records err, which wraps ErrBackend, as the store's failure unless
+// one is recorded already, and returns the recorded one.
+func (s *Store) fail(err error) error {
+	if s.failure.CompareAndSwap(nil, &err) {
+		close(s.failedc)
+	}
+	return *s.failure.Load()
+}
+
+// Err returns the store's backend failure (wrapping ErrBackend), or nil.
+// Once it is set the store refuses every Apply and every read: its
+// memory holds writes its file may never get, and the member must stop
+// and replay its log.
+func (s *Store) Err() error {
+	if p := s.failure.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// Failed is closed when the store fails (see Err).
+func (s *Store) Failed() <-chan struct{} { return s.failedc }
+
 // ConsistentIndex is the raft index of the last applied entry.
 func (s *Store) ConsistentIndex() uint64 { return s.ci.Load() }
 
@@ -364,116 +401,6 @@ func (s *Store) LogicalSize() int64 {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	return s.dataBytes
-}
-
-// Snapshot commits the batch and writes a consistent copy of the whole
-// database to w: the data, leases and consistent index as of that commit.
-func (s *Store) Snapshot(w io.Writer) (int64, error) {
-	s.txMu.Lock()
-	if err := s.commitLocked(); err != nil {
-		s.txMu.Unlock()
-		return 0, err
-	}
-	tx, err := s.db.Begin(false)
-	s.txMu.Unlock()
-	if err != nil {
-		return 0, fmt.Errorf("mvcc: snapshot: %w", err)
-	}
-	defer func() { _ = tx.Rollback() }()
-	n, err := tx.WriteTo(w)
-	if err != nil {
-		return n, fmt.Errorf("mvcc: snapshot: %w", err)
-	}
-	return n, nil
-}
-
-// Restore replaces the database with a snapshot written by Snapshot: it is
-// written to a temporary file beside Path, synced, checked, renamed over
-// Path, and the indexes are rebuilt from it. Uncommitted writes are
-// discarded: the snapshot supersedes them.
-func (s *Store) Restore(r io.Reader) error {
-	tmp := s.cfg.Path + ".restore"
-	if err := writeSynced(tmp, r); err != nil {
-		return err
-	}
-	if err := checkSnapshotFile(tmp); err != nil {
-		_ = os.Remove(tmp)
-		return err
-	}
-	s.txMu.Lock()
-	defer s.txMu.Unlock()
-	if s.closed {
-		_ = os.Remove(tmp)
-		return ErrClosed
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.tx != nil {
-		_ = s.tx.Rollback()
-		s.tx = nil
-	}
-	if err := s.db.Close(); err != nil {
-		s.failed = fmt.Errorf("%w: restore: close: %v", ErrBackend, err)
-		return s.failed
-	}
-	if err := os.Rename(tmp, s.cfg.Path); err != nil {
-		s.failed = fmt.Errorf("%w: restore: rename: %v", ErrBackend, err)
-		return s.failed
-	}
-	if err := (vfs.OS{}).SyncDir(filepath.Dir(s.cfg.Path)); err != nil {
-		s.failed = fmt.Errorf("%w: restore: %v", ErrBackend, err)
-		return s.failed
-	}
-	db, err := openDB(s.cfg.Path)
-	if err != nil {
-		s.failed = fmt.Errorf("%w: restore: %v", ErrBackend, err)
-		return s.failed
-	}
-	s.failed = nil
-	if err := s.loadLocked(db); err != nil {
-		if s.failed == nil {
-			s.failed = fmt.Errorf("%w: restore: %v", ErrBackend, err)
-		}
-		return err
-	}
-	return nil
-}
-
-func writeSynced(path string, r io.Reader) error {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
-	if err != nil {
-		return fmt.Errorf("mvcc: restore: %w", err)
-	}
-	_, err = io.Copy(f, r)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		_ = os.Remove(path)
-		return fmt.Errorf("mvcc: restore: write %s: %w", path, err)
-	}
-	return nil
-}
-
-// checkSnapshotFile refuses a file that is not a bbolt database with this
-// package's buckets, before it can replace a good one.
-func checkSnapshotFile(path string) error {
-	db, err := bbolt.Open(path, 0o600, &bbolt.Options{ReadOnly: true, Timeout: time.Second})
-	if err != nil {
-		return fmt.Errorf("mvcc: restore: %w: %v", ErrCorrupt, err)
-	}
-	defer func() { _ = db.Close() }()
-	return db.View(func(tx *bbolt.Tx) error {
-		for _, b := range [][]byte{bucketKey, bucketMeta, bucketLease} {
-			if tx.Bucket(b) == nil {
-				return fmt.Errorf("mvcc: restore: %w: no %s bucket", ErrCorrupt, b)
-			}
-		}
-		return nil
-	})
 }
 
 // arena hands out byte slices for encoded values and revision keys. bbolt

@@ -1,0 +1,80 @@
+package store
+
+import (
+	"fmt"
+	"net/url"
+	"sync"
+
+	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+)
+
+// peerConns keeps a gRPC connection to each member whose client URLs are
+// known: followers forward the requests only the leader can answer (lease
+// keep-alive and time-to-live) on it, as etcd's do, and the corruption
+// check asks peers for their hashes.
+type peerConns struct {
+	status  *nodeStatus
+	members *members
+	mu      sync.Mutex
+	conns   map[uint64]*grpc.ClientConn
+}
+
+func newPeerConns(status *nodeStatus, members *members) *peerConns {
+	return &peerConns{status: status, members: members, conns: map[uint64]*grpc.ClientConn{}}
+}
+
+// lease returns a Lease client for the current leader.
+func (l *peerConns) lease() (pb.LeaseClient, uint64, error) {
+	lead := l.status.leader()
+	if lead == 0 {
+		return nil, 0, ErrNoLeader
+	}
+	c, err := l.conn(lead)
+	if err != nil {
+		return nil, 0, fmt.Errorf("%w: leader %w", ErrNoLeader, err)
+	}
+	return pb.NewLeaseClient(c), lead, nil
+}
+
+// maintenance returns a Maintenance client for member id.
+func (l *peerConns) maintenance(id uint64) (pb.MaintenanceClient, error) {
+	c, err := l.conn(id)
+	if err != nil {
+		return nil, err
+	}
+	return pb.NewMaintenanceClient(c), nil
+}
+
+// conn returns the connection to member id, made on first use.
+func (l *peerConns) conn(id uint64) (*grpc.ClientConn, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if c, ok := l.conns[id]; ok {
+		return c, nil
+	}
+	urls := l.members.clientURLs(id)
+	if len(urls) == 0 {
+		return nil, fmt.Errorf("%x has not published its client URLs yet", id)
+	}
+	u, err := url.Parse(urls[0])
+	if err != nil {
+		return nil, fmt.Errorf("%x client URL %q: %w", id, urls[0], err)
+	}
+	c, err := grpc.NewClient("passthrough:///"+u.Host, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return nil, err
+	}
+	l.conns[id] = c
+	return c, nil
+}
+
+func (l *peerConns) close() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for id, c := range l.conns {
+		c.Close()
+		delete(l.conns, id)
+	}
+}
