@@ -37,7 +37,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root.SetErr(stderr)
 	if err := root.ExecuteContext(ctx); err != nil {
 		fmt.Fprintf(stderr, "adrbench: %s\n", oneLine(err))
-		return 1
+		return exitCode(err)
 	}
 	return 0
 }
@@ -66,6 +66,7 @@ func newRootCmd(backends *logbackends.Registry) *cobra.Command {
 	root.AddCommand(newBenchCmd(backends))
 	root.AddCommand(newSweepCmd(backends))
 	root.AddCommand(newPlotCmd())
+	root.AddCommand(newQualifyCmd(backends))
 	return root
 }
 
