@@ -39,6 +39,20 @@ func newLatencyHistogram() *hdrhistogram.Histogram {
 	return hdrhistogram.New(1, int64(time.Minute), 3)
 }
 
+// randomBytes is n bytes of incompressible data, the same every time. fio
+// fills its buffer with random bytes once and writes it again and again;
+// so does Go, because storage that compresses or deduplicates (thin
+// volumes, some SANs and hypervisors) would make a pattern of zeros or a
+// repeating one cheaper than real records and the two would not agree.
+func randomBytes(n int) []byte {
+	rng := rand.New(rand.NewPCG(2300, 8000))
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(rng.Uint32())
+	}
+	return b
+}
+
 // syncRun is what one measurement of a pattern recorded.
 type syncRun struct {
 	Ops     int64
@@ -70,10 +84,7 @@ func walRound(ctx context.Context, fsys vfs.FS, path string, bs int, maxBytes in
 	if err := f.Preallocate(maxBytes); err != nil {
 		return syncRun{}, fmt.Errorf("preallocate %s: %w", path, err)
 	}
-	buf := make([]byte, bs)
-	for i := range buf {
-		buf[i] = byte(i*7 + 1) // not zeros: no file system may skip them
-	}
+	buf := randomBytes(bs)
 	run := syncRun{Hist: newLatencyHistogram()}
 	start := time.Now()
 	deadline := start.Add(d)
@@ -125,7 +136,7 @@ func commitRun(ctx context.Context, fsys vfs.FS, path string, fileSize int64, d 
 	if err := f.Preallocate(pages * pageSize); err != nil {
 		return syncRun{}, fmt.Errorf("preallocate %s: %w", path, err)
 	}
-	fill := make([]byte, 1<<20)
+	fill := randomBytes(1 << 20)
 	for off := int64(0); off < pages*pageSize; off += int64(len(fill)) {
 		n := min(int64(len(fill)), pages*pageSize-off)
 		if _, err := f.WriteAt(fill[:n], off); err != nil {
@@ -135,7 +146,7 @@ func commitRun(ctx context.Context, fsys vfs.FS, path string, fileSize int64, d 
 	if err := f.Sync(); err != nil {
 		return syncRun{}, fmt.Errorf("fdatasync %s: %w", path, err)
 	}
-	page := make([]byte, pageSize)
+	page := randomBytes(pageSize)
 	rng := rand.New(rand.NewPCG(1, 2))
 	run := syncRun{Hist: newLatencyHistogram()}
 	start := time.Now()

@@ -8,12 +8,16 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
 )
+
+// fioJobFile is the file fio's job named "etcd" writes in its directory.
+const fioJobFile = "etcd.0.0"
 
 // fioResult is what one run of etcd's fio job measured.
 type fioResult struct {
@@ -41,13 +45,13 @@ func fioArgs(dir string, d time.Duration) []string {
 	}
 }
 
-// runFio runs etcd's job in dir (which holds nothing else) and removes the
-// file it wrote, so every round starts from a fresh file as Go's do.
+// runFio runs etcd's job in dir and removes the file it wrote, so every
+// round starts from a fresh file as Go's do.
 func runFio(ctx context.Context, fio, dir string, d time.Duration) (fioResult, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fioResult{}, err
 	}
-	defer removeContents(dir)
+	defer os.Remove(filepath.Join(dir, fioJobFile))
 	cmd := exec.CommandContext(ctx, fio, fioArgs(dir, d)...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -120,19 +124,6 @@ func parseFio(out []byte) (fioResult, error) {
 		}
 	}
 	return r, nil
-}
-
-// removeContents empties dir, keeping it.
-func removeContents(dir string) error {
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		return err
-	}
-	var errs []error
-	for _, e := range ents {
-		errs = append(errs, os.RemoveAll(dir+string(os.PathSeparator)+e.Name()))
-	}
-	return errors.Join(errs...)
 }
 
 // lastLine is the last non-empty line of s, for one-line errors.
