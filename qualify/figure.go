@@ -32,8 +32,10 @@ func colFio() color.Color   { return color.RGBA{R: 0x8e, G: 0x24, B: 0xaa, A: 0x
 
 // figure is one drawn figure of a report.
 type figure struct {
-	Name, Title, Caption string
-	Files                []string // PNG first, then SVG
+	// Heading is what the report puts above the figure; Title is drawn
+	// in it.
+	Name, Heading, Title, Caption string
+	Files                         []string // PNG first, then SVG
 }
 
 // latencyFigureChecks are the checks whose histograms are drawn against
@@ -69,7 +71,7 @@ func drawReportFigures(dir string, rep *Report) ([]figure, error) {
 			if err != nil {
 				return figs, err
 			}
-			figs = append(figs, figure{Name: h.Name, Title: p.Title.Text, Files: files,
+			figs = append(figs, figure{Name: h.Name, Heading: "Latency distribution: " + h.Title, Title: p.Title.Text, Files: files,
 				Caption: fmt.Sprintf("Share of %d operations by latency (log scale), with the profile's threshold (%s) and the measured p99.", h.h.TotalCount(), c.Source)})
 		}
 	}
@@ -115,6 +117,7 @@ func latencyPlot(h Histogram, c Check, overlay *Histogram) (*plot.Plot, error) {
 	p.X.Scale = plot.LogScale{}
 	p.X.Tick.Marker = msTicks{}
 	p.Y.Min = 0
+	p.Y.Tick.Marker = shareTicks{}
 	p.Add(plotter.NewGrid())
 	l, err := plotter.NewLine(xys)
 	if err != nil {
@@ -146,8 +149,10 @@ func latencyPlot(h Histogram, c Check, overlay *Histogram) (*plot.Plot, error) {
 		}
 		xmin, xmax = min(xmin, oxys[0].X), max(xmax, oxys[len(oxys)-1].X)
 	}
-	ymax *= 1.15
-	p.Y.Max = ymax
+	// The lines stop a little above the tallest bar; the band above them
+	// holds the legend, so nothing is drawn through its text.
+	ymax *= 1.1
+	p.Y.Max = ymax * (1.15 + 0.09*float64(3+boolInt(overlay != nil)+boolInt(c.WarnThreshold != nil)))
 	vline := func(x float64, col color.Color, dashed bool, label string) error {
 		v, err := plotter.NewLine(plotter.XYs{{X: x, Y: 0}, {X: x, Y: ymax}})
 		if err != nil {
@@ -177,7 +182,11 @@ func latencyPlot(h Histogram, c Check, overlay *Histogram) (*plot.Plot, error) {
 			}
 		}
 	}
-	if err := vline(ms(h.h.ValueAtQuantile(99)), colP99(), true, "measured p99 "+formatNumber(ms(h.h.ValueAtQuantile(99)))+" ms"); err != nil {
+	p99Label := "measured p99 "
+	if overlay != nil {
+		p99Label = "measured p99 (Go) "
+	}
+	if err := vline(ms(h.h.ValueAtQuantile(99)), colP99(), true, p99Label+formatNumber(ms(h.h.ValueAtQuantile(99)))+" ms"); err != nil {
 		return nil, err
 	}
 	p.X.Min, p.X.Max = xmin/1.3, xmax*1.3
@@ -185,6 +194,13 @@ func latencyPlot(h Histogram, c Check, overlay *Histogram) (*plot.Plot, error) {
 	p.Legend.TextStyle.Font.Size = vg.Points(10)
 	p.Legend.ThumbnailWidth = vg.Points(22)
 	return p, nil
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func verdictWord(v Verdict) string {
@@ -218,6 +234,30 @@ func (msTicks) Ticks(lo, hi float64) []plot.Tick {
 				ts = append(ts, plot.Tick{Value: v})
 			}
 		}
+	}
+	return ts
+}
+
+// shareTicks label a linear axis from 0 in steps of 1, 2 or 5 times a
+// power of ten, about five labels, without trailing zeros.
+type shareTicks struct{}
+
+func (shareTicks) Ticks(lo, hi float64) []plot.Tick {
+	if !(hi > lo) {
+		return nil
+	}
+	raw := (hi - lo) / 5
+	mag := math.Pow(10, math.Floor(math.Log10(raw)))
+	step := mag
+	for _, m := range []float64{1, 2, 5, 10} {
+		if m*mag >= raw {
+			step = m * mag
+			break
+		}
+	}
+	var ts []plot.Tick
+	for v := math.Ceil(lo/step) * step; v <= hi; v += step {
+		ts = append(ts, plot.Tick{Value: v, Label: strconv.FormatFloat(math.Round(v*1e6)/1e6, 'f', -1, 64)})
 	}
 	return ts
 }

@@ -117,14 +117,14 @@ const reportHTML = `<!DOCTYPE html>
 <div class="verdict v-{{.Rep.Verdict}}">{{.Verdict}}</div>
 <p>{{.Summary}} ({{len .Rep.Checks}} checks{{if .Rep.Quick}}, quick run{{end}}). The verdict is the worst check's; a skipped check says why it did not run.</p>
 {{if .Failing}}
-<h2>Failing checks</h2>
+<h2>Checks that failed or warned</h2>
 <table><tr><th>check</th><th>value</th><th>threshold</th><th>verdict</th><th>why</th><th>source of the threshold</th></tr>
 {{range .Failing}}<tr class="{{.Verdict}}"><td>{{.Name}}{{if .Peer}} <span class="why">{{.Peer}}</span>{{end}}</td><td class="num">{{.Value}}</td><td class="num">{{.Threshold}}</td><td class="verdict-cell">{{.Verdict}}</td><td>{{.Reason}}{{if .Text}}<div class="why">{{.Text}}</div>{{end}}</td><td class="src">{{.Source}}</td></tr>
 {{end}}</table>
 {{else}}<p>No check failed or warned.</p>{{end}}
 
 {{range .Figures}}
-<h2>{{.Title}}</h2>
+<h2>{{.Heading}}</h2>
 <p><img src="{{index .Files 0}}" alt="{{.Title}}"></p>
 <p class="why">{{.Caption}} Files: {{range .Files}}<a href="{{.}}">{{.}}</a> {{end}}</p>
 {{end}}
