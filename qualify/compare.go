@@ -82,7 +82,12 @@ type Outlier struct {
 }
 
 func (o Outlier) String() string {
-	return fmt.Sprintf("%s: %s %s is %sx the fleet median (%s)", o.Server, o.Check, formatValue(o.Value, o.Unit),
+	return fmt.Sprintf("%s: %s", o.Server, o.What())
+}
+
+// What says what stands out, without the server.
+func (o Outlier) What() string {
+	return fmt.Sprintf("%s %s, %sx worse than the fleet median (%s)", o.Check, formatValue(o.Value, o.Unit),
 		formatNumber(o.Ratio), formatValue(o.Median, o.Unit))
 }
 
@@ -283,37 +288,74 @@ func WriteFleet(dir string, f *Fleet) error {
 	return nil
 }
 
-// fleetPlot draws one check's value per server as bars, with the fleet
-// median, the outlier line (factor times the median) and the profile's
-// threshold; nil when no server has the check.
+// fleetPlot draws one check's value per server as a stem on a log axis
+// (one slow server would flatten the others on a linear one), with the
+// fleet median, the outlier line (factor times the median) and the
+// profile's threshold; nil when no server has a value for the check.
 func fleetPlot(f *Fleet, key string) *plot.Plot {
 	i := slices.IndexFunc(f.Rows, func(r FleetRow) bool { return r.Key == key })
 	if i < 0 {
 		return nil
 	}
 	row := f.Rows[i]
-	vals := make(plotter.Values, len(row.Cells))
 	var names []string
+	lo, hi := math.Inf(1), math.Inf(-1)
 	for j, c := range row.Cells {
-		vals[j] = c.Value
 		names = append(names, f.Servers[j].Name)
+		if !c.Missing && c.Value > 0 {
+			lo, hi = min(lo, c.Value), max(hi, c.Value)
+		}
 	}
+	if math.IsInf(lo, 1) {
+		return nil
+	}
+	var threshold *Check
+	for _, s := range f.Servers {
+		if c, ok := s.report.Check(key); ok && c.Severity != "" {
+			threshold = &c
+			break
+		}
+	}
+	if row.Median != nil && *row.Median > 0 {
+		lo, hi = min(lo, *row.Median), max(hi, *row.Median*f.Factor)
+	}
+	if threshold != nil && threshold.Threshold > 0 {
+		lo, hi = min(lo, threshold.Threshold), max(hi, threshold.Threshold)
+	}
+	// A decade of headroom keeps the legend above the tallest stem.
+	lo, hi = lo/2, hi*10
 	p := plot.New()
 	p.Title.Text = key + " by server"
 	p.Title.TextStyle.Font.Size = vg.Points(13)
-	p.Y.Label.Text = row.Unit
+	p.Y.Label.Text = row.Unit + " (log scale)"
+	p.Y.Scale = plot.LogScale{}
+	p.Y.Tick.Marker = msTicks{}
+	p.Y.Min, p.Y.Max = lo, hi
 	p.Add(plotter.NewGrid())
-	bars, err := plotter.NewBarChart(vals, vg.Points(36))
-	if err != nil {
-		return nil
+	for j, c := range row.Cells {
+		if c.Missing || !(c.Value > 0) {
+			continue
+		}
+		col := colLine()
+		if c.Outlier {
+			col = colFail()
+		}
+		stem, err := plotter.NewLine(plotter.XYs{{X: float64(j), Y: lo}, {X: float64(j), Y: c.Value}})
+		if err != nil {
+			return nil
+		}
+		stem.LineStyle = draw.LineStyle{Color: col, Width: vg.Points(5)}
+		dot, err := plotter.NewScatter(plotter.XYs{{X: float64(j), Y: c.Value}})
+		if err != nil {
+			return nil
+		}
+		dot.GlyphStyle = draw.GlyphStyle{Color: col, Radius: vg.Points(5), Shape: draw.CircleGlyph{}}
+		p.Add(stem, dot)
 	}
-	bars.Color = colFill()
-	bars.LineStyle = draw.LineStyle{Color: colLine(), Width: vg.Points(1)}
-	p.Add(bars)
 	p.NominalX(names...)
-	ymax := slices.Max(vals)
+	p.X.Min, p.X.Max = -0.6, float64(len(names))-0.4
 	hline := func(y float64, col colorFn, dashed bool, label string) {
-		l, err := plotter.NewLine(plotter.XYs{{X: -0.5, Y: y}, {X: float64(len(vals)) - 0.5, Y: y}})
+		l, err := plotter.NewLine(plotter.XYs{{X: -0.6, Y: y}, {X: float64(len(names)) - 0.4, Y: y}})
 		if err != nil {
 			return
 		}
@@ -323,21 +365,15 @@ func fleetPlot(f *Fleet, key string) *plot.Plot {
 		}
 		p.Add(l)
 		p.Legend.Add(label, l)
-		ymax = max(ymax, y)
 	}
-	if row.Median != nil {
+	if row.Median != nil && *row.Median > 0 {
 		hline(*row.Median, colMedia, false, "fleet median "+formatNumber(*row.Median)+" "+row.Unit)
-		hline(*row.Median*f.Factor, colWarn, true, "outlier above "+formatNumber(f.Factor)+"x the median")
+		hline(*row.Median*f.Factor, colWarn, true, "outlier beyond "+formatNumber(f.Factor)+"x the median")
 	}
-	for _, s := range f.Servers {
-		if c, ok := s.report.Check(key); ok && c.Severity != "" {
-			hline(c.Threshold, colFail, false, fmt.Sprintf("%s threshold %s %s (profile %s)", c.Severity, formatNumber(c.Threshold), c.Unit, s.Profile))
-			break
-		}
+	if threshold != nil && threshold.Threshold > 0 {
+		hline(threshold.Threshold, colFail, false, fmt.Sprintf("%s threshold %s %s", threshold.Severity, formatNumber(threshold.Threshold), threshold.Unit))
 	}
-	p.Y.Min, p.Y.Max = 0, ymax*1.2
 	p.Legend.Top = true
-	p.Legend.Left = true
 	p.Legend.TextStyle.Font.Size = vg.Points(10)
 	return p
 }
@@ -400,7 +436,7 @@ const fleetHTML = `<!DOCTYPE html>
 {{range .F.Servers}}<tr class="{{.Verdict}}"><td>{{.Name}}</td><td class="verdict-cell">{{.Verdict}}</td><td>{{.Profile}}</td><td><a href="{{.Dir}}/report.html">{{.Dir}}</a></td></tr>
 {{end}}</table>
 <h2>Outliers</h2>
-{{if .F.Outliers}}<ul>{{range .F.Outliers}}<li><b>{{.Server}}</b>: {{.String}}</li>{{end}}</ul>
+{{if .F.Outliers}}<ul>{{range .F.Outliers}}<li><b>{{.Server}}</b>: {{.What}}</li>{{end}}</ul>
 {{else}}<p>No server's figure is {{.F.Factor}}x worse than the fleet median.</p>{{end}}
 <p class="why">A figure is an outlier when it is {{.F.Factor}}x worse than the median of the servers that have it (higher for latencies, lower for rates); yes/no facts and counts are compared by their verdicts only. Medians need at least three servers.</p>
 {{if .Fig}}<h2>{{.Fig.Title}}</h2><p><img src="{{index .Fig.Files 0}}" alt="{{.Fig.Title}}"></p>{{end}}
