@@ -2,6 +2,7 @@ package qualify
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"os"
@@ -18,29 +19,38 @@ import (
 // in-memory file system whose syncs take sync, and writes the results to
 // out. Memory under the latency keeps the real disk's tail, which on a
 // shared machine reaches hundreds of milliseconds, out of the comparison.
-func qualifyInto(t *testing.T, out string, sync time.Duration) {
-	t.Helper()
+func qualifyInto(ctx context.Context, dir, out string, sync time.Duration) error {
 	prof, err := diskprofile.Fixed(sync)
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
-	cfg := only(t.TempDir(), GroupDisk)
+	cfg := only(dir, GroupDisk)
 	cfg.Out, cfg.FS = out, diskprofile.Wrap(vfs.NewMem(), prof)
-	if _, err := Run(t.Context(), cfg); err != nil {
-		t.Fatal(err)
-	}
+	_, err = Run(ctx, cfg)
+	return err
 }
 
 // TestCompareFlagsTheSlowDisk qualifies three "servers", two with 1 ms
-// syncs and one with 100 ms syncs, and compares them: the slow one's disk
-// figures are the outliers, and nobody else's are. (On a loaded machine a
-// 1 ms sleep's p99 reaches 10 ms; the slow disk stays far above 3x that.)
+// syncs and one with 200 ms syncs, and compares them: the slow one's disk
+// figures are the outliers, and nobody else's are. (On a loaded machine,
+// under the race detector, a fast server's p99 reaches tens of
+// milliseconds; the slow disk stays far above 3x that.)
 func TestCompareFlagsTheSlowDisk(t *testing.T) {
 	root := t.TempDir()
 	dirs := []string{filepath.Join(root, "a"), filepath.Join(root, "b"), filepath.Join(root, "slow")}
-	qualifyInto(t, dirs[0], time.Millisecond)
-	qualifyInto(t, dirs[1], time.Millisecond)
-	qualifyInto(t, dirs[2], 100*time.Millisecond)
+	syncs := []time.Duration{time.Millisecond, time.Millisecond, 200 * time.Millisecond}
+	errs := make(chan error, len(dirs))
+	for i := range dirs {
+		// The three servers are qualified at once: their disks are
+		// separate in-memory file systems, and the test takes a third
+		// of the time.
+		go func() { errs <- qualifyInto(t.Context(), t.TempDir(), dirs[i], syncs[i]) }()
+	}
+	for range dirs {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
 
 	f, err := Compare(dirs, DefaultOutlierFactor)
 	if err != nil {

@@ -251,7 +251,7 @@ func TestQualifyCompare(t *testing.T) {
 	for _, s := range []struct {
 		name string
 		sync time.Duration
-	}{{"a", time.Millisecond}, {"b", time.Millisecond}, {"slow", 100 * time.Millisecond}} {
+	}{{"a", time.Millisecond}, {"b", time.Millisecond}, {"slow", 200 * time.Millisecond}} {
 		prof, err := diskprofile.Fixed(s.sync)
 		if err != nil {
 			t.Fatal(err)
