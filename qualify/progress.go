@@ -97,7 +97,11 @@ func (p *progress) drawLocked() {
 	el := time.Since(p.start).Truncate(100 * time.Millisecond)
 	s := fmt.Sprintf("\r\033[K  %s: %v", p.label, el)
 	if p.expect > 0 {
-		s += fmt.Sprintf(" of ~%v", p.expect.Round(time.Second))
+		unit := time.Second
+		if p.expect < 10*time.Second {
+			unit = 100 * time.Millisecond
+		}
+		s += fmt.Sprintf(" of ~%v", p.expect.Round(unit))
 	}
 	if p.note != "" {
 		s += " (" + p.note + ")"
