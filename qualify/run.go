@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime/debug"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -129,8 +131,19 @@ func CheckDir(dir string) error {
 	return os.Remove(probe)
 }
 
-// add records a finished check and shows it.
+// add records a finished check and shows it. A value that is not a
+// number (a division by a zero that should not happen) is kept out of
+// qualify.json, which JSON could not encode, and fails the check.
 func (r *runner) add(c Check) {
+	if math.IsNaN(c.Value) || math.IsInf(c.Value, 0) {
+		c.Reason = strings.TrimPrefix(c.Reason+"; the measured value is not a number ("+strconv.FormatFloat(c.Value, 'g', -1, 64)+")", "; ")
+		c.Value, c.Verdict = 0, Fail
+	}
+	for k, v := range c.Details {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			delete(c.Details, k)
+		}
+	}
 	r.checks = append(r.checks, c)
 	r.prog.clear()
 	if r.cfg.OnCheck != nil {
