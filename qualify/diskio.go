@@ -68,6 +68,35 @@ func (r syncRun) iops() float64 {
 	return float64(r.Ops) / r.Elapsed.Seconds()
 }
 
+// timer records timed operations into a syncRun until a deadline, and
+// reports the run so far at most every tenth of a second.
+type timer struct {
+	run      syncRun
+	start    time.Time
+	deadline time.Time
+	lastTick time.Time
+	tick     func(syncRun)
+}
+
+func newTimer(d time.Duration, tick func(syncRun)) *timer {
+	now := time.Now()
+	return &timer{run: syncRun{Hist: newLatencyHistogram()}, start: now, deadline: now.Add(d), lastTick: now, tick: tick}
+}
+
+// done records an operation that began at t0 and says whether the
+// deadline has passed.
+func (t *timer) done(t0 time.Time) bool {
+	now := time.Now()
+	_ = t.run.Hist.RecordValue(int64(now.Sub(t0)))
+	t.run.Ops++
+	t.run.Elapsed = now.Sub(t.start)
+	if t.tick != nil && now.Sub(t.lastTick) > 100*time.Millisecond {
+		t.tick(t.run)
+		t.lastTick = now
+	}
+	return !now.Before(t.deadline)
+}
+
 // walRound writes bs-byte blocks one after another into a fresh file at
 // path, each followed by Sync (fdatasync), until maxBytes are written,
 // d has passed or ctx is done, and records every Sync's latency. The file
@@ -85,34 +114,23 @@ func walRound(ctx context.Context, fsys vfs.FS, path string, bs int, maxBytes in
 		return syncRun{}, fmt.Errorf("preallocate %s: %w", path, err)
 	}
 	buf := randomBytes(bs)
-	run := syncRun{Hist: newLatencyHistogram()}
-	start := time.Now()
-	deadline := start.Add(d)
-	lastTick := start
+	tm := newTimer(d, tick)
 	for off := int64(0); off+int64(bs) <= maxBytes; off += int64(bs) {
 		if ctx.Err() != nil {
-			return run, ctx.Err()
+			return tm.run, ctx.Err()
 		}
 		if _, err := f.WriteAt(buf, off); err != nil {
-			return run, fmt.Errorf("write %s: %w", path, err)
+			return tm.run, fmt.Errorf("write %s: %w", path, err)
 		}
 		t0 := time.Now()
 		if err := f.Sync(); err != nil {
-			return run, fmt.Errorf("fdatasync %s: %w", path, err)
+			return tm.run, fmt.Errorf("fdatasync %s: %w", path, err)
 		}
-		now := time.Now()
-		_ = run.Hist.RecordValue(int64(now.Sub(t0)))
-		run.Ops++
-		run.Elapsed = now.Sub(start)
-		if tick != nil && now.Sub(lastTick) > 100*time.Millisecond {
-			tick(run)
-			lastTick = now
-		}
-		if !now.Before(deadline) {
+		if tm.done(t0) {
 			break
 		}
 	}
-	return run, nil
+	return tm.run, nil
 }
 
 // commitRun measures the backend-commit pattern in a file of fileSize
@@ -148,41 +166,30 @@ func commitRun(ctx context.Context, fsys vfs.FS, path string, fileSize int64, d 
 	}
 	page := randomBytes(pageSize)
 	rng := rand.New(rand.NewPCG(1, 2))
-	run := syncRun{Hist: newLatencyHistogram()}
-	start := time.Now()
-	deadline := start.Add(d)
-	lastTick := start
+	tm := newTimer(d, tick)
 	for meta := int64(0); ; meta ^= 1 {
 		if ctx.Err() != nil {
-			return run, ctx.Err()
+			return tm.run, ctx.Err()
 		}
 		t0 := time.Now()
 		for range commitPages {
 			page[0]++
 			// Pages 0 and 1 are the meta pages, as in bbolt.
 			if _, err := f.WriteAt(page, (2+rng.Int64N(pages-2))*pageSize); err != nil {
-				return run, fmt.Errorf("write %s: %w", path, err)
+				return tm.run, fmt.Errorf("write %s: %w", path, err)
 			}
 		}
 		if err := f.Sync(); err != nil {
-			return run, fmt.Errorf("fdatasync %s: %w", path, err)
+			return tm.run, fmt.Errorf("fdatasync %s: %w", path, err)
 		}
 		if _, err := f.WriteAt(page, meta*pageSize); err != nil {
-			return run, fmt.Errorf("write %s: %w", path, err)
+			return tm.run, fmt.Errorf("write %s: %w", path, err)
 		}
 		if err := f.Sync(); err != nil {
-			return run, fmt.Errorf("fdatasync %s: %w", path, err)
+			return tm.run, fmt.Errorf("fdatasync %s: %w", path, err)
 		}
-		now := time.Now()
-		_ = run.Hist.RecordValue(int64(now.Sub(t0)))
-		run.Ops++
-		run.Elapsed = now.Sub(start)
-		if tick != nil && now.Sub(lastTick) > 100*time.Millisecond {
-			tick(run)
-			lastTick = now
-		}
-		if !now.Before(deadline) {
-			return run, nil
+		if tm.done(t0) {
+			return tm.run, nil
 		}
 	}
 }
