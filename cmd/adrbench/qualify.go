@@ -38,9 +38,9 @@ type qualifyOptions struct {
 func (o *qualifyOptions) AddFlags(cmd *cobra.Command, backends *logbackends.Registry) {
 	d := qualify.DefaultConfig()
 	fs := cmd.Flags()
-	fs.StringVar(&o.dir, "dir", d.Dir, "directory to qualify (the future data directory's file system); nothing is left in it")
+	fs.StringVar(&o.dir, "dir", d.Dir, "`DIR` to qualify (the future data directory's file system); nothing is left in it")
 	fs.StringVar(&o.profile, "profile", qualify.ProfileEtcd, "thresholds: "+strings.Join(qualify.ProfileNames(), ", ")+", or a YAML file (see configs/qualify-etcd.yaml)")
-	fs.StringVar(&o.peers, "peers", "", "comma-separated host:port of `adrbench qualify serve` responders on the other members")
+	fs.StringVar(&o.peers, "peers", "", "comma-separated `HOST:PORT` list of the responders (adrbench qualify serve) on the other members")
 	fs.BoolVar(&o.quick, "quick", false, "shorter measurements: the whole run within 2 minutes on 2 cores (a full run takes under 10)")
 	fs.StringVar(&o.out, "out", "", `output directory for qualify.json, histograms and report.html (default "results/qualify/<UTC time>-<hostname>")`)
 	fs.StringVar(&o.logBackend, "log-backend", d.LogBackend, "log backend of the end-to-end member: "+strings.Join(backends.Names(), ", "))
