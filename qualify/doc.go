@@ -44,7 +44,8 @@
 // temporary directory inside it, removed before Run returns, also when it
 // fails or is cancelled (the end-to-end members' emulated persistent-memory
 // regions, which live on tmpfs, included). A SIGKILL is the one way to
-// leave it behind: it is named .adrbench-qualify-*.
+// leave it behind (.adrbench-qualify-*); the next qualification of the
+// directory removes it, its owner.pid naming a process that has gone.
 //
 // Results: WriteDir writes qualify.json (schema adrbench.qualify/v1: the
 // contract fields schema, host, profile, verdict and checks with name,

@@ -69,6 +69,7 @@ func Run(ctx context.Context, cfg Config) (_ *Report, err error) {
 			return nil, err
 		}
 	}
+	removed := removeAbandoned(cfg.Dir)
 	work, err := os.MkdirTemp(cfg.Dir, workPrefix)
 	if err != nil {
 		return nil, fmt.Errorf("%w: --dir %s is not writable: %w", ErrCannotRun, cfg.Dir, unwrapPath(err))
@@ -78,6 +79,9 @@ func Run(ctx context.Context, cfg Config) (_ *Report, err error) {
 			err = errors.Join(err, fmt.Errorf("%w: removing %s: %w", ErrCannotRun, work, rerr))
 		}
 	}()
+	if err := os.WriteFile(filepath.Join(work, ownerFile), []byte(strconv.Itoa(os.Getpid())+"\n"), 0o600); err != nil {
+		return nil, fmt.Errorf("%w: --dir %s: %w", ErrCannotRun, cfg.Dir, unwrapPath(err))
+	}
 
 	r := &runner{cfg: cfg, prof: cfg.Profile, dur: dur, work: work, fs: cfg.FS, prog: newProgress(cfg.Progress), started: time.Now()}
 	if r.fs == nil {
@@ -104,6 +108,9 @@ func Run(ctx context.Context, cfg Config) (_ *Report, err error) {
 		}
 	}
 	rep := r.report()
+	for _, d := range removed {
+		rep.Notes = append(rep.Notes, "removed "+d+", left in --dir by a qualification that was killed")
+	}
 	if cfg.Out != "" {
 		if err := WriteDir(cfg.Out, rep); err != nil {
 			return rep, err
@@ -190,6 +197,41 @@ func (r *runner) report() *Report {
 		rep.Notes = append(rep.Notes, "quick run (--quick): shortened measurements; a full run measures longer and its tails are steadier")
 	}
 	return rep
+}
+
+// ownerFile, in the temporary directory, holds the process id of the
+// qualification that made it.
+const ownerFile = "owner.pid"
+
+// removeAbandoned removes the temporary directories that qualifications
+// killed with SIGKILL (the one way not to clean up) left in dir: those
+// whose owner process no longer exists. It returns their names. A
+// directory without a readable owner, or whose owner still runs, is left
+// alone: it may belong to a qualification running now.
+func removeAbandoned(dir string) []string {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil
+	}
+	var removed []string
+	for _, e := range ents {
+		if !e.IsDir() || !strings.HasPrefix(e.Name(), workPrefix) {
+			continue
+		}
+		path := filepath.Join(dir, e.Name())
+		b, err := os.ReadFile(filepath.Join(path, ownerFile))
+		if err != nil {
+			continue
+		}
+		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+		if err != nil || pid <= 0 || processExists(pid) {
+			continue
+		}
+		if removeWork(path) == nil {
+			removed = append(removed, path)
+		}
+	}
+	return removed
 }
 
 // removeWork removes the temporary directory and the emulated regions of

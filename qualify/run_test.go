@@ -7,8 +7,10 @@ import (
 	"io"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -468,4 +470,45 @@ func readAll(c net.Conn) ([]byte, error) {
 			return out, nil
 		}
 	}
+}
+
+// TestAbandonedWorkRemoved checks that a temporary directory left by a
+// qualification that was killed is removed by the next one, and one whose
+// owner still runs is not.
+func TestAbandonedWorkRemoved(t *testing.T) {
+	dir := t.TempDir()
+	dead := exec.Command("true")
+	if err := dead.Run(); err != nil {
+		t.Skip("no true(1) to make a process id that has ended: ", err)
+	}
+	mk := func(name string, pid int) string {
+		t.Helper()
+		p := filepath.Join(dir, workPrefix+name)
+		if err := os.MkdirAll(filepath.Join(p, "disk"), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(p, ownerFile), []byte(strconv.Itoa(pid)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	abandoned := mk("killed", dead.Process.Pid)
+	running := mk("running", os.Getpid())
+	rep, err := Run(t.Context(), only(dir, GroupClock))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(abandoned); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("abandoned directory still there: %v", err)
+	}
+	if _, err := os.Stat(running); err != nil {
+		t.Errorf("a running qualification's directory was removed: %v", err)
+	}
+	if !slices.ContainsFunc(rep.Notes, func(n string) bool { return strings.Contains(n, abandoned) }) {
+		t.Errorf("notes %v do not say what was removed", rep.Notes)
+	}
+	if err := os.RemoveAll(running); err != nil {
+		t.Fatal(err)
+	}
+	assertEmpty(t, dir)
 }

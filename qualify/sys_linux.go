@@ -1,7 +1,11 @@
 package qualify
 
+// What qualification asks the Linux kernel directly: the clock discipline
+// and whether a process exists.
+
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"golang.org/x/sys/unix"
@@ -30,4 +34,11 @@ func (r *runner) clockGroup(ctx context.Context) error {
 	}
 	r.add(clockCheck(r.prof, synced, maxErr, estErr))
 	return ctx.Err()
+}
+
+// processExists says whether a process with this id exists (signal 0
+// checks without sending; EPERM means it exists but is not ours).
+func processExists(pid int) bool {
+	err := unix.Kill(pid, 0)
+	return err == nil || errors.Is(err, unix.EPERM)
 }
