@@ -57,6 +57,7 @@ func newRootCmd(backends catalog.Configs) *cobra.Command {
 	root.AddCommand(newPlotCmd())
 	root.AddCommand(newPlanCmd(backends.Registry()))
 	root.AddCommand(newCheckCmd(backends.Registry()))
+	root.AddCommand(newQualifyCmd(backends.Registry()))
 	return root
 }
 
