@@ -7,10 +7,13 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/shirou/gopsutil/v3/process"
 
 	"github.com/adrbench/adrbench/internal/ports"
 	"github.com/adrbench/adrbench/store"
@@ -369,11 +372,12 @@ func (c *Cluster) setPaused(i int, pause bool) error {
 		return err
 	}
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	if !m.runningLocked() {
+		m.mu.Unlock()
 		return fmt.Errorf("%w: pause or resume %s", ErrNotRunning, m.name)
 	}
 	if m.paused == pause {
+		m.mu.Unlock()
 		return nil
 	}
 	sig := syscall.SIGCONT
@@ -381,10 +385,47 @@ func (c *Cluster) setPaused(i int, pause bool) error {
 		sig = syscall.SIGSTOP
 	}
 	if err := m.signal(m.cmd, sig); err != nil {
+		m.mu.Unlock()
 		return err
 	}
 	m.paused = pause
+	pid, exited := m.cmd.Process.Pid, m.exited
+	m.mu.Unlock()
+	if pause {
+		// SIGSTOP is delivered asynchronously: a member that still runs
+		// for a moment after Pause returned could answer a request the
+		// caller counts on it not answering.
+		return waitStopped(pid, exited)
+	}
 	return nil
+}
+
+// stopWait bounds how long Pause waits for the kernel to stop a process
+// it sent SIGSTOP.
+const stopWait = 5 * time.Second
+
+// waitStopped polls until the process pid is in the stopped state, it
+// exits, or stopWait passes.
+func waitStopped(pid int, exited <-chan struct{}) error {
+	p, err := process.NewProcess(int32(pid))
+	if err != nil {
+		return fmt.Errorf("pause: process %d: %w", pid, err)
+	}
+	deadline := time.Now().Add(stopWait)
+	for {
+		st, err := p.Status()
+		if err == nil && slices.Contains(st, process.Stop) {
+			return nil
+		}
+		select {
+		case <-exited:
+			return fmt.Errorf("%w: process %d exited while being paused", ErrNotRunning, pid)
+		case <-time.After(time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("pause: process %d not stopped %v after SIGSTOP (status %v, %v)", pid, stopWait, st, err)
+		}
+	}
 }
 
 // CPU sums the members' CPU time, every incarnation of each (see
