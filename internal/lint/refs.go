@@ -22,14 +22,15 @@ type References struct {
 	Generated []string
 }
 
-// ProjectReferences is adrbench's: run directories are made by the tool,
+// ProjectReferences is adrbench's: run and qualification directories are
+// made by the tool,
 // testdata holds fixtures, and this package's own sources name the paths
 // of its broken test module.
 func ProjectReferences(root string) References {
 	return References{
 		Root:      root,
 		Skip:      []string{".git", "testdata", "node_modules", "results/runs", "internal/lint"},
-		Generated: []string{"results/runs"},
+		Generated: []string{"results/runs", "results/qualify"},
 	}
 }
 
