@@ -23,9 +23,8 @@ type References struct {
 }
 
 // ProjectReferences is adrbench's: run and qualification directories are
-// made by the tool,
-// testdata holds fixtures, and this package's own sources name the paths
-// of its broken test module.
+// made by the tool, testdata holds fixtures, and this package's own
+// sources name the paths of its broken test module.
 func ProjectReferences(root string) References {
 	return References{
 		Root:      root,
