@@ -45,6 +45,10 @@ func CheckReferences(r References) ([]Violation, error) {
 	if err != nil {
 		return nil, err
 	}
+	docs, err := documentNames(r)
+	if err != nil {
+		return nil, err
+	}
 	pathRef := regexp.MustCompile(`(?:^|[^A-Za-z0-9_./-])((?:` + strings.Join(tops, "|") + `)/[A-Za-z0-9_./-]*)`)
 	var out []Violation
 	err = filepath.WalkDir(r.Root, func(path string, d fs.DirEntry, err error) error {
@@ -63,14 +67,14 @@ func CheckReferences(r References) ([]Violation, error) {
 		if !isMD && !strings.HasSuffix(path, ".go") {
 			return nil
 		}
-		vs, err := r.checkFile(path, rel, isMD, pathRef)
+		vs, err := r.checkFile(path, rel, isMD, pathRef, docs)
 		out = append(out, vs...)
 		return err
 	})
 	return out, err
 }
 
-func (r References) checkFile(path, rel string, isMD bool, pathRef *regexp.Regexp) ([]Violation, error) {
+func (r References) checkFile(path, rel string, isMD bool, pathRef *regexp.Regexp, docs map[string]bool) ([]Violation, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -111,7 +115,7 @@ func (r References) checkFile(path, rel string, isMD bool, pathRef *regexp.Regex
 			}
 		}
 		for _, m := range bareMD.FindAllStringSubmatch(line, -1) {
-			if !exists(filepath.Join(r.Root, m[1])) && !exists(filepath.Join(dir, m[1])) {
+			if !docs[m[1]] {
 				report(n, m[1], "names a document the repository does not have")
 			}
 		}
@@ -128,6 +132,26 @@ func looksLikeFile(ref string) bool {
 
 func (r References) generated(ref string) bool {
 	return slices.ContainsFunc(r.Generated, func(g string) bool { return within(strings.TrimSuffix(ref, "/"), g) })
+}
+
+// documentNames are the names of the Markdown files in the repository: a
+// document named without its folder must be one of them.
+func documentNames(r References) (map[string]bool, error) {
+	names := map[string]bool{}
+	err := filepath.WalkDir(r.Root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(r.Root, path)
+		if d.IsDir() && rel != "." && (slices.Contains(r.Skip, filepath.ToSlash(rel)) || slices.Contains(r.Skip, d.Name())) {
+			return filepath.SkipDir
+		}
+		if !d.IsDir() && strings.HasSuffix(d.Name(), ".md") {
+			names[d.Name()] = true
+		}
+		return nil
+	})
+	return names, err
 }
 
 // topFolders lists the repository's visible top-level folders: a path
