@@ -15,8 +15,9 @@
 // References: Markdown links to relative paths, and paths under one of the
 // repository's top-level folders mentioned in Go files or Markdown (with a
 // file extension, or a trailing slash for a folder, which tells them from
-// labels such as "adr/native"), must name a file or folder that exists; and a document named without its folder
-// (a word ending in .md) must be one the repository has.
+// labels such as "adr/native"), must name a file or folder that exists,
+// and a document named without its folder (a word ending in .md) must be
+// one the repository has.
 //
 // Package state: outside package main there is no init function and no
 // package-level variable that is written after its declaration (assigned,
