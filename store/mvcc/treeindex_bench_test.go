@@ -49,45 +49,66 @@ func BenchmarkIndexBuild(b *testing.B) {
 	for _, n := range indexSizes() {
 		b.Run(fmt.Sprintf("keys=%d", n), func(b *testing.B) {
 			keys, order := benchKeys(n)
+			var ix *treeIndex
 			before := heapInUse()
-			ix, _ := buildIndex(n, keys, order)
-			after := heapInUse()
-			if ix.len() != n {
-				b.Fatalf("index holds %d keys, want %d", ix.len(), n)
-			}
-			runtime.KeepAlive(ix)
-			ix = nil
 			b.ReportAllocs()
 			b.ResetTimer()
 			for range b.N {
 				ix, _ = buildIndex(n, keys, order)
 			}
 			b.StopTimer()
+			// The last index is the only one alive: the collection in
+			// heapInUse frees the others.
+			after := heapInUse()
+			if ix.len() != n {
+				b.Fatalf("index holds %d keys, want %d", ix.len(), n)
+			}
 			runtime.KeepAlive(ix)
-			// After the loop: ResetTimer drops metrics reported before it.
 			b.ReportMetric(float64(int64(after)-int64(before))/float64(n), "B/key")
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/key")
 		})
 	}
 }
 
+// indexFixture is an index of n keys built on first use and shared by the
+// sub-benchmarks of one size: a sub-benchmark's function runs more than
+// once, building a large index takes seconds, and sizes a -bench pattern
+// leaves out are never built.
+type indexFixture struct {
+	n     int
+	keys  [][]byte
+	order []int
+	ix    *treeIndex
+	rev   int64 // the next free revision
+}
+
+func (f *indexFixture) build(b *testing.B) {
+	if f.ix != nil {
+		return
+	}
+	b.StopTimer()
+	defer b.StartTimer()
+	f.keys, f.order = benchKeys(f.n)
+	f.ix, f.rev = buildIndex(f.n, f.keys, f.order)
+}
+
 // BenchmarkIndexPut is the index's share of a put to an existing key:
 // find the key's history and add a revision, keys drawn at random.
 func BenchmarkIndexPut(b *testing.B) {
 	for _, n := range indexSizes() {
+		f := &indexFixture{n: n}
 		b.Run(fmt.Sprintf("keys=%d", n), func(b *testing.B) {
-			keys, order := benchKeys(n)
-			ix, rev := buildIndex(n, keys, order)
+			f.build(b)
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := range b.N {
-				k := keys[order[i%n]]
-				ki := ix.get(k)
+				k := f.keys[f.order[i%n]]
+				ki := f.ix.get(k)
 				if ki == nil {
-					ki = ix.create(k)
+					ki = f.ix.create(k)
 				}
-				ki.put(revision{main: rev})
-				rev++
+				ki.put(revision{main: f.rev})
+				f.rev++
 			}
 		})
 	}
@@ -98,25 +119,25 @@ func BenchmarkIndexPut(b *testing.B) {
 // single-key read, which goes through get.
 func BenchmarkIndexRange(b *testing.B) {
 	for _, n := range indexSizes() {
+		f := &indexFixture{n: n}
 		for _, span := range []int{1, 10, 1000} {
 			b.Run(fmt.Sprintf("keys=%d/span=%d", n, span), func(b *testing.B) {
-				keys, order := benchKeys(n)
-				ix, rev := buildIndex(n, keys, order)
+				f.build(b)
 				b.ReportAllocs()
 				b.ResetTimer()
 				found := 0
 				for i := range b.N {
-					start := order[i%n] % (n - span)
+					start := f.order[i%n] % (n - span)
 					if span == 1 {
-						if ki := ix.get(keys[start]); ki != nil {
-							if _, ok := ki.at(rev); ok {
+						if ki := f.ix.get(f.keys[start]); ki != nil {
+							if _, ok := ki.at(f.rev); ok {
 								found++
 							}
 						}
 						continue
 					}
-					ix.ascend(keys[start], keys[start+span], func(ki *keyIndex) bool {
-						if _, ok := ki.at(rev); ok {
+					f.ix.ascend(f.keys[start], f.keys[start+span], func(ki *keyIndex) bool {
+						if _, ok := ki.at(f.rev); ok {
 							found++
 						}
 						return true
@@ -137,29 +158,29 @@ func BenchmarkIndexRange(b *testing.B) {
 // the next round creates them again. Only the compaction is timed.
 func BenchmarkIndexCompact(b *testing.B) {
 	for _, n := range indexSizes() {
+		f := &indexFixture{n: n}
 		b.Run(fmt.Sprintf("keys=%d", n), func(b *testing.B) {
-			keys, order := benchKeys(n)
-			ix, rev := buildIndex(n, keys, order)
+			f.build(b)
 			dropped := 0
 			drop := func(revision, bool) { dropped++ }
 			b.ReportAllocs()
 			b.ResetTimer()
 			for round := range b.N {
 				b.StopTimer()
-				for _, i := range order {
-					ki := ix.get(keys[i])
+				for _, i := range f.order {
+					ki := f.ix.get(f.keys[i])
 					switch {
 					case ki == nil:
-						ix.create(keys[i]).put(revision{main: rev})
+						f.ix.create(f.keys[i]).put(revision{main: f.rev})
 					case i%10 == round%10 && ki.live():
-						ki.tombstone(revision{main: rev})
+						ki.tombstone(revision{main: f.rev})
 					default:
-						ki.put(revision{main: rev})
+						ki.put(revision{main: f.rev})
 					}
-					rev++
+					f.rev++
 				}
 				b.StartTimer()
-				ix.compact(rev-1, drop)
+				f.ix.compact(f.rev-1, drop)
 			}
 			b.StopTimer()
 			if dropped == 0 {
