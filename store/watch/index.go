@@ -12,15 +12,17 @@ import "bytes"
 // appended to a caller-owned slice.
 type index struct {
 	keys   map[string][]*watcher
-	ranges intervalTree[*rangeGroup]
+	ranges intervalTree[rangeGroup]
 	// nRanges counts the range watchers, over all groups.
 	nRanges int
 	// stabbed is match's scratch list of the groups holding a key, kept to
 	// avoid an allocation per event.
-	stabbed []*rangeGroup
+	stabbed []rangeGroup
 }
 
-// rangeGroup is the synced watchers of one range.
+// rangeGroup is the synced watchers of one range. It lives in the range's
+// node of the interval tree, which keeps it in place until the range
+// leaves the tree.
 type rangeGroup struct {
 	ws []*watcher
 }
@@ -35,11 +37,7 @@ func (ix *index) add(w *watcher) {
 		ix.keys[k] = appendAt(ix.keys[k], w)
 		return
 	}
-	g, ok := ix.ranges.get(w.key, w.end)
-	if !ok {
-		g = &rangeGroup{}
-		ix.ranges.put(w.key, w.end, g)
-	}
+	g := ix.ranges.ref(w.key, w.end)
 	g.ws = appendAt(g.ws, w)
 	w.group = g
 	ix.nRanges++
@@ -88,7 +86,7 @@ func (ix *index) match(key []byte, dst []*watcher) []*watcher {
 	stabbed := ix.ranges.stab(key, ix.stabbed[:0])
 	for i, g := range stabbed {
 		dst = append(dst, g.ws...)
-		stabbed[i] = nil
+		stabbed[i] = rangeGroup{}
 	}
 	ix.stabbed = stabbed[:0]
 	return dst

@@ -12,8 +12,12 @@ import "bytes"
 // end is at or below the key and every node that starts after it, so it
 // visits O((k+1) log n) nodes for k matches among n intervals, and the
 // height stays below 1.45 log2(n+2) whatever order intervals arrive in.
-// put, delete and get cost O(log n); nothing allocates but put of a new
+// ref and delete cost O(log n); nothing allocates but ref of a new
 // interval.
+//
+// Each value lives in its node, and rebalancing relinks nodes without ever
+// copying one, so the pointer ref returns stays valid until the interval
+// is deleted: a caller can keep it instead of searching again.
 //
 // The tree keeps the start and end slices it is given; the caller must not
 // modify them afterwards. It is not safe for concurrent use.
@@ -33,8 +37,9 @@ type ivNode[V any] struct {
 // len returns the number of intervals in the tree.
 func (t *intervalTree[V]) len() int { return t.n }
 
-// get returns the value of the interval [start, end).
-func (t *intervalTree[V]) get(start, end []byte) (V, bool) {
+// ref returns a pointer to the value of the interval [start, end),
+// adding the interval with the zero value if it is not in the tree.
+func (t *intervalTree[V]) ref(start, end []byte) *V {
 	for n := t.root; n != nil; {
 		switch c := compareInterval(start, end, n.start, n.end); {
 		case c < 0:
@@ -42,21 +47,13 @@ func (t *intervalTree[V]) get(start, end []byte) (V, bool) {
 		case c > 0:
 			n = n.right
 		default:
-			return n.val, true
+			return &n.val
 		}
 	}
-	var zero V
-	return zero, false
-}
-
-// put sets the value of the interval [start, end), adding the interval if
-// it is not in the tree.
-func (t *intervalTree[V]) put(start, end []byte, v V) {
-	added := false
-	t.root = t.root.insert(start, end, v, &added)
-	if added {
-		t.n++
-	}
+	added := &ivNode[V]{start: start, end: end, maxEnd: end, height: 1}
+	t.root = t.root.insert(added)
+	t.n++
+	return &added.val
 }
 
 // delete removes the interval [start, end) and reports whether it was in
@@ -90,19 +87,16 @@ func (n *ivNode[V]) stab(key []byte, dst []V) []V {
 	return dst
 }
 
-func (n *ivNode[V]) insert(start, end []byte, v V, added *bool) *ivNode[V] {
+// insert links the new node x, whose interval is not in the subtree, and
+// returns the subtree's new root.
+func (n *ivNode[V]) insert(x *ivNode[V]) *ivNode[V] {
 	if n == nil {
-		*added = true
-		return &ivNode[V]{start: start, end: end, val: v, maxEnd: end, height: 1}
+		return x
 	}
-	switch c := compareInterval(start, end, n.start, n.end); {
-	case c < 0:
-		n.left = n.left.insert(start, end, v, added)
-	case c > 0:
-		n.right = n.right.insert(start, end, v, added)
-	default:
-		n.val = v
-		return n
+	if compareInterval(x.start, x.end, n.start, n.end) < 0 {
+		n.left = n.left.insert(x)
+	} else {
+		n.right = n.right.insert(x)
 	}
 	return n.rebalance()
 }

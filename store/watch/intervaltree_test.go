@@ -44,23 +44,28 @@ func runIntervalOps(t *testing.T, ops []ivOp) {
 	t.Helper()
 	var tr intervalTree[int]
 	o := ivOracle{}
+	refs := map[[2]string]*int{} // what ref returned for each interval
 	for i, op := range ops {
 		iv := [2]string{string(op.start), string(op.end)}
 		if op.del {
 			_, had := o[iv]
 			delete(o, iv)
+			delete(refs, iv)
 			if got := tr.delete(op.start, op.end); got != had {
 				t.Fatalf("op %d: delete [%q, %q) = %v, want %v", i, op.start, op.end, got, had)
 			}
 		} else {
-			o[iv] = i
-			tr.put(op.start, op.end, i)
+			p := tr.ref(op.start, op.end)
+			if *p != o[iv] {
+				t.Fatalf("op %d: ref [%q, %q) holds %d, want %d", i, op.start, op.end, *p, o[iv])
+			}
+			if q, ok := refs[iv]; ok && q != p {
+				t.Fatalf("op %d: the value of [%q, %q) moved", i, op.start, op.end)
+			}
+			*p = i + 1 // never the zero value a new interval starts with
+			o[iv], refs[iv] = i+1, p
 		}
-		checkTree(t, i, &tr, len(o))
-		v, ok := tr.get(op.start, op.end)
-		if want, wantOK := o[iv]; v != want || ok != wantOK {
-			t.Fatalf("op %d: get [%q, %q) = %d %v, want %d %v", i, op.start, op.end, v, ok, want, wantOK)
-		}
+		checkTree(t, i, &tr, o, refs)
 		if got, want := tr.stab(op.probe, nil), o.stab(op.probe); !slices.Equal(got, want) {
 			t.Fatalf("op %d: stab(%q) = %v, want %v (%d intervals)", i, op.probe, got, want, len(o))
 		}
@@ -69,8 +74,9 @@ func runIntervalOps(t *testing.T, ops []ivOp) {
 
 // checkTree verifies the AVL and interval invariants of every node: keys
 // in order, heights right and balanced, each node's largest end the
-// largest of its subtree, and the count.
-func checkTree(t *testing.T, op int, tr *intervalTree[int], want int) {
+// largest of its subtree; and that the tree holds exactly the oracle's
+// intervals, each value where ref said it was.
+func checkTree(t *testing.T, op int, tr *intervalTree[int], o ivOracle, refs map[[2]string]*int) {
 	t.Helper()
 	var walk func(n *ivNode[int], lo, hi *ivNode[int]) (count int, height int32, maxEnd []byte)
 	walk = func(n *ivNode[int], lo, hi *ivNode[int]) (int, int32, []byte) {
@@ -80,6 +86,10 @@ func checkTree(t *testing.T, op int, tr *intervalTree[int], want int) {
 		if lo != nil && compareInterval(lo.start, lo.end, n.start, n.end) >= 0 ||
 			hi != nil && compareInterval(n.start, n.end, hi.start, hi.end) >= 0 {
 			t.Fatalf("op %d: [%q, %q) out of order", op, n.start, n.end)
+		}
+		iv := [2]string{string(n.start), string(n.end)}
+		if want, ok := o[iv]; !ok || n.val != want || refs[iv] != &n.val {
+			t.Fatalf("op %d: node [%q, %q) holds %d at %p, want %d at %p (in oracle: %v)", op, n.start, n.end, n.val, &n.val, want, refs[iv], ok)
 		}
 		lc, lh, lm := walk(n.left, lo, n)
 		rc, rh, rm := walk(n.right, n, hi)
@@ -97,8 +107,8 @@ func checkTree(t *testing.T, op int, tr *intervalTree[int], want int) {
 		}
 		return lc + rc + 1, n.height, m
 	}
-	if n, _, _ := walk(tr.root, nil, nil); n != want || tr.len() != want {
-		t.Fatalf("op %d: tree holds %d intervals and says %d, want %d", op, n, tr.len(), want)
+	if n, _, _ := walk(tr.root, nil, nil); n != len(o) || tr.len() != len(o) {
+		t.Fatalf("op %d: tree holds %d intervals and says %d, want %d", op, n, tr.len(), len(o))
 	}
 }
 
@@ -163,7 +173,7 @@ func TestIntervalTreeHeight(t *testing.T) {
 	const n = 1 << 14
 	key := func(i int) []byte { return fmt.Appendf(nil, "%08d", i) }
 	for i := range n {
-		tr.put(key(i), key(i+3), i)
+		*tr.ref(key(i), key(i+3)) = i
 	}
 	bound := func(n int) int32 { return int32(math.Floor(1.4405*math.Log2(float64(n+2)) - 0.3277)) }
 	if h := tr.root.height; h > bound(n) {
