@@ -15,9 +15,6 @@ type index struct {
 	ranges intervalTree[rangeGroup]
 	// nRanges counts the range watchers, over all groups.
 	nRanges int
-	// stabbed is match's scratch list of the groups holding a key, kept to
-	// avoid an allocation per event.
-	stabbed []rangeGroup
 }
 
 // rangeGroup is the synced watchers of one range. It lives in the range's
@@ -83,12 +80,7 @@ func removeAt(ws []*watcher, w *watcher) []*watcher {
 // match appends to dst the watchers whose range holds key.
 func (ix *index) match(key []byte, dst []*watcher) []*watcher {
 	dst = append(dst, ix.keys[string(key)]...)
-	stabbed := ix.ranges.stab(key, ix.stabbed[:0])
-	for i, g := range stabbed {
-		dst = append(dst, g.ws...)
-		stabbed[i] = rangeGroup{}
-	}
-	ix.stabbed = stabbed[:0]
+	ix.ranges.stab(key, func(g *rangeGroup) { dst = append(dst, g.ws...) })
 	return dst
 }
 

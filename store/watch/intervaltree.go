@@ -67,24 +67,23 @@ func (t *intervalTree[V]) delete(start, end []byte) bool {
 	return removed
 }
 
-// stab appends to dst the values of the intervals that hold key, in
-// interval order, and returns the extended slice.
-func (t *intervalTree[V]) stab(key []byte, dst []V) []V {
-	return t.root.stab(key, dst)
+// stab calls fn with the value of each interval that holds key, in
+// interval order. fn must not change the tree.
+func (t *intervalTree[V]) stab(key []byte, fn func(v *V)) {
+	t.root.stab(key, fn)
 }
 
-func (n *ivNode[V]) stab(key []byte, dst []V) []V {
+func (n *ivNode[V]) stab(key []byte, fn func(v *V)) {
 	for n != nil && endsAfter(n.maxEnd, key) {
-		dst = n.left.stab(key, dst)
+		n.left.stab(key, fn)
 		if bytes.Compare(n.start, key) > 0 {
-			break // this node and its right subtree start after key
+			return // this node and its right subtree start after key
 		}
 		if endsAfter(n.end, key) {
-			dst = append(dst, n.val)
+			fn(&n.val)
 		}
 		n = n.right
 	}
-	return dst
 }
 
 // insert links the new node x, whose interval is not in the subtree, and
