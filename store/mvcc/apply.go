@@ -175,7 +175,7 @@ func (s *Store) checkPutLocked(p *etcdserverpb.PutRequest, view int64) error {
 		return fmt.Errorf("put %q: %w: %d", p.Key, ErrLeaseNotFound, p.Lease)
 	}
 	if p.IgnoreValue || p.IgnoreLease {
-		ki := s.keys[string(p.Key)]
+		ki := s.index.get(p.Key)
 		if ki == nil {
 			return fmt.Errorf("put %q: %w", p.Key, ErrKeyNotFound)
 		}
@@ -208,7 +208,7 @@ func (s *Store) liveKVLocked(ki *keyIndex, rev int64) (*mvccpb.KeyValue, error) 
 // putLocked applies a validated put.
 func (s *Store) putLocked(w *writer, p *etcdserverpb.PutRequest) (*etcdserverpb.PutResponse, error) {
 	resp := &etcdserverpb.PutResponse{}
-	ki := s.keys[string(p.Key)]
+	ki := s.index.get(p.Key)
 	val, leaseID := p.Value, p.Lease
 	if ki != nil && (p.PrevKv || p.IgnoreValue || p.IgnoreLease) {
 		prev, err := s.liveKVLocked(ki, w.viewRev())
@@ -228,7 +228,7 @@ func (s *Store) putLocked(w *writer, p *etcdserverpb.PutRequest) (*etcdserverpb.
 		}
 	}
 	if ki == nil {
-		ki = s.newKeyLocked(p.Key)
+		ki = s.index.create(p.Key)
 	}
 	r := revision{main: w.rev, sub: w.sub}
 	kv := &mvccpb.KeyValue{Key: ki.key, ModRevision: w.rev, Value: val, Lease: leaseID}
@@ -323,25 +323,16 @@ func (s *Store) compactLocked(c *etcdserverpb.CompactionRequest) (*etcdserverpb.
 	}
 	var failed error
 	var key [revKeyLen + 1]byte
-	var empty []*keyIndex
-	for n := s.order.first(); n != nil; n = n.next[0] {
-		if n.ki.compact(c.Revision, func(r revision, tomb bool) {
-			k := putRevKey(key[:], r, tomb)
-			if v := s.keyB.Get(k); v != nil {
-				s.dataBytes -= int64(len(k) + len(v))
-			}
-			if err := s.keyB.Delete(k); err != nil && failed == nil {
-				failed = err
-			}
-			s.pending++
-		}) {
-			empty = append(empty, n.ki)
+	s.index.compact(c.Revision, func(r revision, tomb bool) {
+		k := putRevKey(key[:], r, tomb)
+		if v := s.keyB.Get(k); v != nil {
+			s.dataBytes -= int64(len(k) + len(v))
 		}
-	}
-	for _, ki := range empty {
-		delete(s.keys, string(ki.key))
-		s.order.remove(ki.key)
-	}
+		if err := s.keyB.Delete(k); err != nil && failed == nil {
+			failed = err
+		}
+		s.pending++
+	})
 	if failed != nil {
 		return nil, s.fail(fmt.Errorf("%w: compact %d: %w", ErrBackend, c.Revision, failed))
 	}
@@ -380,7 +371,7 @@ func (s *Store) leaseRevokeLocked(w *writer, rv *etcdserverpb.LeaseRevokeRequest
 		return nil, fmt.Errorf("lease %d: %w", rv.ID, ErrLeaseNotFound)
 	}
 	for _, k := range l.info().Keys {
-		if ki := s.keys[string(k)]; ki != nil && ki.live() {
+		if ki := s.index.get(k); ki != nil && ki.live() {
 			if err := s.deleteKeyLocked(w, ki); err != nil {
 				return nil, err
 			}

@@ -9,8 +9,9 @@
 // Every write request that changes something gets the next main revision;
 // each key it writes gets a sub revision. A value is stored once, under
 // its revision, as an encoded mvccpb.KeyValue; an in-memory index maps
-// each key to its generations of revisions (key index in a skiplist for
-// ranges, a map for point lookups), like etcd's keyIndex.
+// each key to its generations of revisions, like etcd's keyIndex: a
+// B-tree (github.com/google/btree, as etcd's treeIndex) orders the keys
+// for ranges and compaction, and a map serves point lookups.
 //
 // Writes go into one long-lived bbolt write transaction, the batch, which
 // commits every BatchInterval or BatchLimit writes, never once per write:

@@ -148,8 +148,9 @@ func (s *Store) HashKV(rev int64) (KVHash, error) {
 // rev would keep. Caller holds mu.
 func (s *Store) keepLocked(rev int64) map[revision]struct{} {
 	keep := make(map[revision]struct{})
-	for n := s.order.first(); n != nil; n = n.next[0] {
-		n.ki.keptAt(rev, func(r revision) { keep[r] = struct{}{} })
-	}
+	s.index.tree.Ascend(func(ki *keyIndex) bool {
+		ki.keptAt(rev, func(r revision) { keep[r] = struct{}{} })
+		return true
+	})
 	return keep
 }

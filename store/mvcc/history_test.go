@@ -174,7 +174,7 @@ func TestCompaction(t *testing.T) {
 	}
 	h.put("e", "1") // rev 10
 	wantErr(t, compact(10), nil)
-	if _, ok := h.s.keys["d"]; ok {
+	if h.s.index.get([]byte("d")) != nil {
 		t.Fatal("deleted key still in the index after its tombstone was compacted")
 	}
 	// The state survives a restart.

@@ -3,40 +3,8 @@ package mvcc
 import (
 	"fmt"
 	"math/rand/v2"
-	"sort"
 	"testing"
 )
-
-func TestSkiplistOrder(t *testing.T) {
-	l := newSkiplist()
-	rnd := rand.New(rand.NewPCG(1, 2))
-	want := map[string]bool{}
-	for i := 0; i < 2000; i++ {
-		k := fmt.Sprintf("k%05d", rnd.IntN(5000))
-		if want[k] {
-			l.remove([]byte(k))
-			delete(want, k)
-			continue
-		}
-		l.insert(newKeyIndex([]byte(k)))
-		want[k] = true
-	}
-	var keys []string
-	for k := range want {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	var got []string
-	for n := l.first(); n != nil; n = n.next[0] {
-		got = append(got, string(n.ki.key))
-	}
-	if !equalStrings(got, keys) || l.len != len(keys) {
-		t.Fatalf("skiplist holds %d keys in order %v, want %d", len(got), equalStrings(got, keys), len(keys))
-	}
-	if n := l.seek([]byte("k02500")); n != nil && string(n.ki.key) < "k02500" {
-		t.Fatalf("seek found %q", n.ki.key)
-	}
-}
 
 func TestKeyIndexAt(t *testing.T) {
 	ki := newKeyIndex([]byte("k"))

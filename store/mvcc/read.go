@@ -27,22 +27,20 @@ func inRange(k, key, end []byte) bool {
 // value at rev, with the revision of that value, until fn returns false.
 func (s *Store) scanLocked(key, end []byte, rev int64, fn func(ki *keyIndex, r revision) bool) {
 	if len(end) == 0 {
-		if ki := s.keys[string(key)]; ki != nil {
+		if ki := s.index.get(key); ki != nil {
 			if r, ok := ki.at(rev); ok {
 				fn(ki, r)
 			}
 		}
 		return
 	}
-	all := len(end) == 1 && end[0] == 0
-	for n := s.order.seek(key); n != nil; n = n.next[0] {
-		if !all && bytes.Compare(n.ki.key, end) >= 0 {
-			return
-		}
-		if r, ok := n.ki.at(rev); ok && !fn(n.ki, r) {
-			return
-		}
+	if len(end) == 1 && end[0] == 0 {
+		end = nil // every key >= key
 	}
+	s.index.ascend(key, end, func(ki *keyIndex) bool {
+		r, ok := ki.at(rev)
+		return !ok || fn(ki, r)
+	})
 }
 
 // planLocked returns the revisions of the first limit (0 = all) values in
@@ -265,7 +263,7 @@ func (s *Store) KVAt(key []byte, rev int64) (*mvccpb.KeyValue, error) {
 		return nil, fmt.Errorf("mvcc: kv %q at %d: %w: compacted %d", key, rev, ErrCompacted, compact)
 	}
 	var revs []revision
-	if ki := s.keys[string(key)]; ki != nil {
+	if ki := s.index.get(key); ki != nil {
 		if r, ok := ki.at(rev); ok {
 			revs = append(revs, r)
 		}

@@ -61,8 +61,7 @@ type Store struct {
 
 	mu           sync.RWMutex
 	db           *bbolt.DB // replaced by Restore under txMu and mu
-	keys         map[string]*keyIndex
-	order        *skiplist
+	index        *treeIndex
 	leases       map[int64]*lease
 	alarms       map[alarmKey]struct{}
 	buf          []bufEntry // writes in revision order above committedRev
@@ -142,8 +141,7 @@ func openDB(path string) (*bbolt.DB, error) {
 // the batch. Callers hold txMu (or own the Store exclusively) and mu.
 func (s *Store) loadLocked(db *bbolt.DB) error {
 	s.db = db
-	s.keys = make(map[string]*keyIndex)
-	s.order = newSkiplist()
+	s.index = newTreeIndex()
 	s.leases = make(map[int64]*lease)
 	s.buf = s.buf[:0]
 	s.dataBytes = 0
@@ -199,9 +197,9 @@ func (s *Store) loadLocked(db *bbolt.DB) error {
 			if err := proto.Unmarshal(v, &kv); err != nil {
 				return fmt.Errorf("%w: record %d.%d: %v", ErrCorrupt, r.main, r.sub, err)
 			}
-			ki := s.keys[string(kv.Key)]
+			ki := s.index.get(kv.Key)
 			if ki == nil {
-				ki = s.newKeyLocked(kv.Key)
+				ki = s.index.create(kv.Key)
 			}
 			if tomb {
 				ki.tombstone(r)
@@ -218,30 +216,29 @@ func (s *Store) loadLocked(db *bbolt.DB) error {
 	if err != nil {
 		return fmt.Errorf("mvcc: load %s: %w", s.cfg.Path, err)
 	}
-	for _, ki := range s.keys {
+	var orphan *keyIndex
+	s.index.ascend(nil, nil, func(ki *keyIndex) bool {
 		if ki.lease == 0 {
-			continue
+			return true
 		}
-		if l := s.leases[ki.lease]; l != nil {
-			l.keys[string(ki.key)] = struct{}{}
-		} else {
-			// A revoke deletes the keys in the same batch as the lease,
-			// so this cannot happen in a file this package wrote.
-			return fmt.Errorf("mvcc: load %s: %w: key %q attached to missing lease %d", s.cfg.Path, ErrCorrupt, ki.key, ki.lease)
+		l := s.leases[ki.lease]
+		if l == nil {
+			orphan = ki
+			return false
 		}
+		l.keys[string(ki.key)] = struct{}{}
+		return true
+	})
+	if orphan != nil {
+		// A revoke deletes the keys in the same batch as the lease, so
+		// this cannot happen in a file this package wrote.
+		return fmt.Errorf("mvcc: load %s: %w: key %q attached to missing lease %d", s.cfg.Path, ErrCorrupt, orphan.key, orphan.lease)
 	}
 	s.rev.Store(rev)
 	s.committedRev = rev
 	s.compactRev.Store(compactRev)
 	s.ci.Store(ci)
 	return s.beginBatchLocked()
-}
-
-func (s *Store) newKeyLocked(key []byte) *keyIndex {
-	ki := newKeyIndex(append([]byte(nil), key...))
-	s.keys[string(ki.key)] = ki
-	s.order.insert(ki)
-	return ki
 }
 
 func (s *Store) beginBatchLocked() error {

@@ -9,9 +9,10 @@
 // watcher is in one of two groups:
 //
 //   - synced: it has been given every matching event up to hub.rev. Synced
-//     watchers sit in an index (a map for single keys, an interval treap
-//     for ranges) that Notify consults per event, so Notify costs about
-//     O(log n + matching watchers) and allocates nothing for the others.
+//     watchers sit in an index (a map for single keys, an AVL interval
+//     tree over the distinct ranges) that Notify consults per event: its
+//     cost grows with the logarithm of the number of ranges and with the
+//     watchers that match, and it allocates nothing for the others.
 //   - unsynced: it still needs events from its minRev on. Notify ignores it;
 //     the hub's catch-up goroutine reads its missing events from History,
 //     without holding the hub's lock, a bounded batch at a time.

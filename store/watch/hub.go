@@ -64,8 +64,10 @@ type watcher struct {
 	// when the watcher leaves the synced index) but never exceeds it unless
 	// the watch was created with a future start revision.
 	minRev int64
-	pos    int        // position in the synced index, for a single key
-	node   *rangeNode // node in the synced index, for a range
+	// pos is the position in the synced index's list for the key, or in
+	// group, the synced index's list for the range.
+	pos   int
+	group *rangeGroup
 	// sentSinceTick records that an event response went out since the last
 	// progress tick, which makes a progress notification pointless.
 	sentSinceTick bool
