@@ -1,60 +1,28 @@
 package check
 
 import (
-	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/adrbench/adrbench/harness"
+	"github.com/adrbench/adrbench/internal/testbin"
 	"github.com/adrbench/adrbench/logbackends"
 	"github.com/adrbench/adrbench/logbackends/catalog"
 )
 
-// adrbenchBin builds cmd/adrbench once per test binary, on the first test
-// that needs it.
-var adrbenchBin = sync.OnceValues(func() (string, error) {
-	dir, err := os.MkdirTemp("", "adrbench-check-test-")
-	if err != nil {
-		return "", err
-	}
-	bin := filepath.Join(dir, "adrbench")
-	out, err := exec.Command("go", "build", "-o", bin, "github.com/adrbench/adrbench/cmd/adrbench").CombinedOutput()
-	if err != nil {
-		return "", fmt.Errorf("go build: %w\n%s", err, out)
-	}
-	return bin, nil
-})
+// adrbench is cmd/adrbench, built on the first test that needs it.
+var adrbench testbin.Build
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if bin, err := adrbenchBin(); err == nil && bin != "" {
-		os.RemoveAll(filepath.Dir(bin))
-	}
+	adrbench.Remove()
 	os.Exit(code)
 }
 
-func serveBinary(t *testing.T) string {
-	t.Helper()
-	if _, err := exec.LookPath("go"); err != nil {
-		t.Skip("SKIPPING: the go toolchain is not on PATH, so adrbench cannot be built for the process target")
-	}
-	bin, err := adrbenchBin()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return bin
-}
+func serveBinary(t *testing.T) string { return adrbench.Adrbench(t) }
 
-func needEtcd(t *testing.T) {
-	t.Helper()
-	if _, err := exec.LookPath("etcd"); err != nil {
-		t.Skip("SKIPPING: etcd is not on PATH (scripts/test.sh installs it)")
-	}
-}
+func needEtcd(t *testing.T) { testbin.Tool(t, "etcd") }
 
 func testBackends() *logbackends.Registry { return catalog.DefaultConfigs().Registry() }
 

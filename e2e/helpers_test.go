@@ -5,8 +5,6 @@ import (
 	"errors"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +13,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/adrbench/adrbench/internal/proccluster"
+	"github.com/adrbench/adrbench/internal/testbin"
 	"github.com/adrbench/adrbench/logbackends/catalog"
 	"github.com/adrbench/adrbench/store"
 )
@@ -80,28 +79,18 @@ func newClient(endpoints ...string) (*clientv3.Client, error) {
 	})
 }
 
-// buildAdrbench builds the binary into a temporary directory.
-func buildAdrbench(t *testing.T) string {
-	t.Helper()
-	_, file, _, _ := runtime.Caller(0)
-	root := filepath.Dir(filepath.Dir(file))
-	bin := filepath.Join(t.TempDir(), "adrbench")
-	cmd := exec.Command("go", "build", "-o", bin, "./cmd/adrbench")
-	cmd.Dir = root
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/adrbench: %v\n%s", err, out)
-	}
-	return bin
+// adrbench is cmd/adrbench, built once for all the package's tests.
+var adrbench testbin.Build
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	adrbench.Remove()
+	os.Exit(code)
 }
 
-func needEtcdctl(t *testing.T) string {
-	t.Helper()
-	bin, err := exec.LookPath("etcdctl")
-	if err != nil {
-		t.Skip("etcdctl is not on PATH (scripts/test.sh installs it): ", err)
-	}
-	return bin
-}
+func buildAdrbench(t *testing.T) string { return adrbench.Adrbench(t) }
+
+func needEtcdctl(t *testing.T) string { return testbin.Tool(t, "etcdctl") }
 
 // startCluster starts a cluster of size members in spec.Dir (a temporary
 // directory when empty) and, when the test ends, stops it cleanly (an

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -15,49 +14,23 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
+
+	"github.com/adrbench/adrbench/internal/testbin"
 )
 
-// serveBin builds cmd/adrbench once per test binary, on the first test that
-// needs it, so tests that do not run the process target pay nothing.
-var serveBin = sync.OnceValues(func() (string, error) {
-	dir, err := os.MkdirTemp("", "adrbench-harness-test-")
-	if err != nil {
-		return "", err
-	}
-	bin := filepath.Join(dir, "adrbench")
-	out, err := exec.Command("go", "build", "-o", bin, "github.com/adrbench/adrbench/cmd/adrbench").CombinedOutput()
-	if err != nil {
-		return "", fmt.Errorf("go build: %w\n%s", err, out)
-	}
-	return bin, nil
-})
+// adrbench is cmd/adrbench, built on the first test that needs it, so
+// tests that do not run the process target pay nothing.
+var adrbench testbin.Build
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if bin, err := serveBin(); err == nil && bin != "" {
-		os.RemoveAll(filepath.Dir(bin))
-	}
+	adrbench.Remove()
 	os.Exit(code)
 }
 
-func serveBinary(t *testing.T) string {
-	t.Helper()
-	if _, err := exec.LookPath("go"); err != nil {
-		t.Skip("go toolchain not on PATH: cannot build adrbench for the process target")
-	}
-	bin, err := serveBin()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return bin
-}
+func serveBinary(t *testing.T) string { return adrbench.Adrbench(t) }
 
-func needEtcd(t *testing.T) {
-	t.Helper()
-	if _, err := exec.LookPath("etcd"); err != nil {
-		t.Skip("etcd not on PATH")
-	}
-}
+func needEtcd(t *testing.T) { testbin.Tool(t, "etcd") }
 
 // faultTargets are the targets that start members, each as a 3-member
 // cluster with quick timing.

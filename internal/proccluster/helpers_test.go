@@ -5,14 +5,14 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"runtime"
 	"slices"
 	"sync/atomic"
 	"testing"
 
 	"github.com/shirou/gopsutil/v3/process"
 	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/adrbench/adrbench/internal/testbin"
 )
 
 // quickHeartbeat and quickElection are raft timings that elect a leader
@@ -36,32 +36,22 @@ func flavors() []flavor {
 			return Config{Command: []string{bin, "serve"}, Flags: []string{"--log-backend=batched", "--log-level=warn", quickHeartbeat, quickElection}}
 		}},
 		{name: "etcd", config: func(t *testing.T) Config {
-			bin, err := exec.LookPath("etcd")
-			if err != nil {
-				t.Skip("etcd is not on PATH (scripts/test.sh installs it): ", err)
-			}
+			bin := testbin.Tool(t, "etcd")
 			return Config{Command: []string{bin}, Flags: []string{"--logger=zap", "--log-level=warn", quickHeartbeat, quickElection}}
 		}},
 	}
 }
 
-// buildAdrbench builds cmd/adrbench into a temporary directory.
-func buildAdrbench(t *testing.T) string {
-	t.Helper()
-	gobin, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("go toolchain not on PATH: cannot build adrbench: ", err)
-	}
-	_, file, _, _ := runtime.Caller(0)
-	root := filepath.Join(filepath.Dir(file), "..", "..")
-	bin := filepath.Join(t.TempDir(), "adrbench")
-	cmd := exec.Command(gobin, "build", "-o", bin, "./cmd/adrbench")
-	cmd.Dir = root
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/adrbench: %v\n%s", err, out)
-	}
-	return bin
+// adrbench is cmd/adrbench, built once for all the package's tests.
+var adrbench testbin.Build
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	adrbench.Remove()
+	os.Exit(code)
 }
+
+func buildAdrbench(t *testing.T) string { return adrbench.Adrbench(t) }
 
 // fronts counts the peer fronts a cluster put in place and closed. Its
 // fronts forward nothing: they hand back the member's own address.
