@@ -7,10 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"math"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -378,53 +376,23 @@ func samePoint(p *results.Point, s Setup) bool {
 }
 
 func openMeasureRun(dir, name string) (*results.Run, error) {
-	if _, err := os.Stat(filepath.Join(dir, results.RunFile)); errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	run, err := results.Read(dir)
+	run, err := results.Resume(dir, name)
 	if err != nil {
-		return nil, fmt.Errorf("%w: resume %s: %w", ErrRunDir, dir, err)
-	}
-	if run.Name != name {
-		return nil, fmt.Errorf("%w: %s holds run %q, the config is %q: give another --out", ErrRunDir, dir, run.Name, name)
+		return nil, fmt.Errorf("%w: %w", ErrRunDir, err)
 	}
 	return run, nil
 }
 
-// saveRun rewrites dir's run directory so a crash leaves the old run.json
-// or the new one: results.Write fills a fresh directory beside it, whose
-// files then replace the old ones, run.json last.
+// saveRun records rec as the run's config and rewrites dir's run
+// directory (results.Rewrite: a crash leaves the old run or the new one).
 func saveRun(dir string, run *results.Run, rec measureRecord) error {
 	cfg, err := json.Marshal(rec)
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrRunDir, err)
 	}
 	run.Config = cfg
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := results.Rewrite(dir, run); err != nil {
 		return fmt.Errorf("%w: %w", ErrRunDir, err)
-	}
-	tmp, err := os.MkdirTemp(dir, ".save-")
-	if err != nil {
-		return fmt.Errorf("%w: %w", ErrRunDir, err)
-	}
-	defer os.RemoveAll(tmp)
-	if err := results.Write(tmp, run); err != nil {
-		return err
-	}
-	files, err := os.ReadDir(tmp)
-	if err != nil {
-		return fmt.Errorf("%w: %w", ErrRunDir, err)
-	}
-	names := make([]string, 0, len(files))
-	for _, f := range files {
-		if f.Name() != results.RunFile {
-			names = append(names, f.Name())
-		}
-	}
-	for _, n := range append(names, results.RunFile) {
-		if err := os.Rename(filepath.Join(tmp, n), filepath.Join(dir, n)); err != nil {
-			return fmt.Errorf("%w: %w", ErrRunDir, err)
-		}
 	}
 	return nil
 }

@@ -10,4 +10,7 @@ var (
 	ErrInvalid = errors.New("results: invalid run")
 	// ErrExists reports a run directory that already holds a run.
 	ErrExists = errors.New("results: run directory not empty")
+	// ErrOtherRun reports a run directory to resume that holds a run of
+	// another name.
+	ErrOtherRun = errors.New("results: run directory holds another run")
 )

@@ -6,9 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"slices"
 	"time"
 
@@ -181,56 +178,23 @@ func outcomeErr(ctx context.Context, out Outcome, planned int) error {
 
 // openRun reads the run in dir for resuming; nil when dir holds none.
 func openRun(dir, name string) (*results.Run, error) {
-	if _, err := os.Stat(filepath.Join(dir, results.RunFile)); errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	run, err := results.Read(dir)
+	run, err := results.Resume(dir, name)
 	if err != nil {
-		return nil, fmt.Errorf("%w: resume %s: %w", ErrRunDir, dir, err)
-	}
-	if run.Name != name {
-		return nil, fmt.Errorf("%w: %s holds run %q, the config is %q: give another --out", ErrRunDir, dir, run.Name, name)
+		return nil, fmt.Errorf("%w: %w", ErrRunDir, err)
 	}
 	return run, nil
 }
 
-// save rewrites the run directory so that a crash at any moment leaves
-// either the old or the new run.json: results.Write fills a fresh
-// directory beside it, and its files are renamed into place, run.json last.
+// save records rec as the run's config and rewrites the run directory
+// (results.Rewrite: a crash leaves the old run or the new one).
 func save(dir string, run *results.Run, rec Recorded) error {
 	cfg, err := json.Marshal(rec)
 	if err != nil {
 		return fmt.Errorf("%w: encode config: %w", ErrRunDir, err)
 	}
 	run.Config = cfg
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := results.Rewrite(dir, run); err != nil {
 		return fmt.Errorf("%w: %w", ErrRunDir, err)
-	}
-	tmp, err := os.MkdirTemp(dir, ".save-")
-	if err != nil {
-		return fmt.Errorf("%w: %w", ErrRunDir, err)
-	}
-	defer os.RemoveAll(tmp)
-	if err := results.Write(tmp, run); err != nil {
-		return err
-	}
-	var names []string
-	for _, p := range run.Points {
-		if p.HgrmFile != "" {
-			names = append(names, p.HgrmFile)
-		}
-	}
-	names = append(names, results.PointsFile, results.RunFile)
-	for _, n := range names {
-		if err := os.Rename(filepath.Join(tmp, n), filepath.Join(dir, n)); err != nil {
-			return fmt.Errorf("%w: %w", ErrRunDir, err)
-		}
-	}
-	if d, err := os.Open(dir); err == nil {
-		// The renames are durable once the directory is synced; a failure
-		// here loses nothing the next save will not write again.
-		_ = d.Sync()
-		d.Close()
 	}
 	return nil
 }
