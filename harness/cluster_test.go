@@ -1,7 +1,6 @@
 package harness
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"os/exec"
@@ -277,21 +276,6 @@ func TestStartClusterEtcdMissing(t *testing.T) {
 }
 
 func TestParsers(t *testing.T) {
-	t.Run("mountinfo", func(t *testing.T) {
-		in := "22 1 8:1 / / rw - ext4 /dev/sda1 rw\n" +
-			"30 22 0:5 / /data\\040dir rw - xfs /dev/nvme0n1 rw\n" +
-			"31 22 0:6 / /data rw - tmpfs tmpfs rw\n"
-		tests := []struct{ path, want string }{
-			{"/data dir/x", "xfs /dev/nvme0n1 on /data dir"},
-			{"/data/x", "tmpfs tmpfs on /data"},
-			{"/datax", "ext4 /dev/sda1 on /"},
-		}
-		for _, tc := range tests {
-			if got := mountOf(bufio.NewScanner(strings.NewReader(in)), tc.path); got != tc.want {
-				t.Errorf("mountOf(%q) = %q, want %q", tc.path, got, tc.want)
-			}
-		}
-	})
 	t.Run("host", func(t *testing.T) {
 		h := ProbeHost(context.Background(), t.TempDir())
 		if h.Cores < 1 || h.Kernel == "" {

@@ -1,13 +1,11 @@
 package harness
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
-	"strconv"
 	"strings"
 	"time"
 
@@ -16,6 +14,7 @@ import (
 	"github.com/shirou/gopsutil/v3/mem"
 	"github.com/shirou/gopsutil/v3/process"
 
+	"github.com/adrbench/adrbench/internal/mountinfo"
 	"github.com/adrbench/adrbench/results"
 )
 
@@ -48,22 +47,13 @@ func ProbeHost(ctx context.Context, dataDir string) results.Host {
 	if dataDir == "" {
 		dataDir = "."
 	}
-	abs, err := filepath.Abs(dataDir)
+	m, err := mountinfo.OfDir(dataDir)
 	if err != nil {
-		return h
-	}
-	f, err := os.Open("/proc/self/mountinfo")
-	if err != nil {
-		return h
-	}
-	m, ok := mountEntryOf(bufio.NewScanner(f), abs)
-	f.Close()
-	if !ok {
 		return h
 	}
 	h.Disk = m.String()
-	h.DiskFSType, h.DiskDevice, h.DiskMount = m.fsType, m.source, m.point
-	h.DiskModel, h.DiskRotational = blockDevice("/sys", m.source)
+	h.DiskFSType, h.DiskDevice, h.DiskMount = m.FSType, m.Source, m.Point
+	h.DiskModel, h.DiskRotational = blockDevice("/sys", m.Source)
 	return h
 }
 
@@ -83,65 +73,6 @@ func ProcessCPU(ctx context.Context, pids ...int) (time.Duration, error) {
 		total += time.Duration((t.User + t.System) * float64(time.Second))
 	}
 	return total, nil
-}
-
-// mount is one line of mountinfo.
-type mount struct{ fsType, source, point string }
-
-func (m mount) String() string { return fmt.Sprintf("%s %s on %s", m.fsType, m.source, m.point) }
-
-// mountOf finds the mount holding path in a mountinfo listing and describes
-// it as "fstype source on mountpoint"; "" when none does.
-func mountOf(sc *bufio.Scanner, path string) string {
-	m, ok := mountEntryOf(sc, path)
-	if !ok {
-		return ""
-	}
-	return m.String()
-}
-
-// mountEntryOf finds the mount holding path: the longest mount point that
-// prefixes it.
-func mountEntryOf(sc *bufio.Scanner, path string) (mount, bool) {
-	best, found := -1, mount{}
-	for sc.Scan() {
-		// Fields: id parent major:minor root mountpoint options [optional...] - fstype source superopts
-		pre, post, ok := strings.Cut(sc.Text(), " - ")
-		if !ok {
-			continue
-		}
-		pf, qf := strings.Fields(pre), strings.Fields(post)
-		if len(pf) < 5 || len(qf) < 2 {
-			continue
-		}
-		mp := unescapeMount(pf[4])
-		if !(path == mp || mp == "/" || strings.HasPrefix(path, mp+"/")) {
-			continue
-		}
-		if len(mp) > best {
-			best, found = len(mp), mount{fsType: qf[0], source: unescapeMount(qf[1]), point: mp}
-		}
-	}
-	return found, best >= 0
-}
-
-// unescapeMount undoes mountinfo's octal escapes (\040 for a space).
-func unescapeMount(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var sb strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) {
-			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				sb.WriteByte(byte(n))
-				i += 3
-				continue
-			}
-		}
-		sb.WriteByte(s[i])
-	}
-	return sb.String()
 }
 
 // blockDevice reads the model and rotational flag of the disk behind a

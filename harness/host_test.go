@@ -1,37 +1,11 @@
 package harness
 
 import (
-	"bufio"
 	"context"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 )
-
-func TestMountEntryOf(t *testing.T) {
-	in := "22 1 8:1 / / rw - ext4 /dev/sda1 rw\n" +
-		"30 22 0:5 / /data\\040dir rw - xfs /dev/nvme0n1p2 rw\n" +
-		"garbage line\n"
-	tests := []struct {
-		name, path string
-		want       mount
-	}{
-		{"nested", "/data dir/x", mount{"xfs", "/dev/nvme0n1p2", "/data dir"}},
-		{"root", "/var/lib", mount{"ext4", "/dev/sda1", "/"}},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			got, ok := mountEntryOf(bufio.NewScanner(strings.NewReader(in)), tc.path)
-			if !ok || got != tc.want {
-				t.Fatalf("mountEntryOf(%q) = %+v, %v; want %+v", tc.path, got, ok, tc.want)
-			}
-		})
-	}
-	if _, ok := mountEntryOf(bufio.NewScanner(strings.NewReader("")), "/x"); ok {
-		t.Error("found a mount in an empty table")
-	}
-}
 
 // fakeSys lays out the sysfs entries blockDevice reads: a whole disk with a
 // partition, and a class/block link for each.

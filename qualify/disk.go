@@ -12,6 +12,7 @@ import (
 	"github.com/HdrHistogram/hdrhistogram-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/adrbench/adrbench/internal/mountinfo"
 	"github.com/adrbench/adrbench/logbackends/vfs"
 )
 
@@ -235,7 +236,7 @@ func (r *runner) fioChecks(runs []fioResult, fioP99s, goP99s []float64, goHist *
 // that reports itself rotational but syncs faster than any spinning disk
 // can is taken by its measurement.
 func (r *runner) diskFacts(measured bool, walP50Ms float64) {
-	m, err := mountOfDir(r.cfg.Dir)
+	m, err := mountinfo.OfDir(r.cfg.Dir)
 	if err != nil {
 		why := "cannot read /proc/self/mountinfo: " + err.Error()
 		for _, n := range []string{"disk.fs_durable", "disk.barriers", "disk.data_ordering", "disk.write_cache", "disk.rotational"} {
@@ -256,7 +257,7 @@ func (r *runner) diskFacts(measured bool, walP50Ms float64) {
 		}
 		r.add(c)
 
-		mode, hasMode := m.optionValue("data")
+		mode, hasMode := m.OptionValue("data")
 		c = judge(r.prof, "disk.data_ordering", boolValue(mode != "writeback"))
 		if hasMode {
 			c.Text = "data=" + mode

@@ -14,6 +14,7 @@ import (
 	"github.com/shirou/gopsutil/v3/cpu"
 
 	"github.com/adrbench/adrbench/adr"
+	"github.com/adrbench/adrbench/internal/mountinfo"
 )
 
 // pmemFacts is what the system says about persistent memory.
@@ -32,7 +33,7 @@ type pmemFacts struct {
 }
 
 // readPMemFacts reads sysfs (rooted at sys), /dev and the mount table.
-func readPMemFacts(ctx context.Context, sys, dev string, mounts []mountInfo) pmemFacts {
+func readPMemFacts(ctx context.Context, sys, dev string, mounts []mountinfo.Mount) pmemFacts {
 	var f pmemFacts
 	nd := filepath.Join(sys, "bus", "nd", "devices")
 	ents, _ := os.ReadDir(nd)
@@ -62,7 +63,7 @@ func readPMemFacts(ctx context.Context, sys, dev string, mounts []mountInfo) pme
 		}
 	}
 	for _, m := range mounts {
-		if m.hasOption("dax") || m.hasOption("dax=always") {
+		if m.HasOption("dax") || m.HasOption("dax=always") {
 			f.DAXMounts = append(f.DAXMounts, m.Point)
 		}
 	}
@@ -145,9 +146,9 @@ func probeRegion(dir string, n int) (regionProbe, error) {
 // domain, the flush+fence latency and, from all that, whether the adr log
 // backend can run durably here.
 func (r *runner) pmemGroup(ctx context.Context) error {
-	var mounts []mountInfo
+	var mounts []mountinfo.Mount
 	if f, err := os.Open("/proc/self/mountinfo"); err == nil {
-		mounts = readMounts(f)
+		mounts = mountinfo.Parse(f)
 		f.Close()
 	}
 	facts := readPMemFacts(ctx, "/sys", "/dev", mounts)

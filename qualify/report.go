@@ -14,6 +14,7 @@ import (
 
 	"github.com/HdrHistogram/hdrhistogram-go"
 
+	"github.com/adrbench/adrbench/internal/mountinfo"
 	"github.com/adrbench/adrbench/results"
 )
 
@@ -61,9 +62,9 @@ type Report struct {
 // persistent memory.
 type Host struct {
 	results.Host
-	DirMount *mountInfo `json:"dir_mount,omitempty"`
-	Device   *blockDev  `json:"dir_device,omitempty"`
-	PMem     *pmemFacts `json:"pmem,omitempty"`
+	DirMount *mountinfo.Mount `json:"dir_mount,omitempty"`
+	Device   *blockDev        `json:"dir_device,omitempty"`
+	PMem     *pmemFacts       `json:"pmem,omitempty"`
 }
 
 // Histogram is one raw latency histogram of a check.

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/adrbench/adrbench/adr"
+	"github.com/adrbench/adrbench/internal/mountinfo"
 )
 
 func bptr(b bool) *bool { return &b }
@@ -165,7 +166,7 @@ func TestTHPMode(t *testing.T) {
 	}
 }
 
-const mountinfo = `22 27 0:21 / /proc rw,relatime - proc proc rw
+const mountTable = `22 27 0:21 / /proc rw,relatime - proc proc rw
 25 24 0:23 / /dev/shm rw,relatime - tmpfs tmpfs rw,size=24684092k
 27 1 254:0 / / rw,relatime - ext4 /dev/vda rw,discard
 40 27 259:1 / /var/lib/etcd rw,noatime - ext4 /dev/nvme0n1p1 rw,nobarrier,data=writeback
@@ -174,7 +175,7 @@ const mountinfo = `22 27 0:21 / /proc rw,relatime - proc proc rw
 `
 
 func TestMounts(t *testing.T) {
-	ms := readMounts(strings.NewReader(mountinfo))
+	ms := mountinfo.Parse(strings.NewReader(mountTable))
 	tests := []struct {
 		name     string
 		path     string
@@ -193,14 +194,14 @@ func TestMounts(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			m, ok := mountOf(ms, tt.path)
+			m, ok := mountinfo.Holding(ms, tt.path)
 			if !ok || m.Point != tt.point || m.FSType != tt.fsType {
-				t.Fatalf("mountOf(%s) = %+v, %v", tt.path, m, ok)
+				t.Fatalf("mountinfo.Holding(%s) = %+v, %v", tt.path, m, ok)
 			}
-			if volatileFS(m.FSType) != tt.volatile || barriersOff(m) != tt.barrier || m.hasOption("dax=always") != tt.dax {
+			if volatileFS(m.FSType) != tt.volatile || barriersOff(m) != tt.barrier || m.HasOption("dax=always") != tt.dax {
 				t.Fatalf("%+v: volatile %v, barriers off %q", m, volatileFS(m.FSType), barriersOff(m))
 			}
-			if mode, _ := m.optionValue("data"); mode != tt.dataMode {
+			if mode, _ := m.OptionValue("data"); mode != tt.dataMode {
 				t.Fatalf("data mode %q", mode)
 			}
 		})
@@ -209,7 +210,7 @@ func TestMounts(t *testing.T) {
 	if barriersOff(first) != "nobarrier" {
 		t.Fatalf("nobarrier not seen in %+v", first)
 	}
-	if mode, _ := first.optionValue("data"); mode != "writeback" {
+	if mode, _ := first.OptionValue("data"); mode != "writeback" {
 		t.Fatalf("data=writeback not seen in %+v", first)
 	}
 }
@@ -311,7 +312,7 @@ func TestPMemFactsFromSysfs(t *testing.T) {
 	write(filepath.Join(nd, "namespace0.1", "size"), "0\n") // the idle seed
 	write(filepath.Join(dev, "pmem0"), "")
 	write(filepath.Join(dev, "sda"), "")
-	f := readPMemFacts(t.Context(), sys, dev, readMounts(strings.NewReader(mountinfo)))
+	f := readPMemFacts(t.Context(), sys, dev, mountinfo.Parse(strings.NewReader(mountTable)))
 	if len(f.Namespaces) != 1 || f.Namespaces[0] != "namespace0.0 (fsdax)" {
 		t.Errorf("namespaces %v", f.Namespaces)
 	}
