@@ -13,16 +13,24 @@ import (
 // peerConns keeps a gRPC connection to each member whose client URLs are
 // known: followers forward the requests only the leader can answer (lease
 // keep-alive and time-to-live) on it, as etcd's do, and the corruption
-// check asks peers for their hashes.
+// check asks peers for their hashes. A member that publishes another
+// client URL (it restarted on another port, or was updated) gets a new
+// connection; the old one is closed.
 type peerConns struct {
 	status  *nodeStatus
 	members *members
 	mu      sync.Mutex
-	conns   map[uint64]*grpc.ClientConn
+	conns   map[uint64]peerConn
+}
+
+// peerConn is a connection and the address it was made to.
+type peerConn struct {
+	host string
+	cc   *grpc.ClientConn
 }
 
 func newPeerConns(status *nodeStatus, members *members) *peerConns {
-	return &peerConns{status: status, members: members, conns: map[uint64]*grpc.ClientConn{}}
+	return &peerConns{status: status, members: members, conns: map[uint64]peerConn{}}
 }
 
 // lease returns a Lease client for the current leader.
@@ -47,13 +55,9 @@ func (l *peerConns) maintenance(id uint64) (pb.MaintenanceClient, error) {
 	return pb.NewMaintenanceClient(c), nil
 }
 
-// conn returns the connection to member id, made on first use.
+// conn returns the connection to member id at the first client URL it
+// has published, made on first use and made again when the URL changes.
 func (l *peerConns) conn(id uint64) (*grpc.ClientConn, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if c, ok := l.conns[id]; ok {
-		return c, nil
-	}
 	urls := l.members.clientURLs(id)
 	if len(urls) == 0 {
 		return nil, fmt.Errorf("%x has not published its client URLs yet", id)
@@ -62,11 +66,20 @@ func (l *peerConns) conn(id uint64) (*grpc.ClientConn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%x client URL %q: %w", id, urls[0], err)
 	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	old, ok := l.conns[id]
+	if ok && old.host == u.Host {
+		return old.cc, nil
+	}
 	c, err := grpc.NewClient("passthrough:///"+u.Host, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		return nil, err
 	}
-	l.conns[id] = c
+	if ok {
+		old.cc.Close()
+	}
+	l.conns[id] = peerConn{host: u.Host, cc: c}
 	return c, nil
 }
 
@@ -74,7 +87,7 @@ func (l *peerConns) close() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for id, c := range l.conns {
-		c.Close()
+		c.cc.Close()
 		delete(l.conns, id)
 	}
 }
