@@ -3,10 +3,7 @@ package plan
 import (
 	"fmt"
 	"image/color"
-	"io"
 	"math"
-	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 
@@ -16,8 +13,8 @@ import (
 	"gonum.org/v1/plot/plotutil"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
-	"gonum.org/v1/plot/vg/vgimg"
-	"gonum.org/v1/plot/vg/vgsvg"
+
+	"github.com/adrbench/adrbench/plots"
 )
 
 // Figure names of a predicted plan, which are their files' stems.
@@ -88,33 +85,11 @@ func saveGrid(dir, name string, panels []*plot.Plot, cols int) ([]string, error)
 			}
 		}
 	}
-	png := vgimg.NewWith(vgimg.UseWH(w, h), vgimg.UseDPI(110))
-	drawAll(draw.New(png))
-	svg := vgsvg.New(w, h)
-	drawAll(draw.New(svg))
-	files := []string{name + ".png", name + ".svg"}
-	if err := writeFile(filepath.Join(dir, files[0]), vgimg.PngCanvas{Canvas: png}.WriteTo); err != nil {
-		return nil, err
-	}
-	if err := writeFile(filepath.Join(dir, files[1]), svg.WriteTo); err != nil {
-		return nil, err
+	files, err := plots.SaveDrawing(dir, name, w, h, drawAll)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrRunDir, err)
 	}
 	return files, nil
-}
-
-func writeFile(path string, write func(io.Writer) (int64, error)) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return fmt.Errorf("%w: %w", ErrRunDir, err)
-	}
-	if _, err := write(f); err != nil {
-		f.Close()
-		return fmt.Errorf("%w: %s: %w", ErrRunDir, path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("%w: %w", ErrRunDir, err)
-	}
-	return nil
 }
 
 // panelKey groups a plan's points into panels by backend and disk.

@@ -214,10 +214,17 @@ func (f *canvasFig) draw(c draw.Canvas) {
 // two file names.
 func (f *canvasFig) save(dir, name string) ([]string, error) {
 	w, h := f.size()
+	return SaveDrawing(dir, name, w, h, f.draw)
+}
+
+// SaveDrawing draws a w×h figure with paint twice, into dir/name.png (110
+// dpi) and dir/name.svg, and returns the two file names. Every figure the
+// project writes, from runs, plans and qualifications, goes through it.
+func SaveDrawing(dir, name string, w, h vg.Length, paint func(draw.Canvas)) ([]string, error) {
 	png := vgimg.NewWith(vgimg.UseWH(w, h), vgimg.UseDPI(110))
-	f.draw(draw.New(png))
+	paint(draw.New(png))
 	svg := vgsvg.New(w, h)
-	f.draw(draw.New(svg))
+	paint(draw.New(svg))
 	files := []string{name + ".png", name + ".svg"}
 	if err := writeTo(filepath.Join(dir, files[0]), vgimg.PngCanvas{Canvas: png}.WriteTo); err != nil {
 		return nil, err

@@ -3,10 +3,7 @@ package qualify
 import (
 	"fmt"
 	"image/color"
-	"io"
 	"math"
-	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 
@@ -15,8 +12,8 @@ import (
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
-	"gonum.org/v1/plot/vg/vgimg"
-	"gonum.org/v1/plot/vg/vgsvg"
+
+	"github.com/adrbench/adrbench/plots"
 )
 
 // Colours the figures share: a failing limit is red, a warning limit
@@ -262,33 +259,11 @@ func (shareTicks) Ticks(lo, hi float64) []plot.Tick {
 	return ts
 }
 
-// savePlot writes p as dir/name.png and dir/name.svg.
+// savePlot writes p as dir/name.png and dir/name.svg, on white.
 func savePlot(p *plot.Plot, dir, name string, w, h vg.Length) ([]string, error) {
-	png := vgimg.NewWith(vgimg.UseWH(w, h), vgimg.UseDPI(110))
-	dc := draw.New(png)
-	dc.SetColor(color.White)
-	dc.Fill(dc.Rectangle.Path())
-	p.Draw(dc)
-	svg := vgsvg.New(w, h)
-	p.Draw(draw.New(svg))
-	files := []string{name + ".png", name + ".svg"}
-	if err := writeFigure(filepath.Join(dir, files[0]), vgimg.PngCanvas{Canvas: png}.WriteTo); err != nil {
-		return nil, err
-	}
-	if err := writeFigure(filepath.Join(dir, files[1]), svg.WriteTo); err != nil {
-		return nil, err
-	}
-	return files, nil
-}
-
-func writeFigure(path string, write func(io.Writer) (int64, error)) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	if _, err := write(f); err != nil {
-		f.Close()
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	return f.Close()
+	return plots.SaveDrawing(dir, name, w, h, func(c draw.Canvas) {
+		c.SetColor(color.White)
+		c.Fill(c.Rectangle.Path())
+		p.Draw(c)
+	})
 }
