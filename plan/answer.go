@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"slices"
@@ -100,7 +101,7 @@ func rankNeed(points []PlanPoint, need float64) (meets, nearest []int) {
 		case pa.CoresPerMember != pb.CoresPerMember:
 			return pa.CoresPerMember - pb.CoresPerMember
 		}
-		return cmpF(pb.MaxWritesS, pa.MaxWritesS)
+		return cmp.Compare(pb.MaxWritesS, pa.MaxWritesS)
 	})
 	if len(meets) > 0 {
 		return meets, nil
@@ -109,7 +110,7 @@ func rankNeed(points []PlanPoint, need float64) (meets, nearest []int) {
 	for i := range idx {
 		idx[i] = i
 	}
-	slices.SortStableFunc(idx, func(a, b int) int { return cmpF(points[b].MaxWritesS, points[a].MaxWritesS) })
+	slices.SortStableFunc(idx, func(a, b int) int { return cmp.Compare(points[b].MaxWritesS, points[a].MaxWritesS) })
 	return nil, idx[:min(3, len(idx))]
 }
 

@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"cmp"
 	"fmt"
 	"image/color"
 	"math"
@@ -54,7 +55,7 @@ func newPlot(title, x, y string) *plot.Plot {
 	p.Add(plotter.NewGrid())
 	// Capacity lines run high in their panels: the legend goes below.
 	p.Legend.Top, p.Legend.Left = false, false
-	p.X.Tick.Marker, p.Y.Tick.Marker = plainTicks{}, plainTicks{}
+	p.X.Tick.Marker, p.Y.Tick.Marker = plots.CleanTicks{}, plots.CleanTicks{}
 	return p
 }
 
@@ -144,7 +145,7 @@ func capacityRTT(dir string, pf *PlanFile) Figure {
 					}
 				}
 			}
-			slices.SortFunc(xys, func(a, b plotter.XY) int { return cmpF(a.X, b.X) })
+			slices.SortFunc(xys, func(a, b plotter.XY) int { return cmp.Compare(a.X, b.X) })
 			l, s, err := plotter.NewLinePoints(xys)
 			if err != nil {
 				f.Skipped = err.Error()
@@ -275,19 +276,6 @@ func heatmap(dir string, pf *PlanFile) Figure {
 	return f
 }
 
-// plainTicks are gonum's default ticks labelled without trailing zeros.
-type plainTicks struct{}
-
-func (plainTicks) Ticks(lo, hi float64) []plot.Tick {
-	ts := plot.DefaultTicks{}.Ticks(lo, hi)
-	for i := range ts {
-		if ts[i].Label != "" {
-			ts[i].Label = strconv.FormatFloat(math.Round(ts[i].Value*1e6)/1e6, 'f', -1, 64)
-		}
-	}
-	return ts
-}
-
 func indexTicks(names []string) plot.ConstantTicks {
 	var t plot.ConstantTicks
 	for i, n := range names {
@@ -358,14 +346,4 @@ func validationFig(dir string, v *Validation) Figure {
 	}
 	f.Files = files
 	return f
-}
-
-func cmpF(a, b float64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }

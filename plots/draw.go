@@ -81,16 +81,16 @@ func newPanel(title, xLabel, yLabel string) *plot.Plot {
 	p.X.Label.Text = xLabel
 	p.Y.Label.Text = yLabel
 	p.Add(plotter.NewGrid())
-	p.X.Tick.Marker = cleanTicks{}
-	p.Y.Tick.Marker = cleanTicks{}
+	p.X.Tick.Marker = CleanTicks{}
+	p.Y.Tick.Marker = CleanTicks{}
 	return p
 }
 
-// cleanTicks are gonum's default ticks labelled without trailing zeros
+// CleanTicks are gonum's default ticks labelled without trailing zeros
 // ("5000", not "5000.00").
-type cleanTicks struct{}
+type CleanTicks struct{}
 
-func (cleanTicks) Ticks(lo, hi float64) []plot.Tick {
+func (CleanTicks) Ticks(lo, hi float64) []plot.Tick {
 	ts := plot.DefaultTicks{}.Ticks(lo, hi)
 	for i := range ts {
 		if ts[i].Label != "" {

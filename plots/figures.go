@@ -1,6 +1,7 @@
 package plots
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"slices"
@@ -237,7 +238,7 @@ func knee(r *results.Run) (*canvasFig, Table, string, error) {
 	for _, key := range porder {
 		order, series := groups(panels[key], name)
 		for _, s := range order {
-			slices.SortFunc(series[s], func(a, b *results.Point) int { return cmpF(a.RateOpsS, b.RateOpsS) })
+			slices.SortFunc(series[s], func(a, b *results.Point) int { return cmp.Compare(a.RateOpsS, b.RateOpsS) })
 			for _, p := range series[s] {
 				tab.Rows = append(tab.Rows, []string{key, s, fmtF(p.RateOpsS), fmtF(p.Throughput), fmtF(p.LatencyMs.P50), fmtF(p.LatencyMs.P99)})
 			}
@@ -267,16 +268,6 @@ func knee(r *results.Run) (*canvasFig, Table, string, error) {
 		}
 	}
 	return f, tab, "", nil
-}
-
-func cmpF(a, b float64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // focusNodes is the cluster size the spectrum shows: 5, the Intel

@@ -264,7 +264,7 @@ func TestCleanTickLabels(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			for _, tk := range (cleanTicks{}).Ticks(tt.lo, tt.hi) {
+			for _, tk := range (CleanTicks{}).Ticks(tt.lo, tt.hi) {
 				if len(tk.Label) > 6 || strings.HasSuffix(tk.Label, ".00") {
 					t.Errorf("tick %v labelled %q", tk.Value, tk.Label)
 				}

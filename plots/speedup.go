@@ -1,6 +1,7 @@
 package plots
 
 import (
+	"cmp"
 	"fmt"
 	"maps"
 	"slices"
@@ -186,7 +187,7 @@ func speedupPanel(f *canvasFig, tab *Table, title string, cells []*speedupCell, 
 	}
 	for _, s := range order {
 		xys := series[s]
-		slices.SortFunc(xys, func(a, b plotter.XY) int { return cmpF(a.X, b.X) })
+		slices.SortFunc(xys, func(a, b plotter.XY) int { return cmp.Compare(a.X, b.X) })
 		if err := f.addSeries(pl, s, xys); err != nil {
 			return nil, err
 		}

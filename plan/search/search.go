@@ -11,6 +11,7 @@
 package search
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -291,7 +292,7 @@ func (f *finder) result() Result {
 			ts[i].fail++
 		}
 	}
-	slices.SortFunc(ts, func(a, b *tally) int { return cmpFloat(a.rate, b.rate) })
+	slices.SortFunc(ts, func(a, b *tally) int { return cmp.Compare(a.rate, b.rate) })
 	for _, t := range ts {
 		if t.pass > t.fail && t.rate > res.Max {
 			res.Max = t.rate
@@ -317,14 +318,4 @@ func (f *finder) result() Result {
 		res.AboveMax = sameRate(last.rate, f.cfg.Max) && last.pass > last.fail
 	}
 	return res
-}
-
-func cmpFloat(a, b float64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
