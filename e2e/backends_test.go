@@ -3,8 +3,6 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -115,21 +113,6 @@ func TestBackendsServeEtcdctl(t *testing.T) {
 	}
 }
 
-// Load shape for TestKillUnderLoad: enough writers over few enough
-// connections that puts are in flight on every member when they die.
-const (
-	loadWriters = 16
-	loadClients = 4
-	// The kill comes after loadAcked acknowledged puts or loadFor,
-	// whichever is first (but never before the first acknowledgement).
-	loadAcked = 500
-	loadFor   = 1500 * time.Millisecond
-	// firstAckBound only catches a cluster that takes no writes at all.
-	firstAckBound = 15 * time.Second
-	// putTimeout bounds each put, so writers stuck on a dead member end.
-	putTimeout = 2 * time.Second
-)
-
 // TestKillUnderLoad runs a write load against a 3-member cluster of each
 // backend, kills every member with SIGKILL while puts are in flight,
 // restarts them and reads every key back. A durable backend must return
@@ -198,80 +181,4 @@ func TestKillUnderLoad(t *testing.T) {
 			}
 		})
 	}
-}
-
-// killUnderLoad starts loadWriters writers putting unique keys
-// <prefix><writer>/<seq>, kills every member of c once enough puts were
-// acknowledged, and returns the acknowledged keys with their values.
-func killUnderLoad(t *testing.T, ctx context.Context, c *proccluster.Cluster, prefix string) map[string]string {
-	t.Helper()
-	clients := make([]*clientv3.Client, loadClients)
-	for i := range clients {
-		cli, err := newClient(c.Endpoints()...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer cli.Close()
-		clients[i] = cli
-	}
-
-	loadCtx, stopLoad := context.WithCancel(ctx)
-	defer stopLoad()
-	var (
-		wg       sync.WaitGroup
-		count    atomic.Int64
-		mu       sync.Mutex
-		acked    = map[string]string{}
-		failures = map[string]int{} // error text -> count, for the log
-	)
-	for w := range loadWriters {
-		wg.Go(func() {
-			cli := clients[w%loadClients]
-			for seq := 0; loadCtx.Err() == nil; seq++ {
-				k, v := fmt.Sprintf("%s%02d/%06d", prefix, w, seq), fmt.Sprintf("v-%d-%d", w, seq)
-				pctx, pcancel := context.WithTimeout(loadCtx, putTimeout)
-				_, err := cli.Put(pctx, k, v)
-				pcancel()
-				mu.Lock()
-				if err == nil {
-					acked[k] = v
-					count.Add(1)
-				} else if loadCtx.Err() == nil {
-					failures[err.Error()]++
-				}
-				mu.Unlock()
-			}
-		})
-	}
-
-	start := time.Now()
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		n := count.Load()
-		if n >= loadAcked || (n > 0 && time.Since(start) >= loadFor) {
-			break
-		}
-		if n == 0 && time.Since(start) > firstAckBound {
-			stopLoad()
-			wg.Wait()
-			t.Fatalf("no put acknowledged within %v; errors: %v", firstAckBound, failures)
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("waiting for the load: %v", ctx.Err())
-		case <-tick.C:
-		}
-	}
-	killErr := c.KillAll(ctx)
-	// Puts answered between the first and the last kill count: they were
-	// acknowledged, so they must survive too.
-	stopLoad()
-	wg.Wait()
-	if killErr != nil {
-		t.Fatal(killErr)
-	}
-	t.Logf("killed all members %v into the load, after %d acknowledged puts; put errors during the load: %v",
-		time.Since(start).Round(time.Millisecond), len(acked), failures)
-	return acked
 }

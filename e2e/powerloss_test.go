@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -32,26 +31,18 @@ const powerLossStrictEnv = "ADRBENCH_POWERLOSS_STRICT"
 
 const defaultPowerLossCycles = 2
 
-// Load shape of one power-loss cycle: enough
-// writers over few connections that puts are in flight on every member
-// when the power goes.
+// One power-loss cycle: its load (shaped by loadWriters and loadClients)
+// and the restart after its cut.
 const (
-	plWriters = 16
-	plClients = 4
-	// The cut comes after plAcked acknowledged puts or plFor, whichever is
-	// first, but never before the first acknowledgement.
+	// The cut comes after plAcked acknowledged puts or loadFor, whichever
+	// is first, but never before the first acknowledgement.
 	plAcked = 1500
-	plFor   = 1500 * time.Millisecond
 	// plRecover bounds the restart after a cut.
 	plRecover = 30 * time.Second
 	// plSnapshotCount makes the members snapshot and compact their logs
 	// (keeping a quarter of it behind) every few hundred writes, so that
 	// cuts also land during and after snapshots and compactions.
 	plSnapshotCount = 400
-	// plFirstAck only catches a cluster that takes no writes at all.
-	plFirstAck = 15 * time.Second
-	// plPutTimeout bounds each put, so writers stuck on a dead member end.
-	plPutTimeout = 2 * time.Second
 )
 
 // powerLossCase is a log backend under a power cut. Durable backends must
@@ -67,13 +58,6 @@ var powerLossCases = []powerLossCase{
 	{name: "backend=batched", backend: "batched", durable: true},
 	{name: "backend=adr", backend: "adr", durable: true},
 	{name: "backend=async", backend: "async"},
-}
-
-// ack is one acknowledged put.
-type ack struct {
-	key, value string
-	rev        int64
-	at         time.Time
 }
 
 // TestPowerLoss runs 3-member clusters of `adrbench serve` with their data
@@ -391,81 +375,28 @@ func regionDir(t *testing.T) string {
 	return dir
 }
 
-// loadThenKill writes unique keys p/<cycle>/<writer>/<seq> from
-// plWriters writers until enough are acknowledged, then SIGKILLs every
-// member while puts are in flight. It returns the acknowledged puts and
-// the instant every member was dead: the power cut.
+// loadThenKill puts unique keys into c until plAcked puts are acknowledged,
+// then SIGKILLs every member at once while puts are in flight. It returns
+// the acknowledged puts and the instant every member was dead: the power
+// cut.
 func loadThenKill(t *testing.T, ctx context.Context, c *proccluster.Cluster, cycle int) ([]ack, time.Time) {
 	t.Helper()
-	clients := make([]*clientv3.Client, plClients)
-	for i := range clients {
-		cli, err := newClient(c.Endpoints()...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer cli.Close()
-		clients[i] = cli
-	}
-	loadCtx, stopLoad := context.WithCancel(ctx)
-	defer stopLoad()
-	var (
-		wg       sync.WaitGroup
-		count    atomic.Int64
-		mu       sync.Mutex
-		acked    []ack
-		failures = map[string]int{}
-	)
-	for w := range plWriters {
-		wg.Go(func() {
-			cli := clients[w%plClients]
-			for seq := 0; loadCtx.Err() == nil; seq++ {
-				k, v := fmt.Sprintf("p/%03d/%02d/%06d", cycle, w, seq), fmt.Sprintf("v-%d-%d-%d", cycle, w, seq)
-				pctx, pcancel := context.WithTimeout(loadCtx, plPutTimeout)
-				resp, err := cli.Put(pctx, k, v)
-				pcancel()
-				now := time.Now()
-				mu.Lock()
-				if err == nil {
-					acked = append(acked, ack{key: k, value: v, rev: resp.Header.Revision, at: now})
-					count.Add(1)
-				} else if loadCtx.Err() == nil {
-					failures[err.Error()]++
-				}
-				mu.Unlock()
+	var cutAt time.Time
+	acked, failures := loadThenCut(t, ctx, c, plAcked,
+		func(w, seq int) (string, string) {
+			return fmt.Sprintf("p/%03d/%02d/%06d", cycle, w, seq), fmt.Sprintf("v-%d-%d-%d", cycle, w, seq)
+		},
+		func() {
+			// Power fails everywhere at once: every member gets its SIGKILL
+			// together, not one after the other with the rest still taking
+			// writes.
+			var kills sync.WaitGroup
+			for i := range c.Size() {
+				kills.Go(func() { _ = c.Kill(ctx, i) })
 			}
+			kills.Wait()
+			cutAt = time.Now()
 		})
-	}
-	start := time.Now()
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		n := count.Load()
-		if n >= plAcked || (n > 0 && time.Since(start) >= plFor) {
-			break
-		}
-		if n == 0 && time.Since(start) > plFirstAck {
-			stopLoad()
-			wg.Wait()
-			t.Fatalf("cycle %d: no put acknowledged within %v; errors: %v", cycle, plFirstAck, failures)
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("cycle %d: waiting for the load: %v", cycle, ctx.Err())
-		case <-tick.C:
-		}
-	}
-	// Power fails everywhere at once: every member gets its SIGKILL
-	// together, not one after the other with the rest still taking writes.
-	var kills sync.WaitGroup
-	for i := range c.Size() {
-		kills.Go(func() { _ = c.Kill(ctx, i) })
-	}
-	kills.Wait()
-	cutAt := time.Now()
-	// Puts answered before the last member died were acknowledged and
-	// count.
-	stopLoad()
-	wg.Wait()
 	if len(failures) > 0 {
 		t.Logf("cycle %d: put errors during the load: %v", cycle, failures)
 	}
