@@ -45,6 +45,7 @@ func newFrontend(cfg Config, ln net.Listener, member identity, st *memberState, 
 		status:        c.node.status,
 		applied:       c.applied,
 		proposals:     c.stats,
+		peerRejected:  func() map[string]uint64 { return c.node.transport.Stats().Rejected },
 	}, log)
 	if err != nil {
 		return nil, nil, err
@@ -138,7 +139,7 @@ func newClientAPI(cfg apiConfig, svc apiServices) (_ *clientAPI, err error) {
 		return nil, fmt.Errorf("gateway connection: %w", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	mux, err := httpMux(ctx, gwConn, svc, cfg.pprof)
+	mux, err := httpMux(ctx, gwConn, svc, cfg.pprof, gatewayBodyLimit(cfg.maxRequestBytes))
 	if err != nil {
 		cancel()
 		gwConn.Close()
@@ -149,7 +150,7 @@ func newClientAPI(cfg apiConfig, svc apiServices) (_ *clientAPI, err error) {
 		grpcL:    newChanListener(ln.Addr()),
 		httpL:    newChanListener(ln.Addr()),
 		grpcSrv:  newGRPCServer(cfg.maxRequestBytes, svc),
-		httpSrv:  &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second},
+		httpSrv:  newHTTPServer(mux),
 		gwConn:   gwConn,
 		gwCancel: cancel,
 	}, nil
@@ -186,10 +187,51 @@ func listenClientURL(raw string) (net.Listener, error) {
 	return ln, nil
 }
 
+// HTTP timeouts of the client port: a client gets this long to send a
+// request's headers, and its body; an idle keep-alive connection is
+// closed after httpIdleTimeout. A watch through the gateway streams its
+// requests in its body for as long as it lasts, so its body has no
+// deadline (bodyLimit still bounds it).
+const (
+	httpHeaderTimeout = 10 * time.Second
+	httpReadTimeout   = 30 * time.Second
+	httpIdleTimeout   = 2 * time.Minute
+)
+
+func newHTTPServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: httpHeaderTimeout,
+		ReadTimeout:       httpReadTimeout,
+		IdleTimeout:       httpIdleTimeout,
+	}
+}
+
+// gatewayBodyLimit is the largest request body the JSON gateway reads: a
+// request of --max-request-bytes in JSON, where bytes fields are base64
+// (4/3 larger), plus the allowance gRPC gets for its envelope.
+func gatewayBodyLimit(maxRequestBytes int) int64 {
+	return int64(maxRequestBytes)*4/3 + grpcOverheadBytes
+}
+
+// bodyLimit caps every request body at limit bytes (the gateway answers
+// a larger one with an error and reads no further) and lifts the read
+// deadline of the gateway's watch stream.
+func bodyLimit(h http.Handler, limit int64) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
+		if r.URL.Path == "/v3/watch" {
+			_ = http.NewResponseController(w).SetReadDeadline(time.Time{})
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
 // httpMux builds the HTTP handler: etcd's JSON gateway under /v3/, which
 // reaches the gRPC services through conn, a loopback connection (streaming
-// calls need one), plus /health, /metrics and /version.
-func httpMux(ctx context.Context, conn *grpc.ClientConn, svc apiServices, pprofOn bool) (http.Handler, error) {
+// calls need one), plus /health, /metrics and /version. Request bodies are
+// capped at bodyBytes.
+func httpMux(ctx context.Context, conn *grpc.ClientConn, svc apiServices, pprofOn bool, bodyBytes int64) (http.Handler, error) {
 	gwmux := runtime.NewServeMux(runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.HTTPBodyMarshaler{
 		Marshaler: &runtime.JSONPb{
 			MarshalOptions:   protojson.MarshalOptions{UseProtoNames: true},
@@ -215,7 +257,7 @@ func httpMux(ctx context.Context, conn *grpc.ClientConn, svc apiServices, pprofO
 		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	}
-	return mux, nil
+	return bodyLimit(mux, bodyBytes), nil
 }
 
 func (a *clientAPI) addr() string { return a.ln.Addr().String() }

@@ -125,4 +125,19 @@
 //
 // Membership is static, set by --initial-cluster; each member publishes its
 // name and client URLs through raft when it starts.
+//
+// # Untrusted input
+//
+// The peer transport bounds what it reads (store/transport): a stream
+// frame by the largest append raft sends here (MaxSizePerMsg and
+// --max-request-bytes, through transport.MessageBound, so members of one
+// cluster must agree on --max-request-bytes), a snapshot by the backend
+// quota plus a quarter, and a connection by five election timeouts of
+// silence. Connections it closes are counted on /metrics as
+// adrbench_peer_rejected_frames_total{reason}. Without peer TLS the
+// member logs a warning at startup: its peer port takes raft messages
+// from anyone who reaches it. The JSON gateway reads at most a request of
+// --max-request-bytes in JSON, and the client port's HTTP server gives a
+// client 10 s for its headers and 30 s for its body (a watch's body
+// streams without a deadline).
 package store

@@ -78,8 +78,9 @@ func resolveOptions(cfg Config, opts []Option) options {
 		o.logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
 	if o.transport == nil {
+		log := o.logger.With("member", cfg.Name)
 		o.transport = func(id, cluster uint64, r transport.Raft) (transport.Transport, error) {
-			return tcpTransport(cfg, id, cluster, r)
+			return tcpTransport(cfg, id, cluster, r, log)
 		}
 	}
 	return o
@@ -190,7 +191,11 @@ func (s *Server) start() {
 	}
 }
 
-func tcpTransport(cfg Config, id, cluster uint64, r transport.Raft) (transport.Transport, error) {
+// tcpTransport builds the peer transport: frames bounded by the largest
+// message raft sends with this configuration, snapshots by the largest
+// database, and connections closed after five election timeouts of
+// silence (the dialler's keep-alives hold an idle link).
+func tcpTransport(cfg Config, id, cluster uint64, r transport.Raft, log *slog.Logger) (transport.Transport, error) {
 	u, err := url.Parse(cfg.ListenPeerURLs[0])
 	if err != nil {
 		return nil, fmt.Errorf("--listen-peer-urls: %w", err)
@@ -206,12 +211,33 @@ func tcpTransport(cfg Config, id, cluster uint64, r transport.Raft) (transport.T
 			peers[pid] = m.PeerURLs
 		}
 	}
-	t, err := transport.NewTCP(transport.TCPConfig{ID: id, ClusterID: cluster, Listener: ln, Peers: peers, Raft: r})
+	t, err := transport.NewTCP(transport.TCPConfig{
+		ID:               id,
+		ClusterID:        cluster,
+		Listener:         ln,
+		Peers:            peers,
+		Raft:             r,
+		MaxMessageBytes:  transport.MessageBound(maxSizePerMsg, int64(cfg.MaxRequestBytes)),
+		MaxSnapshotBytes: maxSnapshotBytes(cfg.QuotaBackendBytes),
+		IdleTimeout:      5 * cfg.ElectionTimeout,
+		OnError: func(peer uint64, err error) {
+			log.Debug("peer transport", "peer", fmt.Sprintf("%x", peer), "err", err)
+		},
+	})
 	if err != nil {
 		ln.Close()
 		return nil, err
 	}
+	log.Warn("the peer port accepts raft messages from anyone who can reach it: without peer TLS, a member is known only by ids that every client response carries; set --peer-cert-file, --peer-key-file, --peer-trusted-ca-file and --peer-client-cert-auth",
+		"listen-peer-urls", cfg.ListenPeerURLs[0])
 	return t, nil
+}
+
+// maxSnapshotBytes bounds a snapshot message: the database, which can
+// outgrow the quota by what is written before the NOSPACE alarm stops
+// writes (a quarter is ample), plus the message around it.
+func maxSnapshotBytes(quota int64) int64 {
+	return min(quota+quota/4+1<<20, transport.MaxFrameBytes)
 }
 
 // ID returns the member's id.

@@ -33,12 +33,21 @@ type TCPConfig struct {
 	Peers map[uint64][]string
 	Raft  Raft
 
-	// MaxMessageBytes caps one encoded message, both ways (see frame.go).
+	// MaxMessageBytes caps one encoded message on a stream connection,
+	// both ways (see frame.go and MessageBound).
 	MaxMessageBytes int64
+	// MaxSnapshotBytes caps one encoded MsgSnap, which travels on a
+	// connection of its own.
+	MaxSnapshotBytes int64
+	// IdleTimeout closes an accepted connection on which nothing arrived
+	// for that long, mid-frame or between frames; a dialler with nothing
+	// to send writes a keep-alive every IdleTimeout/3.
+	IdleTimeout time.Duration
 	// QueueSize is each peer's outbound queue, in messages.
 	QueueSize int
 	// DialTimeout bounds a connection attempt, handshake included, both
-	// ways.
+	// ways: an accepted connection that has not completed its handshake
+	// by then is closed.
 	DialTimeout time.Duration
 	// BackoffMin and BackoffMax bound the wait between failed connection
 	// attempts to one peer; it doubles from min to max.
@@ -53,11 +62,13 @@ type TCPConfig struct {
 // 4096-message queue per peer stream and a 1 s dial timeout.
 func DefaultTCPConfig() TCPConfig {
 	return TCPConfig{
-		MaxMessageBytes: DefaultMaxMessageBytes,
-		QueueSize:       4096,
-		DialTimeout:     time.Second,
-		BackoffMin:      20 * time.Millisecond,
-		BackoffMax:      time.Second,
+		MaxMessageBytes:  DefaultMaxMessageBytes,
+		MaxSnapshotBytes: DefaultMaxSnapshotBytes,
+		IdleTimeout:      DefaultIdleTimeout,
+		QueueSize:        4096,
+		DialTimeout:      time.Second,
+		BackoffMin:       20 * time.Millisecond,
+		BackoffMax:       time.Second,
 	}
 }
 
@@ -66,6 +77,12 @@ func (c TCPConfig) withDefaults() TCPConfig {
 	d := DefaultTCPConfig()
 	if c.MaxMessageBytes == 0 {
 		c.MaxMessageBytes = d.MaxMessageBytes
+	}
+	if c.MaxSnapshotBytes == 0 {
+		c.MaxSnapshotBytes = d.MaxSnapshotBytes
+	}
+	if c.IdleTimeout == 0 {
+		c.IdleTimeout = d.IdleTimeout
 	}
 	if c.QueueSize == 0 {
 		c.QueueSize = d.QueueSize
@@ -96,6 +113,10 @@ func (c TCPConfig) Validate() error {
 		return bad("neither Listener nor ListenURL is set")
 	case c.MaxMessageBytes < 0 || c.MaxMessageBytes > MaxFrameBytes:
 		return bad("MaxMessageBytes %d is not in [1, %d]", c.MaxMessageBytes, int64(MaxFrameBytes))
+	case c.MaxSnapshotBytes < 0 || c.MaxSnapshotBytes > MaxFrameBytes:
+		return bad("MaxSnapshotBytes %d is not in [1, %d]", c.MaxSnapshotBytes, int64(MaxFrameBytes))
+	case c.IdleTimeout < 0:
+		return bad("IdleTimeout %v is negative", c.IdleTimeout)
 	case c.QueueSize < 0:
 		return bad("QueueSize %d is negative", c.QueueSize)
 	case c.DialTimeout < 0:
@@ -163,6 +184,7 @@ type TCP struct {
 	wg     sync.WaitGroup
 
 	unknownDrops atomic.Uint64
+	rejected     rejectCounters
 
 	mu      sync.Mutex
 	closed  bool
@@ -316,7 +338,11 @@ func (t *TCP) SetLinkFault(id uint64, f LinkFault) {
 func (t *TCP) Stats() Stats {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	s := Stats{Peers: make(map[uint64]PeerStats, len(t.peers)+len(t.recv)), UnknownPeerDrops: t.unknownDrops.Load()}
+	s := Stats{
+		Peers:            make(map[uint64]PeerStats, len(t.peers)+len(t.recv)),
+		UnknownPeerDrops: t.unknownDrops.Load(),
+		Rejected:         t.rejected.snapshot(),
+	}
 	for id, c := range t.recv {
 		s.Peers[id] = c.snapshot()
 	}
@@ -400,7 +426,10 @@ func (t *TCP) acceptLoop() {
 }
 
 // serve runs one accepted connection: the handshake, then a loop that
-// decodes frames and hands them to raft in order, on this goroutine.
+// decodes frames and hands them to raft in order, on this goroutine. A
+// snapshot connection carries one MsgSnap and is closed after it. Every
+// read is bounded by IdleTimeout, so a peer that stops sending, mid-frame
+// or between frames, loses its connection and the memory it holds.
 func (t *TCP) serve(conn net.Conn) {
 	defer t.wg.Done()
 	defer func() {
@@ -409,21 +438,32 @@ func (t *TCP) serve(conn net.Conn) {
 		t.mu.Unlock()
 		_ = conn.Close()
 	}()
-	c, from, err := t.accept(conn)
+	c, h, err := t.accept(conn)
 	if err != nil {
 		if t.ctx.Err() == nil {
-			t.reportErr(from, err)
+			t.rejected.add(RejectHandshake)
+			t.reportErr(h.from, err)
 		}
 		return
 	}
-	fr := frameReader{r: bufio.NewReaderSize(conn, 64<<10), limit: t.cfg.MaxMessageBytes}
+	from := h.from
+	limit := t.cfg.MaxMessageBytes
+	if h.kind == kindSnapshot {
+		limit = t.cfg.MaxSnapshotBytes
+	}
+	fr := frameReader{r: bufio.NewReaderSize(idleReader{conn: conn, timeout: t.cfg.IdleTimeout}, 64<<10), limit: limit}
 	for {
 		m, n, err := fr.next()
-		if err == nil && (m.GetFrom() != from || m.GetTo() != t.cfg.ID) {
-			err = fmt.Errorf("%w: %s from %d to %d on the connection from %d to %d", ErrMisrouted, m.GetType(), m.GetFrom(), m.GetTo(), from, t.cfg.ID)
+		if err == nil && m == nil {
+			c.keepAlivesReceived.Add(1)
+			continue
+		}
+		if err == nil {
+			err = checkFrame(m, h, t.cfg.ID)
 		}
 		if err != nil {
 			if t.ctx.Err() == nil && !isEOF(err) {
+				t.rejected.add(rejectReason(err))
 				c.setErr(err)
 				t.reportErr(from, fmt.Errorf("transport: reading from member %d: %w", from, err))
 			}
@@ -437,16 +477,57 @@ func (t *TCP) serve(conn net.Conn) {
 			}
 			t.reportErr(from, fmt.Errorf("transport: raft rejected %s from member %d: %w", m.GetType(), from, err))
 		}
+		if h.kind == kindSnapshot {
+			return
+		}
 	}
 }
 
+// checkFrame refuses a message that does not belong on its connection:
+// another sender or receiver than the handshake named, a MsgSnap on a
+// stream connection, anything but a MsgSnap on a snapshot connection.
+func checkFrame(m *raftpb.Message, h hello, self uint64) error {
+	switch {
+	case m.GetFrom() != h.from || m.GetTo() != self:
+		return fmt.Errorf("%w: %s from %d to %d on the connection from %d to %d", ErrMisrouted, m.GetType(), m.GetFrom(), m.GetTo(), h.from, self)
+	case isSnap(m) != (h.kind == kindSnapshot):
+		return fmt.Errorf("%w: %s on a %s connection", ErrMalformed, m.GetType(), kindName(h.kind))
+	}
+	return nil
+}
+
+func kindName(k uint16) string {
+	if k == kindSnapshot {
+		return "snapshot"
+	}
+	return "stream"
+}
+
+// idleReader reads from conn with a deadline IdleTimeout ahead of each
+// read.
+type idleReader struct {
+	conn    net.Conn
+	timeout time.Duration
+}
+
+func (r idleReader) Read(p []byte) (int, error) {
+	if err := r.conn.SetReadDeadline(time.Now().Add(r.timeout)); err != nil {
+		return 0, err
+	}
+	n, err := r.conn.Read(p)
+	if ne, ok := err.(net.Error); ok && ne.Timeout() {
+		err = fmt.Errorf("%w: nothing for %v: %w", ErrIdle, r.timeout, err)
+	}
+	return n, err
+}
+
 // accept performs the acceptor's side of the handshake and returns the
-// counters for the sender.
-func (t *TCP) accept(conn net.Conn) (*counters, uint64, error) {
+// counters for the sender and its hello.
+func (t *TCP) accept(conn net.Conn) (*counters, hello, error) {
 	_ = conn.SetDeadline(time.Now().Add(t.cfg.DialTimeout))
 	h, err := readHello(conn)
 	if err != nil {
-		return nil, 0, fmt.Errorf("%w: from %s: %w", ErrHandshake, conn.RemoteAddr(), err)
+		return nil, h, fmt.Errorf("%w: from %s: %w", ErrHandshake, conn.RemoteAddr(), err)
 	}
 	var c *counters
 	status, why := judgeHello(h, t.cfg.ClusterID, t.cfg.ID, func(id uint64) bool {
@@ -466,10 +547,10 @@ func (t *TCP) accept(conn net.Conn) (*counters, uint64, error) {
 		why = err
 	}
 	if why != nil {
-		return nil, h.from, fmt.Errorf("%w: from %s: %w", ErrHandshake, conn.RemoteAddr(), why)
+		return nil, h, fmt.Errorf("%w: from %s: %w", ErrHandshake, conn.RemoteAddr(), why)
 	}
 	_ = conn.SetDeadline(time.Time{})
-	return c, h.from, nil
+	return c, h, nil
 }
 
 func isEOF(err error) bool {

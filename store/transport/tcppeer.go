@@ -92,7 +92,7 @@ func (p *peer) run() {
 	timer.Stop()
 	defer timer.Stop()
 	for {
-		conn, err := p.dial()
+		conn, err := p.dial(kindStream)
 		if p.ctx.Err() != nil {
 			if conn != nil {
 				p.release(conn)
@@ -131,9 +131,9 @@ func (p *peer) run() {
 }
 
 // dial connects to the next of the peer's addresses and performs the
-// dialler's side of the handshake. The caller must release the
-// connection.
-func (p *peer) dial() (net.Conn, error) {
+// dialler's side of the handshake for a connection of kind. The caller
+// must release the connection.
+func (p *peer) dial(kind uint16) (net.Conn, error) {
 	cfg := &p.t.cfg
 	p.mu.Lock()
 	addr := p.addrs[p.next%len(p.addrs)]
@@ -155,7 +155,7 @@ func (p *peer) dial() (net.Conn, error) {
 		return nil, ErrClosed
 	}
 	_ = conn.SetDeadline(time.Now().Add(cfg.DialTimeout))
-	err = writeHello(conn, hello{version: version, cluster: cfg.ClusterID, from: cfg.ID, to: p.id})
+	err = writeHello(conn, hello{version: version, kind: kind, cluster: cfg.ClusterID, from: cfg.ID, to: p.id})
 	var rp reply
 	if err == nil {
 		rp, err = readReply(conn)
@@ -179,10 +179,15 @@ const streamBufSize = 64 << 10
 // is stopped. It flushes only when the queue is empty, so a burst is
 // coalesced into as few writes as the buffer allows. Snapshots are handed
 // to sendSnapshot instead, so a large one does not hold up heartbeats
-// and appends behind it.
+// and appends behind it. While the queue stays empty it writes a
+// keep-alive (a frame of length 0) every IdleTimeout/3, so that the peer,
+// which closes connections silent for IdleTimeout, keeps this one.
 func (p *peer) stream(conn net.Conn) error {
 	bw := bufio.NewWriterSize(conn, streamBufSize)
 	var frame []byte
+	var keepAlive [frameHdrSize]byte
+	ka := time.NewTicker(p.t.cfg.IdleTimeout / 3)
+	defer ka.Stop()
 	fail := func(m *raftpb.Message, err error) error {
 		err = fmt.Errorf("transport: writing to member %d: %w", p.id, err)
 		// Recorded before raft hears, so Stats explains the report.
@@ -208,6 +213,15 @@ func (p *peer) stream(conn net.Conn) error {
 			case m = <-p.out.q:
 			case <-p.ctx.Done():
 				return nil
+			case <-ka.C:
+				_, err := bw.Write(keepAlive[:])
+				if err == nil {
+					err = bw.Flush()
+				}
+				if err != nil {
+					return fail(nil, err)
+				}
+				continue
 			}
 		}
 		if isSnap(m) {
@@ -265,11 +279,11 @@ func (p *peer) sendSnapshot(m *raftpb.Message) {
 // writeSnapshot dials, writes m as one frame and closes the connection
 // once every byte has been handed to the kernel.
 func (p *peer) writeSnapshot(m *raftpb.Message) (int, error) {
-	frame, err := appendFrame(nil, m, p.t.cfg.MaxMessageBytes)
+	frame, err := appendFrame(nil, m, p.t.cfg.MaxSnapshotBytes)
 	if err != nil {
 		return 0, err
 	}
-	conn, err := p.dial()
+	conn, err := p.dial(kindSnapshot)
 	if err != nil {
 		return 0, fmt.Errorf("transport: snapshot to member %d: %w", p.id, err)
 	}
