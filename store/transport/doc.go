@@ -78,6 +78,15 @@
 // nobody, since every client response header carries them. Without TLS,
 // anyone who reaches the peer port can speak for a member.
 //
-// There is no TLS: peer URLs must be http:// or tcp://, and the port
-// speaks this package's framing, not HTTP.
+// # TLS
+//
+// With ServerTLS every accepted connection completes a TLS handshake
+// within DialTimeout before its hello is read, and with ClientTLS every
+// connection is dialled with TLS, verified against the peer URL's host;
+// peer URLs are then https://, without TLS http:// or tcp://. The
+// framing inside is the same. With a client certificate required
+// (tlsinfo's ClientCertAuth, etcd's --peer-client-cert-auth), only a
+// member holding a certificate the configuration accepts reaches the
+// hello: the peer port is authenticated by TLS, and the ids then only
+// route. The port speaks this package's framing, not HTTP.
 package transport

@@ -12,8 +12,9 @@ import (
 )
 
 // Wire protocol. A peer connection carries messages one way, from the
-// member that dialled to the member that accepted. The dialler opens with
-// a hello, the acceptor answers with a reply, and from then on the
+// member that dialled to the member that accepted. With peer TLS all of it
+// travels inside a TLS session, set up first (tcp.go). The dialler opens
+// with a hello, the acceptor answers with a reply, and from then on the
 // dialler writes frames until the connection closes:
 //
 //	hello (32 bytes, integers big-endian)
@@ -40,7 +41,7 @@ import (
 // cluster, or a stale URL that now points at another member, is refused
 // with an error that says which id was wrong. The ids are no secret (every
 // client response header carries them): they keep honest members apart,
-// they do not authenticate anyone.
+// they do not authenticate anyone; peer TLS with client certificates does.
 //
 // A stream connection carries every message but MsgSnap, each frame at
 // most MaxMessageBytes, which the store derives from the largest message

@@ -3,6 +3,7 @@ package transport
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -25,9 +26,22 @@ type TCPConfig struct {
 	// closes it on Close. If nil, ListenURL is listened on.
 	Listener net.Listener
 	// ListenURL is like etcd's --listen-peer-urls entry,
-	// "http://127.0.0.1:2380"; the scheme is accepted for compatibility
-	// with etcd's flags, but the port speaks this package's own framing.
+	// "http://127.0.0.1:2380" ("https://" with ServerTLS); the scheme is
+	// accepted for compatibility with etcd's flags, but the port speaks
+	// this package's own framing.
 	ListenURL string
+
+	// ServerTLS, if set, makes every accepted connection complete a TLS
+	// handshake with it (within DialTimeout) before anything else is
+	// read; a handshake that fails is counted as RejectTLS. With a client
+	// certificate required, only peers holding an accepted certificate
+	// get as far as the hello.
+	ServerTLS *tls.Config
+	// ClientTLS, if set, makes the transport dial peers with TLS: it
+	// returns the configuration for a connection to host (the host of a
+	// peer URL, which the peer's certificate must be valid for). Peer
+	// URLs must then be https://; without it, http:// or tcp://.
+	ClientTLS func(host string) *tls.Config
 
 	// Peers maps each other member's id to its peer URLs.
 	Peers map[uint64][]string
@@ -128,30 +142,32 @@ func (c TCPConfig) Validate() error {
 		if id == c.ID {
 			return bad("Peers[%d]: %v", id, ErrSelf)
 		}
-		if _, err := hostPorts(urls); err != nil {
-			return bad("Peers[%d]: %v", id, err)
+		if _, err := hostPorts(urls, c.ClientTLS != nil); err != nil {
+			return fmt.Errorf("%w: Peers[%d]: %w", ErrInvalidConfig, id, err)
 		}
 	}
 	if c.Listener == nil {
-		if _, err := hostPort(c.ListenURL); err != nil {
-			return bad("ListenURL: %v", err)
+		if _, err := hostPort(c.ListenURL, c.ServerTLS != nil); err != nil {
+			return fmt.Errorf("%w: ListenURL: %w", ErrInvalidConfig, err)
 		}
 	}
 	return nil
 }
 
-// hostPort turns a peer URL into a dialable host:port. http and tcp
-// schemes are accepted; https is refused because this transport has no
-// TLS, and silently speaking plain text to a TLS port would be worse.
-func hostPort(raw string) (string, error) {
+// hostPort turns a peer URL into a dialable host:port. With TLS the
+// scheme must be https, without it http or tcp: speaking plain text to a
+// TLS port, or the other way round, would only fail later and less
+// clearly.
+func hostPort(raw string, secure bool) (string, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
 		return "", fmt.Errorf("%w: %q: %v", ErrBadURL, raw, err)
 	}
-	switch u.Scheme {
-	case "http", "tcp":
-	default:
-		return "", fmt.Errorf("%w: %q: scheme %q not supported (want http or tcp; no TLS)", ErrBadURL, raw, u.Scheme)
+	switch {
+	case secure && u.Scheme != "https":
+		return "", fmt.Errorf("%w: %q: scheme %q with TLS (want https)", ErrBadURL, raw, u.Scheme)
+	case !secure && u.Scheme != "http" && u.Scheme != "tcp":
+		return "", fmt.Errorf("%w: %q: scheme %q without TLS (want http or tcp)", ErrBadURL, raw, u.Scheme)
 	}
 	if u.Port() == "" {
 		return "", fmt.Errorf("%w: %q has no port", ErrBadURL, raw)
@@ -159,13 +175,13 @@ func hostPort(raw string) (string, error) {
 	return u.Host, nil
 }
 
-func hostPorts(urls []string) ([]string, error) {
+func hostPorts(urls []string, secure bool) ([]string, error) {
 	if len(urls) == 0 {
 		return nil, fmt.Errorf("%w: no urls", ErrBadURL)
 	}
 	out := make([]string, 0, len(urls))
 	for _, raw := range urls {
-		hp, err := hostPort(raw)
+		hp, err := hostPort(raw, secure)
 		if err != nil {
 			return nil, err
 		}
@@ -205,7 +221,7 @@ func NewTCP(cfg TCPConfig) (*TCP, error) {
 	}
 	ln := cfg.Listener
 	if ln == nil {
-		hp, _ := hostPort(cfg.ListenURL) // validated above
+		hp, _ := hostPort(cfg.ListenURL, cfg.ServerTLS != nil) // validated above
 		var err error
 		if ln, err = net.Listen("tcp", hp); err != nil {
 			return nil, fmt.Errorf("transport: listen on %s: %w", cfg.ListenURL, err)
@@ -261,7 +277,7 @@ func (t *TCP) AddPeer(id uint64, urls []string) error {
 	if id == 0 {
 		return fmt.Errorf("%w: add peer: id 0 is reserved by raft", ErrInvalidConfig)
 	}
-	addrs, err := hostPorts(urls)
+	addrs, err := hostPorts(urls, t.cfg.ClientTLS != nil)
 	if err != nil {
 		return fmt.Errorf("transport: add peer %d: %w", id, err)
 	}
@@ -438,6 +454,19 @@ func (t *TCP) serve(conn net.Conn) {
 		t.mu.Unlock()
 		_ = conn.Close()
 	}()
+	raw := conn
+	if t.cfg.ServerTLS != nil {
+		tc := tls.Server(raw, t.cfg.ServerTLS)
+		_ = raw.SetDeadline(time.Now().Add(t.cfg.DialTimeout))
+		if err := tc.HandshakeContext(t.ctx); err != nil {
+			if t.ctx.Err() == nil {
+				t.rejected.add(RejectTLS)
+				t.reportErr(0, fmt.Errorf("%w: TLS from %s: %w", ErrHandshake, raw.RemoteAddr(), err))
+			}
+			return
+		}
+		conn = tc
+	}
 	c, h, err := t.accept(conn)
 	if err != nil {
 		if t.ctx.Err() == nil {

@@ -3,6 +3,7 @@ package transport
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"sync"
@@ -25,8 +26,11 @@ type peer struct {
 
 	mu    sync.Mutex
 	addrs []string
-	next  int                   // which addr to dial next
-	conns map[net.Conn]struct{} // open connections, closed by stop
+	next  int // which addr to dial next
+	// conns maps each open connection handed out (a TLS one with peer
+	// TLS) to the TCP connection under it, which stop and release close:
+	// closing it does not wait on a TLS close alert.
+	conns map[net.Conn]net.Conn
 }
 
 func newPeer(t *TCP, id uint64, addrs []string, c *counters) *peer {
@@ -39,7 +43,7 @@ func newPeer(t *TCP, id uint64, addrs []string, c *counters) *peer {
 		ctx:    ctx,
 		cancel: cancel,
 		addrs:  addrs,
-		conns:  make(map[net.Conn]struct{}),
+		conns:  make(map[net.Conn]net.Conn),
 	}
 }
 
@@ -55,30 +59,34 @@ func (p *peer) setAddrs(addrs []string) {
 func (p *peer) stop() {
 	p.cancel()
 	p.mu.Lock()
-	for c := range p.conns {
-		_ = c.Close()
+	for _, raw := range p.conns {
+		_ = raw.Close()
 	}
 	p.mu.Unlock()
 }
 
-// track records a connection so stop can close it, and refuses it if
-// stop has already run.
-func (p *peer) track(c net.Conn) bool {
+// track records c, which runs over raw, so stop can close it, and
+// refuses it if stop has already run.
+func (p *peer) track(c, raw net.Conn) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.ctx.Err() != nil {
 		return false
 	}
-	p.conns[c] = struct{}{}
+	p.conns[c] = raw
 	return true
 }
 
 // release closes a connection dial returned.
 func (p *peer) release(c net.Conn) {
 	p.mu.Lock()
+	raw := p.conns[c]
 	delete(p.conns, c)
 	p.mu.Unlock()
-	_ = c.Close()
+	if raw == nil {
+		raw = c
+	}
+	_ = raw.Close()
 }
 
 // run connects, streams until the connection fails, and reconnects with
@@ -150,11 +158,27 @@ func (p *peer) dial(kind uint16) (net.Conn, error) {
 		// heartbeat held back by Nagle costs a round trip.
 		_ = tc.SetNoDelay(true)
 	}
-	if !p.track(conn) {
+	if !p.track(conn, conn) {
 		_ = conn.Close()
 		return nil, ErrClosed
 	}
 	_ = conn.SetDeadline(time.Now().Add(cfg.DialTimeout))
+	if cfg.ClientTLS != nil {
+		host, _, _ := net.SplitHostPort(addr)
+		tc := tls.Client(conn, cfg.ClientTLS(host))
+		if err := tc.HandshakeContext(p.ctx); err != nil {
+			p.release(conn)
+			return nil, fmt.Errorf("%w: TLS with member %d at %s: %w", ErrHandshake, p.id, addr, err)
+		}
+		p.mu.Lock()
+		delete(p.conns, conn)
+		p.mu.Unlock()
+		if !p.track(tc, conn) {
+			_ = conn.Close()
+			return nil, ErrClosed
+		}
+		conn = tc
+	}
 	err = writeHello(conn, hello{version: version, kind: kind, cluster: cfg.ClusterID, from: cfg.ID, to: p.id})
 	var rp reply
 	if err == nil {
