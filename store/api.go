@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -11,7 +12,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
-	"net/url"
 	"sync"
 	"time"
 
@@ -19,6 +19,7 @@ import (
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	"go.etcd.io/etcd/api/v3/etcdserverpb/gw"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -50,10 +51,24 @@ func newFrontend(cfg Config, ln net.Listener, member identity, st *memberState, 
 	if err != nil {
 		return nil, nil, err
 	}
-	peers := newPeerConns(c.node.status, st.members)
+	serverTLS, err := clientServerTLS(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	gwTLS, err := gatewayTLS(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	memberTLS, err := memberClientTLS(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	peers := newPeerConns(c.node.status, st.members, memberTLS)
 	api, err := newClientAPI(apiConfig{
 		listener:        ln,
 		listenURL:       cfg.ListenClientURLs[0],
+		tls:             serverTLS,
+		gatewayTLS:      gwTLS,
 		maxRequestBytes: cfg.MaxRequestBytes,
 		pprof:           cfg.EnablePprof,
 	}, apiServices{
@@ -98,8 +113,12 @@ type clientAPI struct {
 // apiConfig is how the client port is set up.
 type apiConfig struct {
 	// listener, if not nil, is served instead of listening on listenURL.
-	listener        net.Listener
-	listenURL       string
+	listener  net.Listener
+	listenURL string
+	// tls, if set, makes the port speak TLS, and the gateway reach the
+	// gRPC server with gatewayTLS.
+	tls             *tls.Config
+	gatewayTLS      *tls.Config
 	maxRequestBytes int
 	pprof           bool
 }
@@ -119,7 +138,7 @@ type apiServices struct {
 func newClientAPI(cfg apiConfig, svc apiServices) (_ *clientAPI, err error) {
 	ln := cfg.listener
 	if ln == nil {
-		if ln, err = listenClientURL(cfg.listenURL); err != nil {
+		if ln, err = listenTLS("--listen-client-urls", cfg.listenURL, nil); err != nil {
 			return nil, err
 		}
 		// A listener given by the caller stays the caller's to close
@@ -130,10 +149,16 @@ func newClientAPI(cfg apiConfig, svc apiServices) (_ *clientAPI, err error) {
 			}
 		}()
 	}
+	creds := insecure.NewCredentials()
+	if cfg.tls != nil {
+		// The handshake runs in classify, under its read deadline.
+		ln = tls.NewListener(ln, cfg.tls)
+		creds = credentials.NewTLS(cfg.gatewayTLS)
+	}
 	// The gateway's connection is lazy: it reaches the gRPC server, built
 	// last because it cannot fail, once serving starts.
 	gwConn, err := grpc.NewClient("passthrough:///"+ln.Addr().String(),
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithTransportCredentials(creds),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(math.MaxInt32)))
 	if err != nil {
 		return nil, fmt.Errorf("gateway connection: %w", err)
@@ -173,18 +198,6 @@ func newGRPCServer(maxRequestBytes int, svc apiServices) *grpc.Server {
 	pb.RegisterMaintenanceServer(srv, svc.maintenance)
 	pb.RegisterClusterServer(srv, svc.cluster)
 	return srv
-}
-
-func listenClientURL(raw string) (net.Listener, error) {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return nil, fmt.Errorf("--listen-client-urls: %w", err)
-	}
-	ln, err := net.Listen("tcp", u.Host)
-	if err != nil {
-		return nil, fmt.Errorf("--listen-client-urls: %w", err)
-	}
-	return ln, nil
 }
 
 // HTTP timeouts of the client port: a client gets this long to send a

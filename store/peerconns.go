@@ -1,12 +1,14 @@
 package store
 
 import (
+	"crypto/tls"
 	"fmt"
 	"net/url"
 	"sync"
 
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 )
 
@@ -17,12 +19,14 @@ import (
 type peerConns struct {
 	status  *nodeStatus
 	members *members
-	mu      sync.Mutex
-	conns   map[uint64]*grpc.ClientConn
+	// tls, if set, is how members' client ports are dialled.
+	tls   *tls.Config
+	mu    sync.Mutex
+	conns map[uint64]*grpc.ClientConn
 }
 
-func newPeerConns(status *nodeStatus, members *members) *peerConns {
-	return &peerConns{status: status, members: members, conns: map[uint64]*grpc.ClientConn{}}
+func newPeerConns(status *nodeStatus, members *members, tc *tls.Config) *peerConns {
+	return &peerConns{status: status, members: members, tls: tc, conns: map[uint64]*grpc.ClientConn{}}
 }
 
 // lease returns a Lease client for the current leader.
@@ -62,7 +66,11 @@ func (l *peerConns) conn(id uint64) (*grpc.ClientConn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%x client URL %q: %w", id, urls[0], err)
 	}
-	c, err := grpc.NewClient("passthrough:///"+u.Host, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	creds := insecure.NewCredentials()
+	if l.tls != nil {
+		creds = credentials.NewTLS(l.tls)
+	}
+	c, err := grpc.NewClient("passthrough:///"+u.Host, grpc.WithTransportCredentials(creds))
 	if err != nil {
 		return nil, err
 	}

@@ -69,19 +69,13 @@ func WithTransport(f func(id, clusterID uint64, r transport.Raft) (transport.Tra
 // the first --listen-client-urls address.
 func WithClientListener(l net.Listener) Option { return func(o *options) { o.clientListen = l } }
 
-func resolveOptions(cfg Config, opts []Option) options {
+func resolveOptions(opts []Option) options {
 	o := options{}
 	for _, opt := range opts {
 		opt(&o)
 	}
 	if o.logger == nil {
 		o.logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	}
-	if o.transport == nil {
-		log := o.logger.With("member", cfg.Name)
-		o.transport = func(id, cluster uint64, r transport.Raft) (transport.Transport, error) {
-			return tcpTransport(cfg, id, cluster, r, log)
-		}
 	}
 	return o
 }
@@ -95,8 +89,16 @@ func NewServer(cfg Config, backends *logbackends.Registry, opts ...Option) (_ *S
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	o := resolveOptions(cfg, opts)
+	o := resolveOptions(opts)
 	log := o.logger.With("member", cfg.Name)
+	if cfg, err = resolveTLS(cfg, log); err != nil {
+		return nil, err
+	}
+	if o.transport == nil {
+		o.transport = func(id, cluster uint64, r transport.Raft) (transport.Transport, error) {
+			return tcpTransport(cfg, id, cluster, r, log)
+		}
+	}
 	mems := newMembers(cfg.InitialCluster, cfg.InitialClusterToken)
 	ident := identityOf(cfg, mems)
 	var undo []func() error
@@ -191,11 +193,16 @@ func (s *Server) start() {
 	}
 }
 
-// tcpTransport builds the peer transport: frames bounded by the largest
-// message raft sends with this configuration, snapshots by the largest
-// database, and connections closed after five election timeouts of
-// silence (the dialler's keep-alives hold an idle link).
+// tcpTransport builds the peer transport: with peer TLS if configured,
+// frames bounded by the largest message raft sends with this
+// configuration, snapshots by the largest database, and connections
+// closed after five election timeouts of silence (the dialler's
+// keep-alives hold an idle link).
 func tcpTransport(cfg Config, id, cluster uint64, r transport.Raft, log *slog.Logger) (transport.Transport, error) {
+	serverTLS, clientTLS, err := peerTLS(cfg)
+	if err != nil {
+		return nil, err
+	}
 	u, err := url.Parse(cfg.ListenPeerURLs[0])
 	if err != nil {
 		return nil, fmt.Errorf("--listen-peer-urls: %w", err)
@@ -220,6 +227,8 @@ func tcpTransport(cfg Config, id, cluster uint64, r transport.Raft, log *slog.Lo
 		MaxMessageBytes:  transport.MessageBound(maxSizePerMsg, int64(cfg.MaxRequestBytes)),
 		MaxSnapshotBytes: maxSnapshotBytes(cfg.QuotaBackendBytes),
 		IdleTimeout:      5 * cfg.ElectionTimeout,
+		ServerTLS:        serverTLS,
+		ClientTLS:        clientTLS,
 		OnError: func(peer uint64, err error) {
 			log.Debug("peer transport", "peer", fmt.Sprintf("%x", peer), "err", err)
 		},
@@ -228,8 +237,7 @@ func tcpTransport(cfg Config, id, cluster uint64, r transport.Raft, log *slog.Lo
 		ln.Close()
 		return nil, err
 	}
-	log.Warn("the peer port accepts raft messages from anyone who can reach it: without peer TLS, a member is known only by ids that every client response carries; set --peer-cert-file, --peer-key-file, --peer-trusted-ca-file and --peer-client-cert-auth",
-		"listen-peer-urls", cfg.ListenPeerURLs[0])
+	warnPeerPort(cfg, log)
 	return t, nil
 }
 
