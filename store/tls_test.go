@@ -2,9 +2,12 @@ package store
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -119,4 +122,40 @@ func TestPeerTLSWithoutClientCertAuthWarns(t *testing.T) {
 func ctxTimeout(t *testing.T, d time.Duration) (context.Context, context.CancelFunc) {
 	t.Helper()
 	return context.WithTimeout(ctxT(t), d)
+}
+
+// With --auto-tls and --peer-auto-tls the member makes self-signed
+// certificates in its data directory and serves TLS on both ports with
+// them: encrypted, authenticating nobody, so a client that skips
+// verification is answered.
+func TestAutoTLS(t *testing.T) {
+	var dataDir string
+	m := startTCPMember(t, func(c *Config) {
+		c.ClientTLS = tlsinfo.Info{AutoTLS: true}
+		c.PeerTLS = tlsinfo.Info{AutoTLS: true}
+		https := func(u string) string { return strings.Replace(u, "http://", "https://", 1) }
+		c.ListenClientURLs = []string{https(c.ListenClientURLs[0])}
+		c.AdvertiseClientURLs = c.ListenClientURLs
+		c.ListenPeerURLs = []string{https(c.ListenPeerURLs[0])}
+		c.AdvertisePeerURLs = c.ListenPeerURLs
+		c.InitialCluster[0].PeerURLs = c.ListenPeerURLs
+		dataDir = c.DataDir
+	})
+	for _, f := range []string{"fixtures/client/cert.pem", "fixtures/client/key.pem", "fixtures/peer/cert.pem", "fixtures/peer/key.pem"} {
+		if _, err := os.Stat(filepath.Join(dataDir, f)); err != nil {
+			t.Fatalf("auto TLS: %v", err)
+		}
+	}
+	if !strings.Contains(m.log.String(), "anyone who completes a TLS handshake") {
+		t.Fatalf("no warning about the unauthenticated peer port:\n%s", m.log)
+	}
+	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{"https://" + m.s.ClientAddr()},
+		TLS: &tls.Config{InsecureSkipVerify: true}, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	if _, err := cli.Put(ctxT(t), "k", "v"); err != nil {
+		t.Fatalf("put over auto TLS: %v", err)
+	}
 }
