@@ -27,7 +27,8 @@ type Config struct {
 	Name string `yaml:"name" json:"name"`
 	// The matrix: every combination is one closed-loop point (targets etcd
 	// and external take no backend and are planned once per combination
-	// of the other axes).
+	// of the other axes; process runs the backends as inproc does, at the
+	// native disk and no delay only).
 	Targets      []string        `yaml:"targets" json:"targets"`
 	Backends     []string        `yaml:"backends" json:"backends"`
 	Nodes        []int           `yaml:"nodes" json:"nodes"`
@@ -229,8 +230,8 @@ func (c Config) validateAxes() error {
 			return fieldErr(idx("targets", i), "%q is listed twice", t)
 		}
 	}
-	if slices.Contains(c.Targets, harness.TargetInproc) && len(c.Backends) == 0 {
-		return fieldErr("backends", "empty, and target inproc needs at least one")
+	if slices.ContainsFunc(c.Targets, takesBackend) && len(c.Backends) == 0 {
+		return fieldErr("backends", "empty, and targets inproc and process need at least one")
 	}
 	for i, b := range c.Backends {
 		if b == "" || slices.Index(c.Backends, b) != i {

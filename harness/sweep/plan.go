@@ -77,9 +77,9 @@ func (e Env) lookPath() func(string) (string, error) {
 }
 
 // checkBackends refuses a backend the binary does not have, when a target
-// that runs them (inproc) is in the sweep.
+// that runs them (inproc, process) is in the sweep.
 func checkBackends(c Config, known []string) error {
-	if !slices.Contains(c.Targets, harness.TargetInproc) {
+	if !slices.ContainsFunc(c.Targets, takesBackend) {
 		return nil
 	}
 	for i, b := range c.Backends {
@@ -253,10 +253,16 @@ func (c Config) benchConfig(target, backend string, nodes int, delay time.Durati
 // backendsOf is the backends a target is planned with: its own storage
 // ("") for targets that do not take one.
 func backendsOf(target string, backends []string) []string {
-	if target == harness.TargetInproc {
+	if takesBackend(target) {
 		return backends
 	}
 	return []string{""}
+}
+
+// takesBackend reports whether target runs our members, on the sweep's
+// log backends: inproc, and process (`adrbench serve` children).
+func takesBackend(target string) bool {
+	return target == harness.TargetInproc || target == harness.TargetProcess
 }
 
 func sortedRates(r []float64) []float64 {
@@ -267,7 +273,7 @@ func sortedRates(r []float64) []float64 {
 
 func labelOf(b harness.BenchConfig) string {
 	name := b.Cluster.LogBackend
-	if b.Cluster.Target != harness.TargetInproc {
+	if !takesBackend(b.Cluster.Target) {
 		name = ""
 	}
 	l := strings.Join(strings.Fields(fmt.Sprintf("%s %s n=%d delay=%v disk=%s c=%d",

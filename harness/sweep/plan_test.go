@@ -164,3 +164,48 @@ func TestExpandTLSKeys(t *testing.T) {
 		t.Fatalf("points %+v and %+v", plain, secure)
 	}
 }
+
+// Target process runs the sweep's backends, with and without TLS.
+func TestExpandProcessTLS(t *testing.T) {
+	c := DefaultConfig()
+	c.Name = "tls-cost"
+	c.Targets = []string{harness.TargetProcess}
+	c.Backends = []string{"batched"}
+	c.TLS = []bool{false, true}
+	plan, err := Expand(c, Env{Backends: []string{"batched"}, LookPath: found})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(plan.Points) != 2 {
+		t.Fatalf("%d points, want 2", len(plan.Points))
+	}
+	for i, p := range plan.Points {
+		if p.Bench.Cluster.LogBackend != "batched" || p.Bench.Cluster.TLS != (i == 1) || !strings.Contains(p.Label, "process batched") {
+			t.Fatalf("point %d: %+v", i, p)
+		}
+	}
+}
+
+// configs/tls-cost.yaml plans each target without and with TLS, side by
+// side.
+func TestTLSCostConfig(t *testing.T) {
+	c, err := Load("../../configs/tls-cost.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := Expand(c, Env{Backends: []string{"batched"}, LookPath: found})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, p := range plan.Points {
+		got = append(got, p.Label)
+	}
+	want := []string{
+		"process batched n=3 delay=0s disk=native c=64", "process batched n=3 delay=0s disk=native c=64 tls",
+		"etcd n=3 delay=0s disk=native c=64", "etcd n=3 delay=0s disk=native c=64 tls",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("points:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
