@@ -446,15 +446,17 @@ func (t *TCP) acceptLoop() {
 // snapshot connection carries one MsgSnap and is closed after it. Every
 // read is bounded by IdleTimeout, so a peer that stops sending, mid-frame
 // or between frames, loses its connection and the memory it holds.
-func (t *TCP) serve(conn net.Conn) {
+func (t *TCP) serve(raw net.Conn) {
 	defer t.wg.Done()
+	// The TCP connection is what inbound and Close know; closing it does
+	// not wait on a TLS close alert.
 	defer func() {
 		t.mu.Lock()
-		delete(t.inbound, conn)
+		delete(t.inbound, raw)
 		t.mu.Unlock()
-		_ = conn.Close()
+		_ = raw.Close()
 	}()
-	raw := conn
+	conn := raw
 	if t.cfg.ServerTLS != nil {
 		tc := tls.Server(raw, t.cfg.ServerTLS)
 		_ = raw.SetDeadline(time.Now().Add(t.cfg.DialTimeout))
@@ -467,7 +469,7 @@ func (t *TCP) serve(conn net.Conn) {
 		}
 		conn = tc
 	}
-	c, h, err := t.accept(conn)
+	c, h, err := t.accept(conn, raw)
 	if err != nil {
 		if t.ctx.Err() == nil {
 			t.rejected.add(RejectHandshake)
@@ -550,9 +552,9 @@ func (r idleReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// accept performs the acceptor's side of the handshake and returns the
-// counters for the sender and its hello.
-func (t *TCP) accept(conn net.Conn) (*counters, hello, error) {
+// accept performs the acceptor's side of the handshake on conn, which
+// runs over raw, and returns the counters for the sender and its hello.
+func (t *TCP) accept(conn, raw net.Conn) (*counters, hello, error) {
 	_ = conn.SetDeadline(time.Now().Add(t.cfg.DialTimeout))
 	h, err := readHello(conn)
 	if err != nil {
@@ -564,7 +566,7 @@ func (t *TCP) accept(conn net.Conn) (*counters, hello, error) {
 		defer t.mu.Unlock()
 		if p := t.peers[id]; p != nil {
 			c = p.c
-			t.inbound[conn] = id // so RemovePeer closes it
+			t.inbound[raw] = id // so RemovePeer closes it
 		}
 		return c != nil
 	})
