@@ -155,6 +155,10 @@ func (c ClusterConfig) Validate() error {
 		return bad("peer cuts and disk stalls need member processes: target process or etcd, not %s", c.Target)
 	case len(c.ServeFlags) > 0 && c.Target != TargetProcess:
 		return bad("serve flags are for target process, not %s", c.Target)
+	case c.TLS && c.PeerCuts:
+		// The proxies tell a connection's sender from its first bytes,
+		// which TLS hides: the cuts would silently cut nothing.
+		return bad("peer cuts cannot be made with tls: the peer proxies cannot see which member a TLS connection comes from")
 	case c.TLS && c.Target == TargetInproc:
 		return bad("tls needs members on TCP: target process, etcd or external, not inproc")
 	case (c.CACert != "" || c.Cert != "" || c.Key != "") && c.Target != TargetExternal:

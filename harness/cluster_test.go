@@ -267,6 +267,7 @@ func TestClusterConfigValidate(t *testing.T) {
 		{name: "cert without key", edit: func(c *ClusterConfig) {
 			c.Target, c.Endpoints, c.TLS, c.CACert, c.Cert = TargetExternal, []string{"a:1"}, true, "ca.pem", "c.pem"
 		}, field: "cert and key"},
+		{name: "tls with peer cuts", edit: func(c *ClusterConfig) { c.Target, c.TLS, c.PeerCuts = TargetProcess, true, true }, field: "peer cuts"},
 		{name: "cacert for process", edit: func(c *ClusterConfig) { c.Target, c.TLS, c.CACert = TargetProcess, true, "ca.pem" }, field: "cacert"},
 	}
 	for _, tc := range tests {
