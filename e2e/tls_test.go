@@ -206,6 +206,10 @@ func TestTLSPeerFromAnotherCA(t *testing.T) {
 	if err := c.Stop(ctx, 2); err != nil {
 		t.Fatal(err)
 	}
+	// m2 may have led: the write waits for m0 and m1 to agree on a leader.
+	if _, err := c.Leader(ctx); err != nil {
+		t.Fatal(err)
+	}
 	impostor.Store(true)
 	if err := c.Restart(2); err != nil {
 		t.Fatal(err)
@@ -215,8 +219,15 @@ func TestTLSPeerFromAnotherCA(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cli.Close()
-	if _, err := cli.Put(ctx, "while-away", "v"); err != nil {
-		t.Fatal(err)
+	// A proposal caught in a leader change fails; the write is retried.
+	for attempt := 1; ; attempt++ {
+		_, err := cli.Put(ctx, "while-away", "v")
+		if err == nil {
+			break
+		}
+		if attempt == 3 {
+			t.Fatalf("put while m2 is an impostor: %v", err)
+		}
 	}
 	deadline := time.Now().Add(30 * time.Second)
 	for rejectedTLS(0) <= before {
