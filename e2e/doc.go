@@ -21,6 +21,19 @@
 // sha256 checked. The power-loss test runs members on internal/lossyfs and
 // cuts the power under them (it needs FUSE, and says so when it skips).
 //
-// The tests need etcd and etcdctl on PATH and skip with the reason when they
+// The TLS tests make a CA and certificates with openssl, start clusters
+// with client and peer TLS and client certificates required (etcd's
+// flags, the same for both binaries), run the etcdctl transcript over TLS
+// (the golden one, but for https:// in member URLs), and check that plain
+// connections and certificates of another CA are refused, a member
+// restarted with one among them included.
+//
+// The peer-bounds test speaks to a member's peer port without TLS with
+// ids read from client responses, announces 2 GiB frames on 100 stream
+// and 100 snapshot connections, and measures the member's resident set:
+// the connections are closed (the stream ones at once, the silent
+// snapshot ones at the idle deadline) and the memory stays put.
+//
+// The tests need etcd, etcdctl and openssl on PATH and skip with the reason when they
 // are missing; scripts/test.sh installs them so that CI never skips.
 package e2e

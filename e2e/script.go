@@ -169,6 +169,9 @@ func splitWords(line string) ([]string, error) {
 type Runner struct {
 	Etcdctl   string   // path of etcdctl
 	Endpoints []string // host:port of every member
+	// Flags go before every command's own, e.g. etcdctl's --cacert,
+	// --cert and --key for a cluster with TLS.
+	Flags []string
 }
 
 var hexID = regexp.MustCompile(`\b[0-9a-f]{16}\b`)
@@ -260,6 +263,7 @@ func (r Runner) expand(words []string, vars map[string]string) ([]string, error)
 	if !hasEndpoints {
 		args = append([]string{"--endpoints=" + strings.Join(r.Endpoints, ",")}, args...)
 	}
+	args = append(slices.Clone(r.Flags), args...)
 	return args, bad
 }
 

@@ -3,6 +3,7 @@ package harness
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -88,6 +89,7 @@ func (c BenchConfig) Point() results.Point {
 		KeySpace:    c.Workload.KeySpace,
 		RateOpsS:    c.Run.Rate,
 		WarmupS:     c.Run.Warmup.Seconds(),
+		TLS:         c.Cluster.TLS,
 		// For inproc the generator shares the process with the servers:
 		// its CPU time is their sum, and ServerCPUS stays 0.
 		CPUShared: c.Cluster.Target == TargetInproc,
@@ -170,15 +172,15 @@ func benchHeader(ctx context.Context, cfg BenchConfig) (results.Header, error) {
 // to the leader when cfg asks for it. The clients it returns are the
 // caller's to close, with an error too.
 func connect(ctx context.Context, cfg BenchConfig, cl Cluster) ([]*clientv3.Client, error) {
-	endpoints := cl.Endpoints()
+	endpoints, tc := cl.Endpoints(), ClientTLS(cl)
 	if cfg.ToLeader {
-		lead, err := FindLeader(ctx, endpoints)
+		lead, err := FindLeaderTLS(ctx, endpoints, tc)
 		if err != nil {
 			return nil, err
 		}
 		endpoints = []string{lead}
 	}
-	return dial(ctx, endpoints, cfg.Conns)
+	return dial(ctx, endpoints, tc, cfg.Conns)
 }
 
 // measure runs the load of cfg on the started cluster and returns its
@@ -321,12 +323,14 @@ func fillWatch(p *results.Point, puts *Result, w *WatchResult, watchers int) {
 }
 
 // dial opens n clients, client i to endpoint i mod len(endpoints), so the
-// connections spread evenly over the members.
-func dial(ctx context.Context, endpoints []string, n int) ([]*clientv3.Client, error) {
+// connections spread evenly over the members; over TLS with tc unless it
+// is nil.
+func dial(ctx context.Context, endpoints []string, tc *tls.Config, n int) ([]*clientv3.Client, error) {
 	var conns []*clientv3.Client
 	for i := range n {
 		c, err := clientv3.New(clientv3.Config{
 			Endpoints:   []string{endpoints[i%len(endpoints)]},
+			TLS:         tc,
 			DialTimeout: 5 * time.Second,
 			Context:     ctx,
 			// Retries while a member starts are expected; the client's

@@ -2,6 +2,7 @@ package harness
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -90,6 +91,17 @@ type ClusterConfig struct {
 	// ServeFlags are added to the flags of every `adrbench serve` member
 	// (process only).
 	ServeFlags []string `yaml:"-" json:"-"`
+
+	// TLS starts process and etcd members with client and peer TLS and
+	// client certificates required on both ports, from a CA and
+	// certificates the harness makes in the members' directory, and
+	// reaches them over TLS; for external it reaches the endpoints over
+	// TLS with CACert, and Cert and Key when the cluster requires client
+	// certificates.
+	TLS    bool   `yaml:"tls" json:"tls"`
+	CACert string `yaml:"cacert" json:"cacert"` // external only
+	Cert   string `yaml:"cert" json:"cert"`     // external only
+	Key    string `yaml:"key" json:"key"`       // external only
 }
 
 // DefaultClusterConfig is one inproc member on the batched backend with
@@ -143,6 +155,20 @@ func (c ClusterConfig) Validate() error {
 		return bad("peer cuts and disk stalls need member processes: target process or etcd, not %s", c.Target)
 	case len(c.ServeFlags) > 0 && c.Target != TargetProcess:
 		return bad("serve flags are for target process, not %s", c.Target)
+	case c.TLS && c.PeerCuts:
+		// The proxies tell a connection's sender from its first bytes,
+		// which TLS hides: the cuts would silently cut nothing.
+		return bad("peer cuts cannot be made with tls: the peer proxies cannot see which member a TLS connection comes from")
+	case c.TLS && c.Target == TargetInproc:
+		return bad("tls needs members on TCP: target process, etcd or external, not inproc")
+	case (c.CACert != "" || c.Cert != "" || c.Key != "") && c.Target != TargetExternal:
+		return bad("cacert, cert and key are for target external; the harness makes the certificates of target %s", c.Target)
+	case c.Target == TargetExternal && c.TLS && c.CACert == "":
+		return bad("tls with target external needs cacert, the CA bundle that verifies the members")
+	case c.Target == TargetExternal && !c.TLS && c.CACert != "":
+		return bad("cacert is given but tls is off")
+	case (c.Cert == "") != (c.Key == ""):
+		return bad("cert and key go together (cert %q, key %q)", c.Cert, c.Key)
 	}
 	return nil
 }
@@ -173,27 +199,40 @@ func StartCluster(ctx context.Context, cfg ClusterConfig, backends *logbackends.
 	case TargetEtcd:
 		c, err = startEtcd(ctx, cfg)
 	default:
-		c = external{endpoints: cfg.Endpoints}
+		var tc *tls.Config
+		if tc, err = externalTLS(cfg); err == nil {
+			c = external{endpoints: cfg.Endpoints, tls: tc}
+		}
 	}
 	if err != nil {
 		return nil, err
 	}
-	if _, err := FindLeader(ctx, c.Endpoints()); err != nil {
+	if _, err := FindLeaderTLS(ctx, c.Endpoints(), ClientTLS(c)); err != nil {
 		c.Close()
 		return nil, err
 	}
 	return c, nil
 }
 
-type external struct{ endpoints []string }
+type external struct {
+	endpoints []string
+	tls       *tls.Config // nil without TLS
+}
 
-func (e external) Endpoints() []string { return e.endpoints }
-func (e external) Close() error        { return nil }
+func (e external) Endpoints() []string    { return e.endpoints }
+func (e external) Close() error           { return nil }
+func (e external) ClientTLS() *tls.Config { return e.tls }
 
 // FindLeader asks the members for their status until one names a leader that
 // is among them, and returns that member's endpoint.
 func FindLeader(ctx context.Context, endpoints []string) (string, error) {
-	cli, err := clientv3.New(clientv3.Config{Endpoints: endpoints, DialTimeout: 5 * time.Second, Context: ctx, Logger: zap.NewNop()})
+	return FindLeaderTLS(ctx, endpoints, nil)
+}
+
+// FindLeaderTLS is FindLeader for members reached with tc (nil: without
+// TLS).
+func FindLeaderTLS(ctx context.Context, endpoints []string, tc *tls.Config) (string, error) {
+	cli, err := clientv3.New(clientv3.Config{Endpoints: endpoints, TLS: tc, DialTimeout: 5 * time.Second, Context: ctx, Logger: zap.NewNop()})
 	if err != nil {
 		return "", fmt.Errorf("%w: dial %v: %w", ErrTarget, endpoints, err)
 	}

@@ -130,7 +130,7 @@ func TestWorkloadsAgainstStore(t *testing.T) {
 			t.Error(err)
 		}
 	})
-	conns, err := dial(ctx, cl.Endpoints(), 2)
+	conns, err := dial(ctx, cl.Endpoints(), nil, 2)
 	t.Cleanup(func() {
 		for _, c := range conns {
 			c.Close()
@@ -251,6 +251,23 @@ func TestClusterConfigValidate(t *testing.T) {
 		{name: "disk profile on process", edit: func(c *ClusterConfig) { c.Target, c.DiskProfile = TargetProcess, "hdd" }, ok: true},
 		{name: "disk profile on etcd", edit: func(c *ClusterConfig) { c.Target, c.DiskProfile = TargetEtcd, "hdd" }, field: "disk profile"},
 		{name: "short election", edit: func(c *ClusterConfig) { c.ElectionTimeout = c.HeartbeatInterval }},
+		{name: "tls on process", edit: func(c *ClusterConfig) { c.Target, c.TLS = TargetProcess, true }, ok: true},
+		{name: "tls on etcd", edit: func(c *ClusterConfig) { c.Target, c.TLS = TargetEtcd, true }, ok: true},
+		{name: "tls on inproc", edit: func(c *ClusterConfig) { c.TLS = true }, field: "tls"},
+		{name: "tls on external", edit: func(c *ClusterConfig) {
+			c.Target, c.Endpoints, c.TLS, c.CACert, c.Cert, c.Key = TargetExternal, []string{"a:1"}, true, "ca.pem", "c.pem", "k.pem"
+		}, ok: true},
+		{name: "tls on external without cacert", edit: func(c *ClusterConfig) {
+			c.Target, c.Endpoints, c.TLS = TargetExternal, []string{"a:1"}, true
+		}, field: "cacert"},
+		{name: "cacert without tls", edit: func(c *ClusterConfig) {
+			c.Target, c.Endpoints, c.CACert = TargetExternal, []string{"a:1"}, "ca.pem"
+		}, field: "tls is off"},
+		{name: "cert without key", edit: func(c *ClusterConfig) {
+			c.Target, c.Endpoints, c.TLS, c.CACert, c.Cert = TargetExternal, []string{"a:1"}, true, "ca.pem", "c.pem"
+		}, field: "cert and key"},
+		{name: "tls with peer cuts", edit: func(c *ClusterConfig) { c.Target, c.TLS, c.PeerCuts = TargetProcess, true, true }, field: "peer cuts"},
+		{name: "cacert for process", edit: func(c *ClusterConfig) { c.Target, c.TLS, c.CACert = TargetProcess, true, "ca.pem" }, field: "cacert"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

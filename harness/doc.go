@@ -44,6 +44,15 @@
 // (the members' data directories on a FUSE pass-through mount whose syncs
 // can be slowed per member while they run).
 //
+// With ClusterConfig.TLS the process and etcd targets make a CA and a
+// certificate per member and one for the harness (tls.go, in the members'
+// directory under tls/), start the members with client and peer TLS and
+// client certificates required on both ports, and everything the harness
+// dials (the load, the leader search, /metrics) goes over TLS; the
+// external target is reached with CACert, Cert and Key. A point records
+// tls, part of its key, so a sweep can put TLS on and off as an axis.
+// Inproc members have no TLS.
+//
 // Network latency is injected the same way into whatever is compared: the
 // in-process network delays inproc members' messages per link, and for
 // process and etcd members a delaying TCP proxy sits in front of every

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -29,13 +30,13 @@ type peerNet struct {
 func newPeerNet(ctx context.Context, pc *proccluster.Cluster, proxies []*Proxy) (*peerNet, error) {
 	n := &peerNet{}
 	for _, m := range pc.Members() {
-		i := slices.IndexFunc(proxies, func(p *Proxy) bool { return "http://"+p.Addr() == m.AdvertisePeerURL() })
+		i := slices.IndexFunc(proxies, func(p *Proxy) bool { return strings.HasSuffix(m.AdvertisePeerURL(), "://"+p.Addr()) })
 		if i < 0 {
 			return nil, fmt.Errorf("no peer proxy in front of %s (%s)", m.Name(), m.AdvertisePeerURL())
 		}
 		n.proxies = append(n.proxies, proxies[i])
 	}
-	cli, err := clientv3.New(clientv3.Config{Endpoints: pc.Endpoints(), DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
+	cli, err := clientv3.New(clientv3.Config{Endpoints: pc.Endpoints(), TLS: pc.Member(0).ClientTLS(), DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
 	if err != nil {
 		return nil, fmt.Errorf("member ids: %w", err)
 	}

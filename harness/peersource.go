@@ -13,8 +13,8 @@ import (
 // the dialler's member id from the first bytes of the connection.
 //
 //   - adrbench's transport opens with a 32-byte hello, "ADRT", version,
-//     reserved, cluster id, then the dialler's member id (big-endian, at
-//     offset 16): store/transport/frame.go.
+//     connection kind, cluster id, then the dialler's member id
+//     (big-endian, at offset 16): store/transport/frame.go.
 //   - etcd's rafthttp speaks HTTP/1.1, and every request that carries raft
 //     messages (the stream GETs whose responses carry the acceptor's
 //     messages, the pipeline and snapshot POSTs) names its sender in an
@@ -26,6 +26,8 @@ import (
 //     HTTP fully.
 //
 // A connection that names nobody is never cut: it carries no raft traffic.
+// With peer TLS nothing can be read from the first bytes, so
+// ClusterConfig.Validate refuses peer cuts with TLS.
 
 const (
 	adrtMagic      = "ADRT"

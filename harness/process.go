@@ -2,11 +2,13 @@ package harness
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"time"
 
@@ -57,7 +59,7 @@ func startProcess(ctx context.Context, cfg ClusterConfig, backends *logbackends.
 	}
 	// Ask the members what they emulate, so a point is labelled as one
 	// measured in process is.
-	stats, err := ScrapeLogStats(ctx, c.Endpoints())
+	stats, err := ScrapeLogStatsTLS(ctx, c.Endpoints(), c.ClientTLS())
 	if err != nil {
 		return nil, errors.Join(fmt.Errorf("%w: %s: what the members emulate: %w", ErrTarget, TargetProcess, err), c.Close())
 	}
@@ -118,11 +120,23 @@ func startProcs(ctx context.Context, cfg ClusterConfig, backends *logbackends.Re
 			err = errors.Join(err, c.closeDisk(), c.removeTmp())
 		}
 	}()
+	var tlsFiles *proccluster.TLS
+	if cfg.TLS {
+		// Next to the members' directories, outside a stallable mount.
+		base := cfg.DataDir
+		if base == "" {
+			base = c.tmpDir
+		}
+		if tlsFiles, err = makeClusterTLS(filepath.Join(base, "tls"), cfg.Nodes); err != nil {
+			return nil, err
+		}
+	}
 	pcfg := proccluster.Config{
 		Command: command,
 		Flags:   flags,
 		Size:    cfg.Nodes,
 		Dir:     dir,
+		TLS:     tlsFiles,
 		// Data already in the user's directory is the user's.
 		KeepData:     cfg.DataDir != "",
 		RemoveMember: func(dir string) error { return removeDataDir(backends, cfg.LogBackend, dir) },
@@ -171,6 +185,9 @@ func (c *procCluster) closeDisk() error {
 }
 
 func (c *procCluster) Endpoints() []string { return c.pc.Endpoints() }
+
+// ClientTLS implements TLSCluster: nil without ClusterConfig.TLS.
+func (c *procCluster) ClientTLS() *tls.Config { return c.pc.Member(0).ClientTLS() }
 
 // ServerCPU sums the user and system time of the member processes, every
 // incarnation of each.

@@ -2,6 +2,7 @@ package harness
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -52,7 +53,7 @@ func LogStats(ctx context.Context, cl Cluster) ([]logbackends.Stats, error) {
 	if bs, ok := cl.(BackendStatser); ok {
 		return bs.BackendStats(), nil
 	}
-	return ScrapeLogStats(ctx, cl.Endpoints())
+	return ScrapeLogStatsTLS(ctx, cl.Endpoints(), ClientTLS(cl))
 }
 
 // ScrapeLogStats reads the log-backend Stats of each endpoint from its
@@ -60,9 +61,20 @@ func LogStats(ctx context.Context, cl Cluster) ([]logbackends.Stats, error) {
 // store). A figure the endpoint does not export stays 0: real etcd exports
 // no entry count, so EntriesSaved is 0 for it.
 func ScrapeLogStats(ctx context.Context, endpoints []string) ([]logbackends.Stats, error) {
+	return ScrapeLogStatsTLS(ctx, endpoints, nil)
+}
+
+// ScrapeLogStatsTLS is ScrapeLogStats over HTTPS with tc (nil: plain
+// HTTP).
+func ScrapeLogStatsTLS(ctx context.Context, endpoints []string, tc *tls.Config) ([]logbackends.Stats, error) {
+	hc, scheme := http.DefaultClient, "http://"
+	if tc != nil {
+		hc, scheme = &http.Client{Transport: &http.Transport{TLSClientConfig: tc.Clone()}}, "https://"
+		defer hc.CloseIdleConnections()
+	}
 	out := make([]logbackends.Stats, 0, len(endpoints))
 	for _, ep := range endpoints {
-		st, err := scrapeLogStats(ctx, ep)
+		st, err := scrapeLogStats(ctx, hc, scheme, ep)
 		if err != nil {
 			return nil, err
 		}
@@ -71,15 +83,15 @@ func ScrapeLogStats(ctx context.Context, endpoints []string) ([]logbackends.Stat
 	return out, nil
 }
 
-func scrapeLogStats(ctx context.Context, ep string) (logbackends.Stats, error) {
+func scrapeLogStats(ctx context.Context, hc *http.Client, scheme, ep string) (logbackends.Stats, error) {
 	if !strings.Contains(ep, "://") {
-		ep = "http://" + ep
+		ep = scheme + ep
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, ep+"/metrics", nil)
 	if err != nil {
 		return logbackends.Stats{}, fmt.Errorf("%w: metrics of %s: %w", ErrMetrics, ep, err)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := hc.Do(req)
 	if err != nil {
 		return logbackends.Stats{}, fmt.Errorf("%w: metrics of %s: %w", ErrMetrics, ep, err)
 	}

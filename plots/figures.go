@@ -69,6 +69,9 @@ func seriesLabel(p *results.Point, withClients bool) string {
 	default:
 		b.WriteString(p.Target)
 	}
+	if p.TLS {
+		b.WriteString(" TLS")
+	}
 	if p.Unsafe != "" {
 		b.WriteString(" (unsafe)")
 	}

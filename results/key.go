@@ -6,7 +6,7 @@ import (
 )
 
 // PointKey is the configuration a point measured: where (target, backend,
-// nodes, network delay, disk profile) and under which load (workload, mode,
+// nodes, network delay, disk profile, TLS) and under which load (workload, mode,
 // clients and connections, open-loop rate, key and value sizes). Two points
 // with equal keys measured the same thing: a resumed sweep skips a planned
 // point whose key the run already holds, and a figure compares points whose
@@ -25,6 +25,7 @@ type PointKey struct {
 	RateOpsS    float64
 	KeySize     int
 	ValSize     int
+	TLS         bool
 }
 
 // Key is p's configuration. What p measured (operations, latency, time, log
@@ -34,17 +35,22 @@ func (p *Point) Key() PointKey {
 	return PointKey{
 		Target: p.Target, Backend: p.Backend, Nodes: p.Nodes, NetDelayMs: p.NetDelayMs, DiskProfile: p.DiskProfile,
 		Workload: p.Workload, Mode: p.Mode, Clients: p.Clients, Conns: p.Conns, RateOpsS: p.RateOpsS,
-		KeySize: p.KeySize, ValSize: p.ValSize,
+		KeySize: p.KeySize, ValSize: p.ValSize, TLS: p.TLS,
 	}
 }
 
 // String spells k in one line, field by field in the order of the struct,
-// for labels and for ordering keys the same way in every run.
+// for labels and for ordering keys the same way in every run; "tls" ends
+// it only when the point was measured over TLS.
 func (k PointKey) String() string {
 	f := func(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
-	return strings.Join([]string{
+	fields := []string{
 		k.Target, k.Backend, "n=" + strconv.Itoa(k.Nodes), "delay_ms=" + f(k.NetDelayMs), "disk=" + k.DiskProfile,
 		k.Workload, k.Mode, "c=" + strconv.Itoa(k.Clients) + "/" + strconv.Itoa(k.Conns), "rate=" + f(k.RateOpsS),
 		"k=" + strconv.Itoa(k.KeySize), "v=" + strconv.Itoa(k.ValSize),
-	}, "|")
+	}
+	if k.TLS {
+		fields = append(fields, "tls")
+	}
+	return strings.Join(fields, "|")
 }

@@ -105,6 +105,9 @@ type Point struct {
 	SyncsPerOp float64 `json:"syncs_per_op"`
 
 	// Additions.
+	// TLS says the clients and the members' peers spoke TLS (client
+	// certificates required on both ports).
+	TLS          bool             `json:"tls,omitempty"`
 	RateOpsS     float64          `json:"rate_ops_s,omitempty"` // open-loop target rate
 	KeySpace     int              `json:"key_space,omitempty"`
 	WarmupS      float64          `json:"warmup_s,omitempty"`

@@ -1,17 +1,18 @@
 #!/usr/bin/env bash
 # Installs what the tests need when it is missing, then vets and tests the
 # module. The e2e tests compare our server with real etcd and drive both with
-# etcdctl, qualification runs fio, and the power-loss tests mount a FUSE file
+# etcdctl (over TLS too, with certificates made by openssl), qualification
+# runs fio, and the power-loss tests mount a FUSE file
 # system (fusermount3 from fuse3, and /dev/fuse): without them those tests
 # would skip, so CI installs them instead.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 
-declare -A package_of=([etcd]=etcd-server [etcdctl]=etcd-client [fio]=fio [fusermount3]=fuse3)
+declare -A package_of=([etcd]=etcd-server [etcdctl]=etcd-client [fio]=fio [fusermount3]=fuse3 [openssl]=openssl)
 missing=()
 packages=()
-for tool in etcd etcdctl fio fusermount3; do
+for tool in etcd etcdctl fio fusermount3 openssl; do
 	if ! command -v "$tool" >/dev/null 2>&1; then
 		missing+=("$tool")
 		packages+=("${package_of[$tool]}")

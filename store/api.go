@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -11,7 +12,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
-	"net/url"
 	"sync"
 	"time"
 
@@ -19,6 +19,7 @@ import (
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	"go.etcd.io/etcd/api/v3/etcdserverpb/gw"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -45,14 +46,29 @@ func newFrontend(cfg Config, ln net.Listener, member identity, st *memberState, 
 		status:        c.node.status,
 		applied:       c.applied,
 		proposals:     c.stats,
+		peerRejected:  func() map[string]uint64 { return c.node.transport.Stats().Rejected },
 	}, log)
 	if err != nil {
 		return nil, nil, err
 	}
-	peers := newPeerConns(c.node.status, st.members)
+	serverTLS, err := clientServerTLS(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	gwTLS, err := gatewayTLS(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	memberTLS, err := memberClientTLS(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	peers := newPeerConns(c.node.status, st.members, memberTLS)
 	api, err := newClientAPI(apiConfig{
 		listener:        ln,
 		listenURL:       cfg.ListenClientURLs[0],
+		tls:             serverTLS,
+		gatewayTLS:      gwTLS,
 		maxRequestBytes: cfg.MaxRequestBytes,
 		pprof:           cfg.EnablePprof,
 	}, apiServices{
@@ -97,8 +113,12 @@ type clientAPI struct {
 // apiConfig is how the client port is set up.
 type apiConfig struct {
 	// listener, if not nil, is served instead of listening on listenURL.
-	listener        net.Listener
-	listenURL       string
+	listener  net.Listener
+	listenURL string
+	// tls, if set, makes the port speak TLS, and the gateway reach the
+	// gRPC server with gatewayTLS.
+	tls             *tls.Config
+	gatewayTLS      *tls.Config
 	maxRequestBytes int
 	pprof           bool
 }
@@ -118,7 +138,7 @@ type apiServices struct {
 func newClientAPI(cfg apiConfig, svc apiServices) (_ *clientAPI, err error) {
 	ln := cfg.listener
 	if ln == nil {
-		if ln, err = listenClientURL(cfg.listenURL); err != nil {
+		if ln, err = listenTLS("--listen-client-urls", cfg.listenURL, nil); err != nil {
 			return nil, err
 		}
 		// A listener given by the caller stays the caller's to close
@@ -129,16 +149,22 @@ func newClientAPI(cfg apiConfig, svc apiServices) (_ *clientAPI, err error) {
 			}
 		}()
 	}
+	creds := insecure.NewCredentials()
+	if cfg.tls != nil {
+		// The handshake runs in classify, under its read deadline.
+		ln = tls.NewListener(ln, cfg.tls)
+		creds = credentials.NewTLS(cfg.gatewayTLS)
+	}
 	// The gateway's connection is lazy: it reaches the gRPC server, built
 	// last because it cannot fail, once serving starts.
 	gwConn, err := grpc.NewClient("passthrough:///"+ln.Addr().String(),
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithTransportCredentials(creds),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(math.MaxInt32)))
 	if err != nil {
 		return nil, fmt.Errorf("gateway connection: %w", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	mux, err := httpMux(ctx, gwConn, svc, cfg.pprof)
+	mux, err := httpMux(ctx, gwConn, svc, cfg.pprof, gatewayBodyLimit(cfg.maxRequestBytes))
 	if err != nil {
 		cancel()
 		gwConn.Close()
@@ -149,7 +175,7 @@ func newClientAPI(cfg apiConfig, svc apiServices) (_ *clientAPI, err error) {
 		grpcL:    newChanListener(ln.Addr()),
 		httpL:    newChanListener(ln.Addr()),
 		grpcSrv:  newGRPCServer(cfg.maxRequestBytes, svc),
-		httpSrv:  &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second},
+		httpSrv:  newHTTPServer(mux),
 		gwConn:   gwConn,
 		gwCancel: cancel,
 	}, nil
@@ -174,22 +200,51 @@ func newGRPCServer(maxRequestBytes int, svc apiServices) *grpc.Server {
 	return srv
 }
 
-func listenClientURL(raw string) (net.Listener, error) {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return nil, fmt.Errorf("--listen-client-urls: %w", err)
+// HTTP timeouts of the client port: a client gets this long to send a
+// request's headers, and its body; an idle keep-alive connection is
+// closed after httpIdleTimeout. A watch through the gateway streams its
+// requests in its body for as long as it lasts, so its body has no
+// deadline (bodyLimit still bounds it).
+const (
+	httpHeaderTimeout = 10 * time.Second
+	httpReadTimeout   = 30 * time.Second
+	httpIdleTimeout   = 2 * time.Minute
+)
+
+func newHTTPServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: httpHeaderTimeout,
+		ReadTimeout:       httpReadTimeout,
+		IdleTimeout:       httpIdleTimeout,
 	}
-	ln, err := net.Listen("tcp", u.Host)
-	if err != nil {
-		return nil, fmt.Errorf("--listen-client-urls: %w", err)
-	}
-	return ln, nil
+}
+
+// gatewayBodyLimit is the largest request body the JSON gateway reads: a
+// request of --max-request-bytes in JSON, where bytes fields are base64
+// (4/3 larger), plus the allowance gRPC gets for its envelope.
+func gatewayBodyLimit(maxRequestBytes int) int64 {
+	return int64(maxRequestBytes)*4/3 + grpcOverheadBytes
+}
+
+// bodyLimit caps every request body at limit bytes (the gateway answers
+// a larger one with an error and reads no further) and lifts the read
+// deadline of the gateway's watch stream.
+func bodyLimit(h http.Handler, limit int64) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
+		if r.URL.Path == "/v3/watch" {
+			_ = http.NewResponseController(w).SetReadDeadline(time.Time{})
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // httpMux builds the HTTP handler: etcd's JSON gateway under /v3/, which
 // reaches the gRPC services through conn, a loopback connection (streaming
-// calls need one), plus /health, /metrics and /version.
-func httpMux(ctx context.Context, conn *grpc.ClientConn, svc apiServices, pprofOn bool) (http.Handler, error) {
+// calls need one), plus /health, /metrics and /version. Request bodies are
+// capped at bodyBytes.
+func httpMux(ctx context.Context, conn *grpc.ClientConn, svc apiServices, pprofOn bool, bodyBytes int64) (http.Handler, error) {
 	gwmux := runtime.NewServeMux(runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.HTTPBodyMarshaler{
 		Marshaler: &runtime.JSONPb{
 			MarshalOptions:   protojson.MarshalOptions{UseProtoNames: true},
@@ -215,7 +270,7 @@ func httpMux(ctx context.Context, conn *grpc.ClientConn, svc apiServices, pprofO
 		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	}
-	return mux, nil
+	return bodyLimit(mux, bodyBytes), nil
 }
 
 func (a *clientAPI) addr() string { return a.ln.Addr().String() }

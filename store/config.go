@@ -8,6 +8,7 @@ import (
 
 	"github.com/adrbench/adrbench/logbackends"
 	"github.com/adrbench/adrbench/logbackends/batched"
+	"github.com/adrbench/adrbench/store/tlsinfo"
 )
 
 // Member is one member of the initial cluster.
@@ -63,6 +64,17 @@ type Config struct {
 	// reads from its own state, without ReadIndex, so a partitioned or
 	// lagging follower serves stale values.
 	UnsafeStaleReads bool // --unsafe-test-stale-reads (hidden)
+
+	// ClientTLS secures the client port (--cert-file, --key-file,
+	// --trusted-ca-file, --client-cert-auth, --auto-tls) and PeerTLS the
+	// peer port and the connections to peers (--peer-cert-file,
+	// --peer-key-file, --peer-trusted-ca-file, --peer-client-cert-auth,
+	// --peer-auto-tls, --peer-cert-allowed-cn,
+	// --peer-cert-allowed-hostname); --cipher-suites, --tls-min-version
+	// and --tls-max-version go in both. With TLS on a port, its URLs are
+	// https://, without it http://.
+	ClientTLS tlsinfo.Info
+	PeerTLS   tlsinfo.Info
 
 	// InitialCorruptCheck compares the member's key space with its
 	// peers' before it starts, and refuses to start on a mismatch.

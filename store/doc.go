@@ -125,4 +125,40 @@
 //
 // Membership is static, set by --initial-cluster; each member publishes its
 // name and client URLs through raft when it starts.
+//
+// # TLS
+//
+// ClientTLS and PeerTLS take etcd's flags with etcd's meanings (package
+// tlsinfo); a port with TLS has https:// URLs, one without http://, and
+// Validate names the flag of any mismatch, missing or mismatched file.
+// With --auto-tls or --peer-auto-tls a self-signed certificate for the
+// hosts of the port's URLs is made once in the data directory's
+// fixtures/client or fixtures/peer (tls.go). The client port serves gRPC
+// and the JSON gateway on the same TLS listener: the protocol negotiated
+// by ALPN is HTTP/1.1 for a client that offers it and h2 for one that
+// offers only h2 (every gRPC client), so that the first bytes still tell
+// the two apart. The gateway reaches the gRPC server over TLS with the
+// member's certificate; lease forwarding and the corruption check dial
+// other members' client ports with the client TLS settings. Certificates
+// and CA bundles are read again when their files change.
+//
+// With peer TLS and --peer-client-cert-auth, only members presenting a
+// certificate the peer CA bundle verifies (and, if set, with the allowed
+// CN or host name) get past the TLS handshake of the peer port.
+//
+// # Untrusted input
+//
+// The peer transport bounds what it reads (store/transport): a stream
+// frame by the largest append raft sends here (MaxSizePerMsg and
+// --max-request-bytes, through transport.MessageBound, so members of one
+// cluster must agree on --max-request-bytes), a snapshot by the backend
+// quota plus a quarter, and a connection by five election timeouts of
+// silence. Connections it closes are counted on /metrics as
+// adrbench_peer_rejected_frames_total{reason}. Without peer TLS, or with
+// it but without --peer-client-cert-auth, the member logs a warning at
+// startup: its peer port takes raft messages from anyone who reaches it
+// (or completes a TLS handshake). The JSON gateway reads at most a request of
+// --max-request-bytes in JSON, and the client port's HTTP server gives a
+// client 10 s for its headers and 30 s for its body (a watch's body
+// streams without a deadline).
 package store

@@ -25,6 +25,10 @@ type metricSources struct {
 	status        *nodeStatus
 	applied       *indexWaiter
 	proposals     *proposalStats
+	// peerRejected counts inbound peer connections closed by reason
+	// (transport.Stats.Rejected); nil or empty for an in-process
+	// network.
+	peerRejected func() map[string]uint64
 }
 
 // newMetricsHandler serves the member's metrics in Prometheus format from a
@@ -71,7 +75,10 @@ type storeCollector struct {
 	// emulated (logbackends.Stats.Emulated), so that a harness reading
 	// /metrics labels its results as one holding the backend does.
 	emulated *prometheus.Desc
-	scalars  []scalar
+	// peerRejected has one series per reason the peer transport closes
+	// an inbound connection for.
+	peerRejected *prometheus.Desc
+	scalars      []scalar
 	// backendCounters are the log backend's own Stats.Counters, by name:
 	// a backend reports the same ones for its whole life, so they are
 	// described once, from the Stats at construction.
@@ -89,6 +96,11 @@ func backendCounterName(c logbackends.Counter) string {
 // "adr-region:emulated", "disk-profile:ssd-2015", ...); no series when
 // nothing is.
 const MetricLogBackendEmulated = "adrbench_log_backend_emulated"
+
+// MetricPeerRejected is the counter /metrics exports for inbound peer
+// connections closed for what arrived on them, with a "reason" label:
+// handshake, tls, too_large, malformed, misrouted, idle, other.
+const MetricPeerRejected = "adrbench_peer_rejected_frames_total"
 
 func newStoreCollector(src metricSources) *storeCollector {
 	desc := func(name, help string) *prometheus.Desc { return prometheus.NewDesc(name, help, nil, nil) }
@@ -111,6 +123,9 @@ func newStoreCollector(src metricSources) *storeCollector {
 		backendCommit:   desc("etcd_disk_backend_commit_duration_seconds", "The latency distributions of commit called by the state machine's backend."),
 		emulated: prometheus.NewDesc(MetricLogBackendEmulated, "1 for each part of the raft log backend that is emulated rather than the real hardware behaviour.",
 			[]string{"part"}, nil),
+		peerRejected: prometheus.NewDesc(MetricPeerRejected,
+			"Inbound peer connections closed for what arrived on them (a refused handshake, a frame too large or malformed, silence), by reason.",
+			[]string{"reason"}, nil),
 		scalars: []scalar{
 			counter("etcd_server_proposals_committed_total", "The total number of consensus proposals committed.",
 				func(*scrape) float64 { return float64(st.commit.Load()) }),
@@ -145,6 +160,7 @@ func (c *storeCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.walFsync
 	ch <- c.backendCommit
 	ch <- c.emulated
+	ch <- c.peerRejected
 	for _, s := range c.scalars {
 		ch <- s.desc
 	}
@@ -164,6 +180,11 @@ func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 			m = prometheus.NewInvalidMetric(c.emulated, err)
 		}
 		ch <- m
+	}
+	if c.src.peerRejected != nil {
+		for reason, n := range c.src.peerRejected() {
+			ch <- prometheus.MustNewConstMetric(c.peerRejected, prometheus.CounterValue, float64(n), reason)
+		}
 	}
 	for _, s := range c.scalars {
 		m, err := prometheus.NewConstMetric(s.desc, s.kind, s.value(sc))

@@ -178,7 +178,7 @@ func newRawNode(cfg nodeConfig, storage logbackends.Backend, log *slog.Logger) (
 		ElectionTick:    electionTicks,
 		HeartbeatTick:   1,
 		Storage:         storage,
-		MaxSizePerMsg:   1 << 20,
+		MaxSizePerMsg:   maxSizePerMsg,
 		MaxInflightMsgs: 512,
 		// Bound what a leader without a quorum buffers, as etcd does.
 		MaxUncommittedEntriesSize: 1 << 30,
@@ -250,6 +250,10 @@ func (n *raftNode) readIndex(ctx context.Context, rctx []byte) error {
 // never waits for a reader: an answer that does not fit is dropped, and
 // its reader asks again.
 func (n *raftNode) readStatesChan() <-chan raft.ReadState { return n.readStates }
+
+// maxSizePerMsg is raft's MaxSizePerMsg: the entries of one append, etcd's
+// default. The peer transport bounds its frames from it.
+const maxSizePerMsg = 1 << 20
 
 // Process implements transport.Raft: a message from a peer.
 func (n *raftNode) Process(ctx context.Context, m *raftpb.Message) error {

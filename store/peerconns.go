@@ -1,12 +1,14 @@
 package store
 
 import (
+	"crypto/tls"
 	"fmt"
 	"net/url"
 	"sync"
 
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 )
 
@@ -19,8 +21,10 @@ import (
 type peerConns struct {
 	status  *nodeStatus
 	members *members
-	mu      sync.Mutex
-	conns   map[uint64]peerConn
+	// tls, if set, is how members' client ports are dialled.
+	tls   *tls.Config
+	mu    sync.Mutex
+	conns map[uint64]peerConn
 }
 
 // peerConn is a connection and the address it was made to.
@@ -29,8 +33,8 @@ type peerConn struct {
 	cc   *grpc.ClientConn
 }
 
-func newPeerConns(status *nodeStatus, members *members) *peerConns {
-	return &peerConns{status: status, members: members, conns: map[uint64]peerConn{}}
+func newPeerConns(status *nodeStatus, members *members, tc *tls.Config) *peerConns {
+	return &peerConns{status: status, members: members, tls: tc, conns: map[uint64]peerConn{}}
 }
 
 // lease returns a Lease client for the current leader.
@@ -72,7 +76,11 @@ func (l *peerConns) conn(id uint64) (*grpc.ClientConn, error) {
 	if ok && old.host == u.Host {
 		return old.cc, nil
 	}
-	c, err := grpc.NewClient("passthrough:///"+u.Host, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	creds := insecure.NewCredentials()
+	if l.tls != nil {
+		creds = credentials.NewTLS(l.tls)
+	}
+	c, err := grpc.NewClient("passthrough:///"+u.Host, grpc.WithTransportCredentials(creds))
 	if err != nil {
 		return nil, err
 	}

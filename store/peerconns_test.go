@@ -14,7 +14,7 @@ import (
 func TestPeerConnFollowsPublishedURL(t *testing.T) {
 	ms := newMembers([]Member{{Name: "a", PeerURLs: []string{"http://127.0.0.1:2380"}}}, "tok")
 	id := ms.ids()[0]
-	pc := newPeerConns(&nodeStatus{}, ms)
+	pc := newPeerConns(&nodeStatus{}, ms, nil)
 	defer pc.close()
 	if _, err := pc.conn(id); err == nil {
 		t.Fatal("conn to a member that has published no client URL succeeded")

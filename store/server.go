@@ -69,18 +69,13 @@ func WithTransport(f func(id, clusterID uint64, r transport.Raft) (transport.Tra
 // the first --listen-client-urls address.
 func WithClientListener(l net.Listener) Option { return func(o *options) { o.clientListen = l } }
 
-func resolveOptions(cfg Config, opts []Option) options {
+func resolveOptions(opts []Option) options {
 	o := options{}
 	for _, opt := range opts {
 		opt(&o)
 	}
 	if o.logger == nil {
 		o.logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	}
-	if o.transport == nil {
-		o.transport = func(id, cluster uint64, r transport.Raft) (transport.Transport, error) {
-			return tcpTransport(cfg, id, cluster, r)
-		}
 	}
 	return o
 }
@@ -94,8 +89,16 @@ func NewServer(cfg Config, backends *logbackends.Registry, opts ...Option) (_ *S
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	o := resolveOptions(cfg, opts)
+	o := resolveOptions(opts)
 	log := o.logger.With("member", cfg.Name)
+	if cfg, err = resolveTLS(cfg, log); err != nil {
+		return nil, err
+	}
+	if o.transport == nil {
+		o.transport = func(id, cluster uint64, r transport.Raft) (transport.Transport, error) {
+			return tcpTransport(cfg, id, cluster, r, log)
+		}
+	}
 	mems := newMembers(cfg.InitialCluster, cfg.InitialClusterToken)
 	ident := identityOf(cfg, mems)
 	var undo []func() error
@@ -190,7 +193,16 @@ func (s *Server) start() {
 	}
 }
 
-func tcpTransport(cfg Config, id, cluster uint64, r transport.Raft) (transport.Transport, error) {
+// tcpTransport builds the peer transport: with peer TLS if configured,
+// frames bounded by the largest message raft sends with this
+// configuration, snapshots by the largest database, and connections
+// closed after five election timeouts of silence (the dialler's
+// keep-alives hold an idle link).
+func tcpTransport(cfg Config, id, cluster uint64, r transport.Raft, log *slog.Logger) (transport.Transport, error) {
+	serverTLS, clientTLS, err := peerTLS(cfg)
+	if err != nil {
+		return nil, err
+	}
 	u, err := url.Parse(cfg.ListenPeerURLs[0])
 	if err != nil {
 		return nil, fmt.Errorf("--listen-peer-urls: %w", err)
@@ -206,12 +218,34 @@ func tcpTransport(cfg Config, id, cluster uint64, r transport.Raft) (transport.T
 			peers[pid] = m.PeerURLs
 		}
 	}
-	t, err := transport.NewTCP(transport.TCPConfig{ID: id, ClusterID: cluster, Listener: ln, Peers: peers, Raft: r})
+	t, err := transport.NewTCP(transport.TCPConfig{
+		ID:               id,
+		ClusterID:        cluster,
+		Listener:         ln,
+		Peers:            peers,
+		Raft:             r,
+		MaxMessageBytes:  transport.MessageBound(maxSizePerMsg, int64(cfg.MaxRequestBytes)),
+		MaxSnapshotBytes: maxSnapshotBytes(cfg.QuotaBackendBytes),
+		IdleTimeout:      5 * cfg.ElectionTimeout,
+		ServerTLS:        serverTLS,
+		ClientTLS:        clientTLS,
+		OnError: func(peer uint64, err error) {
+			log.Debug("peer transport", "peer", fmt.Sprintf("%x", peer), "err", err)
+		},
+	})
 	if err != nil {
 		ln.Close()
 		return nil, err
 	}
+	warnPeerPort(cfg, log)
 	return t, nil
+}
+
+// maxSnapshotBytes bounds a snapshot message: the database, which can
+// outgrow the quota by what is written before the NOSPACE alarm stops
+// writes (a quarter is ample), plus the message around it.
+func maxSnapshotBytes(quota int64) int64 {
+	return min(quota+quota/4+1<<20, transport.MaxFrameBytes)
 }
 
 // ID returns the member's id.

@@ -372,6 +372,17 @@ func TestGateway(t *testing.T) {
 	if code, m := post("/v3/kv/put", `{"key":`); code != http.StatusBadRequest {
 		t.Fatalf("malformed body: %d %v", code, m)
 	}
+	// A body past the request-size limit is refused before it is read
+	// whole; one just under it (in base64) goes through.
+	limit := gatewayBodyLimit(c.cfgs[0].MaxRequestBytes)
+	huge := `{"key":"Zm9v","value":"` + strings.Repeat("A", int(limit)) + `"}`
+	if code, m := post("/v3/kv/put", huge); code == http.StatusOK {
+		t.Fatalf("a %d-byte body past the %d-byte limit: %d %v", len(huge), limit, code, m)
+	}
+	fits := `{"key":"Zm9v","value":"` + strings.Repeat("A", c.cfgs[0].MaxRequestBytes*4/3-4096) + `"}`
+	if code, m := post("/v3/kv/put", fits); code != http.StatusOK {
+		t.Fatalf("a request just under --max-request-bytes: %d %v", code, m)
+	}
 	// A watch streams one JSON object per response.
 	req, _ := http.NewRequest("POST", base+"/v3/watch", bytes.NewBufferString(`{"create_request":{"key":"Zm9v","start_revision":1}}`))
 	resp, err := http.DefaultClient.Do(req)

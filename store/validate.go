@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/adrbench/adrbench/logbackends/diskprofile"
+	"github.com/adrbench/adrbench/store/tlsinfo"
 )
 
 // ErrInvalidConfig is wrapped by every error Validate and
@@ -70,6 +71,9 @@ func (c Config) Validate() error {
 		}
 	}
 	if err := c.validateCluster(); err != nil {
+		return err
+	}
+	if err := c.validateTLS(); err != nil {
 		return err
 	}
 	if c.HeartbeatInterval <= 0 {
@@ -179,22 +183,80 @@ func sameURLs(a, b []string) bool {
 	return slices.Equal(as, bs)
 }
 
-// checkURL accepts what our listeners and dialers support: plain http with
-// an explicit host and port, and nothing after them.
+// validateTLS checks each port's TLS settings and their files, and that
+// the port's URLs say https exactly when it has TLS.
+func (c Config) validateTLS() error {
+	type flagURLs struct {
+		flag string
+		urls []string
+	}
+	var members []string
+	for _, m := range c.InitialCluster {
+		members = append(members, m.PeerURLs...)
+	}
+	sides := []struct {
+		prefix string // of the flags: "" or "peer-"
+		info   tlsinfo.Info
+		urls   []flagURLs
+	}{
+		{"", c.ClientTLS, []flagURLs{{"--listen-client-urls", c.ListenClientURLs}, {"--advertise-client-urls", c.AdvertiseClientURLs}}},
+		{"peer-", c.PeerTLS, []flagURLs{{"--listen-peer-urls", c.ListenPeerURLs}, {"--initial-advertise-peer-urls", c.AdvertisePeerURLs}, {"--initial-cluster", members}}},
+	}
+	for _, side := range sides {
+		if err := side.info.Validate(); err != nil {
+			return tlsFlagErr(side.prefix, err)
+		}
+		want := "http"
+		if side.info.Enabled() {
+			want = "https"
+		}
+		for _, fu := range side.urls {
+			flag := fu.flag
+			for _, raw := range fu.urls {
+				u, _ := url.Parse(raw) // checked by checkURL
+				switch {
+				case u.Scheme == want:
+				case want == "https":
+					return configErr(flag, "%s is http, but --%scert-file (or --%sauto-tls) turns TLS on for this port: use https://", raw, side.prefix, side.prefix)
+				default:
+					return configErr(flag, "%s is https: give --%scert-file and --%skey-file (or --%sauto-tls)", raw, side.prefix, side.prefix, side.prefix)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// tlsFlagErr names the flag of a tlsinfo error: the port's prefix on
+// every flag but those both ports share.
+func tlsFlagErr(prefix string, err error) error {
+	var fe *tlsinfo.FieldError
+	if !errors.As(err, &fe) {
+		return configErr("--"+prefix+"cert-file", "%v", err)
+	}
+	switch fe.Field {
+	case "cipher-suites", "tls-min-version", "tls-max-version":
+		prefix = ""
+	}
+	return configErr("--"+prefix+fe.Field, "%s", fe.Msg)
+}
+
+// checkURL accepts what our listeners and dialers support: http or https
+// with an explicit host and port, and nothing after them.
 func checkURL(s string) error {
 	u, err := url.Parse(s)
 	if err != nil {
-		return fmt.Errorf("URL %q: must be http://host:port", s)
+		return fmt.Errorf("URL %q: must be http://host:port or https://host:port", s)
 	}
-	if u.Scheme != "http" {
-		return fmt.Errorf("URL %q: scheme must be http (TLS is not supported)", s)
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return fmt.Errorf("URL %q: scheme must be http or https", s)
 	}
 	if u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
-		return fmt.Errorf("URL %q: must be http://host:port with nothing after the port", s)
+		return fmt.Errorf("URL %q: must be %s://host:port with nothing after the port", s, u.Scheme)
 	}
 	host, port, err := net.SplitHostPort(u.Host)
 	if err != nil || host == "" {
-		return fmt.Errorf("URL %q: must be http://host:port", s)
+		return fmt.Errorf("URL %q: must be %s://host:port", s, u.Scheme)
 	}
 	if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
 		return fmt.Errorf("URL %q: port must be a number from 1 to 65535", s)

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/adrbench/adrbench/store/tlsinfo"
 )
 
 func TestParseInitialCluster(t *testing.T) {
@@ -44,7 +46,7 @@ func TestParseInitialCluster(t *testing.T) {
 		{name: "no equals", in: "infra0", wantErr: `entry "infra0" is not name=url`},
 		{name: "no name", in: "=http://10.0.0.1:2380", wantErr: "has no name"},
 		{name: "trailing comma", in: "a=http://10.0.0.1:2380,", wantErr: "empty entry"},
-		{name: "https", in: "a=https://10.0.0.1:2380", wantErr: "scheme must be http"},
+		{name: "ftp", in: "a=ftp://10.0.0.1:2380", wantErr: "scheme must be http or https"},
 		{name: "no port", in: "a=http://10.0.0.1", wantErr: "must be http://host:port"},
 		{name: "bad port", in: "a=http://10.0.0.1:99999", wantErr: "port must be a number"},
 		{name: "path", in: "a=http://10.0.0.1:2380/x", wantErr: "nothing after the port"},
@@ -90,8 +92,61 @@ func threeMembers(dataDir string) Config {
 	return c
 }
 
+// testPKI is a CA's certificate, a member certificate issued by it, and
+// a key that belongs to no certificate of it.
+type testPKI struct {
+	caFile, cert, key, otherKey string
+}
+
+func newTestPKI(t *testing.T) testPKI {
+	t.Helper()
+	dir := t.TempDir()
+	ca, err := tlsinfo.NewCA("test-ca")
+	if err != nil {
+		t.Fatal(err)
+	}
+	caFile := filepath.Join(dir, "ca.pem")
+	if err := os.WriteFile(caFile, ca.PEM, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cert, key, err := ca.WriteFiles(dir, "member", "member", []string{"127.0.0.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, otherKey, err := ca.WriteFiles(dir, "other", "other", []string{"127.0.0.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return testPKI{caFile: caFile, cert: cert, key: key, otherKey: otherKey}
+}
+
+// secureClient turns client TLS on, https client URLs included.
+func secureClient(c *Config, p testPKI) {
+	c.ClientTLS = tlsinfo.Info{CertFile: p.cert, KeyFile: p.key, TrustedCAFile: p.caFile}
+	c.ListenClientURLs = []string{"https://127.0.0.1:2379"}
+	c.AdvertiseClientURLs = []string{"https://127.0.0.1:2379"}
+}
+
+// securePeers turns mutual peer TLS on, every peer URL https.
+func securePeers(c *Config, p testPKI) {
+	c.PeerTLS = tlsinfo.Info{CertFile: p.cert, KeyFile: p.key, TrustedCAFile: p.caFile, ClientCertAuth: true}
+	https := func(urls []string) []string {
+		out := make([]string, len(urls))
+		for i, u := range urls {
+			out[i] = strings.Replace(u, "http://", "https://", 1)
+		}
+		return out
+	}
+	c.ListenPeerURLs = https(c.ListenPeerURLs)
+	c.AdvertisePeerURLs = https(c.AdvertisePeerURLs)
+	for i := range c.InitialCluster {
+		c.InitialCluster[i].PeerURLs = https(c.InitialCluster[i].PeerURLs)
+	}
+}
+
 func TestValidate(t *testing.T) {
 	emptyDir := t.TempDir()
+	pki := newTestPKI(t)
 	usedDir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(usedDir, "member"), nil, 0o600); err != nil {
 		t.Fatal(err)
@@ -116,7 +171,59 @@ func TestValidate(t *testing.T) {
 		{name: "no data dir", edit: func(c *Config) { c.DataDir = "" }, wantFlag: "--data-dir"},
 		{name: "no client URLs", edit: func(c *Config) { c.ListenClientURLs = nil }, wantFlag: "--listen-client-urls", wantMsg: "at least one URL"},
 		{name: "bad advertise client URL", edit: func(c *Config) { c.AdvertiseClientURLs = []string{"127.0.0.1:2379"} }, wantFlag: "--advertise-client-urls"},
-		{name: "https peer URL", edit: func(c *Config) { c.ListenPeerURLs = []string{"https://127.0.0.1:2380"} }, wantFlag: "--listen-peer-urls", wantMsg: "TLS is not supported"},
+		{name: "https peer URL without TLS", edit: func(c *Config) { c.ListenPeerURLs = []string{"https://127.0.0.1:2380"} }, wantFlag: "--listen-peer-urls", wantMsg: "give --peer-cert-file"},
+		{name: "https client URL without TLS", edit: func(c *Config) { c.ListenClientURLs = []string{"https://127.0.0.1:2379"} }, wantFlag: "--listen-client-urls", wantMsg: "give --cert-file"},
+		{name: "client TLS", edit: func(c *Config) { secureClient(c, pki) }},
+		{name: "peer TLS", edit: func(c *Config) { securePeers(c, pki) }},
+		{name: "client auto TLS", edit: func(c *Config) {
+			c.ClientTLS = tlsinfo.Info{AutoTLS: true}
+			c.ListenClientURLs, c.AdvertiseClientURLs = []string{"https://127.0.0.1:2379"}, []string{"https://127.0.0.1:2379"}
+		}},
+		{name: "http client URL with TLS", edit: func(c *Config) {
+			secureClient(c, pki)
+			c.AdvertiseClientURLs = []string{"http://127.0.0.1:2379"}
+		}, wantFlag: "--advertise-client-urls", wantMsg: "use https://"},
+		{name: "http member URL with peer TLS", edit: func(c *Config) {
+			securePeers(c, pki)
+			c.InitialCluster[2].PeerURLs = []string{"http://127.0.0.1:32380"}
+		}, wantFlag: "--initial-cluster", wantMsg: "use https://"},
+		{name: "cert without key", edit: func(c *Config) {
+			secureClient(c, pki)
+			c.ClientTLS.KeyFile = ""
+		}, wantFlag: "--key-file", wantMsg: "missing"},
+		{name: "missing cert file", edit: func(c *Config) {
+			securePeers(c, pki)
+			c.PeerTLS.CertFile = filepath.Join(emptyDir, "none.pem")
+		}, wantFlag: "--peer-cert-file", wantMsg: "no such file"},
+		{name: "mismatched key", edit: func(c *Config) {
+			securePeers(c, pki)
+			c.PeerTLS.KeyFile = pki.otherKey
+		}, wantFlag: "--peer-cert-file", wantMsg: "private key does not match"},
+		{name: "client-cert-auth without CA", edit: func(c *Config) {
+			secureClient(c, pki)
+			c.ClientTLS.TrustedCAFile = ""
+			c.ClientTLS.ClientCertAuth = true
+		}, wantFlag: "--client-cert-auth", wantMsg: "needs trusted-ca-file"},
+		{name: "peer-client-cert-auth without CA", edit: func(c *Config) {
+			securePeers(c, pki)
+			c.PeerTLS.TrustedCAFile = ""
+		}, wantFlag: "--peer-client-cert-auth", wantMsg: "needs trusted-ca-file"},
+		{name: "missing CA file", edit: func(c *Config) {
+			secureClient(c, pki)
+			c.ClientTLS.TrustedCAFile = filepath.Join(emptyDir, "none-ca.pem")
+		}, wantFlag: "--trusted-ca-file"},
+		{name: "allowed CN and hostname", edit: func(c *Config) {
+			securePeers(c, pki)
+			c.PeerTLS.AllowedCN, c.PeerTLS.AllowedHostname = "m1", "localhost"
+		}, wantFlag: "--peer-cert-allowed-cn", wantMsg: "not both"},
+		{name: "unknown cipher suite", edit: func(c *Config) {
+			securePeers(c, pki)
+			c.PeerTLS.CipherSuites = []string{"TLS_NULL"}
+		}, wantFlag: "--cipher-suites", wantMsg: "TLS_NULL"},
+		{name: "bad TLS version", edit: func(c *Config) {
+			secureClient(c, pki)
+			c.ClientTLS.MinVersion = "SSL3"
+		}, wantFlag: "--tls-min-version"},
 		{name: "member without URL", edit: func(c *Config) { c.InitialCluster[2].PeerURLs = nil }, wantFlag: "--initial-cluster", wantMsg: `member "m2" has no URL`},
 		{name: "member listed twice", edit: func(c *Config) { c.InitialCluster[2].Name = "m0" }, wantFlag: "--initial-cluster", wantMsg: `member "m0" is listed twice`},
 		{name: "shared peer URL", edit: func(c *Config) { c.InitialCluster[2].PeerURLs = c.InitialCluster[0].PeerURLs }, wantFlag: "--initial-cluster", wantMsg: "share peer URL"},

@@ -34,6 +34,10 @@ type benchOptions struct {
 	nodes        int
 	logBackend   string
 	endpoints    string
+	tls          bool
+	cacert       string
+	cert         string
+	key          string
 	etcdBinary   string
 	dataDir      string
 	workload     string
@@ -78,6 +82,10 @@ func (o *benchOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&o.nodes, "nodes", d.Cluster.Nodes, "members to start (inproc, process, etcd)")
 	fs.StringVar(&o.logBackend, "log-backend", d.Cluster.LogBackend, "raft log storage of the members: "+strings.Join(o.backendNames, ", ")+" (inproc, process)")
 	fs.StringVar(&o.endpoints, "endpoints", "", "comma-separated client URLs of the cluster (external)")
+	fs.BoolVar(&o.tls, "tls", false, "start the members with client and peer TLS, certificates made by the harness, and drive them over TLS (process, etcd); reach the endpoints over TLS with --cacert (external)")
+	fs.StringVar(&o.cacert, "cacert", "", "CA bundle that verifies the members' certificates, as etcdctl's --cacert; turns --tls on (external)")
+	fs.StringVar(&o.cert, "cert", "", "client certificate to present, as etcdctl's --cert (external)")
+	fs.StringVar(&o.key, "key", "", "key of --cert, as etcdctl's --key (external)")
 	fs.StringVar(&o.etcdBinary, "etcd-binary", "etcd", "etcd executable to start (etcd)")
 	fs.StringVar(&o.dataDir, "data-dir", "", "where members keep their data (default: a temporary directory, removed afterwards) (inproc, process, etcd)")
 	fs.StringVar(&o.workload, "workload", d.Workload.Name, "workload: "+strings.Join(workloads.Names(), ", "))
@@ -159,6 +167,8 @@ func (o *benchOptions) clusterConfig(c harness.ClusterConfig) (harness.ClusterCo
 			}
 		}
 	}
+	c.TLS = o.tls || o.cacert != ""
+	c.CACert, c.Cert, c.Key = o.cacert, o.cert, o.key
 	c.EtcdBinary = o.etcdBinary
 	c.DataDir = o.dataDir
 	c.NetDelay, c.NetJitter, c.NetLoss = o.netDelay, o.netJitter, o.netLoss

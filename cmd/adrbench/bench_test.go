@@ -121,6 +121,10 @@ func TestBenchRejects(t *testing.T) {
 		{"watch values too small", []string{"--workload=watch", "--val-size=8"}, "val_size"},
 		{"lease ttl in part seconds", []string{"--workload=lease", "--lease-ttl=1500ms"}, "--lease-ttl"},
 		{"lease revoke share", []string{"--lease-revoke=2"}, "lease_revoke"},
+		{"tls on inproc", []string{"--tls"}, "tls needs members on TCP"},
+		{"tls on external without cacert", []string{"--target=external", "--endpoints=127.0.0.1:1", "--tls"}, "needs cacert"},
+		{"cert without key", []string{"--target=external", "--endpoints=127.0.0.1:1", "--cacert=ca.pem", "--cert=c.pem"}, "cert and key go together"},
+		{"cacert on process", []string{"--target=process", "--cacert=ca.pem"}, "cacert, cert and key are for target external"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

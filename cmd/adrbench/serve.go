@@ -18,6 +18,7 @@ import (
 	"github.com/adrbench/adrbench/logbackends/catalog"
 	"github.com/adrbench/adrbench/logbackends/diskprofile"
 	"github.com/adrbench/adrbench/store"
+	"github.com/adrbench/adrbench/store/tlsinfo"
 )
 
 // serveOptions are the flags of `adrbench serve`: etcd's names, units and
@@ -49,6 +50,12 @@ type serveOptions struct {
 	unsafeStaleReads    bool
 	initialCorruptCheck bool
 	corruptCheckTime    time.Duration
+	// client and peer are the TLS flags of the two ports; cipherSuites
+	// and the TLS versions apply to both.
+	client, peer                   tlsFlags
+	peerAllowedCN, peerAllowedHost string
+	cipherSuites                   []string
+	tlsMinVersion, tlsMaxVersion   string
 	// backends holds every backend's settings, bound to their flags.
 	backends catalog.Configs
 
@@ -96,7 +103,49 @@ func (o *serveOptions) AddFlags(fs *pflag.FlagSet) {
 	_ = fs.MarkHidden(unsafeStaleReadsFlag)
 	fs.BoolVar(&o.initialCorruptCheck, "experimental-initial-corrupt-check", false, "compare this member's key space with its peers' before serving, and refuse to start on a mismatch")
 	fs.DurationVar(&o.corruptCheckTime, "experimental-corrupt-check-time", 0, "how often the leader compares the members' key spaces, raising a CORRUPT alarm on a mismatch (0 never)")
+	o.addTLSFlags(fs)
 	o.backends.AddFlags(fs)
+}
+
+// tlsFlags are one port's TLS flags, etcd's with or without "peer-".
+type tlsFlags struct {
+	certFile, keyFile, trustedCAFile string
+	clientCertAuth, autoTLS          bool
+}
+
+func (f *tlsFlags) addFlags(fs *pflag.FlagSet, prefix, port string) {
+	fs.StringVar(&f.certFile, prefix+"cert-file", "", "path to the "+port+" server TLS certificate (also presented as a client certificate when this member dials)")
+	fs.StringVar(&f.keyFile, prefix+"key-file", "", "path to the "+port+" server TLS key")
+	fs.StringVar(&f.trustedCAFile, prefix+"trusted-ca-file", "", "path to the CA bundle that verifies "+port+" certificates")
+	fs.BoolVar(&f.clientCertAuth, prefix+"client-cert-auth", false, "require "+port+" clients to present a certificate --"+prefix+"trusted-ca-file verifies")
+	fs.BoolVar(&f.autoTLS, prefix+"auto-tls", false, port+" TLS with a self-signed certificate made in the data directory (encrypts, authenticates nobody)")
+}
+
+func (f tlsFlags) info() tlsinfo.Info {
+	return tlsinfo.Info{CertFile: f.certFile, KeyFile: f.keyFile, TrustedCAFile: f.trustedCAFile, ClientCertAuth: f.clientCertAuth, AutoTLS: f.autoTLS}
+}
+
+func (o *serveOptions) addTLSFlags(fs *pflag.FlagSet) {
+	o.client.addFlags(fs, "", "client")
+	o.peer.addFlags(fs, "peer-", "peer")
+	fs.StringVar(&o.peerAllowedCN, "peer-cert-allowed-cn", "", "accept peers only with a certificate of this common name (with --peer-client-cert-auth)")
+	fs.StringVar(&o.peerAllowedHost, "peer-cert-allowed-hostname", "", "accept peers only with a certificate valid for this host name (with --peer-client-cert-auth)")
+	fs.StringSliceVar(&o.cipherSuites, "cipher-suites", nil, "comma-separated TLS 1.2 cipher suites for both ports, by Go's names (empty: Go's defaults)")
+	fs.StringVar(&o.tlsMinVersion, "tls-min-version", "", "minimum TLS version for both ports: TLS1.2 or TLS1.3 (empty: TLS1.2)")
+	fs.StringVar(&o.tlsMaxVersion, "tls-max-version", "", "maximum TLS version for both ports: TLS1.2 or TLS1.3 (empty: the highest)")
+}
+
+// tlsInfos resolves the TLS flags of both ports.
+func (o *serveOptions) tlsInfos() (client, peer tlsinfo.Info) {
+	client, peer = o.client.info(), o.peer.info()
+	peer.AllowedCN, peer.AllowedHostname = o.peerAllowedCN, o.peerAllowedHost
+	for _, i := range []*tlsinfo.Info{&client, &peer} {
+		i.MinVersion, i.MaxVersion = o.tlsMinVersion, o.tlsMaxVersion
+		if len(o.cipherSuites) > 0 {
+			i.CipherSuites = o.cipherSuites
+		}
+	}
+	return client, peer
 }
 
 // unsafeStaleReadsFlag is the hidden test-only switch that breaks
@@ -156,6 +205,7 @@ func (o *serveOptions) Validate() error {
 	cfg.UnsafeStaleReads = o.unsafeStaleReads
 	cfg.InitialCorruptCheck = o.initialCorruptCheck
 	cfg.CorruptCheckTime = o.corruptCheckTime
+	cfg.ClientTLS, cfg.PeerTLS = o.tlsInfos()
 	if err := cfg.Validate(); err != nil {
 		return err
 	}

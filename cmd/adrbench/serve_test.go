@@ -107,7 +107,10 @@ func TestRunPrintsOneLine(t *testing.T) {
 	}
 	for _, flag := range []string{"--initial-cluster-state", "--log-backend", "async, batched, fsync, memory", `unsafe, as not durable, refused without --unsafe-allow-nondurable: "async": `, `"memory": `,
 		"--heartbeat-interval", "--max-txn-ops", "--adr-region-kind", "--adr-region-path", "--adr-region-size", "--adr-media-latency", "--batched-group-commit-window", "--async-sync-interval", "--adr-region-reset", "--adr-ring-full-timeout",
-		"--experimental-initial-corrupt-check", "--experimental-corrupt-check-time"} {
+		"--experimental-initial-corrupt-check", "--experimental-corrupt-check-time",
+		"--cert-file", "--key-file", "--trusted-ca-file", "--client-cert-auth", "--auto-tls", "--peer-cert-file", "--peer-key-file",
+		"--peer-trusted-ca-file", "--peer-client-cert-auth", "--peer-auto-tls", "--peer-cert-allowed-cn", "--peer-cert-allowed-hostname",
+		"--cipher-suites", "--tls-min-version", "--tls-max-version"} {
 		if !strings.Contains(stdout.String(), flag) {
 			t.Errorf("serve --help does not mention %s", flag)
 		}

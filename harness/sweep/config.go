@@ -27,13 +27,19 @@ type Config struct {
 	Name string `yaml:"name" json:"name"`
 	// The matrix: every combination is one closed-loop point (targets etcd
 	// and external take no backend and are planned once per combination
-	// of the other axes).
+	// of the other axes; process runs the backends as inproc does, at the
+	// native disk and no delay only).
 	Targets      []string        `yaml:"targets" json:"targets"`
 	Backends     []string        `yaml:"backends" json:"backends"`
 	Nodes        []int           `yaml:"nodes" json:"nodes"`
 	NetDelays    []time.Duration `yaml:"net_delays" json:"net_delays"`
 	DiskProfiles []string        `yaml:"disk_profiles" json:"disk_profiles"`
 	Clients      []Clients       `yaml:"clients" json:"clients"`
+	// TLS runs each point without TLS, with it, or both ([false, true]):
+	// process and etcd members with client and peer TLS, external
+	// endpoints reached with the cluster's CA and client certificate.
+	// Target inproc has no TLS and runs only the points without.
+	TLS []bool `yaml:"tls" json:"tls"`
 
 	Workload workloads.Config `yaml:"workload" json:"workload"`
 	// Total or Duration (or both: whichever ends first) bounds each
@@ -81,6 +87,11 @@ type OpenLoop struct {
 type ClusterSettings struct {
 	// Endpoints are the client URLs for target external.
 	Endpoints []string `yaml:"endpoints" json:"endpoints"`
+	// CACert, Cert and Key reach target external over TLS (points with
+	// tls true).
+	CACert string `yaml:"cacert" json:"cacert"`
+	Cert   string `yaml:"cert" json:"cert"`
+	Key    string `yaml:"key" json:"key"`
 	// EtcdBinary is the etcd executable for target etcd ("etcd": PATH).
 	EtcdBinary        string        `yaml:"etcd_binary" json:"etcd_binary"`
 	SnapshotCount     uint64        `yaml:"snapshot_count" json:"snapshot_count"`
@@ -101,6 +112,7 @@ func DefaultConfig() Config {
 		NetDelays:    []time.Duration{0},
 		DiskProfiles: []string{diskprofile.Native},
 		Clients:      []Clients{{Clients: 1, Conns: 1}},
+		TLS:          []bool{false},
 		Workload:     b.Workload,
 		Total:        b.Run.Total,
 		OpTimeout:    b.Run.OpTimeout,
@@ -218,8 +230,8 @@ func (c Config) validateAxes() error {
 			return fieldErr(idx("targets", i), "%q is listed twice", t)
 		}
 	}
-	if slices.Contains(c.Targets, harness.TargetInproc) && len(c.Backends) == 0 {
-		return fieldErr("backends", "empty, and target inproc needs at least one")
+	if slices.ContainsFunc(c.Targets, takesBackend) && len(c.Backends) == 0 {
+		return fieldErr("backends", "empty, and targets inproc and process need at least one")
 	}
 	for i, b := range c.Backends {
 		if b == "" || slices.Index(c.Backends, b) != i {
@@ -240,6 +252,14 @@ func (c Config) validateAxes() error {
 	for i, d := range c.NetDelays {
 		if d < 0 || slices.Index(c.NetDelays, d) != i {
 			return fieldErr(idx("net_delays", i), "%v: want distinct delays >= 0", d)
+		}
+	}
+	if len(c.TLS) == 0 {
+		return fieldErr("tls", "empty (give [false] for none)")
+	}
+	for i, v := range c.TLS {
+		if slices.Index(c.TLS, v) != i {
+			return fieldErr(idx("tls", i), "%v is listed twice", v)
 		}
 	}
 	if len(c.DiskProfiles) == 0 {

@@ -77,9 +77,9 @@ func (e Env) lookPath() func(string) (string, error) {
 }
 
 // checkBackends refuses a backend the binary does not have, when a target
-// that runs them (inproc) is in the sweep.
+// that runs them (inproc, process) is in the sweep.
 func checkBackends(c Config, known []string) error {
-	if !slices.Contains(c.Targets, harness.TargetInproc) {
+	if !slices.ContainsFunc(c.Targets, takesBackend) {
 		return nil
 	}
 	for i, b := range c.Backends {
@@ -113,7 +113,7 @@ type planner struct {
 	targets []string
 	plan    Plan
 	seen    map[results.PointKey]bool
-	noted   map[string]bool // targets already noted as native-only
+	noted   map[string]bool // targets already noted as native-only, or without TLS
 }
 
 // addClosed plans the panel's closed-loop points: every client count,
@@ -175,9 +175,28 @@ func (c Config) openRun(rate float64) harness.RunConfig {
 	return r
 }
 
-// add plans one point unless it is planned already, or its target cannot
-// take the panel's injected latency (then the target is noted once).
+// add plans the point once for each value of the TLS axis, unless its
+// target has no TLS (then the target is noted once).
 func (pl *planner) add(t, backend string, nodes int, delay time.Duration, disk string, run harness.RunConfig, conns int) error {
+	for _, secure := range pl.c.TLS {
+		if secure && t == harness.TargetInproc {
+			if !pl.noted["tls:"+t] {
+				pl.noted["tls:"+t] = true
+				pl.plan.Notes = append(pl.plan.Notes, "target inproc runs only without TLS: its members share one process and an in-process network")
+			}
+			continue
+		}
+		if err := pl.addOne(t, backend, nodes, delay, disk, run, conns, secure); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// addOne plans one point unless it is planned already, or its target
+// cannot take the panel's injected latency (then the target is noted
+// once).
+func (pl *planner) addOne(t, backend string, nodes int, delay time.Duration, disk string, run harness.RunConfig, conns int, secure bool) error {
 	if t != harness.TargetInproc && (delay != 0 || disk != diskprofile.Native) {
 		// The harness refuses latency injection into processes it does
 		// not own; such a target is a reference in the native,
@@ -190,6 +209,10 @@ func (pl *planner) add(t, backend string, nodes int, delay time.Duration, disk s
 		return nil
 	}
 	b := pl.c.benchConfig(t, backend, nodes, delay, disk, run, conns)
+	b.Cluster.TLS = secure
+	if secure && t == harness.TargetExternal {
+		b.Cluster.CACert, b.Cluster.Cert, b.Cluster.Key = pl.c.Cluster.CACert, pl.c.Cluster.Cert, pl.c.Cluster.Key
+	}
 	pt := b.Point()
 	p := PlannedPoint{Bench: b, Key: pt.Key(), Label: labelOf(b)}
 	if pl.seen[p.Key] {
@@ -230,10 +253,16 @@ func (c Config) benchConfig(target, backend string, nodes int, delay time.Durati
 // backendsOf is the backends a target is planned with: its own storage
 // ("") for targets that do not take one.
 func backendsOf(target string, backends []string) []string {
-	if target == harness.TargetInproc {
+	if takesBackend(target) {
 		return backends
 	}
 	return []string{""}
+}
+
+// takesBackend reports whether target runs our members, on the sweep's
+// log backends: inproc, and process (`adrbench serve` children).
+func takesBackend(target string) bool {
+	return target == harness.TargetInproc || target == harness.TargetProcess
 }
 
 func sortedRates(r []float64) []float64 {
@@ -244,13 +273,16 @@ func sortedRates(r []float64) []float64 {
 
 func labelOf(b harness.BenchConfig) string {
 	name := b.Cluster.LogBackend
-	if b.Cluster.Target != harness.TargetInproc {
+	if !takesBackend(b.Cluster.Target) {
 		name = ""
 	}
 	l := strings.Join(strings.Fields(fmt.Sprintf("%s %s n=%d delay=%v disk=%s c=%d",
 		b.Cluster.Target, name, b.Cluster.Nodes, b.Cluster.NetDelay, b.Cluster.DiskProfile, b.Run.Clients)), " ")
 	if b.Run.Mode == results.ModeOpen {
 		l += " rate=" + strconv.FormatFloat(b.Run.Rate, 'g', -1, 64) + "/s"
+	}
+	if b.Cluster.TLS {
+		l += " tls"
 	}
 	return l
 }

@@ -33,6 +33,8 @@ func TestExpand(t *testing.T) {
 	withOpen.OpenLoop = OpenLoop{Rates: []float64{2000, 500}, Clients: 50, Conns: 5, Nodes: []int{3}, Backends: []string{"batched"}, Duration: 3 * time.Second}
 	withOpenSSD := withOpen
 	withOpenSSD.OpenLoop.DiskProfiles = []string{"ssd-2015"}
+	withTLS := matrix()
+	withTLS.TLS = []bool{false, true}
 	tests := []struct {
 		name      string
 		cfg       Config
@@ -50,6 +52,8 @@ func TestExpand(t *testing.T) {
 		{"open loop", withOpen, found, 78 + 10, nil},
 		// Restricted to ssd-2015: inproc batched at n=3, both delays.
 		{"open loop on one disk", withOpenSSD, found, 78 + 4, nil},
+		// TLS doubles etcd's points; inproc runs without it only.
+		{"tls axis", withTLS, found, 78 + 6, []string{"target inproc runs only without TLS"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -138,5 +142,70 @@ func TestPlannedKeyMatchesMeasured(t *testing.T) {
 		if got := pt.Key(); got != p.Key {
 			t.Fatalf("measured key %v, planned %v", got, p.Key)
 		}
+	}
+}
+
+// Points with and without TLS have different keys and labels.
+func TestExpandTLSKeys(t *testing.T) {
+	c := DefaultConfig()
+	c.Name = "tls"
+	c.Targets = []string{harness.TargetEtcd}
+	c.TLS = []bool{false, true}
+	plan, err := Expand(c, Env{Backends: []string{"batched"}, LookPath: found})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(plan.Points) != 2 {
+		t.Fatalf("%d points, want 2", len(plan.Points))
+	}
+	plain, secure := plan.Points[0], plan.Points[1]
+	if plain.Key == secure.Key || plain.Key.TLS || !secure.Key.TLS || !secure.Bench.Cluster.TLS ||
+		strings.Contains(plain.Label, "tls") || !strings.HasSuffix(secure.Label, " tls") {
+		t.Fatalf("points %+v and %+v", plain, secure)
+	}
+}
+
+// Target process runs the sweep's backends, with and without TLS.
+func TestExpandProcessTLS(t *testing.T) {
+	c := DefaultConfig()
+	c.Name = "tls-cost"
+	c.Targets = []string{harness.TargetProcess}
+	c.Backends = []string{"batched"}
+	c.TLS = []bool{false, true}
+	plan, err := Expand(c, Env{Backends: []string{"batched"}, LookPath: found})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(plan.Points) != 2 {
+		t.Fatalf("%d points, want 2", len(plan.Points))
+	}
+	for i, p := range plan.Points {
+		if p.Bench.Cluster.LogBackend != "batched" || p.Bench.Cluster.TLS != (i == 1) || !strings.Contains(p.Label, "process batched") {
+			t.Fatalf("point %d: %+v", i, p)
+		}
+	}
+}
+
+// configs/tls-cost.yaml plans each target without and with TLS, side by
+// side.
+func TestTLSCostConfig(t *testing.T) {
+	c, err := Load("../../configs/tls-cost.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := Expand(c, Env{Backends: []string{"batched"}, LookPath: found})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, p := range plan.Points {
+		got = append(got, p.Label)
+	}
+	want := []string{
+		"process batched n=3 delay=0s disk=native c=64", "process batched n=3 delay=0s disk=native c=64 tls",
+		"etcd n=3 delay=0s disk=native c=64", "etcd n=3 delay=0s disk=native c=64 tls",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("points:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }

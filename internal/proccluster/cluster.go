@@ -2,6 +2,7 @@ package proccluster
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -55,6 +56,10 @@ type Config struct {
 	// RemoveMember removes one member's data directory and whatever else
 	// its log backend keeps for it. nil means os.RemoveAll.
 	RemoveMember func(dataDir string) error
+	// TLS, when set, starts the members with client and peer TLS and
+	// client certificates required on both ports, https URLs, and has the
+	// cluster's own clients connect with it.
+	TLS *TLS
 	// KeepData leaves the members' data directories to the caller: Close
 	// and a failed Start do not remove them. Data of an attempt that lost
 	// its ports is removed before the next attempt either way, since the
@@ -71,6 +76,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: size %d not in 1..%d", ErrConfig, c.Size, maxSize)
 	case c.Dir == "":
 		return fmt.Errorf("%w: dir is empty", ErrConfig)
+	case c.TLS != nil:
+		return c.TLS.Validate()
 	}
 	return nil
 }
@@ -128,28 +135,37 @@ func layout(cfg Config, attempt int) (*Cluster, error) {
 	if err != nil {
 		return c, fmt.Errorf("proccluster: %w", err)
 	}
+	scheme := "http"
+	var clientTLS *tls.Config
+	if cfg.TLS != nil {
+		scheme = "https"
+		if clientTLS, err = cfg.TLS.ClientConfig(); err != nil {
+			return c, err
+		}
+	}
 	for i := range cfg.Size {
 		name := fmt.Sprintf("m%d", i)
 		m := &Member{
 			name:      name,
 			dataDir:   filepath.Join(cfg.Dir, name),
 			logPath:   filepath.Join(cfg.Dir, name+".log"),
-			clientURL: fmt.Sprintf("http://127.0.0.1:%d", free[2*i]),
-			peerURL:   fmt.Sprintf("http://127.0.0.1:%d", free[2*i+1]),
+			clientURL: fmt.Sprintf("%s://127.0.0.1:%d", scheme, free[2*i]),
+			peerURL:   fmt.Sprintf("%s://127.0.0.1:%d", scheme, free[2*i+1]),
+			tls:       clientTLS,
 		}
 		m.advertisePeerURL = m.peerURL
 		c.members = append(c.members, m)
 		if cfg.PeerFront == nil {
 			continue
 		}
-		addr, closer, err := cfg.PeerFront(strings.TrimPrefix(m.peerURL, "http://"))
+		addr, closer, err := cfg.PeerFront(hostPort(m.peerURL))
 		if err != nil {
 			return c, fmt.Errorf("proccluster: peer front of %s: %w", name, err)
 		}
 		if closer != nil {
 			c.fronts = append(c.fronts, closer)
 		}
-		m.advertisePeerURL = "http://" + addr
+		m.advertisePeerURL = scheme + "://" + addr
 	}
 	return c, nil
 }
@@ -210,6 +226,9 @@ func (c *Cluster) args(i int, state string) []string {
 		"--initial-cluster=" + c.initialCluster(),
 		"--initial-cluster-state=" + state,
 		"--initial-cluster-token=" + c.token,
+	}
+	if c.cfg.TLS != nil {
+		args = append(args, c.cfg.TLS.flags(i, m.name)...)
 	}
 	args = append(args, c.cfg.Flags...)
 	if c.cfg.MemberFlags != nil {

@@ -35,6 +35,11 @@
 // directory); the cluster calls it once per member, before a retry and on
 // Close, unless KeepData leaves the data to the caller.
 //
+// With TLS set, the members get https:// URLs and etcd's TLS flags for
+// both ports from the files it names, client certificates required on
+// both, and the cluster's own clients (the health checks) present the
+// client certificate it names; ClientTLS gives callers the same.
+//
 // CPU reports each member's user and system time through gopsutil for a
 // live process and from the exit status for incarnations that ended, so a
 // member killed and restarted during a measurement is counted whole.

@@ -175,7 +175,7 @@ func (cs clients) client(m *Member) (*clientv3.Client, error) {
 	if cli, ok := cs[m]; ok {
 		return cli, nil
 	}
-	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{m.Endpoint()}, Logger: zap.NewNop()})
+	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{m.Endpoint()}, TLS: m.tls, Logger: zap.NewNop()})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", m.name, err)
 	}

@@ -1,6 +1,7 @@
 package proccluster
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -21,8 +22,10 @@ type Member struct {
 	name      string
 	dataDir   string
 	logPath   string
-	clientURL string // http://127.0.0.1:port, listened on and advertised
-	peerURL   string // listened on
+	clientURL string // http(s)://127.0.0.1:port, listened on and advertised
+	// tls is how clients reach the client port; nil without TLS.
+	tls     *tls.Config
+	peerURL string // listened on
 	// advertisePeerURL is what the other members dial: the peer front
 	// when there is one, else peerURL.
 	advertisePeerURL string
@@ -49,12 +52,23 @@ func (m *Member) DataDir() string { return m.dataDir }
 // incarnation appended after a line naming its command.
 func (m *Member) LogPath() string { return m.logPath }
 
-// ClientURL is the member's client URL, http://127.0.0.1:port.
+// ClientURL is the member's client URL, http://127.0.0.1:port, or
+// https:// with Config.TLS.
 func (m *Member) ClientURL() string { return m.clientURL }
 
 // Endpoint is the member's client address in the host:port form clientv3
 // and etcdctl take.
-func (m *Member) Endpoint() string { return strings.TrimPrefix(m.clientURL, "http://") }
+func (m *Member) Endpoint() string { return hostPort(m.clientURL) }
+
+// ClientTLS is how a client reaches the member's client port: nil
+// without Config.TLS. It is shared; clone it to change it.
+func (m *Member) ClientTLS() *tls.Config { return m.tls }
+
+// hostPort is the host:port of an http:// or https:// URL.
+func hostPort(url string) string {
+	_, hp, _ := strings.Cut(url, "://")
+	return hp
+}
 
 // PeerURL is the URL the member listens on for its peers.
 func (m *Member) PeerURL() string { return m.peerURL }

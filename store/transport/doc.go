@@ -50,12 +50,43 @@
 // A MsgSnap is written on a short-lived connection of its own, as etcd
 // does, so that a snapshot of the whole state machine does not hold up
 // the heartbeats queued behind it for long enough to set off an
-// election. Snapshots travel as one frame: MaxMessageBytes defaults to
-// 2 GiB + 1 MiB, enough for a snapshot of etcd's default 2 GiB backend
-// quota; raise it with the quota. Streaming would save the receiver one buffer
-// of the snapshot's size, but raft hands over and expects the snapshot
-// as one in-memory message, so it would save nothing end to end.
+// election. The hello says which kind of connection it opens, and each
+// kind has its own bound: MaxMessageBytes for a stream (the store
+// derives it from raft's MaxSizePerMsg and its request-size limit with
+// MessageBound), MaxSnapshotBytes for the one MsgSnap of a snapshot
+// connection (the store derives it from the backend quota). Streaming a
+// snapshot would save the receiver one buffer of the snapshot's size,
+// but raft hands over and expects the snapshot as one in-memory message,
+// so it would save nothing end to end.
 //
-// There is no TLS: peer URLs must be http:// or tcp://, and the port
-// speaks this package's framing, not HTTP.
+// # Untrusted input
+//
+// Whatever reaches the peer port is read defensively. A connection must
+// complete its handshake within DialTimeout. A frame's length is checked
+// against its connection's bound before any payload is read, and the
+// payload is read into a buffer that grows as bytes arrive (doubling from
+// 64 KiB), never allocated at the announced size, so a header announcing
+// 2 GiB costs nothing until 2 GiB are sent. Every read has a deadline
+// IdleTimeout ahead; a dialler with nothing to send writes a keep-alive
+// (a frame of length 0) every IdleTimeout/3 to hold an idle link open. A
+// frame too large, one that does not decode, a message from or to other
+// members than the handshake named, a MsgSnap on a stream or anything
+// else on a snapshot connection, and silence all close the connection
+// and are counted by reason in Stats.Rejected.
+//
+// The handshake's ids keep honest members apart; they authenticate
+// nobody, since every client response header carries them. Without TLS,
+// anyone who reaches the peer port can speak for a member.
+//
+// # TLS
+//
+// With ServerTLS every accepted connection completes a TLS handshake
+// within DialTimeout before its hello is read, and with ClientTLS every
+// connection is dialled with TLS, verified against the peer URL's host;
+// peer URLs are then https://, without TLS http:// or tcp://. The
+// framing inside is the same. With a client certificate required
+// (tlsinfo's ClientCertAuth, etcd's --peer-client-cert-auth), only a
+// member holding a certificate the configuration accepts reaches the
+// hello: the peer port is authenticated by TLS, and the ids then only
+// route. The port speaks this package's framing, not HTTP.
 package transport

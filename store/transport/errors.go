@@ -30,6 +30,11 @@ var (
 
 	// ErrFrameTooLarge: a message exceeds MaxMessageBytes.
 	ErrFrameTooLarge = errors.New("transport: frame too large")
+	// ErrMalformed: a frame does not decode as a raft message, or is not
+	// the kind of message its connection carries.
+	ErrMalformed = errors.New("transport: malformed frame")
+	// ErrIdle: a connection stayed silent past the idle timeout.
+	ErrIdle = errors.New("transport: peer connection idle past its deadline")
 	// ErrMisrouted: a frame's From or To does not match its connection.
 	ErrMisrouted = errors.New("transport: message does not match its connection")
 )

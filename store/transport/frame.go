@@ -5,20 +5,22 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"go.etcd.io/raft/v3/raftpb"
 	"google.golang.org/protobuf/proto"
 )
 
 // Wire protocol. A peer connection carries messages one way, from the
-// member that dialled to the member that accepted. The dialler opens with
-// a hello, the acceptor answers with a reply, and from then on the
+// member that dialled to the member that accepted. With peer TLS all of it
+// travels inside a TLS session, set up first (tcp.go). The dialler opens
+// with a hello, the acceptor answers with a reply, and from then on the
 // dialler writes frames until the connection closes:
 //
 //	hello (32 bytes, integers big-endian)
 //	  0  magic "ADRT"
-//	  4  version   uint16 (1)
-//	  6  reserved  uint16 (0)
+//	  4  version   uint16 (2)
+//	  6  kind      uint16  0 = stream, 1 = snapshot
 //	  8  cluster   uint64  the dialler's cluster id
 //	 16  from      uint64  the dialler's member id
 //	 24  to        uint64  the member id the dialler expects to reach
@@ -37,21 +39,30 @@ import (
 //
 // Both ends check the cluster and member ids, so a member of another
 // cluster, or a stale URL that now points at another member, is refused
-// with an error that says which id was wrong. A MsgSnap goes on a
-// connection of its own: the same hello and reply, one frame, close.
+// with an error that says which id was wrong. The ids are no secret (every
+// client response header carries them): they keep honest members apart,
+// they do not authenticate anyone; peer TLS with client certificates does.
 //
-// Frames are whole messages, including MsgSnap, whose snapshot data is
-// the state machine's database (up to the backend quota). The 32-bit
-// length allows frames up to 4 GiB - 1; MaxMessageBytes caps it (2 GiB +
-// 1 MiB by default, room for a snapshot of etcd's default 2 GiB quota).
-// Sending a snapshot whole costs one buffer of its size at each end
-// while it is in flight; streaming it in chunks would avoid that, but
-// raft hands the transport the snapshot as one message already in
-// memory, so the sender gains nothing and the receiver would have to
-// reassemble it for raft anyway.
+// A stream connection carries every message but MsgSnap, each frame at
+// most MaxMessageBytes, which the store derives from the largest message
+// raft may send (see MessageBound). A frame of length 0 is a keep-alive:
+// a dialler with nothing to send writes one every IdleTimeout/3, so that
+// the acceptor can close a connection that stays silent for IdleTimeout.
+// A snapshot connection carries one MsgSnap frame and closes; its bound,
+// MaxSnapshotBytes, is the size of the largest database the member
+// could be sent. Either bound is checked on the length before any of the
+// payload is read, and the payload is read into a buffer that grows only
+// as bytes arrive, so a length that announces gigabytes costs nothing
+// until they are actually sent (and then bounded by the limit).
+//
+// Sending a snapshot whole costs one buffer of its size at each end while
+// it is in flight; streaming it in chunks would avoid that, but raft hands
+// the transport the snapshot as one message already in memory, so the
+// sender gains nothing and the receiver would have to reassemble it for
+// raft anyway.
 const (
 	magic          = "ADRT"
-	version uint16 = 1
+	version uint16 = 2
 
 	helloSize    = 32
 	replyHdrSize = 26
@@ -60,10 +71,41 @@ const (
 
 	// MaxFrameBytes is the largest payload the 32-bit length can carry.
 	MaxFrameBytes = 1<<32 - 1
-	// DefaultMaxMessageBytes leaves room for a snapshot of etcd's default
+	// DefaultMaxMessageBytes bounds a stream frame when the configuration
+	// does not: MessageBound of raft's 1 MiB MaxSizePerMsg and etcd's
+	// 1.5 MiB request limit.
+	DefaultMaxMessageBytes = 2*(1536<<10+entryOverhead) + messageOverhead
+	// DefaultMaxSnapshotBytes leaves room for a snapshot of etcd's default
 	// 2 GiB backend quota plus the message around it.
-	DefaultMaxMessageBytes = 2<<30 + 1<<20
+	DefaultMaxSnapshotBytes = 2<<30 + 1<<20
+	// DefaultIdleTimeout closes a peer connection silent for that long:
+	// ten of etcd's default election timeouts.
+	DefaultIdleTimeout = 10 * time.Second
 )
+
+// Connection kinds, the hello's kind field.
+const (
+	kindStream   uint16 = 0
+	kindSnapshot uint16 = 1
+)
+
+// entryOverhead bounds what an entry adds to its data when encoded
+// (term, index, type and the field tags); messageOverhead what a message
+// adds to its entries (its own fields, the commit index, a context).
+const (
+	entryOverhead   = 64
+	messageOverhead = 64 << 10
+)
+
+// MessageBound is the largest encoded raft message (MsgSnap aside) a
+// member may send, given raft's MaxSizePerMsg and the largest entry
+// (data) the member proposes. Raft fills an append up to maxSizePerMsg
+// bytes of entries, or sends a single larger entry alone; the entries'
+// own framing inside the message (a tag and a length each, at most as
+// much again as the smallest entry) at most doubles that.
+func MessageBound(maxSizePerMsg, maxEntryBytes int64) int64 {
+	return 2*max(maxSizePerMsg, maxEntryBytes+entryOverhead) + messageOverhead
+}
 
 // Reply status codes.
 const (
@@ -83,6 +125,7 @@ var statusErrs = map[uint16]error{
 
 type hello struct {
 	version  uint16
+	kind     uint16
 	cluster  uint64
 	from, to uint64
 }
@@ -99,6 +142,7 @@ func writeHello(w io.Writer, h hello) error {
 	var b [helloSize]byte
 	copy(b[0:4], magic)
 	binary.BigEndian.PutUint16(b[4:], h.version)
+	binary.BigEndian.PutUint16(b[6:], h.kind)
 	binary.BigEndian.PutUint64(b[8:], h.cluster)
 	binary.BigEndian.PutUint64(b[16:], h.from)
 	binary.BigEndian.PutUint64(b[24:], h.to)
@@ -121,6 +165,7 @@ func readHello(r io.Reader) (hello, error) {
 	}
 	return hello{
 		version: binary.BigEndian.Uint16(b[4:]),
+		kind:    binary.BigEndian.Uint16(b[6:]),
 		cluster: binary.BigEndian.Uint64(b[8:]),
 		from:    binary.BigEndian.Uint64(b[16:]),
 		to:      binary.BigEndian.Uint64(b[24:]),
@@ -176,6 +221,8 @@ func judgeHello(h hello, cluster, self uint64, known func(uint64) bool) (uint16,
 	switch {
 	case h.version != version:
 		return statusVersion, fmt.Errorf("%w: member %d speaks version %d, this member %d", ErrVersion, h.from, h.version, version)
+	case h.kind != kindStream && h.kind != kindSnapshot:
+		return statusVersion, fmt.Errorf("%w: member %d opened a connection of unknown kind %d", ErrVersion, h.from, h.kind)
 	case h.cluster != cluster:
 		return statusCluster, fmt.Errorf("%w: member %d is in cluster %x, this member in cluster %x", ErrClusterMismatch, h.from, h.cluster, cluster)
 	case h.to != self:
@@ -240,31 +287,62 @@ const keepBuf = 4 << 20
 // keepFrame is the largest encode buffer kept between messages.
 const keepFrame = 4 << 20
 
-// next reads one frame and returns its message and its size on the wire.
-// proto.Unmarshal copies bytes fields, so the buffer may be reused.
+// firstChunk is what a payload larger than the kept buffer is first read
+// into; the buffer then doubles each time it fills, so memory follows the
+// bytes that arrived, not the length announced.
+const firstChunk = 64 << 10
+
+// next reads one frame and returns its message and its size on the wire;
+// a keep-alive frame (length 0) has no message. proto.Unmarshal copies
+// bytes fields, so the buffer may be reused.
 func (fr *frameReader) next() (*raftpb.Message, int, error) {
 	var hdr [frameHdrSize]byte
 	if _, err := io.ReadFull(fr.r, hdr[:]); err != nil {
 		return nil, 0, err
 	}
 	n := int64(binary.BigEndian.Uint32(hdr[:]))
+	if n == 0 {
+		return nil, frameHdrSize, nil
+	}
 	if n > fr.limit {
 		return nil, 0, fmt.Errorf("%w: incoming frame of %d bytes exceeds %d", ErrFrameTooLarge, n, fr.limit)
 	}
-	if int64(cap(fr.buf)) < n {
-		fr.buf = make([]byte, n)
-	}
-	b := fr.buf[:n]
-	if _, err := io.ReadFull(fr.r, b); err != nil {
+	b, err := fr.readPayload(n)
+	if err != nil {
 		return nil, 0, err
 	}
 	m := &raftpb.Message{}
-	err := proto.Unmarshal(b, m)
+	err = proto.Unmarshal(b, m)
 	if cap(fr.buf) > keepBuf {
 		fr.buf = nil
 	}
 	if err != nil {
-		return nil, 0, fmt.Errorf("decoding a frame of %d bytes: %w", n, err)
+		return nil, 0, fmt.Errorf("%w: a frame of %d bytes: %w", ErrMalformed, n, err)
 	}
 	return m, int(n) + frameHdrSize, nil
+}
+
+// readPayload reads n bytes, into the kept buffer when it is large
+// enough, else into one that grows as the bytes arrive.
+func (fr *frameReader) readPayload(n int64) ([]byte, error) {
+	if int64(cap(fr.buf)) >= n {
+		b := fr.buf[:n]
+		_, err := io.ReadFull(fr.r, b)
+		return b, err
+	}
+	b := make([]byte, 0, min(n, max(firstChunk, int64(cap(fr.buf)))))
+	for int64(len(b)) < n {
+		if len(b) == cap(b) {
+			grown := make([]byte, len(b), min(n, 2*int64(cap(b))))
+			copy(grown, b)
+			b = grown
+		}
+		k, err := io.ReadFull(fr.r, b[len(b):cap(b)])
+		b = b[:len(b)+k]
+		if err != nil {
+			return nil, err
+		}
+	}
+	fr.buf = b
+	return b, nil
 }

@@ -3,6 +3,7 @@ package transport
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -25,20 +26,42 @@ type TCPConfig struct {
 	// closes it on Close. If nil, ListenURL is listened on.
 	Listener net.Listener
 	// ListenURL is like etcd's --listen-peer-urls entry,
-	// "http://127.0.0.1:2380"; the scheme is accepted for compatibility
-	// with etcd's flags, but the port speaks this package's own framing.
+	// "http://127.0.0.1:2380" ("https://" with ServerTLS); the scheme is
+	// accepted for compatibility with etcd's flags, but the port speaks
+	// this package's own framing.
 	ListenURL string
+
+	// ServerTLS, if set, makes every accepted connection complete a TLS
+	// handshake with it (within DialTimeout) before anything else is
+	// read; a handshake that fails is counted as RejectTLS. With a client
+	// certificate required, only peers holding an accepted certificate
+	// get as far as the hello.
+	ServerTLS *tls.Config
+	// ClientTLS, if set, makes the transport dial peers with TLS: it
+	// returns the configuration for a connection to host (the host of a
+	// peer URL, which the peer's certificate must be valid for). Peer
+	// URLs must then be https://; without it, http:// or tcp://.
+	ClientTLS func(host string) *tls.Config
 
 	// Peers maps each other member's id to its peer URLs.
 	Peers map[uint64][]string
 	Raft  Raft
 
-	// MaxMessageBytes caps one encoded message, both ways (see frame.go).
+	// MaxMessageBytes caps one encoded message on a stream connection,
+	// both ways (see frame.go and MessageBound).
 	MaxMessageBytes int64
+	// MaxSnapshotBytes caps one encoded MsgSnap, which travels on a
+	// connection of its own.
+	MaxSnapshotBytes int64
+	// IdleTimeout closes an accepted connection on which nothing arrived
+	// for that long, mid-frame or between frames; a dialler with nothing
+	// to send writes a keep-alive every IdleTimeout/3.
+	IdleTimeout time.Duration
 	// QueueSize is each peer's outbound queue, in messages.
 	QueueSize int
 	// DialTimeout bounds a connection attempt, handshake included, both
-	// ways.
+	// ways: an accepted connection that has not completed its handshake
+	// by then is closed.
 	DialTimeout time.Duration
 	// BackoffMin and BackoffMax bound the wait between failed connection
 	// attempts to one peer; it doubles from min to max.
@@ -53,11 +76,13 @@ type TCPConfig struct {
 // 4096-message queue per peer stream and a 1 s dial timeout.
 func DefaultTCPConfig() TCPConfig {
 	return TCPConfig{
-		MaxMessageBytes: DefaultMaxMessageBytes,
-		QueueSize:       4096,
-		DialTimeout:     time.Second,
-		BackoffMin:      20 * time.Millisecond,
-		BackoffMax:      time.Second,
+		MaxMessageBytes:  DefaultMaxMessageBytes,
+		MaxSnapshotBytes: DefaultMaxSnapshotBytes,
+		IdleTimeout:      DefaultIdleTimeout,
+		QueueSize:        4096,
+		DialTimeout:      time.Second,
+		BackoffMin:       20 * time.Millisecond,
+		BackoffMax:       time.Second,
 	}
 }
 
@@ -66,6 +91,12 @@ func (c TCPConfig) withDefaults() TCPConfig {
 	d := DefaultTCPConfig()
 	if c.MaxMessageBytes == 0 {
 		c.MaxMessageBytes = d.MaxMessageBytes
+	}
+	if c.MaxSnapshotBytes == 0 {
+		c.MaxSnapshotBytes = d.MaxSnapshotBytes
+	}
+	if c.IdleTimeout == 0 {
+		c.IdleTimeout = d.IdleTimeout
 	}
 	if c.QueueSize == 0 {
 		c.QueueSize = d.QueueSize
@@ -96,6 +127,10 @@ func (c TCPConfig) Validate() error {
 		return bad("neither Listener nor ListenURL is set")
 	case c.MaxMessageBytes < 0 || c.MaxMessageBytes > MaxFrameBytes:
 		return bad("MaxMessageBytes %d is not in [1, %d]", c.MaxMessageBytes, int64(MaxFrameBytes))
+	case c.MaxSnapshotBytes < 0 || c.MaxSnapshotBytes > MaxFrameBytes:
+		return bad("MaxSnapshotBytes %d is not in [1, %d]", c.MaxSnapshotBytes, int64(MaxFrameBytes))
+	case c.IdleTimeout < 0:
+		return bad("IdleTimeout %v is negative", c.IdleTimeout)
 	case c.QueueSize < 0:
 		return bad("QueueSize %d is negative", c.QueueSize)
 	case c.DialTimeout < 0:
@@ -107,30 +142,32 @@ func (c TCPConfig) Validate() error {
 		if id == c.ID {
 			return bad("Peers[%d]: %v", id, ErrSelf)
 		}
-		if _, err := hostPorts(urls); err != nil {
-			return bad("Peers[%d]: %v", id, err)
+		if _, err := hostPorts(urls, c.ClientTLS != nil); err != nil {
+			return fmt.Errorf("%w: Peers[%d]: %w", ErrInvalidConfig, id, err)
 		}
 	}
 	if c.Listener == nil {
-		if _, err := hostPort(c.ListenURL); err != nil {
-			return bad("ListenURL: %v", err)
+		if _, err := hostPort(c.ListenURL, c.ServerTLS != nil); err != nil {
+			return fmt.Errorf("%w: ListenURL: %w", ErrInvalidConfig, err)
 		}
 	}
 	return nil
 }
 
-// hostPort turns a peer URL into a dialable host:port. http and tcp
-// schemes are accepted; https is refused because this transport has no
-// TLS, and silently speaking plain text to a TLS port would be worse.
-func hostPort(raw string) (string, error) {
+// hostPort turns a peer URL into a dialable host:port. With TLS the
+// scheme must be https, without it http or tcp: speaking plain text to a
+// TLS port, or the other way round, would only fail later and less
+// clearly.
+func hostPort(raw string, secure bool) (string, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
 		return "", fmt.Errorf("%w: %q: %v", ErrBadURL, raw, err)
 	}
-	switch u.Scheme {
-	case "http", "tcp":
-	default:
-		return "", fmt.Errorf("%w: %q: scheme %q not supported (want http or tcp; no TLS)", ErrBadURL, raw, u.Scheme)
+	switch {
+	case secure && u.Scheme != "https":
+		return "", fmt.Errorf("%w: %q: scheme %q with TLS (want https)", ErrBadURL, raw, u.Scheme)
+	case !secure && u.Scheme != "http" && u.Scheme != "tcp":
+		return "", fmt.Errorf("%w: %q: scheme %q without TLS (want http or tcp)", ErrBadURL, raw, u.Scheme)
 	}
 	if u.Port() == "" {
 		return "", fmt.Errorf("%w: %q has no port", ErrBadURL, raw)
@@ -138,13 +175,13 @@ func hostPort(raw string) (string, error) {
 	return u.Host, nil
 }
 
-func hostPorts(urls []string) ([]string, error) {
+func hostPorts(urls []string, secure bool) ([]string, error) {
 	if len(urls) == 0 {
 		return nil, fmt.Errorf("%w: no urls", ErrBadURL)
 	}
 	out := make([]string, 0, len(urls))
 	for _, raw := range urls {
-		hp, err := hostPort(raw)
+		hp, err := hostPort(raw, secure)
 		if err != nil {
 			return nil, err
 		}
@@ -163,6 +200,7 @@ type TCP struct {
 	wg     sync.WaitGroup
 
 	unknownDrops atomic.Uint64
+	rejected     rejectCounters
 
 	mu      sync.Mutex
 	closed  bool
@@ -183,7 +221,7 @@ func NewTCP(cfg TCPConfig) (*TCP, error) {
 	}
 	ln := cfg.Listener
 	if ln == nil {
-		hp, _ := hostPort(cfg.ListenURL) // validated above
+		hp, _ := hostPort(cfg.ListenURL, cfg.ServerTLS != nil) // validated above
 		var err error
 		if ln, err = net.Listen("tcp", hp); err != nil {
 			return nil, fmt.Errorf("transport: listen on %s: %w", cfg.ListenURL, err)
@@ -239,7 +277,7 @@ func (t *TCP) AddPeer(id uint64, urls []string) error {
 	if id == 0 {
 		return fmt.Errorf("%w: add peer: id 0 is reserved by raft", ErrInvalidConfig)
 	}
-	addrs, err := hostPorts(urls)
+	addrs, err := hostPorts(urls, t.cfg.ClientTLS != nil)
 	if err != nil {
 		return fmt.Errorf("transport: add peer %d: %w", id, err)
 	}
@@ -316,7 +354,11 @@ func (t *TCP) SetLinkFault(id uint64, f LinkFault) {
 func (t *TCP) Stats() Stats {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	s := Stats{Peers: make(map[uint64]PeerStats, len(t.peers)+len(t.recv)), UnknownPeerDrops: t.unknownDrops.Load()}
+	s := Stats{
+		Peers:            make(map[uint64]PeerStats, len(t.peers)+len(t.recv)),
+		UnknownPeerDrops: t.unknownDrops.Load(),
+		Rejected:         t.rejected.snapshot(),
+	}
 	for id, c := range t.recv {
 		s.Peers[id] = c.snapshot()
 	}
@@ -400,30 +442,59 @@ func (t *TCP) acceptLoop() {
 }
 
 // serve runs one accepted connection: the handshake, then a loop that
-// decodes frames and hands them to raft in order, on this goroutine.
-func (t *TCP) serve(conn net.Conn) {
+// decodes frames and hands them to raft in order, on this goroutine. A
+// snapshot connection carries one MsgSnap and is closed after it. Every
+// read is bounded by IdleTimeout, so a peer that stops sending, mid-frame
+// or between frames, loses its connection and the memory it holds.
+func (t *TCP) serve(raw net.Conn) {
 	defer t.wg.Done()
+	// The TCP connection is what inbound and Close know; closing it does
+	// not wait on a TLS close alert.
 	defer func() {
 		t.mu.Lock()
-		delete(t.inbound, conn)
+		delete(t.inbound, raw)
 		t.mu.Unlock()
-		_ = conn.Close()
+		_ = raw.Close()
 	}()
-	c, from, err := t.accept(conn)
+	conn := raw
+	if t.cfg.ServerTLS != nil {
+		tc := tls.Server(raw, t.cfg.ServerTLS)
+		_ = raw.SetDeadline(time.Now().Add(t.cfg.DialTimeout))
+		if err := tc.HandshakeContext(t.ctx); err != nil {
+			if t.ctx.Err() == nil {
+				t.rejected.add(RejectTLS)
+				t.reportErr(0, fmt.Errorf("%w: TLS from %s: %w", ErrHandshake, raw.RemoteAddr(), err))
+			}
+			return
+		}
+		conn = tc
+	}
+	c, h, err := t.accept(conn, raw)
 	if err != nil {
 		if t.ctx.Err() == nil {
-			t.reportErr(from, err)
+			t.rejected.add(RejectHandshake)
+			t.reportErr(h.from, err)
 		}
 		return
 	}
-	fr := frameReader{r: bufio.NewReaderSize(conn, 64<<10), limit: t.cfg.MaxMessageBytes}
+	from := h.from
+	limit := t.cfg.MaxMessageBytes
+	if h.kind == kindSnapshot {
+		limit = t.cfg.MaxSnapshotBytes
+	}
+	fr := frameReader{r: bufio.NewReaderSize(idleReader{conn: conn, timeout: t.cfg.IdleTimeout}, 64<<10), limit: limit}
 	for {
 		m, n, err := fr.next()
-		if err == nil && (m.GetFrom() != from || m.GetTo() != t.cfg.ID) {
-			err = fmt.Errorf("%w: %s from %d to %d on the connection from %d to %d", ErrMisrouted, m.GetType(), m.GetFrom(), m.GetTo(), from, t.cfg.ID)
+		if err == nil && m == nil {
+			c.keepAlivesReceived.Add(1)
+			continue
+		}
+		if err == nil {
+			err = checkFrame(m, h, t.cfg.ID)
 		}
 		if err != nil {
 			if t.ctx.Err() == nil && !isEOF(err) {
+				t.rejected.add(rejectReason(err))
 				c.setErr(err)
 				t.reportErr(from, fmt.Errorf("transport: reading from member %d: %w", from, err))
 			}
@@ -437,16 +508,57 @@ func (t *TCP) serve(conn net.Conn) {
 			}
 			t.reportErr(from, fmt.Errorf("transport: raft rejected %s from member %d: %w", m.GetType(), from, err))
 		}
+		if h.kind == kindSnapshot {
+			return
+		}
 	}
 }
 
-// accept performs the acceptor's side of the handshake and returns the
-// counters for the sender.
-func (t *TCP) accept(conn net.Conn) (*counters, uint64, error) {
+// checkFrame refuses a message that does not belong on its connection:
+// another sender or receiver than the handshake named, a MsgSnap on a
+// stream connection, anything but a MsgSnap on a snapshot connection.
+func checkFrame(m *raftpb.Message, h hello, self uint64) error {
+	switch {
+	case m.GetFrom() != h.from || m.GetTo() != self:
+		return fmt.Errorf("%w: %s from %d to %d on the connection from %d to %d", ErrMisrouted, m.GetType(), m.GetFrom(), m.GetTo(), h.from, self)
+	case isSnap(m) != (h.kind == kindSnapshot):
+		return fmt.Errorf("%w: %s on a %s connection", ErrMalformed, m.GetType(), kindName(h.kind))
+	}
+	return nil
+}
+
+func kindName(k uint16) string {
+	if k == kindSnapshot {
+		return "snapshot"
+	}
+	return "stream"
+}
+
+// idleReader reads from conn with a deadline IdleTimeout ahead of each
+// read.
+type idleReader struct {
+	conn    net.Conn
+	timeout time.Duration
+}
+
+func (r idleReader) Read(p []byte) (int, error) {
+	if err := r.conn.SetReadDeadline(time.Now().Add(r.timeout)); err != nil {
+		return 0, err
+	}
+	n, err := r.conn.Read(p)
+	if ne, ok := err.(net.Error); ok && ne.Timeout() {
+		err = fmt.Errorf("%w: nothing for %v: %w", ErrIdle, r.timeout, err)
+	}
+	return n, err
+}
+
+// accept performs the acceptor's side of the handshake on conn, which
+// runs over raw, and returns the counters for the sender and its hello.
+func (t *TCP) accept(conn, raw net.Conn) (*counters, hello, error) {
 	_ = conn.SetDeadline(time.Now().Add(t.cfg.DialTimeout))
 	h, err := readHello(conn)
 	if err != nil {
-		return nil, 0, fmt.Errorf("%w: from %s: %w", ErrHandshake, conn.RemoteAddr(), err)
+		return nil, h, fmt.Errorf("%w: from %s: %w", ErrHandshake, conn.RemoteAddr(), err)
 	}
 	var c *counters
 	status, why := judgeHello(h, t.cfg.ClusterID, t.cfg.ID, func(id uint64) bool {
@@ -454,7 +566,7 @@ func (t *TCP) accept(conn net.Conn) (*counters, uint64, error) {
 		defer t.mu.Unlock()
 		if p := t.peers[id]; p != nil {
 			c = p.c
-			t.inbound[conn] = id // so RemovePeer closes it
+			t.inbound[raw] = id // so RemovePeer closes it
 		}
 		return c != nil
 	})
@@ -466,10 +578,10 @@ func (t *TCP) accept(conn net.Conn) (*counters, uint64, error) {
 		why = err
 	}
 	if why != nil {
-		return nil, h.from, fmt.Errorf("%w: from %s: %w", ErrHandshake, conn.RemoteAddr(), why)
+		return nil, h, fmt.Errorf("%w: from %s: %w", ErrHandshake, conn.RemoteAddr(), why)
 	}
 	_ = conn.SetDeadline(time.Time{})
-	return c, h.from, nil
+	return c, h, nil
 }
 
 func isEOF(err error) bool {

@@ -286,9 +286,9 @@ func TestTCPOversizedMessageIsDroppedAlone(t *testing.T) {
 	lnA, lnB := listen(t), listen(t)
 	ra, rb := newFakeRaft(), newFakeRaft()
 	a := newTCP(t, transport.TCPConfig{ID: 1, ClusterID: 7, Listener: lnA, Raft: ra,
-		Peers: map[uint64][]string{2: {url(lnB)}}, MaxMessageBytes: 4096})
+		Peers: map[uint64][]string{2: {url(lnB)}}, MaxMessageBytes: 4096, MaxSnapshotBytes: 4096})
 	newTCP(t, transport.TCPConfig{ID: 2, ClusterID: 7, Listener: lnB, Raft: rb,
-		Peers: map[uint64][]string{1: {url(lnA)}}, MaxMessageBytes: 4096})
+		Peers: map[uint64][]string{1: {url(lnA)}}, MaxMessageBytes: 4096, MaxSnapshotBytes: 4096})
 	big := app(1, 2, 0, make([]byte, 8192))
 	a.Send([]*raftpb.Message{app(1, 2, 1, nil), big, app(1, 2, 2, nil), snapMsg(1, 2, make([]byte, 8192))})
 	waitFor(t, ra, "the oversized snapshot's failure", func() bool { return ra.snapCount(2, raft.SnapshotFailure) == 1 })

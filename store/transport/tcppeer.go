@@ -3,6 +3,7 @@ package transport
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"sync"
@@ -25,8 +26,11 @@ type peer struct {
 
 	mu    sync.Mutex
 	addrs []string
-	next  int                   // which addr to dial next
-	conns map[net.Conn]struct{} // open connections, closed by stop
+	next  int // which addr to dial next
+	// conns maps each open connection handed out (a TLS one with peer
+	// TLS) to the TCP connection under it, which stop and release close:
+	// closing it does not wait on a TLS close alert.
+	conns map[net.Conn]net.Conn
 }
 
 func newPeer(t *TCP, id uint64, addrs []string, c *counters) *peer {
@@ -39,7 +43,7 @@ func newPeer(t *TCP, id uint64, addrs []string, c *counters) *peer {
 		ctx:    ctx,
 		cancel: cancel,
 		addrs:  addrs,
-		conns:  make(map[net.Conn]struct{}),
+		conns:  make(map[net.Conn]net.Conn),
 	}
 }
 
@@ -55,30 +59,34 @@ func (p *peer) setAddrs(addrs []string) {
 func (p *peer) stop() {
 	p.cancel()
 	p.mu.Lock()
-	for c := range p.conns {
-		_ = c.Close()
+	for _, raw := range p.conns {
+		_ = raw.Close()
 	}
 	p.mu.Unlock()
 }
 
-// track records a connection so stop can close it, and refuses it if
-// stop has already run.
-func (p *peer) track(c net.Conn) bool {
+// track records c, which runs over raw, so stop can close it, and
+// refuses it if stop has already run.
+func (p *peer) track(c, raw net.Conn) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.ctx.Err() != nil {
 		return false
 	}
-	p.conns[c] = struct{}{}
+	p.conns[c] = raw
 	return true
 }
 
 // release closes a connection dial returned.
 func (p *peer) release(c net.Conn) {
 	p.mu.Lock()
+	raw := p.conns[c]
 	delete(p.conns, c)
 	p.mu.Unlock()
-	_ = c.Close()
+	if raw == nil {
+		raw = c
+	}
+	_ = raw.Close()
 }
 
 // run connects, streams until the connection fails, and reconnects with
@@ -92,7 +100,7 @@ func (p *peer) run() {
 	timer.Stop()
 	defer timer.Stop()
 	for {
-		conn, err := p.dial()
+		conn, err := p.dial(kindStream)
 		if p.ctx.Err() != nil {
 			if conn != nil {
 				p.release(conn)
@@ -131,9 +139,9 @@ func (p *peer) run() {
 }
 
 // dial connects to the next of the peer's addresses and performs the
-// dialler's side of the handshake. The caller must release the
-// connection.
-func (p *peer) dial() (net.Conn, error) {
+// dialler's side of the handshake for a connection of kind. The caller
+// must release the connection.
+func (p *peer) dial(kind uint16) (net.Conn, error) {
 	cfg := &p.t.cfg
 	p.mu.Lock()
 	addr := p.addrs[p.next%len(p.addrs)]
@@ -150,12 +158,28 @@ func (p *peer) dial() (net.Conn, error) {
 		// heartbeat held back by Nagle costs a round trip.
 		_ = tc.SetNoDelay(true)
 	}
-	if !p.track(conn) {
+	if !p.track(conn, conn) {
 		_ = conn.Close()
 		return nil, ErrClosed
 	}
 	_ = conn.SetDeadline(time.Now().Add(cfg.DialTimeout))
-	err = writeHello(conn, hello{version: version, cluster: cfg.ClusterID, from: cfg.ID, to: p.id})
+	if cfg.ClientTLS != nil {
+		host, _, _ := net.SplitHostPort(addr)
+		tc := tls.Client(conn, cfg.ClientTLS(host))
+		if err := tc.HandshakeContext(p.ctx); err != nil {
+			p.release(conn)
+			return nil, fmt.Errorf("%w: TLS with member %d at %s: %w", ErrHandshake, p.id, addr, err)
+		}
+		p.mu.Lock()
+		delete(p.conns, conn)
+		p.mu.Unlock()
+		if !p.track(tc, conn) {
+			_ = conn.Close()
+			return nil, ErrClosed
+		}
+		conn = tc
+	}
+	err = writeHello(conn, hello{version: version, kind: kind, cluster: cfg.ClusterID, from: cfg.ID, to: p.id})
 	var rp reply
 	if err == nil {
 		rp, err = readReply(conn)
@@ -179,10 +203,15 @@ const streamBufSize = 64 << 10
 // is stopped. It flushes only when the queue is empty, so a burst is
 // coalesced into as few writes as the buffer allows. Snapshots are handed
 // to sendSnapshot instead, so a large one does not hold up heartbeats
-// and appends behind it.
+// and appends behind it. While the queue stays empty it writes a
+// keep-alive (a frame of length 0) every IdleTimeout/3, so that the peer,
+// which closes connections silent for IdleTimeout, keeps this one.
 func (p *peer) stream(conn net.Conn) error {
 	bw := bufio.NewWriterSize(conn, streamBufSize)
 	var frame []byte
+	var keepAlive [frameHdrSize]byte
+	ka := time.NewTicker(p.t.cfg.IdleTimeout / 3)
+	defer ka.Stop()
 	fail := func(m *raftpb.Message, err error) error {
 		err = fmt.Errorf("transport: writing to member %d: %w", p.id, err)
 		// Recorded before raft hears, so Stats explains the report.
@@ -208,6 +237,15 @@ func (p *peer) stream(conn net.Conn) error {
 			case m = <-p.out.q:
 			case <-p.ctx.Done():
 				return nil
+			case <-ka.C:
+				_, err := bw.Write(keepAlive[:])
+				if err == nil {
+					err = bw.Flush()
+				}
+				if err != nil {
+					return fail(nil, err)
+				}
+				continue
 			}
 		}
 		if isSnap(m) {
@@ -265,11 +303,11 @@ func (p *peer) sendSnapshot(m *raftpb.Message) {
 // writeSnapshot dials, writes m as one frame and closes the connection
 // once every byte has been handed to the kernel.
 func (p *peer) writeSnapshot(m *raftpb.Message) (int, error) {
-	frame, err := appendFrame(nil, m, p.t.cfg.MaxMessageBytes)
+	frame, err := appendFrame(nil, m, p.t.cfg.MaxSnapshotBytes)
 	if err != nil {
 		return 0, err
 	}
-	conn, err := p.dial()
+	conn, err := p.dial(kindSnapshot)
 	if err != nil {
 		return 0, fmt.Errorf("transport: snapshot to member %d: %w", p.id, err)
 	}

@@ -2,6 +2,7 @@ package transport
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -103,6 +104,58 @@ type Stats struct {
 	Peers map[uint64]PeerStats
 	// UnknownPeerDrops counts messages addressed to ids that are not peers.
 	UnknownPeerDrops uint64
+	// Rejected counts inbound connections closed for what arrived on
+	// them, by reason (RejectHandshake, RejectTooLarge, ...); TCP only.
+	Rejected map[string]uint64
+}
+
+// Reasons an inbound connection is closed, the keys of Stats.Rejected.
+const (
+	RejectHandshake = "handshake" // a hello that is not a member's of this cluster, or none in time
+	RejectTLS       = "tls"       // a TLS handshake that failed: no allowed certificate
+	RejectTooLarge  = "too_large" // a frame longer than the connection's bound
+	RejectMalformed = "malformed" // a frame that is not a raft message, or not one its connection carries
+	RejectMisrouted = "misrouted" // a message from or to another member than the handshake named
+	RejectIdle      = "idle"      // nothing arrived for IdleTimeout
+	RejectOther     = "other"     // a read error of the connection itself
+)
+
+// rejectReasons lists every reason, so Stats reports each, zero or not.
+var rejectReasons = [...]string{RejectHandshake, RejectTLS, RejectTooLarge, RejectMalformed, RejectMisrouted, RejectIdle, RejectOther}
+
+// rejectCounters counts rejected connections by reason.
+type rejectCounters [len(rejectReasons)]atomic.Uint64
+
+func (r *rejectCounters) add(reason string) {
+	for i, name := range rejectReasons {
+		if name == reason {
+			r[i].Add(1)
+			return
+		}
+	}
+}
+
+func (r *rejectCounters) snapshot() map[string]uint64 {
+	m := make(map[string]uint64, len(rejectReasons))
+	for i, name := range rejectReasons {
+		m[name] = r[i].Load()
+	}
+	return m
+}
+
+// rejectReason names why reading a connection failed.
+func rejectReason(err error) string {
+	switch {
+	case errors.Is(err, ErrFrameTooLarge):
+		return RejectTooLarge
+	case errors.Is(err, ErrMalformed):
+		return RejectMalformed
+	case errors.Is(err, ErrMisrouted):
+		return RejectMisrouted
+	case errors.Is(err, ErrIdle):
+		return RejectIdle
+	}
+	return RejectOther
 }
 
 // Total sums the per-peer counters.
@@ -116,6 +169,7 @@ func (s Stats) Total() PeerStats {
 		t.Dropped += p.Dropped
 		t.FaultDropped += p.FaultDropped
 		t.Connects += p.Connects
+		t.KeepAlivesReceived += p.KeepAlivesReceived
 	}
 	return t
 }
@@ -134,6 +188,9 @@ type PeerStats struct {
 	FaultDropped uint64
 	// Connects counts outbound connections established (TCP only).
 	Connects uint64
+	// KeepAlivesReceived counts keep-alive frames read from the peer
+	// (TCP only).
+	KeepAlivesReceived uint64
 	// LastError is the last error seen on the link, if any.
 	LastError string
 }
@@ -144,6 +201,7 @@ type counters struct {
 	msgsReceived, bytesReceived atomic.Uint64
 	dropped, faultDropped       atomic.Uint64
 	connects                    atomic.Uint64
+	keepAlivesReceived          atomic.Uint64
 
 	mu      sync.Mutex
 	lastErr string
@@ -160,14 +218,15 @@ func (c *counters) snapshot() PeerStats {
 	lastErr := c.lastErr
 	c.mu.Unlock()
 	return PeerStats{
-		MsgsSent:      c.msgsSent.Load(),
-		BytesSent:     c.bytesSent.Load(),
-		MsgsReceived:  c.msgsReceived.Load(),
-		BytesReceived: c.bytesReceived.Load(),
-		Dropped:       c.dropped.Load(),
-		FaultDropped:  c.faultDropped.Load(),
-		Connects:      c.connects.Load(),
-		LastError:     lastErr,
+		MsgsSent:           c.msgsSent.Load(),
+		BytesSent:          c.bytesSent.Load(),
+		MsgsReceived:       c.msgsReceived.Load(),
+		BytesReceived:      c.bytesReceived.Load(),
+		Dropped:            c.dropped.Load(),
+		FaultDropped:       c.faultDropped.Load(),
+		Connects:           c.connects.Load(),
+		KeepAlivesReceived: c.keepAlivesReceived.Load(),
+		LastError:          lastErr,
 	}
 }
 
