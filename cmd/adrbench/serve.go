@@ -49,6 +49,7 @@ type serveOptions struct {
 	unsafeStaleReads    bool
 	initialCorruptCheck bool
 	corruptCheckTime    time.Duration
+	auth                authFlags
 	// backends holds every backend's settings, bound to their flags.
 	backends catalog.Configs
 
@@ -96,6 +97,7 @@ func (o *serveOptions) AddFlags(fs *pflag.FlagSet) {
 	_ = fs.MarkHidden(unsafeStaleReadsFlag)
 	fs.BoolVar(&o.initialCorruptCheck, "experimental-initial-corrupt-check", false, "compare this member's key space with its peers' before serving, and refuse to start on a mismatch")
 	fs.DurationVar(&o.corruptCheckTime, "experimental-corrupt-check-time", 0, "how often the leader compares the members' key spaces, raising a CORRUPT alarm on a mismatch (0 never)")
+	o.auth.AddFlags(fs, d)
 	o.backends.AddFlags(fs)
 }
 
@@ -156,6 +158,7 @@ func (o *serveOptions) Validate() error {
 	cfg.UnsafeStaleReads = o.unsafeStaleReads
 	cfg.InitialCorruptCheck = o.initialCorruptCheck
 	cfg.CorruptCheckTime = o.corruptCheckTime
+	o.auth.apply(&cfg)
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
