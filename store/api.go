@@ -49,8 +49,12 @@ func newFrontend(cfg Config, ln net.Listener, member identity, st *memberState, 
 	if err != nil {
 		return nil, nil, err
 	}
+	provider, err := newTokenProvider(cfg, c)
+	if err != nil {
+		return nil, nil, err
+	}
 	peers := newPeerConns(c.node.status, st.members)
-	authn := &authenticator{kv: st.kv, applied: c.applied, tokens: c.tokens}
+	authn := &authenticator{kv: st.kv, applied: c.applied, tokens: provider}
 	api, err := newClientAPI(apiConfig{
 		listener:        ln,
 		listenURL:       cfg.ListenClientURLs[0],

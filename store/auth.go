@@ -59,6 +59,23 @@ type tokenProvider interface {
 	sign(user string, rev uint64) (string, error)
 }
 
+// newTokenProvider returns the core's simple tokens, or the signed tokens
+// --auth-token configures, with their keys loaded.
+func newTokenProvider(cfg Config, c *core) (tokenProvider, error) {
+	o, signed, err := cfg.jwtConfig()
+	switch {
+	case err != nil:
+		return nil, err
+	case !signed:
+		return c.tokens, nil
+	}
+	t, err := newJWTTokens(o)
+	if err != nil {
+		return nil, fmt.Errorf("--auth-token: %w", err)
+	}
+	return t, nil
+}
+
 // fromCtx returns who the request in ctx acts as: nil if it carries no
 // token; ErrGRPCInvalidAuthToken if its token is unknown or expired.
 func (a *authenticator) fromCtx(ctx context.Context) (*authInfo, error) {

@@ -199,3 +199,63 @@ func TestSimpleTokens(t *testing.T) {
 		t.Fatal("a token survived clear")
 	}
 }
+
+// TestAuthJWT runs a cluster with signed tokens: a token from one member
+// works on every member, and once the auth store changes it is refused
+// as old until its client authenticates again, which clientv3 does by
+// itself.
+func TestAuthJWT(t *testing.T) {
+	opts := "jwt,pub-key=" + jwtFile("ec256.pub") + ",priv-key=" + jwtFile("ec256.key") + ",sign-method=ES256"
+	c := newTestCluster(t, 3, clusterOpts{config: func(cfg *Config) {
+		cfg.BcryptCost = bcrypt.MinCost
+		cfg.AuthToken = opts
+	}})
+	ctx := ctxT(t)
+	admin := c.clients[c.leader()]
+	for i, step := range []func() error{
+		func() error { _, err := admin.UserAdd(ctx, "root", "rootpw"); return err },
+		func() error { _, err := admin.UserGrantRole(ctx, "root", "root"); return err },
+		func() error { _, err := admin.AuthEnable(ctx); return err },
+	} {
+		if err := step(); err != nil {
+			t.Fatalf("setup step %d: %v", i, err)
+		}
+	}
+	resp, err := c.clients[0].Authenticate(ctx, "root", "rootpw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Count(resp.Token, ".") != 2 {
+		t.Fatalf("token %q is not a JWS", resp.Token)
+	}
+	tctx := metadata.AppendToOutgoingContext(ctx, "token", resp.Token)
+	for i, cli := range c.clients {
+		if _, err := cli.Put(tctx, "k", "v"); err != nil {
+			t.Fatalf("member %d: put with a signed token: %v", i, err)
+		}
+	}
+	if _, err := admin.RoleAdd(tctx, "app"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.Get(tctx, "k"); !isRPCErr(err, rpctypes.ErrGRPCAuthOldRevision) {
+		t.Fatalf("get with a token older than the auth store: %v", err)
+	}
+	if _, err := admin.Put(tctx, "k", "v"); !isRPCErr(err, rpctypes.ErrGRPCAuthOldRevision) {
+		t.Fatalf("put with a token older than the auth store: %v", err)
+	}
+	root, err := clientv3.New(clientv3.Config{Endpoints: []string{c.members[1].ClientAddr()},
+		Username: "root", Password: "rootpw", DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	if _, err := root.Put(ctx, "k", "v2"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := root.RoleAdd(ctx, "other"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := root.Get(ctx, "k"); err != nil {
+		t.Fatalf("clientv3 did not authenticate again after the auth store changed: %v", err)
+	}
+}

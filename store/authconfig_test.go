@@ -14,9 +14,11 @@ func TestValidateAuth(t *testing.T) {
 		wantErr string // substring of the error; empty means valid
 	}{
 		{name: "defaults", mutate: func(*Config) {}},
-		{name: "unknown token kind", mutate: func(c *Config) { c.AuthToken = "opaque" }, wantErr: `--auth-token: must be simple`},
-		{name: "empty token kind", mutate: func(c *Config) { c.AuthToken = "" }, wantErr: `--auth-token: must be simple`},
+		{name: "unknown token kind", mutate: func(c *Config) { c.AuthToken = "opaque" }, wantErr: `--auth-token: must be simple or jwt`},
+		{name: "empty token kind", mutate: func(c *Config) { c.AuthToken = "" }, wantErr: `--auth-token: must be simple or jwt`},
 		{name: "simple with options", mutate: func(c *Config) { c.AuthToken = "simple,ttl=5m" }, wantErr: "simple takes no options"},
+		{name: "jwt", mutate: func(c *Config) { c.AuthToken = "jwt,pub-key=k.pub,priv-key=k,sign-method=RS256,ttl=10m" }},
+		{name: "jwt without a method", mutate: func(c *Config) { c.AuthToken = "jwt,pub-key=k.pub" }, wantErr: "--auth-token: jwt needs sign-method"},
 		{name: "zero ttl", mutate: func(c *Config) { c.AuthTokenTTL = 0 }, wantErr: "--auth-token-ttl: must be positive"},
 		{name: "negative ttl", mutate: func(c *Config) { c.AuthTokenTTL = -time.Second }, wantErr: "--auth-token-ttl: must be positive"},
 		{name: "bcrypt cost too low", mutate: func(c *Config) { c.BcryptCost = 3 }, wantErr: "--bcrypt-cost: must be from 4 to 31, got 3"},

@@ -75,7 +75,8 @@ type Config struct {
 
 	// AuthToken is etcd's --auth-token: "simple" (random tokens kept by
 	// every member, the default) or "jwt,pub-key=FILE,priv-key=FILE,
-	// sign-method=METHOD[,ttl=DURATION]".
+	// sign-method=METHOD[,ttl=DURATION]" (signed tokens; priv-key alone
+	// for the HS methods, pub-key alone on a member that only verifies).
 	AuthToken string // --auth-token
 	// AuthTokenTTL is how long a simple token lives after its last use.
 	AuthTokenTTL time.Duration // --auth-token-ttl

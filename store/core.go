@@ -21,7 +21,7 @@ type core struct {
 	reads    *readBatcher
 	proposer *proposer
 	// tokens keeps the simple tokens every member assigns when it
-	// applies an authentication.
+	// applies an authentication; nil with signed tokens.
 	tokens *simpleTokens
 }
 
@@ -48,7 +48,10 @@ func newCore(cfg Config, id uint64, st *memberState, deps coreDeps) (*core, erro
 	applied := &indexWaiter{}
 	stats := &proposalStats{}
 	snapshots := newSnapshotMailbox()
-	tokens := newSimpleTokens(applied, cfg.AuthTokenTTL)
+	var tokens *simpleTokens
+	if _, signed, _ := cfg.jwtConfig(); !signed {
+		tokens = newSimpleTokens(applied, cfg.AuthTokenTTL)
+	}
 	ap := newApplier(applierDeps{
 		kv:              st.kv,
 		waits:           waits,

@@ -16,7 +16,7 @@ type authFlags struct {
 }
 
 func (a *authFlags) AddFlags(fs *pflag.FlagSet, d store.Config) {
-	fs.StringVar(&a.token, "auth-token", d.AuthToken, `kind of the tokens Authenticate hands out: "simple" (random tokens every member keeps, renewed on use)`)
+	fs.StringVar(&a.token, "auth-token", d.AuthToken, `kind of the tokens Authenticate hands out: "simple" (random tokens every member keeps, renewed on use) or "jwt,pub-key=FILE,priv-key=FILE,sign-method=METHOD[,ttl=DURATION]" (signed tokens; METHOD: RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512, HS256, HS384, HS512, EdDSA)`)
 	fs.UintVar(&a.ttlSeconds, "auth-token-ttl", uint(d.AuthTokenTTL/time.Second), "time (in seconds) a simple token lives after its last use")
 	fs.UintVar(&a.bcryptCost, "bcrypt-cost", uint(d.BcryptCost), "cost of the bcrypt hashes of users' passwords (4 to 31)")
 }

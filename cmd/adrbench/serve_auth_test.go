@@ -33,7 +33,7 @@ func TestServeAuthFlags(t *testing.T) {
 		args []string
 		want string
 	}{
-		{name: "unknown token kind", args: []string{"--auth-token=opaque"}, want: `--auth-token: must be simple, got "opaque"`},
+		{name: "unknown token kind", args: []string{"--auth-token=opaque"}, want: `--auth-token: must be simple or jwt,pub-key=FILE,priv-key=FILE,sign-method=METHOD[,ttl=DURATION], got "opaque"`},
 		{name: "zero ttl", args: []string{"--auth-token-ttl=0"}, want: "--auth-token-ttl: must be positive"},
 		{name: "bcrypt cost out of range", args: []string{"--bcrypt-cost=40"}, want: "--bcrypt-cost: must be from 4 to 31, got 40"},
 	}
