@@ -178,7 +178,7 @@ func connect(ctx context.Context, cfg BenchConfig, cl Cluster) ([]*clientv3.Clie
 		}
 		endpoints = []string{lead}
 	}
-	return dial(ctx, endpoints, cfg.Conns)
+	return dial(ctx, endpoints, cfg.Conns, cfg.Cluster.AuthUser, cfg.Cluster.AuthPassword)
 }
 
 // measure runs the load of cfg on the started cluster and returns its
@@ -321,8 +321,9 @@ func fillWatch(p *results.Point, puts *Result, w *WatchResult, watchers int) {
 }
 
 // dial opens n clients, client i to endpoint i mod len(endpoints), so the
-// connections spread evenly over the members.
-func dial(ctx context.Context, endpoints []string, n int) ([]*clientv3.Client, error) {
+// connections spread evenly over the members; with a user, each logs in
+// as it.
+func dial(ctx context.Context, endpoints []string, n int, user, password string) ([]*clientv3.Client, error) {
 	var conns []*clientv3.Client
 	for i := range n {
 		c, err := clientv3.New(clientv3.Config{
@@ -333,6 +334,8 @@ func dial(ctx context.Context, endpoints []string, n int) ([]*clientv3.Client, e
 			// own warnings about them would only garble the output.
 			Logger:      zap.NewNop(),
 			DialOptions: loadDialOptions(),
+			Username:    user,
+			Password:    password,
 		})
 		if err != nil {
 			return conns, fmt.Errorf("%w: dial %s: %w", ErrTarget, endpoints[i%len(endpoints)], err)

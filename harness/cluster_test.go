@@ -131,7 +131,7 @@ func TestWorkloadsAgainstStore(t *testing.T) {
 			t.Error(err)
 		}
 	})
-	conns, err := dial(ctx, cl.Endpoints(), 2)
+	conns, err := dial(ctx, cl.Endpoints(), 2, "", "")
 	t.Cleanup(func() {
 		for _, c := range conns {
 			c.Close()

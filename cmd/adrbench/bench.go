@@ -34,6 +34,7 @@ type benchOptions struct {
 	nodes        int
 	logBackend   string
 	endpoints    string
+	user         string
 	etcdBinary   string
 	dataDir      string
 	workload     string
@@ -78,6 +79,7 @@ func (o *benchOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&o.nodes, "nodes", d.Cluster.Nodes, "members to start (inproc, process, etcd)")
 	fs.StringVar(&o.logBackend, "log-backend", d.Cluster.LogBackend, "raft log storage of the members: "+strings.Join(o.backendNames, ", ")+" (inproc, process)")
 	fs.StringVar(&o.endpoints, "endpoints", "", "comma-separated client URLs of the cluster (external)")
+	fs.StringVar(&o.user, "user", "", "user:password the clients log in with, as etcdctl's --user; a cluster the harness starts gets authentication enabled with it, and the user must be root")
 	fs.StringVar(&o.etcdBinary, "etcd-binary", "etcd", "etcd executable to start (etcd)")
 	fs.StringVar(&o.dataDir, "data-dir", "", "where members keep their data (default: a temporary directory, removed afterwards) (inproc, process, etcd)")
 	fs.StringVar(&o.workload, "workload", d.Workload.Name, "workload: "+strings.Join(workloads.Names(), ", "))
@@ -158,6 +160,13 @@ func (o *benchOptions) clusterConfig(c harness.ClusterConfig) (harness.ClusterCo
 				c.Endpoints = append(c.Endpoints, ep)
 			}
 		}
+	}
+	if o.user != "" {
+		user, password, ok := strings.Cut(o.user, ":")
+		if !ok || user == "" || password == "" {
+			return c, fmt.Errorf("--user: %w: %q is not user:password", errBenchFlags, o.user)
+		}
+		c.AuthUser, c.AuthPassword = user, password
 	}
 	c.EtcdBinary = o.etcdBinary
 	c.DataDir = o.dataDir
