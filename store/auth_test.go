@@ -2,7 +2,10 @@ package store
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -86,6 +89,29 @@ func TestAuthOverGRPC(t *testing.T) {
 		}
 		if _, err := cli.UserAdd(actx, "bob", "b"); !isRPCErr(err, rpctypes.ErrGRPCPermissionDenied) {
 			t.Fatalf("member %d: alice adds a user: %v", i, err)
+		}
+	}
+	// The JSON gateway takes the token in the Authorization header.
+	for _, tc := range []struct {
+		token string
+		code  int
+	}{{resp.Token, http.StatusOK}, {"", http.StatusBadRequest}, {"notatoken.1", http.StatusUnauthorized}} {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+c.members[l].ClientAddr()+"/v3/kv/range",
+			strings.NewReader(`{"key":"`+base64.StdEncoding.EncodeToString([]byte("app/x"))+`"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tc.token != "" {
+			req.Header.Set("Authorization", tc.token)
+		}
+		hresp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(hresp.Body)
+		hresp.Body.Close()
+		if hresp.StatusCode != tc.code {
+			t.Fatalf("gateway range with token %q: %d %s, want %d", tc.token, hresp.StatusCode, body, tc.code)
 		}
 	}
 	bad := metadata.AppendToOutgoingContext(ctx, "token", "notatoken.1")
