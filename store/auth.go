@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
@@ -160,24 +161,25 @@ func (a *authenticator) checkMaintenanceAdmin(ctx context.Context) error {
 // that entry and keeps the token, so any member accepts it once it has
 // applied the entry. A token lives ttl after its last use; tokens are kept
 // in memory only, so a restart forgets them and clients authenticate
-// again.
+// again. Every request looks its token up, so lookups share a read lock
+// and renew a token's expiry atomically.
 type simpleTokens struct {
 	applied *indexWaiter
 	ttl     time.Duration
 	now     func() time.Time
 
-	mu      sync.Mutex
-	tokens  map[string]simpleToken
+	mu      sync.RWMutex
+	tokens  map[string]*simpleToken
 	sweepAt int // the next assign sweeps expired tokens once there are this many
 }
 
 type simpleToken struct {
 	user    string
-	expires time.Time
+	expires atomic.Int64 // unix nanoseconds
 }
 
 func newSimpleTokens(applied *indexWaiter, ttl time.Duration) *simpleTokens {
-	return &simpleTokens{applied: applied, ttl: ttl, now: time.Now, tokens: map[string]simpleToken{}, sweepAt: 1024}
+	return &simpleTokens{applied: applied, ttl: ttl, now: time.Now, tokens: map[string]*simpleToken{}, sweepAt: 1024}
 }
 
 // simpleTokenLetters are the letters of a simple token's random part.
@@ -198,18 +200,20 @@ func (t *simpleTokens) newPrefix() string {
 // the applier calls it on every member.
 func (t *simpleTokens) assign(prefix string, index uint64, user string) string {
 	tok := prefix + "." + strconv.FormatUint(index, 10)
-	now := t.now()
+	now := t.now().UnixNano()
+	tk := &simpleToken{user: user}
+	tk.expires.Store(now + int64(t.ttl))
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if len(t.tokens) >= t.sweepAt {
 		for k, v := range t.tokens {
-			if !now.Before(v.expires) {
+			if v.expires.Load() <= now {
 				delete(t.tokens, k)
 			}
 		}
 		t.sweepAt = max(1024, 2*len(t.tokens))
 	}
-	t.tokens[tok] = simpleToken{user: user, expires: now.Add(t.ttl)}
+	t.tokens[tok] = tk
 	return tok
 }
 
@@ -249,24 +253,29 @@ func (t *simpleTokens) info(ctx context.Context, token string, current uint64) (
 	if err != nil {
 		return authInfo{}, false
 	}
-	select {
-	case <-t.applied.wait(index):
-	case <-ctx.Done():
-		return authInfo{}, false
+	if t.applied.current() < index {
+		select {
+		case <-t.applied.wait(index):
+		case <-ctx.Done():
+			return authInfo{}, false
+		}
 	}
-	now := t.now()
-	t.mu.Lock()
-	defer t.mu.Unlock()
+	now := t.now().UnixNano()
+	t.mu.RLock()
 	tk, ok := t.tokens[token]
+	t.mu.RUnlock()
 	if !ok {
 		return authInfo{}, false
 	}
-	if !now.Before(tk.expires) {
-		delete(t.tokens, token)
+	if tk.expires.Load() <= now {
+		t.mu.Lock()
+		if t.tokens[token] == tk {
+			delete(t.tokens, token)
+		}
+		t.mu.Unlock()
 		return authInfo{}, false
 	}
-	tk.expires = now.Add(t.ttl)
-	t.tokens[token] = tk
+	tk.expires.Store(now + int64(t.ttl))
 	return authInfo{user: tk.user, rev: current}, true
 }
 
