@@ -15,6 +15,8 @@
 // ends with authentication: users, roles and key-range permissions set up,
 // `auth enable`, then etcdctl with and without --user, allowed and
 // denied, and `auth disable`, so etcd's auth errors are compared too.
+// testdata/auth-jwt.script does the same with signed tokens, against etcd
+// and our server both started with --auth-token jwt and the same keys.
 //
 // The integrity tests alter members the way failures do, offline, and
 // check that each is noticed: a database removed after the log was
