@@ -43,15 +43,15 @@ func TestClusterConfigAuth(t *testing.T) {
 	}
 }
 
-// TestAuthClusters starts clusters with authentication enabled: a client
-// without a user is refused, so authentication really is on, and the
-// load's connections log in as root.
+// TestAuthClusters starts member processes with authentication enabled:
+// a client without a user is refused, so authentication really is on, and
+// the load's connections log in as root. (TestBenchWithAuth covers
+// inproc, whose bcrypt runs under the race detector in this process.)
 func TestAuthClusters(t *testing.T) {
 	targets := []struct {
 		name string
 		cfg  func(t *testing.T) ClusterConfig
 	}{
-		{"inproc", func(t *testing.T) ClusterConfig { return quickCluster(t, TargetInproc, 3, "memory") }},
 		{"process", func(t *testing.T) ClusterConfig {
 			c := quickCluster(t, TargetProcess, 3, "batched")
 			c.ServeBinary = serveBinary(t)

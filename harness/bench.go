@@ -324,11 +324,18 @@ func fillWatch(p *results.Point, puts *Result, w *WatchResult, watchers int) {
 // connections spread evenly over the members; with a user, each logs in
 // as it.
 func dial(ctx context.Context, endpoints []string, n int, user, password string) ([]*clientv3.Client, error) {
+	timeout := 5 * time.Second
+	if user != "" {
+		// Logging in is part of the dial, and the server checks the
+		// password with bcrypt, tens of milliseconds of CPU each at
+		// etcd's cost: a busy member takes a while.
+		timeout = 30 * time.Second
+	}
 	var conns []*clientv3.Client
 	for i := range n {
 		c, err := clientv3.New(clientv3.Config{
 			Endpoints:   []string{endpoints[i%len(endpoints)]},
-			DialTimeout: 5 * time.Second,
+			DialTimeout: timeout,
 			Context:     ctx,
 			// Retries while a member starts are expected; the client's
 			// own warnings about them would only garble the output.
