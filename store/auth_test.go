@@ -73,6 +73,9 @@ func TestAuthOverGRPC(t *testing.T) {
 	if _, err := admin.Authenticate(ctx, "alice", "wrong"); !isRPCErr(err, rpctypes.ErrGRPCAuthFailed) {
 		t.Fatalf("wrong password: %v", err)
 	}
+	if _, err := admin.UserAdd(ctx, "long", strings.Repeat("p", 73)); err == nil || !strings.Contains(err.Error(), "longer than 72 bytes") {
+		t.Fatalf("a password bcrypt cannot hash: %v", err)
+	}
 	actx := metadata.AppendToOutgoingContext(ctx, "token", resp.Token)
 	for i, cli := range c.clients {
 		if _, err := cli.Put(actx, "app/x", "1"); err != nil {

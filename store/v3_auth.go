@@ -7,6 +7,8 @@ import (
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	"golang.org/x/crypto/bcrypt"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/adrbench/adrbench/store/mvcc"
@@ -102,10 +104,13 @@ func (s *authServer) hashPassword(password string, noPassword bool) (string, err
 		return "", nil
 	}
 	h, err := bcrypt.GenerateFromPassword([]byte(password), s.bcryptCost)
+	if errors.Is(err, bcrypt.ErrPasswordTooLong) {
+		// etcd's older bcrypt ignored the bytes past 72; this one
+		// refuses them, and so do we, rather than store a password that
+		// a shorter one would match.
+		return "", status.Error(codes.InvalidArgument, "adrbench: a password longer than 72 bytes cannot be hashed with bcrypt")
+	}
 	if err != nil {
-		if errors.Is(err, bcrypt.ErrPasswordTooLong) {
-			return "", rpctypes.ErrGRPCAuthFailed
-		}
 		return "", toGRPC(err)
 	}
 	return string(h), nil
