@@ -54,7 +54,7 @@ func newFrontend(cfg Config, ln net.Listener, member identity, st *memberState, 
 		return nil, nil, err
 	}
 	peers := newPeerConns(c.node.status, st.members)
-	authn := &authenticator{kv: st.kv, applied: c.applied, tokens: provider}
+	authn := &authenticator{kv: st.kv, tokens: provider}
 	api, err := newClientAPI(apiConfig{
 		listener:        ln,
 		listenURL:       cfg.ListenClientURLs[0],

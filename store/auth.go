@@ -41,9 +41,8 @@ type authInfo struct {
 // Maintenance and Cluster services. Writes are checked when they are
 // applied (mvcc), against the auth store as of their entry.
 type authenticator struct {
-	kv      *mvcc.Store
-	applied *indexWaiter
-	tokens  tokenProvider
+	kv     *mvcc.Store
+	tokens tokenProvider
 }
 
 // tokenProvider hands out and checks the tokens Authenticate returns.

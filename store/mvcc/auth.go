@@ -509,13 +509,6 @@ func (s *Store) UserPassword(user string) ([]byte, uint64, error) {
 	return u.Password, s.auth.rev, nil
 }
 
-// UserExists reports whether user exists.
-func (s *Store) UserExists(user string) bool {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return s.auth.users[user] != nil
-}
-
 // IsRangePermitted checks that user, authorised at auth revision rev, may
 // read the keys of a range request (key, end), as etcd's auth store does.
 // With authentication disabled everything is permitted.
