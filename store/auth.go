@@ -79,13 +79,11 @@ func newTokenProvider(cfg Config, c *core) (tokenProvider, error) {
 // fromCtx returns who the request in ctx acts as: nil if it carries no
 // token; ErrGRPCInvalidAuthToken if its token is unknown or expired.
 func (a *authenticator) fromCtx(ctx context.Context) (*authInfo, error) {
-	md, ok := metadata.FromIncomingContext(ctx)
-	if !ok {
-		return nil, nil
-	}
-	ts := md.Get(tokenKeyGRPC)
+	// ValueFromIncomingContext reads one key; FromIncomingContext would
+	// copy every header of every request.
+	ts := metadata.ValueFromIncomingContext(ctx, tokenKeyGRPC)
 	if len(ts) == 0 {
-		ts = md.Get(tokenKeyGateway)
+		ts = metadata.ValueFromIncomingContext(ctx, tokenKeyGateway)
 	}
 	if len(ts) == 0 {
 		return nil, nil
