@@ -11,7 +11,12 @@
 // transcript with ports, ids, versions, sizes, raft terms and timings
 // masked, so that the transcript of our server can be compared line by line
 // with testdata/etcdctl.golden, which real etcd produced (regenerate it with
-// `go test ./e2e -run TestEtcdctlCompat/etcd -args -update`).
+// `go test ./e2e -run TestEtcdctlCompat/etcd -args -update`). The script
+// ends with authentication: users, roles and key-range permissions set up,
+// `auth enable`, then etcdctl with and without --user, allowed and
+// denied, and `auth disable`, so etcd's auth errors are compared too.
+// testdata/auth-jwt.script does the same with signed tokens, against etcd
+// and our server both started with --auth-token jwt and the same keys.
 //
 // The integrity tests alter members the way failures do, offline, and
 // check that each is noticed: a database removed after the log was

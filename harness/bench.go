@@ -180,7 +180,7 @@ func connect(ctx context.Context, cfg BenchConfig, cl Cluster) ([]*clientv3.Clie
 		}
 		endpoints = []string{lead}
 	}
-	return dial(ctx, endpoints, tc, cfg.Conns)
+	return dial(ctx, endpoints, tc, cfg.Conns, cfg.Cluster.AuthUser, cfg.Cluster.AuthPassword)
 }
 
 // measure runs the load of cfg on the started cluster and returns its
@@ -324,19 +324,28 @@ func fillWatch(p *results.Point, puts *Result, w *WatchResult, watchers int) {
 
 // dial opens n clients, client i to endpoint i mod len(endpoints), so the
 // connections spread evenly over the members; over TLS with tc unless it
-// is nil.
-func dial(ctx context.Context, endpoints []string, tc *tls.Config, n int) ([]*clientv3.Client, error) {
+// is nil; with a user, each logs in as it.
+func dial(ctx context.Context, endpoints []string, tc *tls.Config, n int, user, password string) ([]*clientv3.Client, error) {
+	timeout := 5 * time.Second
+	if user != "" {
+		// Logging in is part of the dial, and the server checks the
+		// password with bcrypt, tens of milliseconds of CPU each at
+		// etcd's cost: a busy member takes a while.
+		timeout = 30 * time.Second
+	}
 	var conns []*clientv3.Client
 	for i := range n {
 		c, err := clientv3.New(clientv3.Config{
 			Endpoints:   []string{endpoints[i%len(endpoints)]},
 			TLS:         tc,
-			DialTimeout: 5 * time.Second,
+			DialTimeout: timeout,
 			Context:     ctx,
 			// Retries while a member starts are expected; the client's
 			// own warnings about them would only garble the output.
 			Logger:      zap.NewNop(),
 			DialOptions: loadDialOptions(),
+			Username:    user,
+			Password:    password,
 		})
 		if err != nil {
 			return conns, fmt.Errorf("%w: dial %s: %w", ErrTarget, endpoints[i%len(endpoints)], err)

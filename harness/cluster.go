@@ -77,6 +77,14 @@ type ClusterConfig struct {
 	// StartTimeout bounds waiting for the members to elect a leader.
 	StartTimeout time.Duration `yaml:"start_timeout" json:"start_timeout"`
 	Logger       *slog.Logger  `yaml:"-" json:"-"`
+	// AuthUser and AuthPassword, when AuthUser is set, make the clients
+	// log in with etcd's authentication. For the targets the harness
+	// starts the user must be root: once the members have a leader the
+	// harness adds it with the root role and enables authentication. An
+	// external cluster must have the user already. The password is never
+	// written into results.
+	AuthUser     string `yaml:"auth_user" json:"auth_user"`
+	AuthPassword string `yaml:"auth_password" json:"-"`
 
 	// The fields below prepare process and etcd members for fault
 	// injection; benchmarks leave them unset.
@@ -169,6 +177,40 @@ func (c ClusterConfig) Validate() error {
 		return bad("cacert is given but tls is off")
 	case (c.Cert == "") != (c.Key == ""):
 		return bad("cert and key go together (cert %q, key %q)", c.Cert, c.Key)
+	case c.AuthUser == "" && c.AuthPassword != "":
+		return bad("auth_password without auth_user")
+	case c.AuthUser != "" && c.AuthPassword == "":
+		return bad("auth_user %q without auth_password", c.AuthUser)
+	case c.AuthUser != "" && c.AuthUser != rootUser && c.Target != TargetExternal:
+		return bad("auth_user %q: target %s enables authentication with the root user, so auth_user must be %s", c.AuthUser, c.Target, rootUser)
+	}
+	return nil
+}
+
+// rootUser is etcd's user that authentication is enabled with.
+const rootUser = "root"
+
+// enableAuth adds the root user with the root role and enables
+// authentication, as an operator does with etcdctl.
+func enableAuth(ctx context.Context, endpoints []string, tc *tls.Config, password string) error {
+	cli, err := clientv3.New(clientv3.Config{Endpoints: endpoints, TLS: tc, DialTimeout: 5 * time.Second, Context: ctx, Logger: zap.NewNop()})
+	if err != nil {
+		return fmt.Errorf("%w: dial %v: %w", ErrTarget, endpoints, err)
+	}
+	defer cli.Close()
+	steps := []struct {
+		what string
+		do   func() error
+	}{
+		{"add user root", func() error { _, err := cli.UserAdd(ctx, rootUser, password); return err }},
+		{"add role root", func() error { _, err := cli.RoleAdd(ctx, rootUser); return err }},
+		{"grant role root", func() error { _, err := cli.UserGrantRole(ctx, rootUser, rootUser); return err }},
+		{"enable authentication", func() error { _, err := cli.AuthEnable(ctx); return err }},
+	}
+	for _, st := range steps {
+		if err := st.do(); err != nil {
+			return fmt.Errorf("%w: %s: %w", ErrTarget, st.what, err)
+		}
 	}
 	return nil
 }
@@ -210,6 +252,12 @@ func StartCluster(ctx context.Context, cfg ClusterConfig, backends *logbackends.
 	if _, err := FindLeaderTLS(ctx, c.Endpoints(), ClientTLS(c)); err != nil {
 		c.Close()
 		return nil, err
+	}
+	if cfg.AuthUser != "" && cfg.Target != TargetExternal {
+		if err := enableAuth(ctx, c.Endpoints(), ClientTLS(c), cfg.AuthPassword); err != nil {
+			c.Close()
+			return nil, err
+		}
 	}
 	return c, nil
 }

@@ -130,7 +130,7 @@ func TestWorkloadsAgainstStore(t *testing.T) {
 			t.Error(err)
 		}
 	})
-	conns, err := dial(ctx, cl.Endpoints(), nil, 2)
+	conns, err := dial(ctx, cl.Endpoints(), nil, 2, "", "")
 	t.Cleanup(func() {
 		for _, c := range conns {
 			c.Close()

@@ -53,6 +53,12 @@
 // tls, part of its key, so a sweep can put TLS on and off as an axis.
 // Inproc members have no TLS.
 //
+// With ClusterConfig.AuthUser the load's clients log in with etcd's
+// authentication (each connection authenticates once, as clientv3 does);
+// on a cluster the harness starts, it first adds root with the root role
+// and enables authentication, so a point measures what authentication
+// costs the same way on our server and on etcd.
+//
 // Network latency is injected the same way into whatever is compared: the
 // in-process network delays inproc members' messages per link, and for
 // process and etcd members a delaying TCP proxy sits in front of every

@@ -33,7 +33,7 @@ const grpcOverheadBytes = 512 * 1024
 // it gRPC starts one per request as usual.
 const streamWorkers = 1024
 
-// newFrontend builds what clients talk to: the five gRPC services, the
+// newFrontend builds what clients talk to: the six gRPC services, the
 // health and metrics handlers, and the connections to the other members
 // that followers forward lease requests on. Each service gets the parts it
 // uses; stopped is closed when the member stops.
@@ -64,6 +64,11 @@ func newFrontend(cfg Config, ln net.Listener, member identity, st *memberState, 
 		return nil, nil, err
 	}
 	peers := newPeerConns(c.node.status, st.members, memberTLS)
+	provider, err := newTokenProvider(cfg, c)
+	if err != nil {
+		return nil, nil, err
+	}
+	authn := &authenticator{kv: st.kv, tokens: provider}
 	api, err := newClientAPI(apiConfig{
 		listener:        ln,
 		listenURL:       cfg.ListenClientURLs[0],
@@ -72,8 +77,8 @@ func newFrontend(cfg Config, ln net.Listener, member identity, st *memberState, 
 		maxRequestBytes: cfg.MaxRequestBytes,
 		pprof:           cfg.EnablePprof,
 	}, apiServices{
-		kv:    &kvServer{kv: st.kv, reads: c.reads, proposer: c.proposer, headers: hdr, maxTxnOps: cfg.MaxTxnOps},
-		watch: &watchServer{hub: st.hub, headers: hdr, stopped: stopped},
+		kv:    &kvServer{kv: st.kv, reads: c.reads, proposer: c.proposer, headers: hdr, maxTxnOps: cfg.MaxTxnOps, auth: authn},
+		watch: &watchServer{hub: st.hub, headers: hdr, stopped: stopped, auth: authn},
 		lease: &leaseServer{
 			kv:       st.kv,
 			lessor:   st.lessor,
@@ -83,9 +88,11 @@ func newFrontend(cfg Config, ln net.Listener, member identity, st *memberState, 
 			status:   c.node.status,
 			applied:  c.applied,
 			leader:   peers,
+			auth:     authn,
 		},
-		maintenance: &maintenanceServer{kv: st.kv, headers: hdr, status: c.node.status, applied: c.applied, proposer: c.proposer, quotaBytes: cfg.QuotaBackendBytes},
-		cluster:     &clusterServer{members: st.members, reads: c.reads, headers: hdr},
+		maintenance: &maintenanceServer{kv: st.kv, headers: hdr, status: c.node.status, applied: c.applied, proposer: c.proposer, quotaBytes: cfg.QuotaBackendBytes, auth: authn},
+		cluster:     &clusterServer{members: st.members, reads: c.reads, headers: hdr, auth: authn},
+		auth:        &authServer{kv: st.kv, proposer: c.proposer, headers: hdr, auth: authn, simple: c.tokens, bcryptCost: cfg.BcryptCost},
 		health:      healthHandler{status: c.node.status, reads: c.reads, kv: st.kv},
 		metrics:     metrics,
 	})
@@ -130,6 +137,7 @@ type apiServices struct {
 	lease       pb.LeaseServer
 	maintenance pb.MaintenanceServer
 	cluster     pb.ClusterServer
+	auth        pb.AuthServer
 	health      http.Handler
 	metrics     http.Handler
 }
@@ -181,7 +189,7 @@ func newClientAPI(cfg apiConfig, svc apiServices) (_ *clientAPI, err error) {
 	}, nil
 }
 
-// newGRPCServer registers etcd's five services on a gRPC server.
+// newGRPCServer registers etcd's six services on a gRPC server.
 func newGRPCServer(maxRequestBytes int, svc apiServices) *grpc.Server {
 	srv := grpc.NewServer(
 		grpc.MaxRecvMsgSize(maxRequestBytes+grpcOverheadBytes),
@@ -197,6 +205,7 @@ func newGRPCServer(maxRequestBytes int, svc apiServices) *grpc.Server {
 	pb.RegisterLeaseServer(srv, svc.lease)
 	pb.RegisterMaintenanceServer(srv, svc.maintenance)
 	pb.RegisterClusterServer(srv, svc.cluster)
+	pb.RegisterAuthServer(srv, svc.auth)
 	return srv
 }
 
@@ -253,7 +262,7 @@ func httpMux(ctx context.Context, conn *grpc.ClientConn, svc apiServices, pprofO
 	}))
 	for _, reg := range []func(context.Context, *runtime.ServeMux, *grpc.ClientConn) error{
 		gw.RegisterKVHandler, gw.RegisterWatchHandler, gw.RegisterLeaseHandler,
-		gw.RegisterClusterHandler, gw.RegisterMaintenanceHandler,
+		gw.RegisterClusterHandler, gw.RegisterMaintenanceHandler, gw.RegisterAuthHandler,
 	} {
 		if err := reg(ctx, gwmux, conn); err != nil {
 			return nil, fmt.Errorf("gateway: %w", err)

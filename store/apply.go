@@ -36,6 +36,9 @@ type applierDeps struct {
 	fatal func(error)
 	// snapshotCount is how many applied entries separate two snapshots.
 	snapshotCount uint64
+	// tokens, if not nil, keeps the simple tokens Authenticate entries
+	// assign; they follow the auth store's users.
+	tokens *simpleTokens
 }
 
 // applier applies committed entries to the state machine in log order, in
@@ -256,7 +259,28 @@ func (a *applier) applyRequest(idx uint64, req *pb.InternalRaftRequest) (proto.M
 		}
 		return resp, err
 	}
-	return a.kv.Apply(idx, req)
+	resp, err := a.kv.Apply(idx, req)
+	if err == nil && a.tokens != nil {
+		a.applyTokens(idx, req, resp)
+	}
+	return resp, err
+}
+
+// applyTokens makes the simple tokens follow an auth request that
+// succeeded: Authenticate assigns one; a deleted user or a changed
+// password loses its tokens, and disabling authentication drops them all.
+func (a *applier) applyTokens(idx uint64, req *pb.InternalRaftRequest, resp proto.Message) {
+	switch {
+	case req.GetAuthenticate() != nil && req.GetAuthenticate().GetSimpleToken() != "":
+		r := req.GetAuthenticate()
+		resp.(*pb.AuthenticateResponse).Token = a.tokens.assign(r.GetSimpleToken(), idx, r.GetName())
+	case req.GetAuthUserDelete() != nil:
+		a.tokens.invalidateUser(req.GetAuthUserDelete().GetName())
+	case req.GetAuthUserChangePassword() != nil:
+		a.tokens.invalidateUser(req.GetAuthUserChangePassword().GetName())
+	case req.GetAuthDisable() != nil:
+		a.tokens.clear()
+	}
 }
 
 // snapshotMailbox carries the applier's snapshot requests to the raft loop.

@@ -43,6 +43,8 @@ type clusterOpts struct {
 	// memberOpts, if set, gives member i options of its own, at every
 	// start.
 	memberOpts func(i int) []Option
+	// config, if set, changes every member's config.
+	config func(*Config)
 }
 
 func testRegistry() *logbackends.Registry {
@@ -85,6 +87,9 @@ func newTestCluster(t *testing.T, n int, o clusterOpts) *testCluster {
 		cfg.EnablePprof = o.pprof
 		if o.catchUp > 0 {
 			cfg.SnapshotCatchUpEntries = o.catchUp
+		}
+		if o.config != nil {
+			o.config(&cfg)
 		}
 		c.cfgs = append(c.cfgs, cfg)
 	}

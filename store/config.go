@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"golang.org/x/crypto/bcrypt"
+
 	"github.com/adrbench/adrbench/logbackends"
 	"github.com/adrbench/adrbench/logbackends/batched"
 	"github.com/adrbench/adrbench/store/tlsinfo"
@@ -82,6 +84,16 @@ type Config struct {
 	// CorruptCheckTime is how often the leader compares the members' key
 	// spaces, raising a CORRUPT alarm on a mismatch; 0 never.
 	CorruptCheckTime time.Duration // --experimental-corrupt-check-time
+
+	// AuthToken is etcd's --auth-token: "simple" (random tokens kept by
+	// every member, the default) or "jwt,pub-key=FILE,priv-key=FILE,
+	// sign-method=METHOD[,ttl=DURATION]" (signed tokens; priv-key alone
+	// for the HS methods, pub-key alone on a member that only verifies).
+	AuthToken string // --auth-token
+	// AuthTokenTTL is how long a simple token lives after its last use.
+	AuthTokenTTL time.Duration // --auth-token-ttl
+	// BcryptCost is the cost of the bcrypt hashes of users' passwords.
+	BcryptCost int // --bcrypt-cost
 }
 
 // DefaultConfig returns etcd's defaults: one member called "default" on
@@ -108,6 +120,9 @@ func DefaultConfig() Config {
 		DiskProfile:            "native",
 		BackendBatchInterval:   100 * time.Millisecond,
 		BackendBatchLimit:      10000,
+		AuthToken:              "simple",
+		AuthTokenTTL:           300 * time.Second,
+		BcryptCost:             bcrypt.DefaultCost,
 	}
 }
 

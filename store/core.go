@@ -20,6 +20,9 @@ type core struct {
 	node     *raftNode
 	reads    *readBatcher
 	proposer *proposer
+	// tokens keeps the simple tokens every member assigns when it
+	// applies an authentication; nil with signed tokens.
+	tokens *simpleTokens
 }
 
 // coreDeps is what the core needs from outside the member's state.
@@ -45,6 +48,10 @@ func newCore(cfg Config, id uint64, st *memberState, deps coreDeps) (*core, erro
 	applied := &indexWaiter{}
 	stats := &proposalStats{}
 	snapshots := newSnapshotMailbox()
+	var tokens *simpleTokens
+	if _, signed, _ := cfg.jwtConfig(); !signed {
+		tokens = newSimpleTokens(applied, cfg.AuthTokenTTL)
+	}
 	ap := newApplier(applierDeps{
 		kv:              st.kv,
 		waits:           waits,
@@ -54,6 +61,7 @@ func newCore(cfg Config, id uint64, st *memberState, deps coreDeps) (*core, erro
 		requestSnapshot: snapshots.put,
 		fatal:           deps.fatal,
 		snapshotCount:   cfg.SnapshotCount,
+		tokens:          tokens,
 	}, snap.GetMetadata().GetIndex())
 	node, err := newRaftNode(nodeConfig{
 		id:              id,
@@ -85,6 +93,7 @@ func newCore(cfg Config, id uint64, st *memberState, deps coreDeps) (*core, erro
 		stats:   stats,
 		applier: ap,
 		node:    node,
+		tokens:  tokens,
 		reads: newReadBatcher(readDeps{
 			readIndex: node.readIndex,
 			states:    node.readStatesChan(),

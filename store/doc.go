@@ -161,4 +161,26 @@
 // --max-request-bytes in JSON, and the client port's HTTP server gives a
 // client 10 s for its headers and 30 s for its body (a watch's body
 // streams without a deadline).
+// # Authentication
+//
+// etcd's authentication (v3_auth.go, auth.go, jwt.go): the Auth service's
+// requests go through raft, reads too, and change the auth store that the
+// state machine keeps in its database (store/mvcc), so every member has
+// the same users, roles and auth revision. Passwords are hashed with
+// bcrypt before they are proposed. A client request acts as the user its
+// "token" metadata names. Every proposal carries a header with that user
+// and the auth revision its token was checked at; the state machine
+// refuses the writes, txns, lease revocations and administration the user
+// may not make, as of the entry, and the API layer checks reads, watches
+// and the root-only Maintenance (hashes, snapshots) and Cluster calls.
+// Requests the members make themselves carry no header and are not
+// checked. Simple tokens, the default, are random letters and the index of
+// the Authenticate entry that assigned them: every member records them
+// when it applies that entry, keeps them in memory for --auth-token-ttl
+// after their last use, and forgets a user's tokens when the user changes
+// password or is deleted, and all of them when authentication is
+// disabled. Signed tokens (--auth-token jwt,...) carry etcd's claims
+// (username, revision, exp) and are checked by signature on any member;
+// once the auth store has changed they are refused as old, and clients
+// authenticate again.
 package store

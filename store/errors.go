@@ -71,6 +71,36 @@ func toGRPC(err error) error {
 		return rpctypes.ErrGRPCLeaseProvided
 	case errors.Is(err, mvcc.ErrCorruptAlarm):
 		return rpctypes.ErrGRPCCorrupt
+	case errors.Is(err, mvcc.ErrAuthNotEnabled):
+		return rpctypes.ErrGRPCAuthNotEnabled
+	case errors.Is(err, mvcc.ErrAuthFailed):
+		return rpctypes.ErrGRPCAuthFailed
+	case errors.Is(err, mvcc.ErrRootUserNotExist):
+		return rpctypes.ErrGRPCRootUserNotExist
+	case errors.Is(err, mvcc.ErrRootRoleNotExist):
+		return rpctypes.ErrGRPCRootRoleNotExist
+	case errors.Is(err, mvcc.ErrUserEmpty):
+		return rpctypes.ErrGRPCUserEmpty
+	case errors.Is(err, mvcc.ErrUserAlreadyExist):
+		return rpctypes.ErrGRPCUserAlreadyExist
+	case errors.Is(err, mvcc.ErrUserNotFound):
+		return rpctypes.ErrGRPCUserNotFound
+	case errors.Is(err, mvcc.ErrRoleEmpty):
+		return rpctypes.ErrGRPCRoleEmpty
+	case errors.Is(err, mvcc.ErrRoleAlreadyExist):
+		return rpctypes.ErrGRPCRoleAlreadyExist
+	case errors.Is(err, mvcc.ErrRoleNotFound):
+		return rpctypes.ErrGRPCRoleNotFound
+	case errors.Is(err, mvcc.ErrRoleNotGranted):
+		return rpctypes.ErrGRPCRoleNotGranted
+	case errors.Is(err, mvcc.ErrPermissionNotGranted):
+		return rpctypes.ErrGRPCPermissionNotGranted
+	case errors.Is(err, mvcc.ErrPermissionDenied):
+		return rpctypes.ErrGRPCPermissionDenied
+	case errors.Is(err, mvcc.ErrInvalidAuthMgmt):
+		return rpctypes.ErrGRPCInvalidAuthMgmt
+	case errors.Is(err, mvcc.ErrAuthOldRevision):
+		return rpctypes.ErrGRPCAuthOldRevision
 	case errors.Is(err, mvcc.ErrBackend), errors.Is(err, ErrStateMachineFailed):
 		// The member is stopping: clients should go to another one.
 		return status.Error(codes.Unavailable, err.Error())

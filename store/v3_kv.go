@@ -19,6 +19,7 @@ type kvServer struct {
 	proposer  *proposer
 	headers   headers
 	maxTxnOps int
+	auth      *authenticator
 }
 
 func (k *kvServer) Range(ctx context.Context, r *pb.RangeRequest) (*pb.RangeResponse, error) {
@@ -29,6 +30,9 @@ func (k *kvServer) Range(ctx context.Context, r *pb.RangeRequest) (*pb.RangeResp
 		if err := k.reads.read(ctx); err != nil {
 			return nil, toGRPC(err)
 		}
+	}
+	if err := k.auth.checkRange(ctx, r.GetKey(), r.GetRangeEnd()); err != nil {
+		return nil, err
 	}
 	resp, err := k.kv.Range(r)
 	if err != nil {
@@ -42,7 +46,7 @@ func (k *kvServer) Put(ctx context.Context, r *pb.PutRequest) (*pb.PutResponse, 
 	if err := checkPut(r); err != nil {
 		return nil, err
 	}
-	resp, err := k.proposer.propose(ctx, &pb.InternalRaftRequest{Put: r})
+	resp, err := k.auth.propose(ctx, k.proposer, &pb.InternalRaftRequest{Put: r})
 	if err != nil {
 		return nil, toGRPC(err)
 	}
@@ -55,7 +59,7 @@ func (k *kvServer) DeleteRange(ctx context.Context, r *pb.DeleteRangeRequest) (*
 	if len(r.GetKey()) == 0 {
 		return nil, rpctypes.ErrGRPCEmptyKey
 	}
-	resp, err := k.proposer.propose(ctx, &pb.InternalRaftRequest{DeleteRange: r})
+	resp, err := k.auth.propose(ctx, k.proposer, &pb.InternalRaftRequest{DeleteRange: r})
 	if err != nil {
 		return nil, toGRPC(err)
 	}
@@ -74,7 +78,7 @@ func (k *kvServer) Txn(ctx context.Context, r *pb.TxnRequest) (*pb.TxnResponse, 
 	if _, _, err := checkIntervals(r.GetFailure()); err != nil {
 		return nil, err
 	}
-	resp, err := k.proposer.propose(ctx, &pb.InternalRaftRequest{Txn: r})
+	resp, err := k.auth.propose(ctx, k.proposer, &pb.InternalRaftRequest{Txn: r})
 	if err != nil {
 		return nil, toGRPC(err)
 	}
@@ -84,7 +88,7 @@ func (k *kvServer) Txn(ctx context.Context, r *pb.TxnRequest) (*pb.TxnResponse, 
 }
 
 func (k *kvServer) Compact(ctx context.Context, r *pb.CompactionRequest) (*pb.CompactionResponse, error) {
-	resp, err := k.proposer.propose(ctx, &pb.InternalRaftRequest{Compaction: r})
+	resp, err := k.auth.propose(ctx, k.proposer, &pb.InternalRaftRequest{Compaction: r})
 	if err != nil {
 		return nil, toGRPC(err)
 	}

@@ -24,6 +24,7 @@ type leaseServer struct {
 	status   *nodeStatus
 	applied  *indexWaiter
 	leader   *peerConns
+	auth     *authenticator
 }
 
 func (l *leaseServer) LeaseGrant(ctx context.Context, r *pb.LeaseGrantRequest) (*pb.LeaseGrantResponse, error) {
@@ -34,7 +35,7 @@ func (l *leaseServer) LeaseGrant(ctx context.Context, r *pb.LeaseGrantRequest) (
 	for req.ID == 0 {
 		req.ID = int64(l.ids.next())
 	}
-	resp, err := l.proposer.propose(ctx, &pb.InternalRaftRequest{LeaseGrant: req})
+	resp, err := l.auth.propose(ctx, l.proposer, &pb.InternalRaftRequest{LeaseGrant: req})
 	if err != nil {
 		return nil, toGRPC(err)
 	}
@@ -44,7 +45,7 @@ func (l *leaseServer) LeaseGrant(ctx context.Context, r *pb.LeaseGrantRequest) (
 }
 
 func (l *leaseServer) LeaseRevoke(ctx context.Context, r *pb.LeaseRevokeRequest) (*pb.LeaseRevokeResponse, error) {
-	resp, err := l.proposer.propose(ctx, &pb.InternalRaftRequest{LeaseRevoke: r})
+	resp, err := l.auth.propose(ctx, l.proposer, &pb.InternalRaftRequest{LeaseRevoke: r})
 	if err != nil {
 		return nil, toGRPC(err)
 	}

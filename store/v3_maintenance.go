@@ -28,6 +28,7 @@ type maintenanceServer struct {
 	applied    *indexWaiter
 	proposer   *proposer
 	quotaBytes int64
+	auth       *authenticator
 }
 
 func (m *maintenanceServer) Status(ctx context.Context, r *pb.StatusRequest) (*pb.StatusResponse, error) {
@@ -53,7 +54,7 @@ func (m *maintenanceServer) Status(ctx context.Context, r *pb.StatusRequest) (*p
 // the database is over its quota, whether or not it was raised.
 func (m *maintenanceServer) Alarm(ctx context.Context, r *pb.AlarmRequest) (*pb.AlarmResponse, error) {
 	if r.GetAction() != pb.AlarmRequest_GET {
-		resp, err := m.proposer.propose(ctx, &pb.InternalRaftRequest{Alarm: r})
+		resp, err := m.auth.propose(ctx, m.proposer, &pb.InternalRaftRequest{Alarm: r})
 		if err != nil {
 			return nil, toGRPC(err)
 		}
@@ -80,6 +81,9 @@ func (m *maintenanceServer) Alarm(ctx context.Context, r *pb.AlarmRequest) (*pb.
 // then its sha256 in a message of its own, as etcd does: etcdctl snapshot
 // save writes both, and snapshot restore checks the one against the other.
 func (m *maintenanceServer) Snapshot(r *pb.SnapshotRequest, stream pb.Maintenance_SnapshotServer) error {
+	if err := m.auth.checkMaintenanceAdmin(stream.Context()); err != nil {
+		return err
+	}
 	pr, pw := io.Pipe()
 	go func() {
 		_, err := m.kv.Snapshot(pw)
@@ -106,14 +110,20 @@ func (m *maintenanceServer) Snapshot(r *pb.SnapshotRequest, stream pb.Maintenanc
 	}
 }
 
-func (m *maintenanceServer) Defragment(context.Context, *pb.DefragmentRequest) (*pb.DefragmentResponse, error) {
+func (m *maintenanceServer) Defragment(ctx context.Context, _ *pb.DefragmentRequest) (*pb.DefragmentResponse, error) {
+	if err := m.auth.checkMaintenanceAdmin(ctx); err != nil {
+		return nil, err
+	}
 	return nil, status.Error(codes.Unimplemented, "adrbench: defragment is not supported; compaction frees space for reuse")
 }
 
 // Hash is the hash of the whole database but the consistent index
 // (mvcc.Store.Hash), as etcd's: equal on members that applied the same
 // entries.
-func (m *maintenanceServer) Hash(context.Context, *pb.HashRequest) (*pb.HashResponse, error) {
+func (m *maintenanceServer) Hash(ctx context.Context, _ *pb.HashRequest) (*pb.HashResponse, error) {
+	if err := m.auth.checkMaintenanceAdmin(ctx); err != nil {
+		return nil, err
+	}
 	h, rev, err := m.kv.Hash()
 	if err != nil {
 		return nil, toGRPC(err)
@@ -124,6 +134,9 @@ func (m *maintenanceServer) Hash(context.Context, *pb.HashRequest) (*pb.HashResp
 // HashKV is the hash of the key space up to a revision (mvcc.Store.HashKV),
 // as etcd's: equal on members at the same compaction revision.
 func (m *maintenanceServer) HashKV(ctx context.Context, r *pb.HashKVRequest) (*pb.HashKVResponse, error) {
+	if err := m.auth.checkMaintenanceAdmin(ctx); err != nil {
+		return nil, err
+	}
 	h, err := m.kv.HashKV(r.GetRevision())
 	if err != nil {
 		return nil, toGRPC(err)
@@ -150,6 +163,7 @@ type clusterServer struct {
 	members *members
 	reads   *readBatcher
 	headers headers
+	auth    *authenticator
 }
 
 func (c *clusterServer) MemberList(ctx context.Context, r *pb.MemberListRequest) (*pb.MemberListResponse, error) {
@@ -163,18 +177,30 @@ func (c *clusterServer) MemberList(ctx context.Context, r *pb.MemberListRequest)
 
 const staticMembership = "adrbench: membership is static (set by --initial-cluster); start a new cluster to change it"
 
-func (c *clusterServer) MemberAdd(context.Context, *pb.MemberAddRequest) (*pb.MemberAddResponse, error) {
+func (c *clusterServer) MemberAdd(ctx context.Context, _ *pb.MemberAddRequest) (*pb.MemberAddResponse, error) {
+	if err := c.auth.checkAdmin(ctx); err != nil {
+		return nil, err
+	}
 	return nil, status.Error(codes.Unimplemented, staticMembership)
 }
 
-func (c *clusterServer) MemberRemove(context.Context, *pb.MemberRemoveRequest) (*pb.MemberRemoveResponse, error) {
+func (c *clusterServer) MemberRemove(ctx context.Context, _ *pb.MemberRemoveRequest) (*pb.MemberRemoveResponse, error) {
+	if err := c.auth.checkAdmin(ctx); err != nil {
+		return nil, err
+	}
 	return nil, status.Error(codes.Unimplemented, staticMembership)
 }
 
-func (c *clusterServer) MemberUpdate(context.Context, *pb.MemberUpdateRequest) (*pb.MemberUpdateResponse, error) {
+func (c *clusterServer) MemberUpdate(ctx context.Context, _ *pb.MemberUpdateRequest) (*pb.MemberUpdateResponse, error) {
+	if err := c.auth.checkAdmin(ctx); err != nil {
+		return nil, err
+	}
 	return nil, status.Error(codes.Unimplemented, staticMembership)
 }
 
-func (c *clusterServer) MemberPromote(context.Context, *pb.MemberPromoteRequest) (*pb.MemberPromoteResponse, error) {
+func (c *clusterServer) MemberPromote(ctx context.Context, _ *pb.MemberPromoteRequest) (*pb.MemberPromoteResponse, error) {
+	if err := c.auth.checkAdmin(ctx); err != nil {
+		return nil, err
+	}
 	return nil, status.Error(codes.Unimplemented, staticMembership)
 }

@@ -116,7 +116,7 @@ func (c Config) Validate() error {
 	if c.CorruptCheckTime < 0 {
 		return configErr("--experimental-corrupt-check-time", "must not be negative, got %v", c.CorruptCheckTime)
 	}
-	return nil
+	return c.validateAuth()
 }
 
 // validateCluster checks the initial cluster and this member's place in it.

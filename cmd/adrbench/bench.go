@@ -38,6 +38,7 @@ type benchOptions struct {
 	cacert       string
 	cert         string
 	key          string
+	user         string
 	etcdBinary   string
 	dataDir      string
 	workload     string
@@ -86,6 +87,7 @@ func (o *benchOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.cacert, "cacert", "", "CA bundle that verifies the members' certificates, as etcdctl's --cacert; turns --tls on (external)")
 	fs.StringVar(&o.cert, "cert", "", "client certificate to present, as etcdctl's --cert (external)")
 	fs.StringVar(&o.key, "key", "", "key of --cert, as etcdctl's --key (external)")
+	fs.StringVar(&o.user, "user", "", "user:password the clients log in with, as etcdctl's --user; a cluster the harness starts gets authentication enabled with it, and the user must be root")
 	fs.StringVar(&o.etcdBinary, "etcd-binary", "etcd", "etcd executable to start (etcd)")
 	fs.StringVar(&o.dataDir, "data-dir", "", "where members keep their data (default: a temporary directory, removed afterwards) (inproc, process, etcd)")
 	fs.StringVar(&o.workload, "workload", d.Workload.Name, "workload: "+strings.Join(workloads.Names(), ", "))
@@ -169,6 +171,13 @@ func (o *benchOptions) clusterConfig(c harness.ClusterConfig) (harness.ClusterCo
 	}
 	c.TLS = o.tls || o.cacert != ""
 	c.CACert, c.Cert, c.Key = o.cacert, o.cert, o.key
+	if o.user != "" {
+		user, password, ok := strings.Cut(o.user, ":")
+		if !ok || user == "" || password == "" {
+			return c, fmt.Errorf("--user: %w: %q is not user:password", errBenchFlags, o.user)
+		}
+		c.AuthUser, c.AuthPassword = user, password
+	}
 	c.EtcdBinary = o.etcdBinary
 	c.DataDir = o.dataDir
 	c.NetDelay, c.NetJitter, c.NetLoss = o.netDelay, o.netJitter, o.netLoss

@@ -56,6 +56,7 @@ type serveOptions struct {
 	peerAllowedCN, peerAllowedHost string
 	cipherSuites                   []string
 	tlsMinVersion, tlsMaxVersion   string
+	auth                           authFlags
 	// backends holds every backend's settings, bound to their flags.
 	backends catalog.Configs
 
@@ -104,6 +105,7 @@ func (o *serveOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.initialCorruptCheck, "experimental-initial-corrupt-check", false, "compare this member's key space with its peers' before serving, and refuse to start on a mismatch")
 	fs.DurationVar(&o.corruptCheckTime, "experimental-corrupt-check-time", 0, "how often the leader compares the members' key spaces, raising a CORRUPT alarm on a mismatch (0 never)")
 	o.addTLSFlags(fs)
+	o.auth.AddFlags(fs, d)
 	o.backends.AddFlags(fs)
 }
 
@@ -206,6 +208,7 @@ func (o *serveOptions) Validate() error {
 	cfg.InitialCorruptCheck = o.initialCorruptCheck
 	cfg.CorruptCheckTime = o.corruptCheckTime
 	cfg.ClientTLS, cfg.PeerTLS = o.tlsInfos()
+	o.auth.apply(&cfg)
 	if err := cfg.Validate(); err != nil {
 		return err
 	}

@@ -110,12 +110,18 @@ func (s *Store) Skip(idx uint64) error {
 }
 
 func (s *Store) dispatchLocked(w *writer, r *etcdserverpb.InternalRaftRequest) (proto.Message, error) {
-	if r != nil && s.corruptLocked() && changesData(r) {
+	if r == nil {
+		return nil, fmt.Errorf("%w: nil request", ErrUnsupported)
+	}
+	if err := s.checkAuthLocked(r); err != nil {
+		return nil, err
+	}
+	if s.corruptLocked() && changesData(r) {
 		return nil, fmt.Errorf("raft request %d: %w", r.ID, ErrCorruptAlarm)
 	}
 	switch {
-	case r == nil:
-		return nil, fmt.Errorf("%w: nil request", ErrUnsupported)
+	case isAuthRequest(r):
+		return s.authLocked(r)
 	case r.Alarm != nil:
 		return s.alarmLocked(r.Alarm)
 	case r.Put != nil:

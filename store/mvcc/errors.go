@@ -34,7 +34,7 @@ var (
 	// ConsistentIndex; the entry was applied before and is skipped.
 	ErrAlreadyApplied = errors.New("mvcc: entry already applied")
 	// ErrUnsupported: an InternalRaftRequest this state machine does not
-	// handle (auth, membership changes).
+	// handle (membership changes).
 	ErrUnsupported = errors.New("mvcc: unsupported request")
 	// ErrCorrupt: the database file is not one this package wrote, or a
 	// record in it cannot be decoded.
@@ -50,4 +50,44 @@ var (
 	// were found to differ), so every request that would change the data
 	// is refused until the alarm is deactivated.
 	ErrCorruptAlarm = errors.New("mvcc: corrupt cluster")
+)
+
+// Auth errors: the requests of etcd's Auth service and the permission
+// checks of every other request fail with these, as etcd's auth store
+// does; the API layer maps each to its rpctypes error.
+var (
+	// ErrAuthNotEnabled: Authenticate while authentication is disabled.
+	ErrAuthNotEnabled = errors.New("mvcc: authentication is not enabled")
+	// ErrAuthFailed: an unknown user name or a wrong password.
+	ErrAuthFailed = errors.New("mvcc: authentication failed, invalid user ID or password")
+	// ErrRootUserNotExist: AuthEnable without a root user.
+	ErrRootUserNotExist = errors.New("mvcc: root user does not exist")
+	// ErrRootRoleNotExist: AuthEnable while the root user lacks the root role.
+	ErrRootRoleNotExist = errors.New("mvcc: root user does not have root role")
+	// ErrUserEmpty: a request without a user name, or, with authentication
+	// enabled, a request that carries no user.
+	ErrUserEmpty = errors.New("mvcc: user name is empty")
+	// ErrUserAlreadyExist: UserAdd of a user that exists.
+	ErrUserAlreadyExist = errors.New("mvcc: user name already exists")
+	// ErrUserNotFound: a request naming a user that does not exist.
+	ErrUserNotFound = errors.New("mvcc: user name not found")
+	// ErrRoleEmpty: RoleAdd without a role name.
+	ErrRoleEmpty = errors.New("mvcc: role name is empty")
+	// ErrRoleAlreadyExist: RoleAdd of a role that exists.
+	ErrRoleAlreadyExist = errors.New("mvcc: role name already exists")
+	// ErrRoleNotFound: a request naming a role that does not exist.
+	ErrRoleNotFound = errors.New("mvcc: role name not found")
+	// ErrRoleNotGranted: UserRevokeRole of a role the user does not have.
+	ErrRoleNotGranted = errors.New("mvcc: role is not granted to the user")
+	// ErrPermissionNotGranted: RoleRevokePermission of a key range the
+	// role has no permission for.
+	ErrPermissionNotGranted = errors.New("mvcc: permission is not granted to the role")
+	// ErrPermissionDenied: the request's user may not do what it asks.
+	ErrPermissionDenied = errors.New("mvcc: permission denied")
+	// ErrInvalidAuthMgmt: deleting the root user or role, or revoking the
+	// root role from the root user, while authentication is enabled.
+	ErrInvalidAuthMgmt = errors.New("mvcc: invalid auth management")
+	// ErrAuthOldRevision: the request was authorised against an auth
+	// revision older than the store's; the client must authenticate again.
+	ErrAuthOldRevision = errors.New("mvcc: revision of auth store is old")
 )

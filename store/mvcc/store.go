@@ -52,6 +52,12 @@ type Store struct {
 	arena    arena
 	closed   bool
 
+	// authB, authUsersB and authRolesB hold the auth store (auth.go);
+	// guarded by txMu like the buckets above.
+	authB      *bbolt.Bucket
+	authUsersB *bbolt.Bucket
+	authRolesB *bbolt.Bucket
+
 	// failure is the first backend failure (wrapping ErrBackend), set
 	// once and never cleared; failedc is closed when it is set. From then
 	// on the store applies and serves nothing: its memory may hold writes
@@ -64,6 +70,7 @@ type Store struct {
 	index        *treeIndex
 	leases       map[int64]*lease
 	alarms       map[alarmKey]struct{}
+	auth         authState
 	buf          []bufEntry // writes in revision order above committedRev
 	committedRev int64
 	dataBytes    int64 // bytes of all records in the key and lease buckets
@@ -123,7 +130,7 @@ func openDB(path string) (*bbolt.DB, error) {
 		return nil, fmt.Errorf("mvcc: open %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bbolt.Tx) error {
-		for _, b := range [][]byte{bucketKey, bucketMeta, bucketLease, bucketMembers, bucketAlarm} {
+		for _, b := range [][]byte{bucketKey, bucketMeta, bucketLease, bucketMembers, bucketAlarm, bucketAuth, bucketAuthUsers, bucketAuthRoles} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -174,6 +181,9 @@ func (s *Store) loadLocked(db *bbolt.DB) error {
 			}
 		}
 		if err := s.loadAlarmsLocked(tx); err != nil {
+			return err
+		}
+		if err := s.loadAuthLocked(tx); err != nil {
 			return err
 		}
 		err := lb.ForEach(func(k, v []byte) error {
@@ -255,6 +265,9 @@ func (s *Store) beginBatchLocked() error {
 	s.leaseB = tx.Bucket(bucketLease)
 	s.membersB = tx.Bucket(bucketMembers)
 	s.alarmB = tx.Bucket(bucketAlarm)
+	s.authB = tx.Bucket(bucketAuth)
+	s.authUsersB = tx.Bucket(bucketAuthUsers)
+	s.authRolesB = tx.Bucket(bucketAuthRoles)
 	s.pending = 0
 	s.dirty = false
 	s.size.Store(tx.Size())
