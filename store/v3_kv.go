@@ -88,6 +88,14 @@ func (k *kvServer) Compact(ctx context.Context, r *pb.CompactionRequest) (*pb.Co
 	if err != nil {
 		return nil, toGRPC(err)
 	}
+	if r.GetPhysical() {
+		// As etcd: a physical compaction answers once this member has
+		// deleted the compacted records, not only dropped them from its
+		// index.
+		if err := k.kv.WaitCompaction(ctx); err != nil {
+			return nil, toGRPC(err)
+		}
+	}
 	cr := resp.(*pb.CompactionResponse)
 	cr.Header = k.headers.fill(cr.GetHeader())
 	return cr, nil

@@ -47,10 +47,15 @@ type Store struct {
 	leaseB   *bbolt.Bucket
 	membersB *bbolt.Bucket
 	alarmB   *bbolt.Bucket
-	pending  int  // writes in the batch
-	dirty    bool // batch holds anything not committed, the consistent index included
-	arena    arena
-	closed   bool
+	pending  int // writes in the batch
+	// drops are the records compactions dropped from the index that
+	// bbolt still holds, oldest first; compactIdle is closed and cleared
+	// when the last is deleted (nil while none are queued).
+	drops       []droppedRev
+	compactIdle chan struct{}
+	dirty       bool // batch holds anything not committed, the consistent index included
+	arena       arena
+	closed      bool
 
 	// failure is the first backend failure (wrapping ErrBackend), set
 	// once and never cleared; failedc is closed when it is set. From then
@@ -76,8 +81,12 @@ type Store struct {
 	// commits times each bbolt commit (etcd's backend commit duration).
 	commits latency.Histogram
 
-	stop chan struct{}
-	done chan struct{}
+	// compactc wakes the compactor when a compaction queues records.
+	compactc chan struct{}
+
+	stop        chan struct{}
+	done        chan struct{} // closed once the committer and compactor stopped
+	compactDone chan struct{}
 }
 
 // bufEntry is one write still in the uncommitted batch.
@@ -95,7 +104,10 @@ func Open(cfg Config, notify func(rev int64, evs []*mvccpb.Event)) (*Store, erro
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
-	s := &Store{cfg: cfg, notify: notify, stop: make(chan struct{}), done: make(chan struct{}), failedc: make(chan struct{})}
+	s := &Store{
+		cfg: cfg, notify: notify, failedc: make(chan struct{}), compactc: make(chan struct{}, 1),
+		stop: make(chan struct{}), done: make(chan struct{}), compactDone: make(chan struct{}),
+	}
 	db, err := openDB(cfg.Path)
 	if err != nil {
 		return nil, err
@@ -107,6 +119,7 @@ func Open(cfg Config, notify func(rev int64, evs []*mvccpb.Event)) (*Store, erro
 		_ = db.Close()
 		return nil, err
 	}
+	go s.runCompactor()
 	go s.runCommitter()
 	return s, nil
 }
@@ -145,6 +158,12 @@ func (s *Store) loadLocked(db *bbolt.DB) error {
 	s.leases = make(map[int64]*lease)
 	s.buf = s.buf[:0]
 	s.dataBytes = 0
+	s.drops = nil
+	if s.compactIdle != nil {
+		// The records of the database being replaced are gone with it.
+		close(s.compactIdle)
+		s.compactIdle = nil
+	}
 	// An empty store is at revision 1, as etcd's is: the first write
 	// gets revision 2, which clients and scripts written against etcd see.
 	rev, compactRev := int64(1), int64(0)
@@ -207,6 +226,11 @@ func (s *Store) loadLocked(db *bbolt.DB) error {
 			} else {
 				ki.put(r)
 				ki.lease = kv.Lease
+				// A compacted life starts later than its first put:
+				// the record says when it began and how many
+				// versions it has.
+				g := ki.latest()
+				g.created, g.ver = kv.CreateRevision, kv.Version
 			}
 			rev = max(rev, r.main)
 			s.dataBytes += int64(len(k) + len(v))
@@ -238,7 +262,16 @@ func (s *Store) loadLocked(db *bbolt.DB) error {
 	s.committedRev = rev
 	s.compactRev.Store(compactRev)
 	s.ci.Store(ci)
-	return s.beginBatchLocked()
+	if err := s.beginBatchLocked(); err != nil {
+		return err
+	}
+	if compactRev > 0 {
+		// A compaction the last run did not finish deleting: the index
+		// was rebuilt from every record left, so compact it again and
+		// queue the rest.
+		s.compactIndexLocked(compactRev)
+	}
+	return nil
 }
 
 func (s *Store) beginBatchLocked() error {
@@ -305,7 +338,10 @@ func (s *Store) commitLocked() error {
 }
 
 func (s *Store) runCommitter() {
-	defer close(s.done)
+	defer func() {
+		<-s.compactDone
+		close(s.done)
+	}()
 	t := time.NewTicker(s.cfg.BatchInterval)
 	defer t.Stop()
 	for {
