@@ -39,6 +39,12 @@
 // compaction waits for them (WaitCompaction). The compaction revision
 // itself stays readable (Range at it, Events from it), as in etcd.
 //
+// Defragment rewrites the file compactly, as etcd's defragmentation does:
+// every bucket copied in key order into a new file beside it, synced and
+// renamed over it. bbolt only reuses the pages compactions free; this
+// gives them back to the file system. Size is the file's size in pages,
+// SizeInUse leaves out the free ones (etcd's DbSize and DbSizeInUse).
+//
 // # On-disk layout (bbolt buckets)
 //
 //	key     main(8, big-endian) '_' sub(8, big-endian) ['t']  ->  KeyValue

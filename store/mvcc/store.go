@@ -77,6 +77,7 @@ type Store struct {
 	compactRev atomic.Int64
 	ci         atomic.Uint64
 	size       atomic.Int64
+	sizeInUse  atomic.Int64
 
 	// commits times each bbolt commit (etcd's backend commit duration).
 	commits latency.Histogram
@@ -291,6 +292,10 @@ func (s *Store) beginBatchLocked() error {
 	s.pending = 0
 	s.dirty = false
 	s.size.Store(tx.Size())
+	// Free and pending pages are in the file but hold nothing (etcd's
+	// DbSizeInUse leaves them out the same way).
+	st := s.db.Stats()
+	s.sizeInUse.Store(tx.Size() - int64(st.FreePageN+st.PendingPageN)*int64(s.db.Info().PageSize))
 	return nil
 }
 
@@ -424,6 +429,10 @@ func (s *Store) CompactRev() int64 { return s.compactRev.Load() }
 
 // Size is the size of the bbolt file as of the last commit.
 func (s *Store) Size() int64 { return s.size.Load() }
+
+// SizeInUse is Size less the pages bbolt holds free for reuse, as of the
+// last commit. Defragment makes the two equal.
+func (s *Store) SizeInUse() int64 { return s.sizeInUse.Load() }
 
 // LogicalSize is the number of bytes in the stored records (revision keys,
 // encoded values, leases). Unlike Size it depends only on the applied
