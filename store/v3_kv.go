@@ -74,6 +74,9 @@ func (k *kvServer) Txn(ctx context.Context, r *pb.TxnRequest) (*pb.TxnResponse, 
 	if _, _, err := checkIntervals(r.GetFailure()); err != nil {
 		return nil, err
 	}
+	if mvcc.ReadOnlyTxn(r) {
+		return k.readTxn(ctx, r)
+	}
 	resp, err := k.proposer.propose(ctx, &pb.InternalRaftRequest{Txn: r})
 	if err != nil {
 		return nil, toGRPC(err)

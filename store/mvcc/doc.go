@@ -22,7 +22,9 @@
 // and their values from the buffer under a read lock, and reads the rest
 // from a bbolt read transaction begun under the same lock. Reads never
 // wait for a commit; a commit only swaps the buffer out after bbolt has
-// the writes.
+// the writes. ReadTxn evaluates a transaction without writes the same
+// way, outside Apply, holding the read lock for its whole evaluation so
+// that its compares and ranges see one revision.
 //
 // Compaction is split as etcd splits it. The Apply that carries it
 // records the compaction revision in the batch and drops from the index

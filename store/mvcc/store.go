@@ -31,11 +31,14 @@ var (
 // calls Apply; any number call the readers concurrently.
 //
 // Locking: txMu serialises everything that touches the bbolt batch
-// transaction (Apply, the committer, Commit, Snapshot, Restore, Close).
+// transaction (Apply, the committer, the compactor, Commit, Snapshot,
+// Restore, Defragment, Close).
 // mu guards the in-memory state (index, leases, uncommitted buffer); Apply
 // holds it for writing for the span of one request, readers hold it for
 // reading only while they walk the index and pick their values, never
-// while they read bbolt pages or decode. Lock order: txMu, then mu.
+// while they read bbolt pages or decode; ReadTxn alone holds it for its
+// whole evaluation, since its compares decide what it reads next. Lock
+// order: txMu, then mu.
 type Store struct {
 	cfg    Config
 	notify func(rev int64, evs []*mvccpb.Event)
