@@ -239,10 +239,19 @@ start_cluster() {
 	done
 }
 
+# stop_cluster stops the members with SIGTERM, and with SIGKILL those
+# still running 10 s later.
 stop_cluster() {
-	local p
+	local p deadline=$((SECONDS + 10))
 	for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+	for p in "${pids[@]}"; do
+		while kill -0 "$p" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.1; done
+		if kill -0 "$p" 2>/dev/null; then
+			echo "$prog: member pid $p did not stop within 10 s of SIGTERM; killing it" >&2
+			kill -KILL "$p" 2>/dev/null || true
+		fi
+		wait "$p" 2>/dev/null || true
+	done
 	pids=()
 }
 
