@@ -114,9 +114,9 @@ func TestLinearizable(t *testing.T) {
 					t.Fatalf("check failed: verdict %s, healthy %v, acknowledged writes %s, %d faults failed",
 						r.Verdict, r.Healthy, r.Acked, r.FaultErrors())
 				}
-				if len(r.FaultEvents) == 0 || r.Acked.Writes == 0 || r.Ops.ByKind[OpGet] == 0 {
-					t.Fatalf("the run proves little: %d faults, %d acknowledged writes, %d gets",
-						len(r.FaultEvents), r.Acked.Writes, r.Ops.ByKind[OpGet])
+				if len(r.FaultEvents) == 0 || r.Acked.Writes == 0 || r.Ops.ByKind[OpGet] == 0 || r.Ops.ByKind[OpTxnGet] == 0 {
+					t.Fatalf("the run proves little: %d faults, %d acknowledged writes, %d gets, %d txn-gets",
+						len(r.FaultEvents), r.Acked.Writes, r.Ops.ByKind[OpGet], r.Ops.ByKind[OpTxnGet])
 				}
 			}
 		})

@@ -23,7 +23,8 @@
 // # Workload and history
 //
 // Config.Clients clients, each on its own connection to one member (in
-// turn, so every member serves), do linearizable gets, puts of unique
+// turn, so every member serves), do linearizable gets (some inside a
+// read-only txn, which the server answers without raft), puts of unique
 // values and compare-and-set txns (swap if the key holds what the client
 // last saw, else read it) on Config.Keys keys, one operation at a time,
 // each recorded with its call and return time. A read that fails changed

@@ -11,8 +11,12 @@ import (
 // Operation kinds.
 const (
 	OpGet = "get" // a linearizable read of one key
-	OpPut = "put" // a put of a unique value
-	OpCAS = "cas" // a compare-and-set txn: if the key holds Expect, put Value, else read it
+	// OpTxnGet is a linearizable read of one key inside a transaction that
+	// writes nothing, which etcd and the store serve after ReadIndex
+	// without raft.
+	OpTxnGet = "txn-get"
+	OpPut    = "put" // a put of a unique value
+	OpCAS    = "cas" // a compare-and-set txn: if the key holds Expect, put Value, else read it
 )
 
 // Outcomes of an operation.
@@ -57,6 +61,9 @@ type Op struct {
 	Error    string `json:"error,omitempty"`
 }
 
+// isRead reports whether an operation of kind only reads.
+func isRead(kind string) bool { return kind == OpGet || kind == OpTxnGet }
+
 // wrote reports whether the op is an acknowledged write: what the cluster
 // must keep.
 func (o Op) wrote() bool {
@@ -95,8 +102,8 @@ func countOps(ops []Op) OpCounts {
 }
 
 func (c OpCounts) String() string {
-	return fmt.Sprintf("%d (ok %d, failed %d, indeterminate %d): get %d, put %d, cas %d (%d swapped)",
-		c.Total, c.OK, c.Failed, c.Indeterminate, c.ByKind[OpGet], c.ByKind[OpPut], c.ByKind[OpCAS], c.Swapped)
+	return fmt.Sprintf("%d (ok %d, failed %d, indeterminate %d): get %d, txn-get %d, put %d, cas %d (%d swapped)",
+		c.Total, c.OK, c.Failed, c.Indeterminate, c.ByKind[OpGet], c.ByKind[OpTxnGet], c.ByKind[OpPut], c.ByKind[OpCAS], c.Swapped)
 }
 
 // kvInput and kvOutput are an operation as the model sees it.
@@ -180,7 +187,7 @@ func observations(ops []Op) map[string]int64 {
 			continue
 		}
 		switch {
-		case o.Kind == OpGet, o.Kind == OpCAS && !o.Swapped:
+		case isRead(o.Kind), o.Kind == OpCAS && !o.Swapped:
 			note(o.Output, o.Return)
 		case o.Kind == OpCAS:
 			note(o.Expect, o.Return)

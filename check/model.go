@@ -41,7 +41,7 @@ func kvModel() porcupine.Model {
 
 func step(state string, in kvInput, out kvOutput) (bool, string) {
 	switch in.Kind {
-	case OpGet:
+	case OpGet, OpTxnGet:
 		return out.Value == state, state
 	case OpPut:
 		return true, in.Value
@@ -90,8 +90,8 @@ func describeOp(input, output any) string {
 		return fmt.Sprintf("%q", v)
 	}
 	switch in.Kind {
-	case OpGet:
-		return fmt.Sprintf("get(%s) -> %s", in.Key, show(out.Value))
+	case OpGet, OpTxnGet:
+		return fmt.Sprintf("%s(%s) -> %s", in.Kind, in.Key, show(out.Value))
 	case OpPut:
 		if out.Unknown {
 			return fmt.Sprintf("put(%s, %s) -> ?", in.Key, show(in.Value))

@@ -30,7 +30,7 @@ func history(hops []hop) []Op {
 			o.Status = StatusOK
 		}
 		switch h.kind {
-		case OpGet:
+		case OpGet, OpTxnGet:
 			o.Output = h.value
 		case OpCAS:
 			o.Value, o.Output = h.value, h.found
@@ -64,6 +64,16 @@ func TestModelChecksHandMadeHistories(t *testing.T) {
 			{kind: OpPut, key: "a", value: "2", call: 20, ret: 50},
 			{kind: OpGet, key: "a", value: "1", call: 25, ret: 30, client: 1},
 			{kind: OpGet, key: "a", value: "2", call: 35, ret: 40, client: 2},
+		}, true},
+		{"a read-only txn reads stale after the put returned", []hop{
+			{kind: OpPut, key: "a", value: "1", call: 0, ret: 10},
+			{kind: OpPut, key: "a", value: "2", call: 20, ret: 30},
+			{kind: OpTxnGet, key: "a", value: "1", call: 40, ret: 50, client: 1},
+		}, false},
+		{"a read-only txn and a get agree", []hop{
+			{kind: OpPut, key: "a", value: "1", call: 0, ret: 10},
+			{kind: OpTxnGet, key: "a", value: "1", call: 20, ret: 30, client: 1},
+			{kind: OpGet, key: "a", value: "1", call: 40, ret: 50, client: 2},
 		}, true},
 		{"reads going back in time", []hop{
 			{kind: OpPut, key: "a", value: "1", call: 0, ret: 10},
@@ -204,8 +214,9 @@ func TestCountOps(t *testing.T) {
 		{kind: OpCAS, swapped: true},
 		{kind: OpCAS},
 		{kind: OpGet},
+		{kind: OpTxnGet},
 	}))
-	want := "5 (ok 3, failed 1, indeterminate 1): get 2, put 1, cas 2 (1 swapped)"
+	want := "6 (ok 4, failed 1, indeterminate 1): get 2, txn-get 1, put 1, cas 2 (1 swapped)"
 	if c.String() != want {
 		t.Fatalf("counts %q, want %q", c, want)
 	}

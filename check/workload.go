@@ -66,20 +66,23 @@ func (w *worker) run(ctx context.Context) {
 	}
 }
 
-// next draws the next operation: 40% gets, 30% puts, 30% cas.
+// next draws the next operation: 30% gets, 10% gets in a read-only txn,
+// 30% puts, 30% cas.
 func (w *worker) next() Op {
 	key := keyName(w.rng.IntN(w.cfg.Keys))
 	op := Op{Client: w.client, Worker: w.id, Member: w.member, Key: key}
 	switch r := w.rng.IntN(10); {
-	case r < 4:
+	case r < 3:
 		op.Kind = OpGet
+	case r < 4:
+		op.Kind = OpTxnGet
 	case r < 7:
 		op.Kind = OpPut
 	default:
 		op.Kind = OpCAS
 		op.Expect = w.known[key]
 	}
-	if op.Kind != OpGet {
+	if !isRead(op.Kind) {
 		w.seq++
 		op.Value = fmt.Sprintf("w%d-%d", w.id, w.seq)
 	}
@@ -99,6 +102,20 @@ func (w *worker) do(op *Op) {
 		var resp *clientv3.GetResponse
 		if resp, err = w.cli.Get(ctx, op.Key); err == nil && len(resp.Kvs) > 0 {
 			op.Output = string(resp.Kvs[0].Value)
+		}
+	case OpTxnGet:
+		// A compare that always holds, so the read is in the branch
+		// taken: a read-only txn, not a plain range.
+		var resp *clientv3.TxnResponse
+		resp, err = w.cli.Txn(ctx).If(clientv3.Compare(clientv3.Version(op.Key), ">", -1)).Then(clientv3.OpGet(op.Key)).Commit()
+		switch {
+		case err != nil:
+		case !resp.Succeeded || len(resp.Responses) != 1:
+			err = fmt.Errorf("txn-get: succeeded %v with %d responses, want the then branch's one", resp.Succeeded, len(resp.Responses))
+		default:
+			if kvs := resp.Responses[0].GetResponseRange().GetKvs(); len(kvs) > 0 {
+				op.Output = string(kvs[0].Value)
+			}
 		}
 	case OpPut:
 		var resp *clientv3.PutResponse
@@ -131,7 +148,7 @@ func (w *worker) do(op *Op) {
 	case err == nil:
 		op.Status = StatusOK
 		w.learn(op)
-	case op.Kind == OpGet:
+	case isRead(op.Kind):
 		op.Status, op.Error = StatusFailed, err.Error()
 	default:
 		op.Status, op.Error = StatusIndeterminate, err.Error()
@@ -141,7 +158,7 @@ func (w *worker) do(op *Op) {
 // learn remembers the key's value as op left it.
 func (w *worker) learn(op *Op) {
 	switch {
-	case op.Kind == OpGet, op.Kind == OpCAS && !op.Swapped:
+	case isRead(op.Kind), op.Kind == OpCAS && !op.Swapped:
 		w.known[op.Key] = op.Output
 	default:
 		w.known[op.Key] = op.Value

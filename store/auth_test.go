@@ -93,6 +93,17 @@ func TestAuthOverGRPC(t *testing.T) {
 		if _, err := cli.UserAdd(actx, "bob", "b"); !isRPCErr(err, rpctypes.ErrGRPCPermissionDenied) {
 			t.Fatalf("member %d: alice adds a user: %v", i, err)
 		}
+		// Read-only transactions are served without raft, and checked
+		// before: every compare and every read, nested ones included.
+		if _, err := cli.Txn(actx).If(clientv3.Compare(clientv3.Value("app/x"), "=", "1")).Then(clientv3.OpGet("app/", clientv3.WithPrefix())).Commit(); err != nil {
+			t.Fatalf("member %d: alice's read-only txn in her prefix: %v", i, err)
+		}
+		if _, err := cli.Txn(actx).If(clientv3.Compare(clientv3.Value("secret"), "=", "x")).Then(clientv3.OpGet("app/x")).Commit(); !isRPCErr(err, rpctypes.ErrGRPCPermissionDenied) {
+			t.Fatalf("member %d: alice's read-only txn comparing another key: %v", i, err)
+		}
+		if _, err := cli.Txn(actx).Else(clientv3.OpTxn(nil, []clientv3.Op{clientv3.OpGet("secret")}, nil)).Commit(); !isRPCErr(err, rpctypes.ErrGRPCPermissionDenied) {
+			t.Fatalf("member %d: alice's read-only txn reading another key in a nested txn: %v", i, err)
+		}
 	}
 	// The JSON gateway takes the token in the Authorization header.
 	for _, tc := range []struct {

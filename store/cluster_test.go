@@ -23,7 +23,7 @@ import (
 // testCluster is N members in this process on an in-process network, each
 // serving the client API on a loopback port of its own.
 type testCluster struct {
-	t       *testing.T
+	t       testing.TB
 	net     *transport.Network
 	cfgs    []Config
 	members []*Server
@@ -54,7 +54,7 @@ func testRegistry() *logbackends.Registry {
 	return r
 }
 
-func newTestCluster(t *testing.T, n int, o clusterOpts) *testCluster {
+func newTestCluster(t testing.TB, n int, o clusterOpts) *testCluster {
 	t.Helper()
 	if o.backend == "" {
 		o.backend = "batched"

@@ -119,9 +119,13 @@
 //
 // Linearizable reads share ReadIndex requests: readers arriving while one
 // is in flight wait for the next, then read locally once the applied index
-// reaches it. Serializable reads are local. Lease expiry is decided by the
-// leader's clock: keep-alives renew on the leader (followers forward them),
-// and the leader proposes the revocation of expired leases through raft.
+// reaches it. Serializable reads are local. A Txn that writes nothing in
+// any branch is a read too, as in etcd: it is not proposed, but waits for
+// a ReadIndex like a linearizable Range (unless every range in it is
+// serializable) and is evaluated on the local state machine
+// (mvcc.Store.ReadTxn). Lease expiry is decided by the leader's clock:
+// keep-alives renew on the leader (followers forward them), and the leader
+// proposes the revocation of expired leases through raft.
 //
 // Membership is static, set by --initial-cluster; each member publishes its
 // name and client URLs through raft when it starts.

@@ -78,6 +78,9 @@ func (k *kvServer) Txn(ctx context.Context, r *pb.TxnRequest) (*pb.TxnResponse, 
 	if _, _, err := checkIntervals(r.GetFailure()); err != nil {
 		return nil, err
 	}
+	if mvcc.ReadOnlyTxn(r) {
+		return k.readTxn(ctx, r)
+	}
 	resp, err := k.auth.propose(ctx, k.proposer, &pb.InternalRaftRequest{Txn: r})
 	if err != nil {
 		return nil, toGRPC(err)
@@ -91,6 +94,14 @@ func (k *kvServer) Compact(ctx context.Context, r *pb.CompactionRequest) (*pb.Co
 	resp, err := k.auth.propose(ctx, k.proposer, &pb.InternalRaftRequest{Compaction: r})
 	if err != nil {
 		return nil, toGRPC(err)
+	}
+	if r.GetPhysical() {
+		// As etcd: a physical compaction answers once this member has
+		// deleted the compacted records, not only dropped them from its
+		// index.
+		if err := k.kv.WaitCompaction(ctx); err != nil {
+			return nil, toGRPC(err)
+		}
 	}
 	cr := resp.(*pb.CompactionResponse)
 	cr.Header = k.headers.fill(cr.GetHeader())

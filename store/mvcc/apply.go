@@ -158,8 +158,24 @@ func putCost(p *etcdserverpb.PutRequest) int64 {
 	return int64(revKeyLen + len(p.Key) + len(p.Value) + 48)
 }
 
+// checkQuotaLocked refuses a write that would grow the data past the
+// quota. While a compaction is deleting, dataBytes still counts the records
+// it has yet to delete, which differ from member to member; a write that
+// fits even so fits on every member, and one that does not waits for the
+// deletions, done here, so that every member decides on the same figure.
+// Caller holds txMu and mu.
 func (s *Store) checkQuotaLocked(cost int64) error {
-	if cost > 0 && s.dataBytes+cost > s.cfg.QuotaBytes {
+	if cost <= 0 || s.dataBytes+cost <= s.cfg.QuotaBytes {
+		return nil
+	}
+	if len(s.drops) > 0 {
+		freed, err := s.deleteDropsLocked(len(s.drops))
+		s.dataBytes -= freed
+		if err != nil {
+			return err
+		}
+	}
+	if s.dataBytes+cost > s.cfg.QuotaBytes {
 		return fmt.Errorf("%w: %d + %d bytes > quota %d", ErrNoSpace, s.dataBytes, cost, s.cfg.QuotaBytes)
 	}
 	return nil
@@ -314,39 +330,6 @@ func (s *Store) deleteRangeLocked(w *writer, d *etcdserverpb.DeleteRangeRequest)
 	}
 	resp.Header = header(w.viewRev())
 	return resp, nil
-}
-
-// compactLocked removes every revision not needed to read at c.Revision
-// or later, from the index and from bbolt, within this apply: reads never
-// see a half-compacted store, and physical is always honoured.
-func (s *Store) compactLocked(c *etcdserverpb.CompactionRequest) (*etcdserverpb.CompactionResponse, error) {
-	cur, prev := s.rev.Load(), s.compactRev.Load()
-	switch {
-	case c.Revision <= prev:
-		return nil, fmt.Errorf("compact %d: %w: already compacted at %d", c.Revision, ErrCompacted, prev)
-	case c.Revision > cur:
-		return nil, fmt.Errorf("compact %d: %w: current %d", c.Revision, ErrFutureRev, cur)
-	}
-	var failed error
-	var key [revKeyLen + 1]byte
-	s.index.compact(c.Revision, func(r revision, tomb bool) {
-		k := putRevKey(key[:], r, tomb)
-		if v := s.keyB.Get(k); v != nil {
-			s.dataBytes -= int64(len(k) + len(v))
-		}
-		if err := s.keyB.Delete(k); err != nil && failed == nil {
-			failed = err
-		}
-		s.pending++
-	})
-	if failed != nil {
-		return nil, s.fail(fmt.Errorf("%w: compact %d: %w", ErrBackend, c.Revision, failed))
-	}
-	if err := s.metaB.Put(metaCompactRev, u64Bytes(uint64(c.Revision))); err != nil {
-		return nil, s.fail(fmt.Errorf("%w: compact %d: %w", ErrBackend, c.Revision, err))
-	}
-	s.compactRev.Store(c.Revision)
-	return &etcdserverpb.CompactionResponse{Header: header(cur)}, nil
 }
 
 func (s *Store) leaseGrantLocked(g *etcdserverpb.LeaseGrantRequest) (*etcdserverpb.LeaseGrantResponse, error) {

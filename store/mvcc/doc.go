@@ -22,13 +22,30 @@
 // and their values from the buffer under a read lock, and reads the rest
 // from a bbolt read transaction begun under the same lock. Reads never
 // wait for a commit; a commit only swaps the buffer out after bbolt has
-// the writes.
+// the writes. ReadTxn evaluates a transaction without writes the same
+// way, outside Apply, holding the read lock for its whole evaluation so
+// that its compares and ranges see one revision.
 //
-// Compaction runs inside the Apply that carries it: the index drops the
-// revisions not needed at or after the compaction revision and bbolt
-// deletes them in the same batch, so reads never see a half-compacted
-// store and the physical flag is always honoured. The compaction revision
+// Compaction is split as etcd splits it. The Apply that carries it
+// records the compaction revision in the batch and drops from the index
+// every revision not needed to read at it or later, so every read after it
+// sees the compacted key space; the records the index dropped are queued,
+// and a compactor goroutine deletes them from bbolt in batches of
+// CompactionBatchLimit (1000), committing each, with CompactionPause
+// (10 ms) between batches, so a large compaction never holds Apply for
+// more than one batch. A crash in the middle loses nothing: Open rebuilds
+// the index from every record left, compacts it again at the persisted
+// compaction revision and queues the rest. Hash and HashKV finish a
+// running compaction first; a write that would exceed the quota only with
+// the queued records counted deletes them first (see Quota); a physical
+// compaction waits for them (WaitCompaction). The compaction revision
 // itself stays readable (Range at it, Events from it), as in etcd.
+//
+// Defragment rewrites the file compactly, as etcd's defragmentation does:
+// every bucket copied in key order into a new file beside it, synced and
+// renamed over it. bbolt only reuses the pages compactions free; this
+// gives them back to the file system. Size is the file's size in pages,
+// SizeInUse leaves out the free ones (etcd's DbSize and DbSizeInUse).
 //
 // # On-disk layout (bbolt buckets)
 //
@@ -88,7 +105,11 @@
 //
 // QuotaBytes is checked against LogicalSize, the bytes of the stored
 // records, which depends only on the applied entries: every member decides
-// the same for the same entry. The file size (Size) also depends on when
+// the same for the same entry. While a compaction deletes in the
+// background, LogicalSize still counts the records it has not reached,
+// which differs between members; a write that fits even so is accepted,
+// and one that does not first deletes the queued records inside its Apply,
+// so that the decision is made on the same figure everywhere. The file size (Size) also depends on when
 // batches committed and how bbolt reused pages, so it would let members
 // diverge.
 package mvcc

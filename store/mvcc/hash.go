@@ -13,8 +13,9 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // Hash returns the CRC-32C of every bucket's name and of every key and
 // value in it, in bbolt's order, leaving out the consistent index, and the
 // revision it covers: etcd's Maintenance.Hash. Members that applied the
-// same entries have the same hash, whatever their raft indexes. The batch
-// is committed first, so the hash covers everything applied.
+// same entries have the same hash, whatever their raft indexes. A
+// compaction still deleting is finished and the batch committed first, so
+// the hash covers everything applied and nothing compacted.
 func (s *Store) Hash() (hash uint32, rev int64, err error) {
 	tx, rev, err := s.committedView()
 	if err != nil {
@@ -48,11 +49,15 @@ func (s *Store) Hash() (hash uint32, rev int64, err error) {
 	return h.Sum32(), rev, nil
 }
 
-// committedView commits the batch and begins a read transaction that
-// holds everything applied, with the revision it is at.
+// committedView finishes the compactions' deletions, commits the batch and
+// begins a read transaction that holds everything applied, with the
+// revision it is at.
 func (s *Store) committedView() (*bbolt.Tx, int64, error) {
 	s.txMu.Lock()
 	defer s.txMu.Unlock()
+	if err := s.finishCompactionLocked(); err != nil {
+		return nil, 0, err
+	}
 	if err := s.commitLocked(); err != nil {
 		return nil, 0, err
 	}
@@ -82,11 +87,15 @@ type KVHash struct {
 // the same entries and compacted at the same revision have the same hash
 // at every revision they both hold. rev at or below the compaction
 // revision is ErrCompacted (the result carries Compact), above the
-// current one ErrFutureRev (the result carries Current). The batch is
-// committed first.
+// current one ErrFutureRev (the result carries Current). A compaction
+// still deleting is finished and the batch committed first.
 func (s *Store) HashKV(rev int64) (KVHash, error) {
 	s.txMu.Lock()
-	if err := s.commitLocked(); err != nil {
+	err := s.finishCompactionLocked()
+	if err == nil {
+		err = s.commitLocked()
+	}
+	if err != nil {
 		s.txMu.Unlock()
 		return KVHash{}, fmt.Errorf("mvcc: hashkv: %w", err)
 	}
@@ -95,7 +104,6 @@ func (s *Store) HashKV(rev int64) (KVHash, error) {
 	if res.Compact == 0 {
 		res.Compact = -1
 	}
-	var err error
 	switch {
 	case rev > 0 && rev <= res.Compact:
 		err = fmt.Errorf("mvcc: hashkv at %d: %w: compacted %d", rev, ErrCompacted, res.Compact)

@@ -31,11 +31,14 @@ var (
 // calls Apply; any number call the readers concurrently.
 //
 // Locking: txMu serialises everything that touches the bbolt batch
-// transaction (Apply, the committer, Commit, Snapshot, Restore, Close).
+// transaction (Apply, the committer, the compactor, Commit, Snapshot,
+// Restore, Defragment, Close).
 // mu guards the in-memory state (index, leases, uncommitted buffer); Apply
 // holds it for writing for the span of one request, readers hold it for
 // reading only while they walk the index and pick their values, never
-// while they read bbolt pages or decode. Lock order: txMu, then mu.
+// while they read bbolt pages or decode; ReadTxn alone holds it for its
+// whole evaluation, since its compares decide what it reads next. Lock
+// order: txMu, then mu.
 type Store struct {
 	cfg    Config
 	notify func(rev int64, evs []*mvccpb.Event)
@@ -47,10 +50,15 @@ type Store struct {
 	leaseB   *bbolt.Bucket
 	membersB *bbolt.Bucket
 	alarmB   *bbolt.Bucket
-	pending  int  // writes in the batch
-	dirty    bool // batch holds anything not committed, the consistent index included
-	arena    arena
-	closed   bool
+	pending  int // writes in the batch
+	// drops are the records compactions dropped from the index that
+	// bbolt still holds, oldest first; compactIdle is closed and cleared
+	// when the last is deleted (nil while none are queued).
+	drops       []droppedRev
+	compactIdle chan struct{}
+	dirty       bool // batch holds anything not committed, the consistent index included
+	arena       arena
+	closed      bool
 
 	// authB, authUsersB and authRolesB hold the auth store (auth.go);
 	// guarded by txMu like the buckets above.
@@ -79,12 +87,17 @@ type Store struct {
 	compactRev atomic.Int64
 	ci         atomic.Uint64
 	size       atomic.Int64
+	sizeInUse  atomic.Int64
 
 	// commits times each bbolt commit (etcd's backend commit duration).
 	commits latency.Histogram
 
-	stop chan struct{}
-	done chan struct{}
+	// compactc wakes the compactor when a compaction queues records.
+	compactc chan struct{}
+
+	stop        chan struct{}
+	done        chan struct{} // closed once the committer and compactor stopped
+	compactDone chan struct{}
 }
 
 // bufEntry is one write still in the uncommitted batch.
@@ -102,7 +115,10 @@ func Open(cfg Config, notify func(rev int64, evs []*mvccpb.Event)) (*Store, erro
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
-	s := &Store{cfg: cfg, notify: notify, stop: make(chan struct{}), done: make(chan struct{}), failedc: make(chan struct{})}
+	s := &Store{
+		cfg: cfg, notify: notify, failedc: make(chan struct{}), compactc: make(chan struct{}, 1),
+		stop: make(chan struct{}), done: make(chan struct{}), compactDone: make(chan struct{}),
+	}
 	db, err := openDB(cfg.Path)
 	if err != nil {
 		return nil, err
@@ -114,6 +130,7 @@ func Open(cfg Config, notify func(rev int64, evs []*mvccpb.Event)) (*Store, erro
 		_ = db.Close()
 		return nil, err
 	}
+	go s.runCompactor()
 	go s.runCommitter()
 	return s, nil
 }
@@ -152,6 +169,12 @@ func (s *Store) loadLocked(db *bbolt.DB) error {
 	s.leases = make(map[int64]*lease)
 	s.buf = s.buf[:0]
 	s.dataBytes = 0
+	s.drops = nil
+	if s.compactIdle != nil {
+		// The records of the database being replaced are gone with it.
+		close(s.compactIdle)
+		s.compactIdle = nil
+	}
 	// An empty store is at revision 1, as etcd's is: the first write
 	// gets revision 2, which clients and scripts written against etcd see.
 	rev, compactRev := int64(1), int64(0)
@@ -217,6 +240,11 @@ func (s *Store) loadLocked(db *bbolt.DB) error {
 			} else {
 				ki.put(r)
 				ki.lease = kv.Lease
+				// A compacted life starts later than its first put:
+				// the record says when it began and how many
+				// versions it has.
+				g := ki.latest()
+				g.created, g.ver = kv.CreateRevision, kv.Version
 			}
 			rev = max(rev, r.main)
 			s.dataBytes += int64(len(k) + len(v))
@@ -248,7 +276,16 @@ func (s *Store) loadLocked(db *bbolt.DB) error {
 	s.committedRev = rev
 	s.compactRev.Store(compactRev)
 	s.ci.Store(ci)
-	return s.beginBatchLocked()
+	if err := s.beginBatchLocked(); err != nil {
+		return err
+	}
+	if compactRev > 0 {
+		// A compaction the last run did not finish deleting: the index
+		// was rebuilt from every record left, so compact it again and
+		// queue the rest.
+		s.compactIndexLocked(compactRev)
+	}
+	return nil
 }
 
 func (s *Store) beginBatchLocked() error {
@@ -271,6 +308,10 @@ func (s *Store) beginBatchLocked() error {
 	s.pending = 0
 	s.dirty = false
 	s.size.Store(tx.Size())
+	// Free and pending pages are in the file but hold nothing (etcd's
+	// DbSizeInUse leaves them out the same way).
+	st := s.db.Stats()
+	s.sizeInUse.Store(tx.Size() - int64(st.FreePageN+st.PendingPageN)*int64(s.db.Info().PageSize))
 	return nil
 }
 
@@ -318,7 +359,10 @@ func (s *Store) commitLocked() error {
 }
 
 func (s *Store) runCommitter() {
-	defer close(s.done)
+	defer func() {
+		<-s.compactDone
+		close(s.done)
+	}()
 	t := time.NewTicker(s.cfg.BatchInterval)
 	defer t.Stop()
 	for {
@@ -401,6 +445,10 @@ func (s *Store) CompactRev() int64 { return s.compactRev.Load() }
 
 // Size is the size of the bbolt file as of the last commit.
 func (s *Store) Size() int64 { return s.size.Load() }
+
+// SizeInUse is Size less the pages bbolt holds free for reuse, as of the
+// last commit. Defragment makes the two equal.
+func (s *Store) SizeInUse() int64 { return s.sizeInUse.Load() }
 
 // LogicalSize is the number of bytes in the stored records (revision keys,
 // encoded values, leases). Unlike Size it depends only on the applied

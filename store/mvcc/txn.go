@@ -19,7 +19,7 @@ func (s *Store) txnLocked(w *writer, t *etcdserverpb.TxnRequest) (*etcdserverpb.
 		return nil, err
 	}
 	view := w.viewRev()
-	path, err := s.txnPathLocked(t, view)
+	path, err := s.txnPathLocked(t, view, s.batchKVsLocked)
 	if err != nil {
 		return nil, err
 	}
@@ -46,11 +46,16 @@ func branch(t *etcdserverpb.TxnRequest, ok bool) []*etcdserverpb.RequestOp {
 	return t.Failure
 }
 
+// kvsAt reads the values at revs of keys found in a range over key; Apply
+// reads them from the batch transaction (batchKVsLocked), a read-only
+// transaction outside Apply like Range does (txnReader).
+type kvsAt func(key []byte, revs []revision) ([]*mvccpb.KeyValue, error)
+
 // txnPathLocked evaluates compares depth first along the taken branches.
-func (s *Store) txnPathLocked(t *etcdserverpb.TxnRequest, view int64) ([]bool, error) {
+func (s *Store) txnPathLocked(t *etcdserverpb.TxnRequest, view int64, get kvsAt) ([]bool, error) {
 	ok := true
 	for _, c := range t.Compare {
-		res, err := s.compareLocked(c, view)
+		res, err := s.compareLocked(c, view, get)
 		if err != nil {
 			return nil, err
 		}
@@ -62,7 +67,7 @@ func (s *Store) txnPathLocked(t *etcdserverpb.TxnRequest, view int64) ([]bool, e
 	path := []bool{ok}
 	for _, op := range branch(t, ok) {
 		if nt := op.GetRequestTxn(); nt != nil {
-			sub, err := s.txnPathLocked(nt, view)
+			sub, err := s.txnPathLocked(nt, view, get)
 			if err != nil {
 				return nil, err
 			}
@@ -109,7 +114,7 @@ func (s *Store) execTxnLocked(w *writer, t *etcdserverpb.TxnRequest, path *[]boo
 		var out etcdserverpb.ResponseOp
 		switch {
 		case op.GetRequestRange() != nil:
-			rr, err := s.rangeInTxnLocked(op.GetRequestRange(), w.viewRev())
+			rr, err := s.rangeInTxnLocked(op.GetRequestRange(), w.viewRev(), s.batchKVsLocked)
 			if err != nil {
 				return nil, err
 			}
@@ -153,13 +158,13 @@ func (s *Store) batchKVsLocked(key []byte, revs []revision) ([]*mvccpb.KeyValue,
 	return fillValues(revs, vals, nil)
 }
 
-func (s *Store) rangeInTxnLocked(r *etcdserverpb.RangeRequest, view int64) (*etcdserverpb.RangeResponse, error) {
+func (s *Store) rangeInTxnLocked(r *etcdserverpb.RangeRequest, view int64, get kvsAt) (*etcdserverpb.RangeResponse, error) {
 	rev, err := checkReadRev(r.Revision, view, s.compactRev.Load())
 	if err != nil {
 		return nil, fmt.Errorf("txn range %q: %w", r.Key, err)
 	}
 	revs, count := s.planLocked(r.Key, r.RangeEnd, rev, fetchLimit(r), r.CountOnly)
-	kvs, err := s.batchKVsLocked(r.Key, revs)
+	kvs, err := get(r.Key, revs)
 	if err != nil {
 		return nil, err
 	}
@@ -170,9 +175,9 @@ func (s *Store) rangeInTxnLocked(r *etcdserverpb.RangeRequest, view int64) (*etc
 // for every key in it; over no key it is tested against an empty
 // KeyValue (version, revisions and lease 0), except that a VALUE compare
 // on a missing key is always false.
-func (s *Store) compareLocked(c *etcdserverpb.Compare, view int64) (bool, error) {
+func (s *Store) compareLocked(c *etcdserverpb.Compare, view int64, get kvsAt) (bool, error) {
 	revs, _ := s.planLocked(c.Key, c.RangeEnd, view, 0, false)
-	kvs, err := s.batchKVsLocked(c.Key, revs)
+	kvs, err := get(c.Key, revs)
 	if err != nil {
 		return false, err
 	}
