@@ -2,19 +2,17 @@ package qualify
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"maps"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/shirou/gopsutil/v3/cpu"
 
-	"github.com/adrbench/adrbench/adr"
 	"github.com/adrbench/adrbench/internal/mountinfo"
+	adrlog "github.com/adrbench/adrbench/logbackends/adr"
 )
 
 // pmemFacts is what the system says about persistent memory.
@@ -100,47 +98,6 @@ func (f pmemFacts) hasDevDax() bool {
 	return slices.ContainsFunc(f.Devices, func(d string) bool { return strings.HasPrefix(filepath.Base(d), "dax") })
 }
 
-// regionProbe is a region mapped in the directory with adr.Open: whether
-// the kernel took MAP_SYNC, and the flush+fence latency measured on it.
-type regionProbe struct {
-	Info    adr.Info
-	Flushes int64
-	P50Ns   float64
-	P99Ns   float64
-	MaxNs   float64
-}
-
-// probeRegion maps a 1 MiB file in dir the way the adr backend maps its
-// region (KindAuto: MAP_SYNC if the file system is DAX, else emulated),
-// then times n flushes of one cache line each followed by a fence, the
-// unit the adr ring persists a record with. The file is removed.
-func probeRegion(dir string, n int) (regionProbe, error) {
-	path := filepath.Join(dir, "pmem-probe")
-	reg, err := adr.Open(adr.RegionConfig{Kind: adr.KindAuto, Path: path, Size: 1 << 20})
-	if err != nil {
-		return regionProbe{}, err
-	}
-	p := regionProbe{Info: reg.Info()}
-	h := newLatencyHistogram()
-	mem := reg.Bytes()
-	lines := len(mem) / adr.LineSize
-	for i := range n {
-		off := (i % lines) * adr.LineSize
-		mem[off] = byte(i)
-		t0 := time.Now()
-		adr.Persist(reg, off, adr.LineSize)
-		_ = h.RecordValue(int64(time.Since(t0)))
-	}
-	var ferr error
-	if fc, ok := reg.(adr.FenceChecker); ok {
-		ferr = fc.FenceErr()
-	}
-	err = errors.Join(ferr, reg.Close(), os.Remove(path))
-	p.Flushes = h.TotalCount()
-	p.P50Ns, p.P99Ns, p.MaxNs = float64(h.ValueAtQuantile(50)), float64(h.ValueAtQuantile(99)), float64(h.Max())
-	return p, err
-}
-
 // pmemGroup reports persistent memory: what is there, whether MAP_SYNC
 // works on the directory, the CPU's flushes, the regions' persistence
 // domain, the flush+fence latency and, from all that, whether the adr log
@@ -154,7 +111,7 @@ func (r *runner) pmemGroup(ctx context.Context) error {
 	facts := readPMemFacts(ctx, "/sys", "/dev", mounts)
 	r.host.PMem = &facts
 	r.prog.begin("pmem: MAP_SYNC probe and flush+fence latency", 0)
-	probe, perr := probeRegion(r.work, r.dur.PMemFlushes)
+	probe, perr := adrlog.ProbeRegion(r.work, r.dur.PMemFlushes)
 	r.prog.end()
 	for _, c := range pmemChecks(r.prof, facts, probe, perr) {
 		r.add(c)
@@ -165,7 +122,7 @@ func (r *runner) pmemGroup(ctx context.Context) error {
 // pmemChecks judges the facts and the probe. Without persistent memory a
 // profile that does not require it gets skips that say why; one that does
 // gets failures.
-func pmemChecks(p Profile, f pmemFacts, probe regionProbe, probeErr error) []Check {
+func pmemChecks(p Profile, f pmemFacts, probe adrlog.RegionProbe, probeErr error) []Check {
 	var out []Check
 	n := f.present()
 	noPMem := "not present (no namespaces in /sys/bus/nd, no /dev/dax* or /dev/pmem*)"
@@ -190,7 +147,7 @@ func pmemChecks(p Profile, f pmemFacts, probe regionProbe, probeErr error) []Che
 	}
 	out = append(out, c)
 
-	mapSync := probeErr == nil && probe.Info.Kind == adr.KindFSDax
+	mapSync := probeErr == nil && probe.MapSync
 	c = judge(p, "pmem.map_sync", boolValue(mapSync))
 	switch {
 	case probeErr != nil:
@@ -216,7 +173,7 @@ func pmemChecks(p Profile, f pmemFacts, probe regionProbe, probeErr error) []Che
 	c = judge(p, "pmem.flush_instructions", float64(len(f.Flushes)))
 	c.Text = strings.Join(f.Flushes, ", ")
 	if probeErr == nil {
-		c.Text += "; the adr backend would use " + probe.Info.Flush
+		c.Text += "; the adr backend would use " + probe.Flush
 	}
 	switch {
 	case len(f.Flushes) == 0 && allEADR(f.Domains):
@@ -231,7 +188,7 @@ func pmemChecks(p Profile, f pmemFacts, probe regionProbe, probeErr error) []Che
 	for _, region := range slices.Sorted(maps.Keys(f.Domains)) {
 		d := f.Domains[region]
 		ds = append(ds, region+": "+d)
-		if d != adr.DomainMemoryController && d != adr.DomainCPUCache {
+		if !adrlog.DurableDomain(d) {
 			domainsOK = false
 		}
 	}
@@ -249,8 +206,8 @@ func pmemChecks(p Profile, f pmemFacts, probe regionProbe, probeErr error) []Che
 	} else {
 		c = judge(p, "pmem.flush_fence_p99", probe.P99Ns)
 		c.Details = map[string]float64{"p50_ns": probe.P50Ns, "max_ns": probe.MaxNs, "flushes": float64(probe.Flushes)}
-		c.Text = fmt.Sprintf("p50 %s ns with %s on a %s region", formatNumber(probe.P50Ns), probe.Info.Flush, probe.Info.Kind)
-		if probe.Info.Emulated {
+		c.Text = fmt.Sprintf("p50 %s ns with %s on a %s region", formatNumber(probe.P50Ns), probe.Flush, probe.Kind)
+		if probe.Emulated {
 			c.Emulated = true
 			c.Text += " (emulated: DRAM, not persistent memory)"
 			s := skipped(p, c.Name, "measured on an emulated region: what the flush and fence instructions cost in DRAM, "+
@@ -280,7 +237,7 @@ func allEADR(domains map[string]string) bool {
 		return false
 	}
 	for _, d := range domains {
-		if d != adr.DomainCPUCache {
+		if !adrlog.CacheDomain(d) {
 			return false
 		}
 	}

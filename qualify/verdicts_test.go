@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/adrbench/adrbench/adr"
 	"github.com/adrbench/adrbench/internal/mountinfo"
+	adrlog "github.com/adrbench/adrbench/logbackends/adr"
 )
 
 func bptr(b bool) *bool { return &b }
@@ -216,21 +216,21 @@ func TestMounts(t *testing.T) {
 }
 
 func TestPMemChecks(t *testing.T) {
-	emulated := regionProbe{Info: adr.Info{Kind: adr.KindEmulated, Flush: "clwb", Emulated: true}, Flushes: 10, P50Ns: 60, P99Ns: 90}
-	fsdax := regionProbe{Info: adr.Info{Kind: adr.KindFSDax, Flush: "clwb", Domain: adr.DomainMemoryController}, Flushes: 10, P50Ns: 300, P99Ns: 900}
+	emulated := adrlog.RegionProbe{Kind: "emulated", Flush: "clwb", Emulated: true, Flushes: 10, P50Ns: 60, P99Ns: 90}
+	fsdax := adrlog.RegionProbe{Kind: "fsdax", Flush: "clwb", MapSync: true, Flushes: 10, P50Ns: 300, P99Ns: 900}
 	slow := fsdax
 	slow.P99Ns = 20000
 	none := pmemFacts{Flushes: []string{"clwb", "clflushopt", "clflush"}}
-	withFSDax := pmemFacts{Devices: []string{"/dev/pmem0"}, Domains: map[string]string{"region0": adr.DomainMemoryController},
+	withFSDax := pmemFacts{Devices: []string{"/dev/pmem0"}, Domains: map[string]string{"region0": "memory_controller"},
 		DAXMounts: []string{"/mnt/pmem"}, Flushes: []string{"clwb", "clflush"}}
-	withDevDax := pmemFacts{Devices: []string{"/dev/dax0.0"}, Domains: map[string]string{"region0": adr.DomainCPUCache}, Flushes: []string{}}
+	withDevDax := pmemFacts{Devices: []string{"/dev/dax0.0"}, Domains: map[string]string{"region0": "cpu_cache"}, Flushes: []string{}}
 	required := EtcdProfile()
 	required.RequirePMem = true
 	tests := []struct {
 		name  string
 		p     Profile
 		facts pmemFacts
-		probe regionProbe
+		probe adrlog.RegionProbe
 		err   error
 		want  map[string]Verdict
 	}{
@@ -248,11 +248,11 @@ func TestPMemChecks(t *testing.T) {
 		{"devdax under eADR needs neither MAP_SYNC nor flushes", required, withDevDax, emulated, nil, map[string]Verdict{
 			"pmem.present": Pass, "pmem.map_sync": Skip, "pmem.flush_instructions": Skip,
 			"pmem.persistence_domain": Pass, "pmem.adr_durable": Pass}},
-		{"ADR without a flush instruction", required, pmemFacts{Devices: []string{"/dev/dax0.0"}, Domains: map[string]string{"region0": adr.DomainMemoryController}, Flushes: []string{}}, emulated, nil,
+		{"ADR without a flush instruction", required, pmemFacts{Devices: []string{"/dev/dax0.0"}, Domains: map[string]string{"region0": "memory_controller"}, Flushes: []string{}}, emulated, nil,
 			map[string]Verdict{"pmem.flush_instructions": Fail, "pmem.adr_durable": Fail}},
 		{"a domain the kernel does not name", required, pmemFacts{Devices: []string{"/dev/pmem0"}, Domains: map[string]string{"region0": "none"}, Flushes: []string{"clwb"}}, fsdax, nil,
 			map[string]Verdict{"pmem.persistence_domain": Fail, "pmem.adr_durable": Fail}},
-		{"the probe failed", EtcdProfile(), none, regionProbe{}, errors.New("mmap: no memory"), map[string]Verdict{
+		{"the probe failed", EtcdProfile(), none, adrlog.RegionProbe{}, errors.New("mmap: no memory"), map[string]Verdict{
 			"pmem.map_sync": Skip, "pmem.flush_fence_p99": Skip}},
 	}
 	for _, tt := range tests {
@@ -319,7 +319,7 @@ func TestPMemFactsFromSysfs(t *testing.T) {
 	if len(f.Devices) != 1 || f.Devices[0] != filepath.Join(dev, "pmem0") || f.present() != 1 {
 		t.Errorf("devices %v", f.Devices)
 	}
-	if f.Domains["region0"] != adr.DomainMemoryController {
+	if f.Domains["region0"] != "memory_controller" {
 		t.Errorf("domains %v", f.Domains)
 	}
 	if len(f.DAXMounts) != 1 || f.DAXMounts[0] != "/mnt/pm em" {
@@ -332,15 +332,15 @@ func TestPMemFactsFromSysfs(t *testing.T) {
 // is measured either way. The file is removed.
 func TestProbeRegion(t *testing.T) {
 	dir := t.TempDir()
-	p, err := probeRegion(dir, 1000)
+	p, err := adrlog.ProbeRegion(dir, 1000)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if p.Flushes != 1000 || !(p.P50Ns > 0) || p.P99Ns < p.P50Ns {
 		t.Fatalf("probe %+v", p)
 	}
-	if p.Info.Kind != adr.KindFSDax && (!p.Info.Emulated || !strings.Contains(p.Info.Warning, "MAP_SYNC")) {
-		t.Fatalf("a region that is not fs-DAX must be emulated and say MAP_SYNC was refused: %+v", p.Info)
+	if !p.MapSync && (!p.Emulated || !strings.Contains(p.Warning, "MAP_SYNC")) {
+		t.Fatalf("a region that is not fs-DAX must be emulated and say MAP_SYNC was refused: %+v", p)
 	}
 	assertEmpty(t, dir)
 }

@@ -7,8 +7,8 @@
 // of a lower rank, and packages of its own tree (store may import
 // store/mvcc). A package missing from the table is itself a violation, so
 // a new package is placed in the architecture on purpose. On top of the
-// ranks, a few rules name single edges: only the log backends (and the
-// hardware qualification probe) touch persistent memory directly, the
+// ranks, a few rules name single edges: only the log backends touch
+// persistent memory directly, the
 // state machine never imports raft, the figures read only saved results,
 // and nothing imports the binary.
 //

@@ -114,8 +114,8 @@ func ProjectLayering() Layering {
 		},
 		ImportedOnlyBy: map[string][]string{
 			// Persistent memory is a log backend's business; the
-			// qualification probe measures the hardware with it.
-			"adr": {"adr", "logbackends", "qualify"},
+			// qualification probe measures it through the adr backend.
+			"adr": {"adr", "logbackends"},
 			"cmd": {},
 		},
 		MayImportOnly: map[string][]string{
