@@ -68,7 +68,7 @@ func newFrontend(cfg Config, ln net.Listener, member identity, st *memberState, 
 	if err != nil {
 		return nil, nil, err
 	}
-	authn := &authenticator{kv: st.kv, tokens: provider}
+	authn := &authenticator{kv: st.kv, tokens: provider, certUsers: cfg.ClientTLS.ClientCertAuth}
 	api, err := newClientAPI(apiConfig{
 		listener:        ln,
 		listenURL:       cfg.ListenClientURLs[0],
@@ -182,24 +182,30 @@ func newClientAPI(cfg apiConfig, svc apiServices) (_ *clientAPI, err error) {
 		ln:       ln,
 		grpcL:    newChanListener(ln.Addr()),
 		httpL:    newChanListener(ln.Addr()),
-		grpcSrv:  newGRPCServer(cfg.maxRequestBytes, svc),
+		grpcSrv:  newGRPCServer(cfg.maxRequestBytes, cfg.tls != nil, svc),
 		httpSrv:  newHTTPServer(mux),
 		gwConn:   gwConn,
 		gwCancel: cancel,
 	}, nil
 }
 
-// newGRPCServer registers etcd's six services on a gRPC server.
-func newGRPCServer(maxRequestBytes int, svc apiServices) *grpc.Server {
-	srv := grpc.NewServer(
-		grpc.MaxRecvMsgSize(maxRequestBytes+grpcOverheadBytes),
+// newGRPCServer registers etcd's six services on a gRPC server; with
+// terminated, its connections come from a listener that did the TLS
+// handshake already.
+func newGRPCServer(maxRequestBytes int, terminated bool, svc apiServices) *grpc.Server {
+	opts := []grpc.ServerOption{
+		grpc.MaxRecvMsgSize(maxRequestBytes + grpcOverheadBytes),
 		grpc.MaxSendMsgSize(math.MaxInt32),
 		grpc.MaxConcurrentStreams(math.MaxUint32),
 		// Reuse handler goroutines: a fresh goroutine per request grows
 		// its stack on every call, which cost a tenth of the leader's CPU.
 		grpc.NumStreamWorkers(streamWorkers),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}),
-	)
+	}
+	if terminated {
+		opts = append(opts, grpc.Creds(terminatedTLS{}))
+	}
+	srv := grpc.NewServer(opts...)
 	pb.RegisterKVServer(srv, svc.kv)
 	pb.RegisterWatchServer(srv, svc.watch)
 	pb.RegisterLeaseServer(srv, svc.lease)

@@ -14,7 +14,9 @@ import (
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
@@ -43,6 +45,9 @@ type authInfo struct {
 type authenticator struct {
 	kv     *mvcc.Store
 	tokens tokenProvider
+	// certUsers: client certificates are required (--client-cert-auth), so
+	// a request without a token acts as its certificate's common name.
+	certUsers bool
 }
 
 // tokenProvider hands out and checks the tokens Authenticate returns.
@@ -77,7 +82,8 @@ func newTokenProvider(cfg Config, c *core) (tokenProvider, error) {
 }
 
 // fromCtx returns who the request in ctx acts as: nil if it carries no
-// token; ErrGRPCInvalidAuthToken if its token is unknown or expired.
+// token (and no client certificate that names a user);
+// ErrGRPCInvalidAuthToken if its token is unknown or expired.
 func (a *authenticator) fromCtx(ctx context.Context) (*authInfo, error) {
 	// ValueFromIncomingContext reads one key; FromIncomingContext would
 	// copy every header of every request.
@@ -86,7 +92,7 @@ func (a *authenticator) fromCtx(ctx context.Context) (*authInfo, error) {
 		ts = metadata.ValueFromIncomingContext(ctx, tokenKeyGateway)
 	}
 	if len(ts) == 0 {
-		return nil, nil
+		return a.fromCert(ctx), nil
 	}
 	ai, ok := a.tokens.info(ctx, ts[0], a.kv.AuthRevision())
 	if !ok {
@@ -94,6 +100,37 @@ func (a *authenticator) fromCtx(ctx context.Context) (*authInfo, error) {
 	}
 	return &ai, nil
 }
+
+// fromCert is etcd's user of a request without a token when client
+// certificates are required: the common name of the verified client
+// certificate, at the current auth revision (an empty name then matches no
+// user). Requests the JSON gateway forwards are left out: it dials with the
+// member's own certificate, whose name is nobody's to use.
+func (a *authenticator) fromCert(ctx context.Context) *authInfo {
+	if !a.certUsers || len(metadata.ValueFromIncomingContext(ctx, gatewayAcceptKey)) > 0 {
+		return nil
+	}
+	p, ok := peer.FromContext(ctx)
+	if !ok {
+		return nil
+	}
+	ti, ok := p.AuthInfo.(credentials.TLSInfo)
+	if !ok {
+		return nil
+	}
+	// The port asks for any certificate and verifies it against the
+	// trusted CA bundle as that is at the handshake (VerifyConnection),
+	// so crypto/tls records no verified chain: a connection that got this
+	// far presented a verified certificate first.
+	if len(ti.State.PeerCertificates) == 0 {
+		return nil
+	}
+	return &authInfo{user: ti.State.PeerCertificates[0].Subject.CommonName, rev: a.kv.AuthRevision()}
+}
+
+// gatewayAcceptKey is the metadata the JSON gateway adds to every request
+// it forwards.
+const gatewayAcceptKey = "grpcgateway-accept"
 
 // header is the RequestHeader a client request is proposed with: the user
 // it acts as and the auth revision it was authorised at, which the state
@@ -150,7 +187,17 @@ func (a *authenticator) checkMaintenanceAdmin(ctx context.Context) error {
 		return nil
 	}
 	msg := status.Convert(err).Message()
+	if m, ok := authStoreMessages[msg]; ok {
+		return status.Error(codes.Unknown, m)
+	}
 	return status.Error(codes.Unknown, "auth: "+strings.TrimPrefix(msg, "etcdserver: "))
+}
+
+// authStoreMessages are etcd's auth store errors whose text is not the
+// gRPC error's with "auth: " for "etcdserver: ".
+var authStoreMessages = map[string]string{
+	rpctypes.ErrorDesc(rpctypes.ErrGRPCUserNotFound):    "auth: user not found",
+	rpctypes.ErrorDesc(rpctypes.ErrGRPCAuthOldRevision): "auth: revision in header is old",
 }
 
 // simpleTokens are etcd's default tokens: random letters and the raft

@@ -186,5 +186,7 @@
 // disabled. Signed tokens (--auth-token jwt,...) carry etcd's claims
 // (username, revision, exp) and are checked by signature on any member;
 // once the auth store has changed they are refused as old, and clients
-// authenticate again.
+// authenticate again. With --client-cert-auth, a request without a token
+// acts as the common name of its client certificate, as in etcd (the JSON
+// gateway's requests excepted).
 package store

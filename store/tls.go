@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"crypto/tls"
 	"fmt"
 	"log/slog"
@@ -8,6 +9,8 @@ import (
 	"net/url"
 	"path/filepath"
 	"slices"
+
+	"google.golang.org/grpc/credentials"
 
 	"github.com/adrbench/adrbench/store/tlsinfo"
 )
@@ -152,3 +155,39 @@ func listenTLS(flag, raw string, tc *tls.Config) (net.Listener, error) {
 	}
 	return ln, nil
 }
+
+// terminatedTLS is the gRPC server's transport security when the client
+// port's listener has already done the TLS handshake (the port serves gRPC
+// and HTTP on one TLS listener and tells them apart after it). It passes
+// connections through and reports each one's TLS state as gRPC's own TLS
+// credentials would, so that a request's handler sees the client's
+// verified certificate (its common name is the request's user when
+// authentication and client certificates are both on, as in etcd).
+type terminatedTLS struct{}
+
+func (terminatedTLS) ServerHandshake(c net.Conn) (net.Conn, credentials.AuthInfo, error) {
+	inner := c
+	if pc, ok := c.(*peekedConn); ok {
+		inner = pc.Conn
+	}
+	tc, ok := inner.(*tls.Conn)
+	if !ok {
+		return nil, nil, fmt.Errorf("client port: a connection without TLS reached the gRPC server of a TLS port")
+	}
+	return c, credentials.TLSInfo{
+		State:          tc.ConnectionState(),
+		CommonAuthInfo: credentials.CommonAuthInfo{SecurityLevel: credentials.PrivacyAndIntegrity},
+	}, nil
+}
+
+func (terminatedTLS) ClientHandshake(context.Context, string, net.Conn) (net.Conn, credentials.AuthInfo, error) {
+	return nil, nil, fmt.Errorf("client port: terminatedTLS secures the server side only")
+}
+
+func (terminatedTLS) Info() credentials.ProtocolInfo {
+	return credentials.ProtocolInfo{SecurityProtocol: "tls"}
+}
+
+func (t terminatedTLS) Clone() credentials.TransportCredentials { return t }
+
+func (terminatedTLS) OverrideServerName(string) error { return nil }
