@@ -347,6 +347,26 @@ func (l *Log) AppendEntries(ents []*raftpb.Entry) error {
 	return nil
 }
 
+// AppendEntryBytes buffers the record of one entry already encoded: enc
+// is the protobuf encoding of a raftpb.Entry whose index is i. A writer
+// that holds its entries encoded (the adr backend's ring records) spares a
+// second encoding; the record is the one AppendEntries writes.
+func (l *Log) AppendEntryBytes(i uint64, enc []byte) error {
+	if err := l.check(); err != nil {
+		return err
+	}
+	start := len(l.buf)
+	l.buf = beginRecord(l.buf, TypeEntry)
+	l.buf = endRecord(append(l.buf, enc...), start)
+	if err := l.fit(start); err != nil {
+		return err
+	}
+	if s := l.segs[len(l.segs)-1]; i > s.maxIndex {
+		s.maxIndex = i
+	}
+	return nil
+}
+
 // AppendHardState buffers a HardState record.
 func (l *Log) AppendHardState(hs *raftpb.HardState) error {
 	if err := l.check(); err != nil {
@@ -393,6 +413,9 @@ func (l *Log) AppendCompact(index, term uint64) error {
 	l.compactIdx, l.compTrm = index, term
 	return l.fit(start)
 }
+
+// Buffered returns how many bytes of records wait for the next Flush.
+func (l *Log) Buffered() int { return len(l.buf) }
 
 // Flush writes the buffered records with one write call. They are not
 // durable until Sync.
