@@ -33,6 +33,7 @@ func openDisk(env logbackends.Env, segmentSize int64) (*diskLog, *segment.State,
 	d := &diskLog{emulated: filelog.Emulated(env.FS)}
 	log, st, err := segment.Open(segment.Options{
 		FS: env.FS, Dir: env.Dir, SegmentSize: segmentSize, Logger: env.Log(),
+		ZeroAhead: segment.DefaultZeroAhead,
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: open %s: %w", Name, env.Dir, err)

@@ -635,3 +635,50 @@ func TestSyncCounting(t *testing.T) {
 	}
 	must(t, l.Close())
 }
+
+// TestZeroAhead: with Options.ZeroAhead the zeros ahead of the records are
+// written, topped up as the records advance, never over a record, and a
+// crash at any point leaves a log recovery reads as without them.
+func TestZeroAhead(t *testing.T) {
+	const ahead, segSize = 4096, 1 << 16
+	fsys := vfs.NewMem()
+	opts := Options{FS: fsys, Dir: dir, SegmentSize: segSize, ZeroAhead: ahead}
+	l, _, err := Open(opts)
+	must(t, err)
+	rng := rand.New(rand.NewSource(7))
+	var clones []*vfs.Mem
+	next := uint64(1)
+	for range 60 {
+		n := uint64(1 + rng.Intn(6))
+		must(t, l.AppendEntries(ents(next, next+n-1, 1, 100+rng.Intn(900))))
+		next += n
+		must(t, l.Flush())
+		if rng.Intn(3) == 0 {
+			must(t, l.Sync())
+		}
+		end, err := l.cur.(vfs.DataFinder).DataEnd()
+		must(t, err)
+		if end > l.curOff+ahead || end < min(l.curOff+ahead/2, l.curSize) {
+			t.Fatalf("records end at %d in a segment of %d, the file's data at %d: want zeros written to within [%d, %d]",
+				l.curOff, l.curSize, end, min(l.curOff+ahead/2, l.curSize), l.curOff+ahead)
+		}
+		clones = append(clones, fsys.CrashClone(rng, 0.5))
+	}
+	if l.Segments() < 2 {
+		t.Fatalf("%d segments, the test needs a switch", l.Segments())
+	}
+	must(t, l.Close())
+	_, st := open(t, fsys, segSize)
+	checkEntries(t, st, 1, next-1)
+	for k, c := range clones {
+		logger, _ := logCapture()
+		l, st, err := Open(Options{FS: c, Dir: dir, SegmentSize: segSize, ZeroAhead: ahead, Logger: logger})
+		if err != nil {
+			t.Fatalf("crash clone %d: %v", k, err)
+		}
+		if st.LastIndex() > next-1 {
+			t.Fatalf("crash clone %d replays up to %d, more than was written", k, st.LastIndex())
+		}
+		must(t, l.Close())
+	}
+}

@@ -102,7 +102,7 @@ func Open(name string, env logbackends.Env, segmentSize int64, write Writer) (*B
 	b := &Backend{name: name, write: write, emulated: Emulated(env.FS)}
 	log, st, err := segment.Open(segment.Options{
 		FS: env.FS, Dir: env.Dir, SegmentSize: segmentSize,
-		OnSync: b.hist.Record, Logger: env.Log(),
+		OnSync: b.hist.Record, Logger: env.Log(), ZeroAhead: segment.DefaultZeroAhead,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%s: open %s: %w", name, env.Dir, err)
