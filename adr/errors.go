@@ -31,4 +31,6 @@ var (
 	ErrNoRing = errors.New("adr: region holds no ring")
 	// ErrRingRelease is a Release outside the ring's records.
 	ErrRingRelease = errors.New("adr: release outside the ring")
+	// ErrNoRecord is a request for a record the ring does not hold.
+	ErrNoRecord = errors.New("adr: no such record in the ring")
 )

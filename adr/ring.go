@@ -516,6 +516,28 @@ func (g *Ring) Release(upTo uint64) error {
 	return nil
 }
 
+// Payload returns the payload of the published record of n bytes that
+// ends at logical offset end (the value Append returned for it). It aliases
+// the region, so reading it copies nothing; it is valid until the record
+// is released, and Append never stores into it before then. A record that
+// is not between HEAD and TAIL is an error wrapping ErrNoRecord.
+func (g *Ring) Payload(end uint64, n int) ([]byte, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closed {
+		return nil, ErrClosed
+	}
+	if n < 0 || n > g.MaxPayload() {
+		return nil, fmt.Errorf("%w: a record of %d bytes", ErrNoRecord, n)
+	}
+	l := recLen(n)
+	if end < l || end-l < g.head || end > g.tail {
+		return nil, fmt.Errorf("%w: a record of %d bytes ending at %d, outside head %d .. tail %d", ErrNoRecord, n, end, g.head, g.tail)
+	}
+	p := (end - l) % g.size
+	return g.data[p+recHeaderLen : p+recHeaderLen+uint64(n) : p+recHeaderLen+uint64(n)], nil
+}
+
 // Scan calls fn with each record between HEAD and TAIL, oldest first:
 // its logical offset, the offset just past it (for Release) and its
 // payload, which aliases the region and is valid only during the call.

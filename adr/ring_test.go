@@ -130,6 +130,22 @@ func TestRingWrapAround(t *testing.T) {
 				must(t, err)
 				kept, ends = append(kept, k), append(ends, end)
 			}
+			// Payload reads each kept record in place, across the
+			// laps and paddings, and no released one.
+			n := len(payloadOf(0, tt.size))
+			for i, k := range kept {
+				p, err := g.Payload(ends[i], n)
+				must(t, err)
+				if !bytes.Equal(p, payloadOf(k, tt.size)) {
+					t.Fatalf("Payload of record %d is not its payload", k)
+				}
+			}
+			if _, err := g.Payload(g.Head(), n); !errors.Is(err, ErrNoRecord) {
+				t.Fatalf("Payload of a released record: %v, want ErrNoRecord", err)
+			}
+			if _, err := g.Payload(g.Tail()+recLen(n), n); !errors.Is(err, ErrNoRecord) {
+				t.Fatalf("Payload of a record after TAIL: %v, want ErrNoRecord", err)
+			}
 			got := scanAll(t, openRing(t, SimFrom(s.Crash(rand.New(rand.NewSource(2)), 0))))
 			if len(got) != len(kept) {
 				t.Fatalf("recovered %d records, want %d", len(got), len(kept))

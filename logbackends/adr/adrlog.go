@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,7 +16,6 @@ import (
 	"github.com/adrbench/adrbench/internal/latency"
 	"github.com/adrbench/adrbench/logbackends"
 	"github.com/adrbench/adrbench/logbackends/internal/filelog"
-	"github.com/adrbench/adrbench/logbackends/segment"
 	"github.com/adrbench/adrbench/logbackends/vfs"
 )
 
@@ -32,10 +30,9 @@ type Backend struct {
 	region adr.Region
 	info   adr.Info
 	ring   *adr.Ring
-	// disk is the segment log the drainer writes, with the durability
-	// policy of batched; it keeps a mirror of its own, which is what the
-	// drained part of the log looks like, used on Open and nowhere else.
-	disk *filelog.Backend
+	// disk is the segment log the drainer writes; it keeps no mirror,
+	// m is the only one.
+	disk *diskLog
 	// fs and dir hold the disk log and its binding record; bound is the
 	// record of the ring the log is bound to, written again as clean by
 	// Close.
@@ -99,22 +96,26 @@ func open(env logbackends.Env, cfg Config) (*Backend, error) {
 		b.fs = vfs.OS{}
 	}
 	b.fenceCheck, _ = region.(fenceChecker)
-	if b.disk, err = filelog.Open(Name, env, cfg.SegmentSize, writeDisk); err != nil {
+	disk, st, err := openDisk(env, cfg.SegmentSize)
+	if err != nil {
 		region.Close()
 		return nil, err
 	}
-	if err := b.bindRing(cfg.RegionReset); err != nil {
-		b.disk.Close()
+	b.disk = disk
+	// The mirror starts as the disk log; recovery lays the ring's
+	// records over both.
+	if b.m, err = logbackends.RebuildMirror(st.HardState, st.Snapshot, st.CompactIndex, st.CompactTerm, st.Entries); err != nil {
+		b.disk.close()
 		region.Close()
-		return nil, err
-	}
-	if b.m, err = mirrorOf(b.disk); err != nil {
-		b.disk.Close()
-		region.Close()
-		return nil, fmt.Errorf("%s: recover: %w", Name, err)
+		return nil, fmt.Errorf("%s: rebuild %s: %w", Name, env.Dir, err)
 	}
 	b.Storage = b.m
-	b.emulated = b.disk.Stats().Emulated
+	if err := b.bindRing(cfg.RegionReset); err != nil {
+		b.disk.close()
+		region.Close()
+		return nil, err
+	}
+	b.emulated = append([]string(nil), b.disk.emulated...)
 	if b.info.Emulated {
 		b.emulated = append(b.emulated, "adr-region:"+b.info.Kind)
 	}
@@ -141,22 +142,9 @@ func openRegion(dir string, cfg Config) (adr.Region, error) {
 	return r, nil
 }
 
-// writeDisk is the disk log's policy, batched's: the drainer's Saves are
-// written (mustSync false) and synced together by SyncNow; the Saves made
-// directly (snapshots, oversized records, recovery) sync before returning.
-func writeDisk(l *segment.Log, hs *raftpb.HardState, ents []*raftpb.Entry, snap *raftpb.Snapshot, mustSync bool) error {
-	install, err := filelog.AppendReady(l, hs, ents, snap)
-	if err != nil {
-		return err
-	}
-	if mustSync || install {
-		return l.Sync()
-	}
-	return l.Flush()
-}
-
 // recover opens the ring the region holds, lays its records over the
-// disk log and makes the result durable on disk, then empties the ring.
+// disk log (and the mirror, which is the disk log's until then) and makes
+// the result durable on disk, then empties the ring.
 // A ring or record that fails its checks is an error wrapping
 // adr.ErrRingCorrupt or logbackends.ErrCorrupt, found before anything is
 // written.
@@ -182,8 +170,8 @@ func (b *Backend) recover() error {
 	if err != nil {
 		return fmt.Errorf("%s: recover from region %s: %w", Name, b.info.Path, err)
 	}
-	first, _ := b.disk.FirstIndex()
-	last, _ := b.disk.LastIndex()
+	first, _ := b.m.FirstIndex()
+	last, _ := b.m.LastIndex()
 	ents := o.ents
 	if o.lo > 0 {
 		if o.lo > last+1 {
@@ -196,42 +184,20 @@ func (b *Backend) recover() error {
 		}
 	}
 	if len(recs) > 0 {
-		if err := b.disk.Save(o.hs, ents, nil, true); err != nil {
+		if err := b.m.CheckSave(ents, nil); err != nil {
+			return fmt.Errorf("%s: recover: %w", Name, err)
+		}
+		if err := b.disk.saveSynced(o.hs, ents, nil); err != nil {
 			return fmt.Errorf("%s: recover: write the ring's records to disk: %w", Name, err)
+		}
+		if err := b.m.ApplySave(o.hs, ents, nil); err != nil {
+			return fmt.Errorf("%s: recover: %w", Name, err)
 		}
 		if err := b.ring.Release(b.ring.Tail()); err != nil {
 			return fmt.Errorf("%s: recover: %w", Name, err)
 		}
 	}
 	return nil
-}
-
-// mirrorOf copies the disk log's mirror into a new one.
-func mirrorOf(s raft.Storage) (*logbackends.Mirror, error) {
-	hs, _, err := s.InitialState()
-	if err != nil {
-		return nil, err
-	}
-	first, _ := s.FirstIndex()
-	last, _ := s.LastIndex()
-	snap, err := s.Snapshot()
-	if err != nil {
-		return nil, err
-	}
-	compactTerm, err := s.Term(first - 1)
-	if err != nil {
-		return nil, err
-	}
-	var ents []*raftpb.Entry
-	if last >= first {
-		if ents, err = s.Entries(first, last+1, ^uint64(0)); err != nil {
-			return nil, err
-		}
-	}
-	if raft.IsEmptyHardState(hs) {
-		hs = nil
-	}
-	return logbackends.RebuildMirror(hs, snap, first-1, compactTerm, ents)
 }
 
 // Save implements logbackends.Backend. A Save without a snapshot becomes
@@ -303,10 +269,11 @@ func (b *Backend) publishLocked(hs *raftpb.HardState, ents []*raftpb.Entry) erro
 			}
 			b.publishes.Record(time.Since(t0))
 			b.ringBytes.Add(uint64(len(b.buf)))
-			// The caller may reuse its slice once Save returns (the
-			// benchmark suite does); the entries themselves are not
-			// changed, raft hands over fresh ones.
-			b.d.enqueue(item{hs: hs, ents: slices.Clone(ents), end: end, size: len(b.buf)})
+			it := item{hs: hs, end: end, size: len(b.buf)}
+			if len(ents) > 0 {
+				it.lo, it.hi = ents[0].GetIndex(), ents[len(ents)-1].GetIndex()
+			}
+			b.d.enqueue(it)
 			return nil
 		}
 		if !errors.Is(err, adr.ErrRingFull) {
@@ -340,7 +307,7 @@ func (b *Backend) saveDirectLocked(hs *raftpb.HardState, ents []*raftpb.Entry, s
 		return err
 	}
 	b.direct.Add(1)
-	return b.disk.Save(hs, ents, snap, true)
+	return b.disk.saveSynced(hs, ents, snap)
 }
 
 // CreateSnapshot implements logbackends.Backend. It waits for the drainer
@@ -351,14 +318,17 @@ func (b *Backend) CreateSnapshot(i uint64, cs *raftpb.ConfState, data []byte) (*
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if _, err := b.m.CheckSnapshot(i); err != nil {
+	term, err := b.m.CheckSnapshot(i)
+	if err != nil {
 		return nil, err
 	}
 	if err := b.d.quiesce(); err != nil {
 		return nil, fmt.Errorf("%s: create snapshot at %d: %w", Name, i, err)
 	}
-	if _, err := b.disk.CreateSnapshot(i, cs, data); err != nil {
-		return nil, err
+	snap := &raftpb.Snapshot{Data: data, Metadata: &raftpb.SnapshotMetadata{
+		Index: new(i), Term: new(term), ConfState: raftpb.EnsureConfState(cs)}}
+	if err := b.disk.createSnapshot(snap); err != nil {
+		return nil, fmt.Errorf("%s: create snapshot at %d: %w", Name, i, err)
 	}
 	return b.m.ApplySnapshot(i, cs, data)
 }
@@ -372,14 +342,15 @@ func (b *Backend) Compact(i uint64) error {
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if _, err := b.m.CheckCompact(i); err != nil {
+	term, err := b.m.CheckCompact(i)
+	if err != nil {
 		return err
 	}
 	if err := b.d.quiesce(); err != nil {
 		return fmt.Errorf("%s: compact to %d: %w", Name, i, err)
 	}
-	if err := b.disk.Compact(i); err != nil {
-		return err
+	if err := b.disk.compact(i, term); err != nil {
+		return fmt.Errorf("%s: compact to %d: %w", Name, i, err)
 	}
 	return b.m.ApplyCompact(i)
 }
@@ -403,7 +374,7 @@ func (b *Backend) Close() error {
 	if drained == nil {
 		errs = append(errs, b.markClean())
 	}
-	errs = append(errs, b.ring.Close(), b.disk.Close(), b.region.Close())
+	errs = append(errs, b.ring.Close(), b.disk.close(), b.region.Close())
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("%s: close: %w", Name, err)
 	}
@@ -411,9 +382,10 @@ func (b *Backend) Close() error {
 }
 
 // markClean records that the disk log holds everything up to its last
-// index and the ring nothing more.
+// index and the ring nothing more. It is called with the ring drained, so
+// the mirror's last index is the disk log's.
 func (b *Backend) markClean() error {
-	last, err := b.disk.LastIndex()
+	last, err := b.m.LastIndex()
 	if err != nil {
 		return err
 	}
@@ -431,7 +403,6 @@ func (b *Backend) markClean() error {
 // (logbackends.FactFlushInstruction, FactRegionKind).
 func (b *Backend) Stats() logbackends.Stats {
 	lat := b.publishes.Snapshot()
-	disk := b.disk.Stats()
 	return logbackends.Stats{
 		Backend:      Name,
 		Saves:        b.saves.Load(),
@@ -441,12 +412,12 @@ func (b *Backend) Stats() logbackends.Stats {
 		SyncLatency:  lat,
 		Emulated:     append([]string(nil), b.emulated...),
 		Counters: append([]logbackends.Counter{
-			{Name: CounterDiskSyncs, Unit: "syncs", Help: "fdatasyncs of the drainer, off the write path", Value: disk.Syncs},
-			{Name: CounterDrainedBytes, Unit: "bytes", Help: "bytes the drainer wrote to disk segments", Value: disk.BytesWritten},
+			{Name: CounterDiskSyncs, Unit: "syncs", Help: "fdatasyncs of the drainer, off the write path", Value: b.disk.syncs()},
+			{Name: CounterDrainedBytes, Unit: "bytes", Help: "bytes the drainer wrote to disk segments", Value: b.disk.bytesWritten()},
 			{Name: CounterRingFullWaits, Unit: "waits", Help: "Saves that found the region full and waited for the drainer", Value: b.fullWaits.Load()},
 			{Name: CounterRingFullSlowWaits, Unit: "waits", Help: "Saves that waited for region space longer than a second, or half the ring-full timeout", Value: b.slowWaits.Load()},
 			{Name: CounterDirectSaves, Unit: "saves", Help: "Saves written to disk directly (snapshots, records larger than the ring takes)", Value: b.direct.Load()},
-		}, disk.Counters...),
+		}, filelog.CutCounters(b.disk.cut)...),
 		Facts: []logbackends.Fact{
 			{Name: logbackends.FactFlushInstruction, Value: b.info.Flush},
 			{Name: FactRegionKind, Value: b.info.Kind},

@@ -331,7 +331,7 @@ func TestDrainGathersSaves(t *testing.T) {
 		}
 		next++
 	}
-	drained := func() uint64 { li, _ := b.disk.LastIndex(); return li }
+	drained := func() uint64 { return b.d.drained.Load() }
 	waitSyncs := func(want uint64, why string) {
 		t.Helper()
 		deadline := time.Now().Add(10 * time.Second)

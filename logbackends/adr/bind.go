@@ -70,19 +70,21 @@ type diskEnd struct {
 	last, term uint64
 }
 
+// diskEnd reads it from the mirror, which is the disk log's until
+// recovery lays the ring over it.
 func (b *Backend) diskEnd() (diskEnd, error) {
 	var d diskEnd
-	hs, _, err := b.disk.InitialState()
+	hs, _, err := b.m.InitialState()
 	if err != nil {
 		return d, err
 	}
-	if d.last, err = b.disk.LastIndex(); err != nil {
+	if d.last, err = b.m.LastIndex(); err != nil {
 		return d, err
 	}
-	if d.term, err = b.disk.Term(d.last); err != nil {
+	if d.term, err = b.m.Term(d.last); err != nil {
 		return d, err
 	}
-	snap, err := b.disk.Snapshot()
+	snap, err := b.m.Snapshot()
 	if err != nil {
 		return d, err
 	}
@@ -196,7 +198,7 @@ func (b *Backend) rebind(prev adr.UUID) error {
 	if err != nil {
 		return err
 	}
-	last, err := b.disk.LastIndex()
+	last, err := b.m.LastIndex()
 	if err != nil {
 		return err
 	}

@@ -18,8 +18,10 @@
 // quarter of the ring is queued, the oldest has waited 10 ms, or something
 // waits for it (a full ring, a snapshot, a compaction, Close). Then it
 // takes them all, writes them to the disk log (the shared segment format,
-// through Env.FS, so disk profiles and crash clones apply), makes one
-// fdatasync and only then releases their ring space. A full ring makes
+// through Env.FS, so disk profiles and crash clones apply) in writes of a
+// MiB or so, makes one fdatasync and only then releases their ring space.
+// The entries are copied from their ring records as encoded there, never
+// encoded again, followed by the batch's last HardState. A full ring makes
 // Save wait for a release (CounterRingFullWaits); nothing is dropped. A
 // wait longer than a second (or half the timeout) is counted
 // (CounterRingFullSlowWaits) and logged, and one longer than
@@ -179,6 +181,9 @@
 // directory and would hold its memory until the machine restarts; a
 // region at a configured path is left alone.
 //
-// The backend keeps two read mirrors, the served one and the disk log's,
-// so entries not yet compacted cost twice their size in memory.
+// Memory: the backend keeps one copy of the log's entries, the read
+// mirror raft is served from. A Save is queued for the drainer as its
+// ring record's place and its index range, not as entries: neither the
+// queue nor the disk log keeps entries of its own, and a Save clones
+// nothing.
 package adrlog

@@ -3,18 +3,22 @@ package adrlog
 import (
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.etcd.io/raft/v3/raftpb"
 )
 
-// item is a published Save waiting to be drained: the ring space up to
-// end is released once the disk log has it synced; size is its record's.
+// item is a published Save waiting to be drained. Its entries are not
+// kept here: the drainer copies them from its ring record (end, size), as
+// encoded there, and the backend's mirror holds the decoded ones. lo and
+// hi are the indexes of its first and last entry (0, 0 for none). The ring
+// space up to end is released once the disk log has it synced.
 type item struct {
-	hs   *raftpb.HardState
-	ents []*raftpb.Entry
-	end  uint64
-	size int
+	hs     *raftpb.HardState
+	lo, hi uint64
+	end    uint64
+	size   int
 }
 
 // Draining policy: the drainer lets published Saves gather and drains them
@@ -50,6 +54,9 @@ type drainer struct {
 	busy     bool      // the drainer holds a batch taken from queue
 	released uint64    // batches released so far, for Saves waiting for space
 	err      error     // the failure that stopped the drainer
+	// drained is the index of the last entry the drainer made durable on
+	// disk (the last one of the last item drained that had entries).
+	drained  atomic.Uint64
 	stopping bool
 	done     chan struct{}
 	// wake nudges the drainer's goroutine (capacity 1): a batch may be
@@ -208,16 +215,19 @@ func (d *drainer) run() {
 	}
 }
 
-// drain writes a batch to the disk log, syncs it and releases its ring
-// space: only then may the ring reuse it.
+// drain writes a batch to the disk log with one write and one sync, and
+// releases its ring space: only then may the ring reuse it.
 func (d *drainer) drain(batch []item) error {
-	for _, it := range batch {
-		if err := d.b.disk.Save(it.hs, it.ents, nil, false); err != nil {
-			return err
-		}
-	}
-	if err := d.b.disk.SyncNow(); err != nil {
+	ring := d.b.ring
+	err := d.b.disk.drainBatch(batch, func(it item) ([]byte, error) { return ring.Payload(it.end, it.size) })
+	if err != nil {
 		return err
 	}
-	return d.b.ring.Release(batch[len(batch)-1].end)
+	for k := len(batch) - 1; k >= 0; k-- {
+		if batch[k].hi != 0 {
+			d.drained.Store(batch[k].hi)
+			break
+		}
+	}
+	return ring.Release(batch[len(batch)-1].end)
 }

@@ -96,6 +96,10 @@ type watchFile struct {
 	w *window
 }
 
+// DataEnd forwards the file's own, so recovery reads what a crash left as
+// it does without the watch.
+func (f watchFile) DataEnd() (int64, error) { return vfs.DataEnd(f.File) }
+
 func (f watchFile) Sync() error {
 	s := f.w.beforeSync()
 	if err := f.File.Sync(); err != nil {

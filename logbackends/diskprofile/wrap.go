@@ -70,3 +70,6 @@ func (f *slowFile) Sync() error {
 	f.fs.delay()
 	return err
 }
+
+// DataEnd forwards the file's own: reads are not slowed.
+func (f *slowFile) DataEnd() (int64, error) { return vfs.DataEnd(f.File) }

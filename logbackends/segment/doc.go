@@ -97,9 +97,19 @@
 // Open creates the log directory and its missing parents durably: each
 // directory it creates, and the parent of the first, is synced.
 //
-// Replay reads every segment whole, the preallocated zeros of the last
-// included: cases 2 and 3 need what lies after the end of the valid
-// records, and a cut must zero-fill everything written there.
+// Replay reads the segments one at a time, each only up to where its data
+// ends. A file that can say where that is (vfs.DataFinder: on Linux lseek's
+// SEEK_DATA and SEEK_HOLE, to which a preallocated extent nothing was
+// written to is a hole) spares it reading the preallocated zeros, so an
+// open costs what was written, not the segments' size; any other file is
+// read whole. The bytes after that offset read as zeros, so they are not
+// read or scanned, and the rules above are applied to the file exactly as
+// it reads: when anything but zeros follows the valid records (a record
+// reaching past the data, whose payload ends in zeros or whose last sectors
+// a crash lost, or the written bytes of cases 2 to 4), the checks run on
+// the whole file with those zeros, since cases 2 and 3 need what lies after
+// the end of the valid records and a cut must zero-fill everything written
+// there.
 //
 // # Writing
 //
@@ -108,4 +118,15 @@
 // buffer to the file system with one write call, and Sync adds one
 // fdatasync. A backend that syncs once per Ready appends everything and
 // calls Sync once; one that syncs every entry calls Sync after each.
+//
+// On ext4 and XFS a preallocated segment is an unwritten extent, and the
+// fdatasync of a record written into one converts the extent under it: a
+// journal commit on every sync, which a disk's fio fdatasync test pays too.
+// With Options.ZeroAhead (DefaultZeroAhead, 1 MiB, for the backends) Flush
+// writes the zeros ahead of the records as well, topping them up when
+// less than half is left, so one conversion covers a MiB of records and
+// most syncs write data only. The zeros are what the segment reads as
+// anyway: the recovery rules and the hardware model are unchanged (an
+// unsynced sector still holds what was written or zero), and replay reads
+// at most that much past the records.
 package segment

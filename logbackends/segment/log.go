@@ -19,6 +19,10 @@ import (
 // DefaultSegmentSize is etcd's WAL segment size.
 const DefaultSegmentSize = 64 << 20
 
+// DefaultZeroAhead is the Options.ZeroAhead the file-backed log backends
+// use: one extent conversion per MiB of records instead of one per sync.
+const DefaultZeroAhead = 1 << 20
+
 // maxRetainedBuf bounds the write buffer kept between writes, so one large
 // snapshot does not pin its size in memory for the life of the log.
 const maxRetainedBuf = 4 << 20
@@ -36,6 +40,15 @@ type Options struct {
 	// Logger receives the report of a torn tail Open cuts; nil means
 	// slog.Default().
 	Logger *slog.Logger
+	// ZeroAhead, when positive, makes Flush keep the zeros of the
+	// segment written (not merely preallocated) that far ahead of the
+	// records, topping them up once less than half is left. A file system
+	// that preallocates unwritten extents (ext4, XFS) must otherwise
+	// convert the extent under every record at its fdatasync, a journal
+	// commit per sync; with the zeros written, one conversion covers
+	// ZeroAhead bytes of records. Zeros are what a preallocated segment
+	// reads as anyway, so recovery is unchanged.
+	ZeroAhead int64
 }
 
 // Log is a segmented, append-only record log. It has one writer: its
@@ -53,6 +66,10 @@ type Log struct {
 	cur     vfs.File
 	curOff  int64 // where the next flush writes in cur
 	curSize int64 // cur's preallocated size
+	// zeroed is where the zeros Flush wrote ahead of the records in cur
+	// end (Options.ZeroAhead); zeros is a buffer of them.
+	zeroed  int64
+	zeros   []byte
 	buf     []byte
 	failed  error
 	marshal proto.MarshalOptions
@@ -123,7 +140,7 @@ func Open(opts Options) (*Log, *State, error) {
 		l.cur.Close()
 		return nil, nil, fmt.Errorf("segment: size of %s: %w", s.path, err)
 	}
-	l.curOff = s.end
+	l.curOff, l.zeroed = s.end, s.end
 	if l.lacksState(s) {
 		// A crash lost the state records the segment started with (they
 		// are written with its first records, after its creation was
@@ -243,7 +260,7 @@ func (l *Log) newSegment(seq uint64, size int64) error {
 		return l.fail(fmt.Errorf("segment: create %s: %w", path, err))
 	}
 	l.segs = append(l.segs, &segFile{seq: seq, path: path})
-	l.cur, l.curOff, l.curSize = f, 0, size
+	l.cur, l.curOff, l.curSize, l.zeroed = f, 0, size, 0
 	return l.encodeState()
 }
 
@@ -347,6 +364,26 @@ func (l *Log) AppendEntries(ents []*raftpb.Entry) error {
 	return nil
 }
 
+// AppendEntryBytes buffers the record of one entry already encoded: enc
+// is the protobuf encoding of a raftpb.Entry whose index is i. A writer
+// that holds its entries encoded (the adr backend's ring records) spares a
+// second encoding; the record is the one AppendEntries writes.
+func (l *Log) AppendEntryBytes(i uint64, enc []byte) error {
+	if err := l.check(); err != nil {
+		return err
+	}
+	start := len(l.buf)
+	l.buf = beginRecord(l.buf, TypeEntry)
+	l.buf = endRecord(append(l.buf, enc...), start)
+	if err := l.fit(start); err != nil {
+		return err
+	}
+	if s := l.segs[len(l.segs)-1]; i > s.maxIndex {
+		s.maxIndex = i
+	}
+	return nil
+}
+
 // AppendHardState buffers a HardState record.
 func (l *Log) AppendHardState(hs *raftpb.HardState) error {
 	if err := l.check(); err != nil {
@@ -394,6 +431,9 @@ func (l *Log) AppendCompact(index, term uint64) error {
 	return l.fit(start)
 }
 
+// Buffered returns how many bytes of records wait for the next Flush.
+func (l *Log) Buffered() int { return len(l.buf) }
+
 // Flush writes the buffered records with one write call. They are not
 // durable until Sync.
 func (l *Log) Flush() error {
@@ -402,6 +442,9 @@ func (l *Log) Flush() error {
 	}
 	if len(l.buf) == 0 {
 		return nil
+	}
+	if err := l.zeroAhead(l.curOff + int64(len(l.buf))); err != nil {
+		return err
 	}
 	n, err := l.cur.WriteAt(l.buf, l.curOff)
 	l.bytesWritten.Add(uint64(n))
@@ -415,6 +458,30 @@ func (l *Log) Flush() error {
 	} else {
 		l.buf = l.buf[:0]
 	}
+	return nil
+}
+
+// zeroAhead writes zeros after end, where the records being flushed end,
+// when less than half of Options.ZeroAhead is left, up to ZeroAhead past
+// end (or the end of the segment). They go to the file system before the
+// records and after everything already written: the records never land
+// under them.
+func (l *Log) zeroAhead(end int64) error {
+	ahead := l.opts.ZeroAhead
+	if ahead <= 0 || l.zeroed >= end+ahead/2 {
+		return nil
+	}
+	from, to := max(l.zeroed, end), min(l.curSize, end+ahead)
+	if to <= from {
+		return nil
+	}
+	if int64(len(l.zeros)) < to-from {
+		l.zeros = make([]byte, ahead)
+	}
+	if _, err := l.cur.WriteAt(l.zeros[:to-from], from); err != nil {
+		return l.fail(fmt.Errorf("segment: write zeros to %s at offset %d: %w", l.cur.Name(), from, err))
+	}
+	l.zeroed = to
 	return nil
 }
 

@@ -1,6 +1,7 @@
 package segment
 
 import (
+	"bytes"
 	"encoding/binary"
 	"hash/crc32"
 )
@@ -76,6 +77,28 @@ func allZero(b []byte) bool {
 	return true
 }
 
+// zeroFrom reports whether buf is all zero from off on, given that it is
+// from written on.
+func zeroFrom(buf []byte, written, off int64) bool {
+	return off >= written || allZero(buf[off:written])
+}
+
+// zerosFrom returns where the zeros that end b start. It compares whole
+// blocks with zeros first (bytes.Equal is one vectorised call per block),
+// so a preallocated segment read whole costs little more than its read.
+func zerosFrom(b []byte) int64 {
+	const block = 64 << 10
+	zero := make([]byte, block)
+	n := len(b)
+	for n >= block && bytes.Equal(b[n-block:n], zero) {
+		n -= block
+	}
+	for n > 0 && b[n-1] == 0 {
+		n--
+	}
+	return int64(n)
+}
+
 // parseAt reports the record at off in buf: its payload and total (padded)
 // size, or ok=false if there is no valid record there.
 func parseAt(buf []byte, off int64) (typ byte, payload []byte, size int64, ok bool) {
@@ -119,7 +142,10 @@ func isZeroHeader(buf []byte, off int64) bool {
 // write), and a length with one bit flipped that reaches into the zeros
 // after the end of the log. A record that one flipped bit of its header
 // makes valid again is damage, not a tear.
-func isTorn(buf []byte, off int64) bool {
+//
+// Bytes from written on are zeros: no record starts there, and a sector's
+// share there is zero.
+func isTorn(buf []byte, written, off int64) bool {
 	end := off + headerSize
 	if h := readHeader(buf[off:]); end <= int64(len(buf)) && h.length <= uint64(int64(len(buf))-end) {
 		end += int64(h.length)
@@ -127,21 +153,25 @@ func isTorn(buf []byte, off int64) bool {
 	if end > int64(len(buf)) {
 		end = int64(len(buf))
 	}
-	for p := off + align; p < end; p += align {
+	for p := off + align; p < min(end, written); p += align {
 		if _, _, _, ok := parseAt(buf, p); ok {
 			return false
 		}
 	}
-	if !zeroSector(buf[:end], off) {
+	if !zeroSector(buf[:end], written, off) {
 		return false
 	}
 	return !oneBitFromValid(buf, off)
 }
 
-// zeroSector reports whether some sector's share of buf[off:] is all zero.
-func zeroSector(buf []byte, off int64) bool {
+// zeroSector reports whether some sector's share of buf[off:] is all zero;
+// buf is zero from written on.
+func zeroSector(buf []byte, written, off int64) bool {
 	end := int64(len(buf))
 	for s := off; s < end; {
+		if s >= written {
+			return true
+		}
 		next := min((s/sectorSize+1)*sectorSize, end)
 		if allZero(buf[s:next]) {
 			return true
@@ -172,18 +202,19 @@ func oneBitFromValid(buf []byte, off int64) bool {
 
 // writtenEnd is the offset just past the last byte of buf that is not
 // zero, rounded up to the record alignment: how much of a preallocated
-// segment was ever written.
-func writtenEnd(buf []byte) int64 {
-	n := len(buf)
+// segment was ever written. buf is zero from written on.
+func writtenEnd(buf []byte, written int64) int64 {
+	n := written
 	for n > 0 && buf[n-1] == 0 {
 		n--
 	}
-	return min(int64(padded(n)), int64(len(buf)))
+	return min(int64(padded(int(n))), int64(len(buf)))
 }
 
-// validRecordFrom reports whether any valid record starts at or after off.
-func validRecordFrom(buf []byte, off int64) bool {
-	for p := off; p+headerSize <= int64(len(buf)); p += align {
+// validRecordFrom reports whether any valid record starts at or after off;
+// none starts at or after written, where buf is zero.
+func validRecordFrom(buf []byte, written, off int64) bool {
+	for p := off; p+headerSize <= int64(len(buf)) && p < written; p += align {
 		if _, _, _, ok := parseAt(buf, p); ok {
 			return true
 		}

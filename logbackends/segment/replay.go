@@ -129,7 +129,9 @@ func (r *replayer) apply(typ byte, payload []byte) error {
 type segFile struct {
 	seq      uint64
 	path     string
-	data     []byte // whole file, released after replay
+	size     int64  // of the file
+	data     []byte // what replay read of the file: all of it, or what lies before its zeros
+	written  int64  // the file reads as zeros from here to its end
 	end      int64  // offset after the last valid record
 	maxIndex uint64 // highest entry index recorded in it
 	// Which kinds of state record it holds: a segment that lacks one the
@@ -152,21 +154,40 @@ func listSegments(fsys vfs.FS, dir string) ([]*segFile, error) {
 	return segs, nil
 }
 
-func readWhole(fsys vfs.FS, path string) ([]byte, error) {
+// readSegment reads the file at path up to where it holds only zeros and
+// returns that part and the file's size. Where the file can say where its
+// data ends (vfs.DataFinder), the preallocated zeros after it are not read,
+// so an open costs what was written, not the segment's size; elsewhere the
+// whole file is read. The zeros at the end of what was read are found by
+// comparing it with zeros in large blocks.
+func readSegment(fsys vfs.FS, path string) (written []byte, size int64, err error) {
 	f, err := fsys.Open(path)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	defer f.Close()
-	n, err := f.Size()
-	if err != nil {
-		return nil, err
+	if size, err = f.Size(); err != nil {
+		return nil, 0, err
+	}
+	n := size
+	if df, ok := f.(vfs.DataFinder); ok {
+		end, err := df.DataEnd()
+		if err != nil {
+			return nil, 0, err
+		}
+		n = min(end, size)
 	}
 	b := make([]byte, n)
 	if _, err := f.ReadAt(b, 0); err != nil && err != io.EOF {
-		return nil, err
+		return nil, 0, err
 	}
-	return b, nil
+	return b[:zerosFrom(b)], size, nil
+}
+
+// whole extends data with the zeros the file holds after it, to the size
+// of the file.
+func whole(data []byte, size int64) []byte {
+	return append(data, make([]byte, size-int64(len(data)))...)
 }
 
 // Cut describes the torn tail Open cut from a log: what a crash left of
@@ -196,41 +217,54 @@ type damage struct {
 // the valid log ends before the last segment's written data does. What a
 // crash cannot explain is an error wrapping logbackends.ErrCorrupt. It reads
 // segments but never changes them.
+//
+// Segments are read one at a time, and each is dropped once replayed.
 func scan(fsys vfs.FS, segs []*segFile, r *replayer) (*damage, error) {
-	for _, s := range segs {
-		b, err := readWhole(fsys, s.path)
-		if err != nil {
-			return nil, err
-		}
-		s.data = b
-	}
-	defer func() {
-		for _, s := range segs {
-			s.data = nil
-		}
-	}()
 	for i, s := range segs {
-		off, err := replaySegment(s, r)
-		if err != nil {
-			return nil, err
-		}
-		s.end = off
-		d, err := classify(s, i == len(segs)-1)
+		d, err := scanSegment(fsys, s, r, i == len(segs)-1)
 		if err != nil {
 			return nil, err
 		}
 		if d != nil {
-			d.seg, d.bytes = i, max(writtenEnd(s.data)-d.off, 0)
+			d.seg = i
 			return d, nil
 		}
 	}
 	return nil, nil
 }
 
-// replaySegment applies s's valid records, from the start to the first
-// invalid one, and returns the offset of that one.
-func replaySegment(s *segFile, r *replayer) (int64, error) {
-	off := int64(0)
+// scanSegment reads s, replays its valid records into r and classifies
+// what follows them (see classify).
+func scanSegment(fsys vfs.FS, s *segFile, r *replayer, last bool) (*damage, error) {
+	var err error
+	if s.data, s.size, err = readSegment(fsys, s.path); err != nil {
+		return nil, err
+	}
+	defer func() { s.data = nil }()
+	s.written = int64(len(s.data))
+	if s.end, err = replaySegment(s, r, 0); err != nil {
+		return nil, err
+	}
+	if !zeroFrom(s.data, s.written, s.end) {
+		// Written bytes follow the valid records: a record reaching into
+		// the zeros (a payload ending in zeros, or a torn one) or damage.
+		// Both are judged on the whole file, as the recovery rules read
+		// it.
+		s.data = whole(s.data, s.size)
+		if s.end, err = replaySegment(s, r, s.end); err != nil {
+			return nil, err
+		}
+	}
+	d, err := classify(s, last)
+	if d != nil {
+		d.bytes = max(writtenEnd(s.data, s.written)-d.off, 0)
+	}
+	return d, err
+}
+
+// replaySegment applies s's valid records, from off to the first invalid
+// one, and returns the offset of that one.
+func replaySegment(s *segFile, r *replayer, off int64) (int64, error) {
 	for {
 		typ, payload, size, ok := parseAt(s.data, off)
 		if !ok {
@@ -269,30 +303,32 @@ func replaySegment(s *segFile, r *replayer) (int64, error) {
 //
 // and anything else, a record whose written sectors fail its checksum, is
 // damage no crash explains.
+//
+// s.data is the whole file or, when only zeros follow s.end, the file up to
+// s.written; bytes from s.written on are zeros, so no check reads them.
 func classify(s *segFile, last bool) (*damage, error) {
 	buf, off := s.data, s.end
 	if off+headerSize > int64(len(buf)) {
 		// Too few bytes for a record: the end of the file, unless they
 		// were written (no record ever starts there).
-		if allZero(buf[off:]) {
+		if zeroFrom(buf, s.written, off) {
 			return nil, nil
 		}
 		return nil, corruptAt(s.path, off, "written bytes after the last record, too few to be one")
 	}
 	if isZeroHeader(buf, off) {
-		rest := buf[off+headerSize:]
 		switch {
-		case allZero(rest):
+		case zeroFrom(buf, s.written, off+headerSize):
 			return nil, nil
 		case last:
 			return &damage{off: off, why: "a zeroed record with written bytes after it: unsynced writes that landed out of order"}, nil
-		case validRecordFrom(buf, off):
+		case validRecordFrom(buf, s.written, off):
 			return nil, corruptAt(s.path, off, "zeroed record before valid ones in a segment that was synced whole")
 		default:
 			return nil, corruptAt(s.path, off, "written bytes after the end of a segment that was synced whole")
 		}
 	}
-	torn := isTorn(buf, off)
+	torn := isTorn(buf, s.written, off)
 	switch {
 	case torn && last:
 		return &damage{off: off, why: "a torn record: part of it reads as zero, as a write a crash cut short"}, nil
@@ -344,11 +380,12 @@ func Inspect(fsys vfs.FS, dir string) ([]SegmentInfo, error) {
 	}
 	out := make([]SegmentInfo, 0, len(segs))
 	for _, s := range segs {
-		b, err := readWhole(fsys, s.path)
+		b, size, err := readSegment(fsys, s.path)
 		if err != nil {
 			return nil, err
 		}
-		info := SegmentInfo{Path: s.path, Size: int64(len(b))}
+		b = whole(b, size)
+		info := SegmentInfo{Path: s.path, Size: size}
 		for off := int64(0); ; {
 			typ, _, size, ok := parseAt(b, off)
 			if !ok {

@@ -96,6 +96,43 @@ func TestRoundTrip(t *testing.T) {
 	}
 }
 
+// TestAppendEntryBytes: entries appended already encoded replay as
+// AppendEntries' do, across segment switches, overwrites and removal.
+func TestAppendEntryBytes(t *testing.T) {
+	fsys := vfs.NewMem()
+	l, _ := open(t, fsys, 4096)
+	appendEncoded := func(es []*raftpb.Entry) {
+		t.Helper()
+		for _, e := range es {
+			enc, err := proto.Marshal(e)
+			must(t, err)
+			must(t, l.AppendEntryBytes(e.GetIndex(), enc))
+		}
+	}
+	appendEncoded(ents(1, 40, 1, 100))
+	must(t, l.AppendEntries(ents(41, 50, 1, 100)))
+	appendEncoded(ents(45, 60, 2, 100)) // overwrites 45..50
+	must(t, l.Sync())
+	if l.Segments() < 2 {
+		t.Fatalf("%d segments, the test needs a switch", l.Segments())
+	}
+	must(t, l.AppendCompact(30, 1))
+	must(t, l.Sync())
+	must(t, l.RemoveBefore(30))
+	must(t, l.Close())
+	_, st := open(t, fsys, 4096)
+	checkEntries(t, st, 31, 60)
+	for _, e := range st.Entries {
+		want := ent(e.GetIndex(), 1, 100)
+		if e.GetIndex() >= 45 {
+			want = ent(e.GetIndex(), 2, 100)
+		}
+		if !proto.Equal(e, want) {
+			t.Fatalf("entry %d replayed as %v, want %v", e.GetIndex(), e, want)
+		}
+	}
+}
+
 func TestRolloverCompactionAndRemoval(t *testing.T) {
 	fsys := vfs.NewMem()
 	l, _ := open(t, fsys, 2048)
@@ -189,6 +226,78 @@ func sizeForRecord(t *testing.T, n int) int {
 	return 0
 }
 
+// dataView is one answer a file system can give to where a file's data
+// ends: recovery must reach the same verdict from each.
+type dataView struct {
+	name string
+	wrap func(vfs.FS) vfs.FS
+}
+
+// dataViews: Mem's own (the end of the last write), the tightest a file
+// system can give (the last byte that is not zero, as one that reports the
+// sectors a crash lost as holes does), and none (the whole file is read).
+func dataViews() []dataView {
+	return []dataView{
+		{"data=written", func(fsys vfs.FS) vfs.FS { return fsys }},
+		{"data=nonzero", func(fsys vfs.FS) vfs.FS { return viewFS{FS: fsys, tight: true} }},
+		{"data=unknown", func(fsys vfs.FS) vfs.FS { return viewFS{FS: fsys} }},
+	}
+}
+
+// viewFS hides its files' own DataEnd; with tight it reports where their
+// last byte that is not zero ends instead.
+type viewFS struct {
+	vfs.FS
+	tight bool
+}
+
+func (v viewFS) Create(name string) (vfs.File, error) { return v.view(v.FS.Create(name)) }
+func (v viewFS) Open(name string) (vfs.File, error)   { return v.view(v.FS.Open(name)) }
+
+func (v viewFS) view(f vfs.File, err error) (vfs.File, error) {
+	if err != nil || !v.tight {
+		return hiddenEnd{f}, err
+	}
+	return tightEnd{hiddenEnd{f}}, nil
+}
+
+type hiddenEnd struct{ vfs.File }
+
+type tightEnd struct{ hiddenEnd }
+
+func (f tightEnd) DataEnd() (int64, error) {
+	n, err := f.Size()
+	if err != nil {
+		return 0, err
+	}
+	b := make([]byte, n)
+	if _, err := f.ReadAt(b, 0); err != nil && n > 0 {
+		return 0, err
+	}
+	return zerosFrom(b), nil
+}
+
+// TestEntryEndingInZerosOnAFileWhoseDataEndsBeforeThem: a record whose
+// last bytes are zeros reaches past where a file system may say the data
+// ends; it is still valid.
+func TestEntryEndingInZerosOnAFileWhoseDataEndsBeforeThem(t *testing.T) {
+	for _, v := range dataViews() {
+		t.Run(v.name, func(t *testing.T) {
+			fsys := vfs.NewMem()
+			l, _ := open(t, fsys, 1<<16)
+			e := ent(2, 1, 0)
+			e.Data = append([]byte("x"), make([]byte, 3000)...)
+			must(t, l.AppendEntries([]*raftpb.Entry{ent(1, 1, 40), e}))
+			must(t, l.Close())
+			_, st := open(t, v.wrap(fsys), 1<<16)
+			checkEntries(t, st, 1, 2)
+			if st.Cut != nil || !bytes.Equal(st.Entries[1].GetData(), e.Data) {
+				t.Fatalf("replayed entry 2 with %d bytes of data and cut %+v", len(st.Entries[1].GetData()), st.Cut)
+			}
+		})
+	}
+}
+
 func TestTornTailIsCut(t *testing.T) {
 	// Each case writes entries 1..20 to one segment, closes it, damages
 	// its records as a crash can (whole sectors of unsynced writes left
@@ -238,43 +347,45 @@ func TestTornTailIsCut(t *testing.T) {
 				return cut{1, r.Offset, sectorSize - r.Offset}
 			}},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			fsys := vfs.NewMem()
-			l, _ := open(t, fsys, 1<<16)
-			if tt.write != nil {
-				tt.write(t, l)
-			} else {
-				must(t, l.AppendEntries(ents(1, 20, 1, tt.size)))
-			}
-			must(t, l.Close())
-			segs, err := Inspect(fsys, dir)
-			must(t, err)
-			want := tt.hurt(t, fsys, segs[0])
-
-			logger, out := logCapture()
-			l, st, err := Open(Options{FS: fsys, Dir: dir, SegmentSize: 1 << 16, Logger: logger})
-			must(t, err)
-			checkEntries(t, st, 1, uint64(want.last))
-			c := st.Cut
-			if c == nil || c.Path != segs[0].Path || c.Offset != want.off || c.Bytes != want.bytes {
-				t.Fatalf("cut %+v, want %s at offset %d, %d bytes", c, segs[0].Path, want.off, want.bytes)
-			}
-			for _, attr := range []string{"file=" + c.Path, fmt.Sprintf("offset=%d", c.Offset), fmt.Sprintf("bytes=%d", c.Bytes)} {
-				if !strings.Contains(out.String(), attr) {
-					t.Fatalf("the cut's log line %q does not say %s", out.String(), attr)
+	for _, v := range dataViews() {
+		for _, tt := range tests {
+			t.Run(v.name+"/"+tt.name, func(t *testing.T) {
+				fsys := vfs.NewMem()
+				l, _ := open(t, fsys, 1<<16)
+				if tt.write != nil {
+					tt.write(t, l)
+				} else {
+					must(t, l.AppendEntries(ents(1, 20, 1, tt.size)))
 				}
-			}
-			// The cut tail must not confuse the next recovery.
-			next := uint64(want.last + 1)
-			must(t, l.AppendEntries(ents(next, next+4, 2, 50)))
-			must(t, l.Close())
-			_, st = open(t, fsys, 1<<16)
-			checkEntries(t, st, 1, next+4)
-			if st.Cut != nil {
-				t.Fatalf("a second cut after a clean close: %+v", st.Cut)
-			}
-		})
+				must(t, l.Close())
+				segs, err := Inspect(fsys, dir)
+				must(t, err)
+				want := tt.hurt(t, fsys, segs[0])
+
+				logger, out := logCapture()
+				l, st, err := Open(Options{FS: v.wrap(fsys), Dir: dir, SegmentSize: 1 << 16, Logger: logger})
+				must(t, err)
+				checkEntries(t, st, 1, uint64(want.last))
+				c := st.Cut
+				if c == nil || c.Path != segs[0].Path || c.Offset != want.off || c.Bytes != want.bytes {
+					t.Fatalf("cut %+v, want %s at offset %d, %d bytes", c, segs[0].Path, want.off, want.bytes)
+				}
+				for _, attr := range []string{"file=" + c.Path, fmt.Sprintf("offset=%d", c.Offset), fmt.Sprintf("bytes=%d", c.Bytes)} {
+					if !strings.Contains(out.String(), attr) {
+						t.Fatalf("the cut's log line %q does not say %s", out.String(), attr)
+					}
+				}
+				// The cut tail must not confuse the next recovery.
+				next := uint64(want.last + 1)
+				must(t, l.AppendEntries(ents(next, next+4, 2, 50)))
+				must(t, l.Close())
+				_, st = open(t, v.wrap(fsys), 1<<16)
+				checkEntries(t, st, 1, next+4)
+				if st.Cut != nil {
+					t.Fatalf("a second cut after a clean close: %+v", st.Cut)
+				}
+			})
+		}
 	}
 }
 
@@ -348,38 +459,40 @@ func TestDamageIsNotCut(t *testing.T) {
 			return segs[0].Path, r.Offset + r.Size
 		}},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			fsys := vfs.NewMem()
-			l, _ := open(t, fsys, 4096)
-			for i := uint64(1); i <= 80; i += 5 {
-				must(t, l.AppendEntries(ents(i, i+4, 1, 60)))
-				must(t, l.Sync())
-			}
-			must(t, l.Close())
-			segs, err := Inspect(fsys, dir)
-			must(t, err)
-			if len(segs) < 2 {
-				t.Fatalf("%d segments, the cases need two", len(segs))
-			}
-			path, off := tt.hurt(t, fsys, segs)
+	for _, v := range dataViews() {
+		for _, tt := range tests {
+			t.Run(v.name+"/"+tt.name, func(t *testing.T) {
+				fsys := vfs.NewMem()
+				l, _ := open(t, fsys, 4096)
+				for i := uint64(1); i <= 80; i += 5 {
+					must(t, l.AppendEntries(ents(i, i+4, 1, 60)))
+					must(t, l.Sync())
+				}
+				must(t, l.Close())
+				segs, err := Inspect(fsys, dir)
+				must(t, err)
+				if len(segs) < 2 {
+					t.Fatalf("%d segments, the cases need two", len(segs))
+				}
+				path, off := tt.hurt(t, fsys, segs)
 
-			logger, out := logCapture()
-			_, _, err = Open(Options{FS: fsys, Dir: dir, SegmentSize: 4096, Logger: logger})
-			if !errors.Is(err, logbackends.ErrCorrupt) {
-				t.Fatalf("Open = %v, want ErrCorrupt", err)
-			}
-			if want := fmt.Sprintf("%s at offset %d", path, off); !strings.Contains(err.Error(), want) {
-				t.Fatalf("error %q does not name %q", err, want)
-			}
-			if out.Len() != 0 {
-				t.Fatalf("a refused log logged %q", out.String())
-			}
-			// Nothing was changed: the damage is still there.
-			if _, _, err := Open(Options{FS: fsys, Dir: dir, SegmentSize: 4096, Logger: logger}); !errors.Is(err, logbackends.ErrCorrupt) {
-				t.Fatalf("second Open = %v, want ErrCorrupt again", err)
-			}
-		})
+				logger, out := logCapture()
+				_, _, err = Open(Options{FS: v.wrap(fsys), Dir: dir, SegmentSize: 4096, Logger: logger})
+				if !errors.Is(err, logbackends.ErrCorrupt) {
+					t.Fatalf("Open = %v, want ErrCorrupt", err)
+				}
+				if want := fmt.Sprintf("%s at offset %d", path, off); !strings.Contains(err.Error(), want) {
+					t.Fatalf("error %q does not name %q", err, want)
+				}
+				if out.Len() != 0 {
+					t.Fatalf("a refused log logged %q", out.String())
+				}
+				// Nothing was changed: the damage is still there.
+				if _, _, err := Open(Options{FS: v.wrap(fsys), Dir: dir, SegmentSize: 4096, Logger: logger}); !errors.Is(err, logbackends.ErrCorrupt) {
+					t.Fatalf("second Open = %v, want ErrCorrupt again", err)
+				}
+			})
+		}
 	}
 }
 
@@ -521,4 +634,51 @@ func TestSyncCounting(t *testing.T) {
 		t.Fatalf("BytesWritten = %d", l.BytesWritten())
 	}
 	must(t, l.Close())
+}
+
+// TestZeroAhead: with Options.ZeroAhead the zeros ahead of the records are
+// written, topped up as the records advance, never over a record, and a
+// crash at any point leaves a log recovery reads as without them.
+func TestZeroAhead(t *testing.T) {
+	const ahead, segSize = 4096, 1 << 16
+	fsys := vfs.NewMem()
+	opts := Options{FS: fsys, Dir: dir, SegmentSize: segSize, ZeroAhead: ahead}
+	l, _, err := Open(opts)
+	must(t, err)
+	rng := rand.New(rand.NewSource(7))
+	var clones []*vfs.Mem
+	next := uint64(1)
+	for range 60 {
+		n := uint64(1 + rng.Intn(6))
+		must(t, l.AppendEntries(ents(next, next+n-1, 1, 100+rng.Intn(900))))
+		next += n
+		must(t, l.Flush())
+		if rng.Intn(3) == 0 {
+			must(t, l.Sync())
+		}
+		end, err := l.cur.(vfs.DataFinder).DataEnd()
+		must(t, err)
+		if end > l.curOff+ahead || end < min(l.curOff+ahead/2, l.curSize) {
+			t.Fatalf("records end at %d in a segment of %d, the file's data at %d: want zeros written to within [%d, %d]",
+				l.curOff, l.curSize, end, min(l.curOff+ahead/2, l.curSize), l.curOff+ahead)
+		}
+		clones = append(clones, fsys.CrashClone(rng, 0.5))
+	}
+	if l.Segments() < 2 {
+		t.Fatalf("%d segments, the test needs a switch", l.Segments())
+	}
+	must(t, l.Close())
+	_, st := open(t, fsys, segSize)
+	checkEntries(t, st, 1, next-1)
+	for k, c := range clones {
+		logger, _ := logCapture()
+		l, st, err := Open(Options{FS: c, Dir: dir, SegmentSize: segSize, ZeroAhead: ahead, Logger: logger})
+		if err != nil {
+			t.Fatalf("crash clone %d: %v", k, err)
+		}
+		if st.LastIndex() > next-1 {
+			t.Fatalf("crash clone %d replays up to %d, more than was written", k, st.LastIndex())
+		}
+		must(t, l.Close())
+	}
 }

@@ -16,6 +16,11 @@
 // images something else, so that a clone and, say, a persistent-memory
 // region are taken at one instant.
 //
+// A File may also say where its data ends (DataFinder), so that a reader of
+// a preallocated file skips the zeros after what was written: OS asks the
+// file system with lseek's SEEK_DATA and SEEK_HOLE, Mem remembers the end of
+// the last write. Decorators forward it (DataEnd).
+//
 // # Crash model of Mem
 //
 // A write or truncate is volatile until a Sync of the same file completes;

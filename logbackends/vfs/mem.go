@@ -34,12 +34,15 @@ type Mem struct {
 // memFile is one inode. data is what reads see; synced is what survives a
 // crash; pending are the volatile operations since the last Sync, in order.
 // lagging counts the pending operations the last Sync should have made
-// durable but did not (MisorderSyncs).
+// durable but did not (MisorderSyncs). data reads as zeros from written on:
+// nothing was written there since the file was created or last truncated
+// below it.
 type memFile struct {
 	data    []byte
 	synced  []byte
 	pending []memOp
 	lagging int
+	written int64
 }
 
 // memOp is a volatile write (data != nil) or a size change (data == nil).
@@ -49,7 +52,10 @@ type memOp struct {
 	size int64
 }
 
-var _ FS = (*Mem)(nil)
+var (
+	_ FS         = (*Mem)(nil)
+	_ DataFinder = (*memHandle)(nil)
+)
 
 // NewMem returns an empty in-memory file system.
 func NewMem() *Mem {
@@ -161,7 +167,7 @@ func (m *Mem) CrashCloneWith(rng *rand.Rand, keepUnsynced float64, image func())
 			}
 			data = writeAt(data, op.off, tear(rng, op))
 		}
-		nf := &memFile{data: data, synced: append([]byte(nil), data...)}
+		nf := &memFile{data: data, synced: append([]byte(nil), data...), written: zerosFrom(data)}
 		c.files[n] = nf
 		c.durable[n] = nf
 	}
@@ -212,6 +218,15 @@ func tear(rng *rand.Rand, op memOp) []byte {
 		cut = op.off + rng.Int63n(2)*int64(len(w))
 	}
 	return w[:cut-op.off]
+}
+
+// zerosFrom returns where the zeros that end b start.
+func zerosFrom(b []byte) int64 {
+	n := len(b)
+	for n > 0 && b[n-1] == 0 {
+		n--
+	}
+	return int64(n)
 }
 
 func resize(b []byte, size int64) []byte {
@@ -427,6 +442,7 @@ func (h *memHandle) writeAtLocked(p []byte, off int64) (int, error) {
 	}
 	if len(p) > 0 {
 		h.f.data = writeAt(h.f.data, off, p)
+		h.f.written = max(h.f.written, off+int64(len(p)))
 		h.f.pending = append(h.f.pending, memOp{off: off, data: append([]byte(nil), p...)})
 	}
 	return len(p), err
@@ -486,6 +502,7 @@ func (h *memHandle) Truncate(size int64) error {
 		return err
 	}
 	h.f.data = resize(h.f.data, size)
+	h.f.written = min(h.f.written, size)
 	h.f.pending = append(h.f.pending, memOp{size: size})
 	return nil
 }
@@ -511,6 +528,17 @@ func (h *memHandle) Size() (int64, error) {
 		return 0, err
 	}
 	return int64(len(h.f.data)), nil
+}
+
+// DataEnd implements DataFinder: the end of the last write, which Mem
+// tracks, so a preallocated file is not scanned.
+func (h *memHandle) DataEnd() (int64, error) {
+	h.fs.mu.Lock()
+	defer h.fs.mu.Unlock()
+	if err := h.checkLocked("lseek"); err != nil {
+		return 0, err
+	}
+	return h.f.written, nil
 }
 
 func (h *memHandle) Close() error {

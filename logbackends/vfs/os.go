@@ -2,6 +2,7 @@ package vfs
 
 import (
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -13,7 +14,10 @@ import (
 // OS is the real file system.
 type OS struct{}
 
-var _ FS = OS{}
+var (
+	_ FS         = OS{}
+	_ DataFinder = osFile{}
+)
 
 // Create implements FS.
 func (OS) Create(name string) (File, error) {
@@ -113,4 +117,54 @@ func (f osFile) Preallocate(size int64) error {
 		return f.Truncate(size)
 	}
 	return &os.PathError{Op: "fallocate", Path: f.File.Name(), Err: err}
+}
+
+// DataEnd implements DataFinder with lseek(2)'s SEEK_DATA and SEEK_HOLE:
+// it walks the file's data ranges and returns where the last one ends. A
+// range fallocate reserved but nothing was written to is a hole to them
+// (ext4 and XFS report an unwritten extent as a hole unless the page cache
+// holds data for it), so a preallocated segment costs a few calls, not a
+// read of its zeros. A file system without SEEK_DATA reports the whole file
+// as data, or refuses with EINVAL; either way DataEnd returns the size. The
+// file offset, which Write uses, is restored.
+func (f osFile) DataEnd() (int64, error) {
+	size, err := f.Size()
+	if err != nil {
+		return 0, err
+	}
+	fd := int(f.Fd())
+	pos, err := unix.Seek(fd, 0, io.SeekCurrent)
+	if err != nil {
+		return 0, &os.PathError{Op: "lseek", Path: f.File.Name(), Err: err}
+	}
+	end, err := dataEnd(fd, size)
+	if _, serr := unix.Seek(fd, pos, io.SeekStart); err == nil && serr != nil {
+		err = serr
+	}
+	if err != nil {
+		return 0, &os.PathError{Op: "lseek", Path: f.File.Name(), Err: err}
+	}
+	return end, nil
+}
+
+// dataEnd is DataEnd on a file descriptor whose offset it may move.
+func dataEnd(fd int, size int64) (int64, error) {
+	var end int64
+	for off := int64(0); off < size; {
+		data, err := unix.Seek(fd, off, unix.SEEK_DATA)
+		switch {
+		case errors.Is(err, unix.ENXIO):
+			return end, nil // no data at or after off
+		case errors.Is(err, unix.EINVAL):
+			return size, nil // the file system cannot tell
+		case err != nil:
+			return 0, err
+		}
+		hole, err := unix.Seek(fd, data, unix.SEEK_HOLE)
+		if err != nil {
+			return 0, err
+		}
+		end, off = hole, hole
+	}
+	return min(end, size), nil
 }

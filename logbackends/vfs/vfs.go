@@ -40,3 +40,23 @@ type File interface {
 	Name() string
 	Close() error
 }
+
+// DataFinder is the optional ability of a File to say where its data ends
+// without reading it, so that a reader of a preallocated file can skip the
+// zeros after what was written. Decorators of a File forward it.
+type DataFinder interface {
+	// DataEnd returns an offset from which the file reads as zeros to its
+	// end. It may be later than the last byte written (a file system
+	// tracks data in blocks, and one that cannot tell returns the size),
+	// never earlier.
+	DataEnd() (int64, error)
+}
+
+// DataEnd returns f's DataEnd, or its size for a File that cannot tell: a
+// decorator's DataEnd forwards to it.
+func DataEnd(f File) (int64, error) {
+	if d, ok := f.(DataFinder); ok {
+		return d.DataEnd()
+	}
+	return f.Size()
+}

@@ -320,3 +320,132 @@ func TestMemCrashCloneWithHoldsTheFileSystemStill(t *testing.T) {
 		t.Fatalf("the clone holds %q, want %q", got, "before")
 	}
 }
+
+// dataEndOf returns f's DataEnd after checking what it promises: it is no
+// earlier than written (the end of the last byte written), no later than
+// the size, and the file reads as zeros from it on.
+func dataEndOf(t *testing.T, f File, written int64) int64 {
+	t.Helper()
+	end, err := f.(DataFinder).DataEnd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	size, err := f.Size()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if end < written || end > size {
+		t.Fatalf("DataEnd = %d, want within [%d, %d]", end, written, size)
+	}
+	rest := make([]byte, size-end)
+	if _, err := f.ReadAt(rest, end); err != nil && !errors.Is(err, io.EOF) {
+		t.Fatal(err)
+	}
+	if i := bytes.IndexFunc(rest, func(r rune) bool { return r != 0 }); i >= 0 {
+		t.Fatalf("DataEnd = %d, but byte %d is not zero", end, end+int64(i))
+	}
+	return end
+}
+
+func TestDataEnd(t *testing.T) {
+	const size = 1 << 20
+	tests := []struct {
+		name string
+		fs   FS
+		dir  func(t *testing.T) string
+		// exact: the file system reports exactly where writes end.
+		exact bool
+	}{
+		{"os", OS{}, func(t *testing.T) string { return t.TempDir() }, false},
+		{"mem", NewMem(), func(*testing.T) string { return "/data" }, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := tt.dir(t)
+			if err := tt.fs.MkdirAll(dir, 0o700); err != nil {
+				t.Fatal(err)
+			}
+			f, err := tt.fs.Create(filepath.Join(dir, "seg"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			if err := f.Preallocate(size); err != nil {
+				t.Fatal(err)
+			}
+			steps := []struct {
+				name    string
+				do      func() error
+				written int64
+			}{
+				{"preallocated", func() error { return nil }, 0},
+				{"written inside", func() error {
+					if _, err := f.Write([]byte("xy")); err != nil {
+						return err
+					}
+					_, err := f.WriteAt([]byte("hello"), 200000)
+					return err
+				}, 200005},
+				{"synced", f.Sync, 200005},
+				{"truncated and preallocated again", func() error {
+					if err := f.Truncate(100); err != nil {
+						return err
+					}
+					return f.Preallocate(size)
+				}, 2},
+			}
+			for _, s := range steps {
+				if err := s.do(); err != nil {
+					t.Fatalf("%s: %v", s.name, err)
+				}
+				end := dataEndOf(t, f, s.written)
+				t.Logf("%s: DataEnd = %d", s.name, end)
+				if tt.exact && s.name != "truncated and preallocated again" && end != s.written {
+					t.Fatalf("%s: DataEnd = %d, want %d", s.name, end, s.written)
+				}
+			}
+			// DataEnd leaves the offset Write uses where it was.
+			if _, err := f.Write([]byte("zz")); err != nil {
+				t.Fatal(err)
+			}
+			got := make([]byte, 4)
+			if _, err := f.ReadAt(got, 0); err != nil {
+				t.Fatal(err)
+			}
+			if string(got) != "xyzz" {
+				t.Fatalf("after DataEnd, Write wrote at the wrong offset: file starts %q, want %q", got, "xyzz")
+			}
+		})
+	}
+}
+
+func TestMemDataEndOfACrashClone(t *testing.T) {
+	m := NewMem()
+	f, err := m.Create("/seg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Preallocate(8192); err != nil {
+		t.Fatal(err)
+	}
+	// A write whose last bytes are zeros: they read as zero whether written
+	// or not, so the clone's data ends before them.
+	if _, err := f.WriteAt(append([]byte("abc"), make([]byte, 1000)...), 512); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.SyncDir("/"); err != nil {
+		t.Fatal(err)
+	}
+	c := m.CrashClone(rand.New(rand.NewSource(1)), 0)
+	g, err := c.Open("/seg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	if end := dataEndOf(t, g, 515); end != 515 {
+		t.Fatalf("clone's DataEnd = %d, want 515", end)
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"github.com/adrbench/adrbench/internal/latency"
 	"github.com/adrbench/adrbench/logbackends"
 	"github.com/adrbench/adrbench/logbackends/segment"
+	"github.com/adrbench/adrbench/logbackends/vfs"
 )
 
 // Writer writes a Save that the mirror has already accepted (snap, then
@@ -46,6 +47,15 @@ func AppendReady(l *segment.Log, hs *raftpb.HardState, ents []*raftpb.Entry, sna
 // taken on an emulated disk is marked as such.
 type emulator interface {
 	Emulated() []string
+}
+
+// Emulated is what fsys says it emulates (a disk profile), nil for a file
+// system that emulates nothing.
+func Emulated(fsys vfs.FS) []string {
+	if e, ok := fsys.(emulator); ok {
+		return e.Emulated()
+	}
+	return nil
 }
 
 // Backend is a segment log with a raft.Storage mirror and a durability
@@ -89,13 +99,10 @@ var _ logbackends.Backend = (*Backend)(nil)
 // whose segments are segmentSize bytes. name prefixes errors and is the
 // Stats backend name.
 func Open(name string, env logbackends.Env, segmentSize int64, write Writer) (*Backend, error) {
-	b := &Backend{name: name, write: write}
-	if e, ok := env.FS.(emulator); ok {
-		b.emulated = e.Emulated()
-	}
+	b := &Backend{name: name, write: write, emulated: Emulated(env.FS)}
 	log, st, err := segment.Open(segment.Options{
 		FS: env.FS, Dir: env.Dir, SegmentSize: segmentSize,
-		OnSync: b.hist.Record, Logger: env.Log(),
+		OnSync: b.hist.Record, Logger: env.Log(), ZeroAhead: segment.DefaultZeroAhead,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%s: open %s: %w", name, env.Dir, err)
@@ -241,16 +248,16 @@ func (b *Backend) Stats() logbackends.Stats {
 		Syncs:        lat.Count,
 		SyncLatency:  lat,
 		Emulated:     append([]string(nil), b.emulated...),
-		Counters:     b.cutCounters(),
+		Counters:     CutCounters(b.cut),
 	}
 }
 
-// cutCounters reports the torn tail cut on open (logbackends.CounterTornTails
-// and CounterTornBytes).
-func (b *Backend) cutCounters() []logbackends.Counter {
+// CutCounters reports the torn tail cut on open, nil for none
+// (logbackends.CounterTornTails and CounterTornBytes).
+func CutCounters(cut *segment.Cut) []logbackends.Counter {
 	var cuts, bytes uint64
-	if b.cut != nil {
-		cuts, bytes = 1, uint64(b.cut.Bytes)
+	if cut != nil {
+		cuts, bytes = 1, uint64(cut.Bytes)
 	}
 	return []logbackends.Counter{
 		{Name: logbackends.CounterTornTails, Unit: "cuts", Help: "torn tails of unsynced writes that recovery cut from the segment log on open", Value: cuts},
