@@ -14,11 +14,7 @@ import (
 // adrbench is cmd/adrbench, built on the first test that needs it.
 var adrbench testbin.Build
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	adrbench.Remove()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(adrbench.Run(m)) }
 
 func serveBinary(t *testing.T) string { return adrbench.Adrbench(t) }
 

@@ -82,11 +82,7 @@ func newClient(endpoints ...string) (*clientv3.Client, error) {
 // adrbench is cmd/adrbench, built once for all the package's tests.
 var adrbench testbin.Build
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	adrbench.Remove()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(adrbench.Run(m)) }
 
 func buildAdrbench(t *testing.T) string { return adrbench.Adrbench(t) }
 

@@ -22,11 +22,7 @@ import (
 // tests that do not run the process target pay nothing.
 var adrbench testbin.Build
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	adrbench.Remove()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(adrbench.Run(m)) }
 
 func serveBinary(t *testing.T) string { return adrbench.Adrbench(t) }
 

@@ -45,11 +45,7 @@ func flavors() []flavor {
 // adrbench is cmd/adrbench, built once for all the package's tests.
 var adrbench testbin.Build
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	adrbench.Remove()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(adrbench.Run(m)) }
 
 func buildAdrbench(t *testing.T) string { return adrbench.Adrbench(t) }
 

@@ -18,8 +18,8 @@ import (
 const adrbenchPkg = "github.com/adrbench/adrbench/cmd/adrbench"
 
 // Build builds cmd/adrbench on its first use and keeps the binary until
-// Remove. A test package declares one and calls Remove from TestMain after
-// its tests have run. The zero value is ready to use.
+// Remove. A test package declares one and runs its tests with Run from
+// TestMain. The zero value is ready to use.
 type Build struct {
 	once sync.Once
 	dir  string
@@ -55,6 +55,14 @@ func (b *Build) build() {
 		return
 	}
 	b.path = path
+}
+
+// Run runs a test package's tests, then removes the built command; a
+// package's TestMain is os.Exit(b.Run(m)).
+func (b *Build) Run(m *testing.M) int {
+	code := m.Run()
+	b.Remove()
+	return code
 }
 
 // Remove deletes the built command, if one was built.
