@@ -161,6 +161,45 @@ func (a *authenticator) checkRange(ctx context.Context, key, end []byte) error {
 	return toGRPC(a.kv.IsRangePermitted(ai.user, ai.rev, key, end))
 }
 
+// checkTxnReads checks that the request in ctx may read every key a
+// read-only transaction compares or reads, its nested transactions'
+// included, as etcd checks a transaction it serves without raft (a
+// proposed one is checked when applied). Who the request is, is looked up
+// once.
+func (a *authenticator) checkTxnReads(ctx context.Context, r *pb.TxnRequest) error {
+	ai, err := a.fromCtx(ctx)
+	if err != nil {
+		return err
+	}
+	if ai == nil {
+		ai = &authInfo{}
+	}
+	return toGRPC(a.txnReadsPermitted(ai, r))
+}
+
+func (a *authenticator) txnReadsPermitted(ai *authInfo, r *pb.TxnRequest) error {
+	for _, c := range r.GetCompare() {
+		if err := a.kv.IsRangePermitted(ai.user, ai.rev, c.GetKey(), c.GetRangeEnd()); err != nil {
+			return err
+		}
+	}
+	for _, ops := range [][]*pb.RequestOp{r.GetSuccess(), r.GetFailure()} {
+		for _, op := range ops {
+			if rr := op.GetRequestRange(); rr != nil {
+				if err := a.kv.IsRangePermitted(ai.user, ai.rev, rr.GetKey(), rr.GetRangeEnd()); err != nil {
+					return err
+				}
+			}
+			if tr := op.GetRequestTxn(); tr != nil {
+				if err := a.txnReadsPermitted(ai, tr); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
 // checkAdmin checks that the request in ctx acts as a user with the root
 // role, as etcd requires for hashes, snapshots, defragmentation and
 // membership changes.

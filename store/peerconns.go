@@ -27,10 +27,10 @@ type peerConns struct {
 	conns map[uint64]peerConn
 }
 
-// peerConn is a connection and the address it was made to.
+// peerConn is a connection and the client URL it was made to.
 type peerConn struct {
-	host string
-	cc   *grpc.ClientConn
+	url string
+	cc  *grpc.ClientConn
 }
 
 func newPeerConns(status *nodeStatus, members *members, tc *tls.Config) *peerConns {
@@ -66,15 +66,15 @@ func (l *peerConns) conn(id uint64) (*grpc.ClientConn, error) {
 	if len(urls) == 0 {
 		return nil, fmt.Errorf("%x has not published its client URLs yet", id)
 	}
-	u, err := url.Parse(urls[0])
-	if err != nil {
-		return nil, fmt.Errorf("%x client URL %q: %w", id, urls[0], err)
-	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	old, ok := l.conns[id]
-	if ok && old.host == u.Host {
+	if ok && old.url == urls[0] {
 		return old.cc, nil
+	}
+	u, err := url.Parse(urls[0])
+	if err != nil {
+		return nil, fmt.Errorf("%x client URL %q: %w", id, urls[0], err)
 	}
 	creds := insecure.NewCredentials()
 	if l.tls != nil {
@@ -87,7 +87,7 @@ func (l *peerConns) conn(id uint64) (*grpc.ClientConn, error) {
 	if ok {
 		old.cc.Close()
 	}
-	l.conns[id] = peerConn{host: u.Host, cc: c}
+	l.conns[id] = peerConn{url: urls[0], cc: c}
 	return c, nil
 }
 

@@ -20,7 +20,7 @@ func (k *kvServer) readTxn(ctx context.Context, r *pb.TxnRequest) (*pb.TxnRespon
 			return nil, toGRPC(err)
 		}
 	}
-	if err := k.checkReadTxn(ctx, r); err != nil {
+	if err := k.auth.checkTxnReads(ctx, r); err != nil {
 		return nil, err
 	}
 	tr, err := k.kv.ReadTxn(r)
@@ -29,31 +29,4 @@ func (k *kvServer) readTxn(ctx context.Context, r *pb.TxnRequest) (*pb.TxnRespon
 	}
 	k.headers.fillTxn(tr)
 	return tr, nil
-}
-
-// checkReadTxn checks that the request's user may read every key a
-// read-only transaction compares or reads, its nested transactions'
-// included, as etcd checks a transaction it serves without raft (a
-// proposed one is checked when applied).
-func (k *kvServer) checkReadTxn(ctx context.Context, r *pb.TxnRequest) error {
-	for _, c := range r.GetCompare() {
-		if err := k.auth.checkRange(ctx, c.GetKey(), c.GetRangeEnd()); err != nil {
-			return err
-		}
-	}
-	for _, ops := range [][]*pb.RequestOp{r.GetSuccess(), r.GetFailure()} {
-		for _, op := range ops {
-			if rr := op.GetRequestRange(); rr != nil {
-				if err := k.auth.checkRange(ctx, rr.GetKey(), rr.GetRangeEnd()); err != nil {
-					return err
-				}
-			}
-			if tr := op.GetRequestTxn(); tr != nil {
-				if err := k.checkReadTxn(ctx, tr); err != nil {
-					return err
-				}
-			}
-		}
-	}
-	return nil
 }
