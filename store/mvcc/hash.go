@@ -156,7 +156,7 @@ func (s *Store) HashKV(rev int64) (KVHash, error) {
 // rev would keep. Caller holds mu.
 func (s *Store) keepLocked(rev int64) map[revision]struct{} {
 	keep := make(map[revision]struct{})
-	s.index.tree.Ascend(func(ki *keyIndex) bool {
+	s.index.ascend(nil, nil, func(ki *keyIndex) bool {
 		ki.keptAt(rev, func(r revision) { keep[r] = struct{}{} })
 		return true
 	})
