@@ -233,7 +233,7 @@ func latencyGrowth(t *testing.T, r *Result) float64 {
 // ratios within each run are compared, so a slow machine slows both sides
 // alike.
 func TestCoordinatedOmission(t *testing.T) {
-	const clients, total = 4, 400
+	const clients, total = 4, 800
 	run := func(cfg RunConfig) *Result {
 		t.Helper()
 		var calls atomic.Int64
