@@ -52,13 +52,15 @@ func BenchmarkRange(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		if _, err := s.Range(&pb.RangeRequest{Key: []byte(fmt.Sprintf("key-%08d", i%keys))}); err != nil {
-			b.Fatal(err)
+	b.Run(fmt.Sprintf("keys=%d", keys), func(b *testing.B) {
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			if _, err := s.Range(&pb.RangeRequest{Key: []byte(fmt.Sprintf("key-%08d", i%keys))}); err != nil {
+				b.Fatal(err)
+			}
 		}
-	}
+	})
 }
 
 // BenchmarkCompactApply measures how long a compaction holds the apply
