@@ -195,8 +195,10 @@ func answer(m *raftpb.Message) *raftpb.Message {
 // own state, with ackingPeers as its transport and the benchmark as its
 // Ready loop: the node's loop goroutine is never started.
 type readyBench struct {
-	core    *core
-	peers   *ackingPeers
+	core  *core
+	peers *ackingPeers
+	// others are the other members' ids.
+	others  []uint64
 	readies uint64
 	fatal   atomic.Pointer[error]
 }
@@ -227,6 +229,11 @@ func newReadyBench(b *testing.B, members int, backend string) *readyBench {
 		b.Fatal(err)
 	}
 	rb := &readyBench{peers: &ackingPeers{}}
+	for _, id := range mems.ids() {
+		if id != ident.member {
+			rb.others = append(rb.others, id)
+		}
+	}
 	rb.core, err = newCore(cfg, ident.member, st, coreDeps{
 		newTransport: func(r transport.Raft) (transport.Transport, error) {
 			rb.peers.raft = r
@@ -249,12 +256,19 @@ func newReadyBench(b *testing.B, members int, backend string) *readyBench {
 			b.Error(err)
 		}
 	})
-	n := rb.core.node
 	// Raft learns the membership from the bootstrap entries, which the
-	// first Ready hands back committed; only then may it campaign.
+	// first Ready hands back committed.
 	if err := rb.pump(); err != nil {
 		b.Fatal(err)
 	}
+	return rb
+}
+
+// lead makes the member the leader: it campaigns, the acking peers vote
+// for it, and its first entry of the new term is applied.
+func (rb *readyBench) lead(b *testing.B) {
+	b.Helper()
+	n := rb.core.node
 	if err := n.rn.Campaign(); err != nil {
 		b.Fatal(err)
 	}
@@ -262,11 +276,46 @@ func newReadyBench(b *testing.B, members int, backend string) *readyBench {
 		b.Fatal(err)
 	}
 	if !n.status.isLeader() {
-		b.Fatalf("member %x did not win its election against %d acking peers", n.id, members-1)
+		b.Fatalf("member %x did not win its election against %d acking peers", n.id, len(rb.others))
 	}
-	// The leader's first entry of its term, applied.
 	<-rb.core.applied.wait(n.status.commit.Load())
-	return rb
+}
+
+// followerTerm is the term of the leader a follower in BenchmarkReady
+// follows; the bootstrap entries are at term 1.
+const followerTerm = 2
+
+// follow makes the member follow rb.others[0] at followerTerm, which
+// opens its term with an empty entry after the bootstrap, and returns the
+// log's last index.
+func (rb *readyBench) follow(b *testing.B) uint64 {
+	b.Helper()
+	n := rb.core.node
+	last, err := n.storage.LastIndex()
+	if err != nil {
+		b.Fatal(err)
+	}
+	m := rb.appendMsg(last, 1, &raftpb.Entry{Term: new(uint64(followerTerm)), Index: new(last + 1)})
+	if err := n.Process(context.Background(), m); err != nil {
+		b.Fatal(err)
+	}
+	if err := rb.pump(); err != nil {
+		b.Fatal(err)
+	}
+	if got := n.status.leader(); got != rb.others[0] {
+		b.Fatalf("member %x follows %x, want %x", n.id, got, rb.others[0])
+	}
+	return last + 1
+}
+
+// appendMsg is the MsgApp the leader rb.others[0] sends to append e after
+// the entry at prev (of term prevTerm), with everything up to prev
+// committed, as a leader pipelining appends tells its followers.
+func (rb *readyBench) appendMsg(prev, prevTerm uint64, e *raftpb.Entry) *raftpb.Message {
+	return &raftpb.Message{
+		Type: raftpb.MsgApp.Enum(), From: new(rb.others[0]), To: new(rb.core.node.id), Term: new(uint64(followerTerm)),
+		LogTerm: new(prevTerm), Index: new(prev), Commit: new(prev), Entries: []*raftpb.Entry{e},
+	}
 }
 
 // pump does what the node's loop does after taking its inputs, until
@@ -306,27 +355,38 @@ func (rb *readyBench) pump() error {
 }
 
 // BenchmarkReady measures the raft loop's handling of a batch of entries
-// proposed together, as the loop takes up to maxBatch queued proposals at
-// once: one MsgProp of entries puts (256-byte values), then every Ready
-// it leads to, each saved by the log backend and its messages encoded for
-// the peers, until the entries are committed, and then their apply. One
-// op is one batch. With members=3 the two followers answer at once (see
-// ackingPeers), so the figures are the leader's own cost: it sends each
-// batch to both followers, steps their acknowledgements and sends the
-// new commit index. readies/op, msgs/op and wire-B/op count the Readies
-// handled and the messages and frame bytes encoded per batch.
+// (puts of 256-byte values): every Ready the batch leads to, each saved by
+// the log backend and its messages encoded for the peers, up to the
+// apply of what the batch committed. One op is one batch.
+//
+// role=leader: the batch is one MsgProp, as the loop makes of up to
+// maxBatch queued proposals; with members=3 the two followers answer at
+// once (see ackingPeers), so the figures are the leader's own cost: it
+// sends the batch to both followers, steps their acknowledgements and
+// sends the new commit index. role=follower: the batch is as many
+// MsgApps of one entry each, as a pipelining leader sends them, stepped
+// from the node's inbound queue, each committing the entries before it;
+// the follower saves them, then answers each. The messages are made
+// inside the timed loop, as the transport's decoder would.
+//
+// readies/op, msgs/op and wire-B/op count the Readies handled and the
+// messages and frame bytes encoded per batch.
 func BenchmarkReady(b *testing.B) {
-	for _, members := range []int{1, 3} {
+	cases := []struct {
+		members int
+		role    string
+	}{{1, "leader"}, {3, "leader"}, {3, "follower"}}
+	for _, c := range cases {
 		for _, backend := range []string{"memory", "batched"} {
 			for _, entries := range []int{1, 16, 256} {
-				name := fmt.Sprintf("members=%d/backend=%s/entries=%d", members, backend, entries)
-				b.Run(name, func(b *testing.B) { benchReady(b, members, backend, entries) })
+				name := fmt.Sprintf("members=%d/role=%s/backend=%s/entries=%d", c.members, c.role, backend, entries)
+				b.Run(name, func(b *testing.B) { benchReady(b, c.members, c.role, backend, entries) })
 			}
 		}
 	}
 }
 
-func benchReady(b *testing.B, members int, backend string, entries int) {
+func benchReady(b *testing.B, members int, role, backend string, entries int) {
 	rb := newReadyBench(b, members, backend)
 	n := rb.core.node
 	data := make([][]byte, benchKeys)
@@ -337,16 +397,38 @@ func benchReady(b *testing.B, members int, backend string, entries int) {
 			b.Fatal(err)
 		}
 	}
-	props := make([]proposal, entries)
+	var batch func(i int)
+	switch role {
+	case "leader":
+		rb.lead(b)
+		props := make([]proposal, entries)
+		batch = func(i int) {
+			for j := range props {
+				k := (i*entries + j) % benchKeys
+				props[j] = proposal{data: data[k], id: uint64(k + 1)}
+			}
+			n.proposeBatch(props)
+		}
+	case "follower":
+		last := rb.follow(b)
+		batch = func(i int) {
+			for j := range entries {
+				k := (i*entries + j) % benchKeys
+				e := &raftpb.Entry{Term: new(uint64(followerTerm)), Index: new(last + 1), Data: data[k]}
+				if err := n.Process(context.Background(), rb.appendMsg(last, followerTerm, e)); err != nil {
+					b.Fatal(err)
+				}
+				last++
+			}
+		}
+	default:
+		b.Fatalf("unknown role %q", role)
+	}
 	startCommit, startReadies, startSent, startBytes := n.status.commit.Load(), rb.readies, rb.peers.sent, rb.peers.bytes
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := range b.N {
-		for j := range props {
-			k := (i*entries + j) % benchKeys
-			props[j] = proposal{data: data[k], id: uint64(k + 1)}
-		}
-		n.proposeBatch(props)
+		batch(i)
 		if err := rb.pump(); err != nil {
 			b.Fatal(err)
 		}
