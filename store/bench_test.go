@@ -127,8 +127,11 @@ func benchProposeApply(b *testing.B, members int, backend string, clients int) {
 // into one reused buffer, then has the follower it is addressed to answer
 // at once, as a follower with an instant disk and network would: votes are
 // granted, appends acknowledged up to their last entry, heartbeats
-// returned. Answers go back through the node's Process, the way inbound
-// messages from the network arrive. It keeps no log of its own: the
+// returned; anything else (a follower's acknowledgements to its leader
+// among them) goes unanswered. Answers go back through the node's
+// Process, the way inbound messages from the network arrive. Only the
+// loop sends here: no snapshot is ever sent, whose message would be sent
+// from a goroutine of its own. It keeps no log of its own: the
 // leader's probe after its election lands on the bootstrap entries every
 // member shares, and from then on every append follows the last.
 type ackingPeers struct {
