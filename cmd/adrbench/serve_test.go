@@ -299,3 +299,25 @@ func freePort(t *testing.T) string {
 	defer l.Close()
 	return fmt.Sprintf("http://%s", l.Addr())
 }
+
+func TestServeProcs(t *testing.T) {
+	tests := []struct {
+		name    string
+		current int
+		fromEnv bool
+		want    int
+	}{
+		{"one CPU", 1, false, minServeProcs},
+		{"one P chosen by GOMAXPROCS", 1, true, 1},
+		{"already two", 2, false, 2},
+		{"many CPUs", 8, false, 8},
+		{"many chosen by GOMAXPROCS", 8, true, 8},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := serveProcs(tt.current, tt.fromEnv); got != tt.want {
+				t.Errorf("serveProcs(%d, %t) = %d, want %d", tt.current, tt.fromEnv, got, tt.want)
+			}
+		})
+	}
+}
