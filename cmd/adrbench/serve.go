@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -310,11 +311,10 @@ func (o *serveOptions) run(cmd *cobra.Command) error {
 	for _, w := range o.startupWarnings() {
 		logger.Warn(w, "member", o.cfg.Name)
 	}
-	_, envProcs := os.LookupEnv("GOMAXPROCS")
-	if cur := runtime.GOMAXPROCS(0); serveProcs(cur, envProcs) != cur {
-		runtime.GOMAXPROCS(serveProcs(cur, envProcs))
+	if cur, want := runtime.GOMAXPROCS(0), serveProcs(runtime.GOMAXPROCS(0), os.Getenv("GOMAXPROCS")); want != cur {
+		runtime.GOMAXPROCS(want)
 		logger.Info("GOMAXPROCS raised: the raft log's fdatasync must not hold the only P",
-			"member", o.cfg.Name, "from", cur, "to", minServeProcs)
+			"member", o.cfg.Name, "from", cur, "to", want)
 	}
 	srv, err := store.NewServer(o.cfg, o.registry, store.WithLogger(logger))
 	if err != nil {
@@ -358,10 +358,11 @@ func (o *serveOptions) run(cmd *cobra.Command) error {
 const minServeProcs = 2
 
 // serveProcs returns the GOMAXPROCS serve runs with, given the runtime's
-// current value and whether the GOMAXPROCS environment variable chose it:
-// an explicit choice is kept.
-func serveProcs(current int, fromEnv bool) int {
-	if fromEnv || current >= minServeProcs {
+// current value and the GOMAXPROCS environment variable: a value the
+// runtime took from it (a positive integer) is kept, as is a current value
+// of at least minServeProcs.
+func serveProcs(current int, env string) int {
+	if n, err := strconv.Atoi(env); (err == nil && n > 0) || current >= minServeProcs {
 		return current
 	}
 	return minServeProcs

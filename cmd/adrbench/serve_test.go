@@ -304,19 +304,21 @@ func TestServeProcs(t *testing.T) {
 	tests := []struct {
 		name    string
 		current int
-		fromEnv bool
+		env     string
 		want    int
 	}{
-		{"one CPU", 1, false, minServeProcs},
-		{"one P chosen by GOMAXPROCS", 1, true, 1},
-		{"already two", 2, false, 2},
-		{"many CPUs", 8, false, 8},
-		{"many chosen by GOMAXPROCS", 8, true, 8},
+		{"one CPU", 1, "", minServeProcs},
+		{"one P chosen by GOMAXPROCS", 1, "1", 1},
+		{"GOMAXPROCS the runtime ignores", 1, "many", minServeProcs},
+		{"GOMAXPROCS zero, which the runtime ignores", 1, "0", minServeProcs},
+		{"already two", 2, "", 2},
+		{"many CPUs", 8, "", 8},
+		{"many chosen by GOMAXPROCS", 8, "8", 8},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := serveProcs(tt.current, tt.fromEnv); got != tt.want {
-				t.Errorf("serveProcs(%d, %t) = %d, want %d", tt.current, tt.fromEnv, got, tt.want)
+			if got := serveProcs(tt.current, tt.env); got != tt.want {
+				t.Errorf("serveProcs(%d, %q) = %d, want %d", tt.current, tt.env, got, tt.want)
 			}
 		})
 	}
