@@ -42,12 +42,17 @@
 #   ETCDCTL                 etcdctl binary, writes the key the range
 #                           workloads read (etcdctl on PATH)
 #   ADRBENCH                adrbench binary (built from this checkout)
+#   ADRBENCH_BASE           a second adrbench binary, the server
+#                           adrbench-base in SERVERS: an older build to
+#                           compare in the same rounds
 #   LOG_BACKEND             adrbench's --log-backend (batched)
 #   MEMBERS                 member counts, space-separated ("1 3 5")
 #   WORKLOADS               workloads, space-separated
 #                           ("put range-l range-s txn-put lease-keepalive")
 #   SERVERS                 servers compared, in the first round's order
-#                           ("etcd adrbench")
+#                           ("etcd adrbench"); adrbench-base runs
+#                           ADRBENCH_BASE. Each round moves the first
+#                           server to the end, so drift favours none.
 #   CLIENTS (1000)  CONNS (100)  TOTAL (100000)  KEY_SIZE (8)
 #   VAL_SIZE (256)  KEY_SPACE (100000)
 #   PIN=1                   members on CPU 1, the benchmark tool on CPU 0
@@ -108,8 +113,12 @@ done
 read -ra server_arr <<<"$servers"
 ((${#server_arr[@]} > 0)) || die "SERVERS is empty"
 for s in "${server_arr[@]}"; do
-	[[ $s == etcd || $s == adrbench ]] || die "SERVERS holds unknown server '$s' (known: etcd adrbench)"
+	[[ $s == etcd || $s == adrbench || $s == adrbench-base ]] || die "SERVERS holds unknown server '$s' (known: etcd adrbench adrbench-base)"
 done
+if [[ " ${server_arr[*]} " == *" adrbench-base "* ]]; then
+	[[ -n ${ADRBENCH_BASE:-} ]] || die "SERVERS holds adrbench-base but ADRBENCH_BASE is not set"
+	[[ -x $ADRBENCH_BASE ]] || die "ADRBENCH_BASE=$ADRBENCH_BASE is not an executable file"
+fi
 [[ $pin == 0 ]] || (($(nproc) >= 2)) || die "PIN=1 needs at least 2 CPUs; this machine has $(nproc)"
 
 etcd_bin="${ETCD:-etcd}"
@@ -222,6 +231,7 @@ start_cluster() {
 		case $server in
 		etcd) "${srv_pin[@]}" "$etcd_bin" "${common[@]}" --logger=zap --log-level=warn >"$work/m$i.log" 2>&1 & ;;
 		adrbench) "${srv_pin[@]}" "$adrbench" serve "${common[@]}" --log-backend "$backend" >"$work/m$i.log" 2>&1 & ;;
+		adrbench-base) "${srv_pin[@]}" "$ADRBENCH_BASE" serve "${common[@]}" --log-backend "$backend" >"$work/m$i.log" 2>&1 & ;;
 		esac
 		pids+=($!)
 	done
@@ -308,8 +318,8 @@ for ((r = 1; r <= rounds; r++)); do
 			for s in "${order[@]}"; do run_one "$s" "$n" "$w"; done
 		done
 	done
-	# Alternate which server goes first, so drift favours neither.
-	if ((${#order[@]} == 2)); then order=("${order[1]}" "${order[0]}"); fi
+	# Rotate which server goes first, so drift favours none.
+	order=("${order[@]:1}" "${order[0]}")
 done
 
 printf '\nmedians over %d round(s), %d clients over %d connections, %d requests, PIN=%s\n' "$rounds" "$clients" "$conns" "$total" "$pin"
@@ -325,7 +335,7 @@ awk '
 		ops[k] = ops[k] " " $4; cpu[k] = cpu[k] " " $5; p50[k] = p50[k] " " $6; p99[k] = p99[k] " " $7
 	}
 	END {
-		printf "%-16s %7s %-9s %10s %15s %9s %9s %12s\n", "workload", "members", "server", "ops/s", "cpu-s/100k-ops", "p50-ms", "p99-ms", "cpu-vs-etcd"
+		printf "%-16s %7s %-13s %10s %15s %9s %9s %12s\n", "workload", "members", "server", "ops/s", "cpu-s/100k-ops", "p50-ms", "p99-ms", "cpu-vs-etcd"
 		for (i = 1; i <= nk; i++) {
 			split(keys[i], f, SUBSEP)
 			mc[keys[i]] = median(cpu[keys[i]])
@@ -335,6 +345,6 @@ awk '
 			split(k, f, SUBSEP)
 			e = f[1] SUBSEP f[2] SUBSEP "etcd"
 			ratio = (f[3] != "etcd" && (e in mc) && mc[e] > 0) ? sprintf("%.2fx", mc[k] / mc[e]) : "-"
-			printf "%-16s %7d %-9s %10.0f %15.2f %9.2f %9.2f %12s\n", f[1], f[2], f[3], median(ops[k]), mc[k], median(p50[k]), median(p99[k]), ratio
+			printf "%-16s %7d %-13s %10.0f %15.2f %9.2f %9.2f %12s\n", f[1], f[2], f[3], median(ops[k]), mc[k], median(p50[k]), median(p99[k]), ratio
 		}
 	}' "$work/all"

@@ -6,7 +6,9 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -309,6 +311,11 @@ func (o *serveOptions) run(cmd *cobra.Command) error {
 	for _, w := range o.startupWarnings() {
 		logger.Warn(w, "member", o.cfg.Name)
 	}
+	if cur, want := runtime.GOMAXPROCS(0), serveProcs(runtime.GOMAXPROCS(0), os.Getenv("GOMAXPROCS")); want != cur {
+		runtime.GOMAXPROCS(want)
+		logger.Info("GOMAXPROCS raised: the raft log's fdatasync must not hold the only P",
+			"member", o.cfg.Name, "from", cur, "to", want)
+	}
 	srv, err := store.NewServer(o.cfg, o.registry, store.WithLogger(logger))
 	if err != nil {
 		return fmt.Errorf("start member %q: %w", o.cfg.Name, err)
@@ -338,6 +345,27 @@ func (o *serveOptions) run(cmd *cobra.Command) error {
 		_ = srv.Close() // the server already failed; err says why
 		return fmt.Errorf("member %q stopped: %w", o.cfg.Name, err)
 	}
+}
+
+// minServeProcs is the fewest Ps serve runs with. The raft loop blocks its
+// thread in fdatasync on every Save; the runtime takes the P back from a
+// thread blocked in a syscall only when its monitor next looks (20 µs to
+// 10 ms later), so with a single P (a one-CPU affinity mask or cgroup
+// limit) the whole member stops for most of every sync: no request is
+// read, no proposal queued, and the next Save carries one or two entries.
+// A second P lets the rest of the member run while the loop waits on the
+// disk, even when both share one CPU.
+const minServeProcs = 2
+
+// serveProcs returns the GOMAXPROCS serve runs with, given the runtime's
+// current value and the GOMAXPROCS environment variable: a value the
+// runtime took from it (a positive integer) is kept, as is a current value
+// of at least minServeProcs.
+func serveProcs(current int, env string) int {
+	if n, err := strconv.Atoi(env); (err == nil && n > 0) || current >= minServeProcs {
+		return current
+	}
+	return minServeProcs
 }
 
 // checkDataDir creates dir if needed, durably, and proves it is

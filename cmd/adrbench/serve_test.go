@@ -299,3 +299,27 @@ func freePort(t *testing.T) string {
 	defer l.Close()
 	return fmt.Sprintf("http://%s", l.Addr())
 }
+
+func TestServeProcs(t *testing.T) {
+	tests := []struct {
+		name    string
+		current int
+		env     string
+		want    int
+	}{
+		{"one CPU", 1, "", minServeProcs},
+		{"one P chosen by GOMAXPROCS", 1, "1", 1},
+		{"GOMAXPROCS the runtime ignores", 1, "many", minServeProcs},
+		{"GOMAXPROCS zero, which the runtime ignores", 1, "0", minServeProcs},
+		{"already two", 2, "", 2},
+		{"many CPUs", 8, "", 8},
+		{"many chosen by GOMAXPROCS", 8, "8", 8},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := serveProcs(tt.current, tt.env); got != tt.want {
+				t.Errorf("serveProcs(%d, %q) = %d, want %d", tt.current, tt.env, got, tt.want)
+			}
+		})
+	}
+}

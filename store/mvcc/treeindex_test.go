@@ -303,3 +303,54 @@ func TestTreeIndexConcurrentReaders(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestTreeIndexOrdersAroundThePrefix checks the B-tree's order against
+// bytes.Compare for keys that tie on their first eight bytes once padded
+// with zeros, or differ only past them, and ranges bounded inside such
+// ties.
+func TestTreeIndexOrdersAroundThePrefix(t *testing.T) {
+	keys := []string{
+		"", "\x00", "\x00\x00", "a", "a\x00", "a\x00\x00\x00\x00\x00\x00\x00", "a\x00\x00\x00\x00\x00\x00\x00\x00",
+		"a\x00\x01", "abcdefg", "abcdefgh", "abcdefgh\x00", "abcdefgha", "abcdefghb", "abcdefgi", "abcdefg\xff\xff",
+		"\xff\xff\xff\xff\xff\xff\xff\xff", "\xff\xff\xff\xff\xff\xff\xff\xff\xff", "key-000000000001", "key-000000000010",
+	}
+	sorted := slices.Clone(keys)
+	slices.Sort(sorted) // Go orders strings bytewise, as bytes.Compare does
+	tests := []struct {
+		name     string
+		from, to string
+		noUpper  bool
+	}{
+		{name: "all", noUpper: true},
+		{name: "from a tie", from: "a\x00", noUpper: true},
+		{name: "inside a tie", from: "abcdefgh", to: "abcdefghb"},
+		{name: "across the prefix", from: "a\x00\x00", to: "abcdefgh\x00"},
+		{name: "empty", from: "abcdefgha", to: "abcdefgha"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ix := newTreeIndex()
+			for i, k := range keys {
+				ix.create([]byte(k)).put(revision{main: int64(i + 2)})
+			}
+			var to []byte
+			if !tt.noUpper {
+				to = []byte(tt.to)
+			}
+			var got []string
+			ix.ascend([]byte(tt.from), to, func(ki *keyIndex) bool {
+				got = append(got, string(ki.key))
+				return true
+			})
+			var want []string
+			for _, k := range sorted {
+				if k >= tt.from && (tt.noUpper || k < tt.to) {
+					want = append(want, k)
+				}
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("ascend(%q, %q) = %q, want %q", tt.from, tt.to, got, want)
+			}
+		})
+	}
+}
