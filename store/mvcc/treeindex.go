@@ -2,7 +2,6 @@ package mvcc
 
 import (
 	"bytes"
-	"encoding/binary"
 	"fmt"
 
 	"github.com/google/btree"
@@ -23,40 +22,15 @@ const indexDegree = 32
 // the B-tree's read operations write to them.
 type treeIndex struct {
 	keys map[string]*keyIndex
-	tree *btree.BTreeG[indexItem]
+	tree *btree.BTreeG[*keyIndex]
 }
 
-// indexItem is a key's place in the B-tree. A search compares items held
-// side by side in a node's array: the key's first eight bytes, stored in
-// the item, settle most comparisons without leaving that array, and the
-// rest compare the key's string, one pointer away, not the keyIndex's
-// slice, two.
-type indexItem struct {
-	prefix uint64 // the key's first eight bytes, big-endian, zero-padded
-	key    string // the key; the same string the map holds
-	ki     *keyIndex
-}
-
-// newIndexItem returns key's item. Zero padding keeps the order: a key
-// shorter than eight bytes that ties on the padded prefix with a longer
-// one is a prefix of it and is ordered first by the string comparison.
-func newIndexItem(key string, ki *keyIndex) indexItem {
-	var b [8]byte
-	copy(b[:], key)
-	return indexItem{prefix: binary.BigEndian.Uint64(b[:]), key: key, ki: ki}
-}
-
-func itemLess(a, b indexItem) bool {
-	if a.prefix != b.prefix {
-		return a.prefix < b.prefix
-	}
-	return a.key < b.key
-}
+func keyLess(a, b *keyIndex) bool { return bytes.Compare(a.key, b.key) < 0 }
 
 func newTreeIndex() *treeIndex {
 	return &treeIndex{
 		keys: make(map[string]*keyIndex),
-		tree: btree.NewG(indexDegree, itemLess),
+		tree: btree.NewG(indexDegree, keyLess),
 	}
 }
 
@@ -67,11 +41,10 @@ func (t *treeIndex) get(key []byte) *keyIndex { return t.keys[string(key)] }
 // and returns it. The index keeps its own copy of key.
 func (t *treeIndex) create(key []byte) *keyIndex {
 	ki := newKeyIndex(bytes.Clone(key))
-	k := string(key)
-	if _, found := t.tree.ReplaceOrInsert(newIndexItem(k, ki)); found {
+	if _, found := t.tree.ReplaceOrInsert(ki); found {
 		panic(fmt.Sprintf("mvcc: key %q created twice in the index", key)) // broken invariant
 	}
-	t.keys[k] = ki
+	t.keys[string(ki.key)] = ki
 	return ki
 }
 
@@ -81,29 +54,28 @@ func (t *treeIndex) len() int { return len(t.keys) }
 // ascend calls fn, in key order, for each key in [from, to) until fn
 // returns false; to nil means no upper bound.
 func (t *treeIndex) ascend(from, to []byte, fn func(ki *keyIndex) bool) {
-	// The B-tree compares items, so the bounds travel as items without
-	// a history.
-	visit := func(it indexItem) bool { return fn(it.ki) }
+	// The B-tree compares items, so the bounds travel as keyIndexes; they
+	// cost an allocation each, as they escape into the comparisons.
 	if to == nil {
-		t.tree.AscendGreaterOrEqual(newIndexItem(string(from), nil), visit)
+		t.tree.AscendGreaterOrEqual(&keyIndex{key: from}, fn)
 		return
 	}
-	t.tree.AscendRange(newIndexItem(string(from), nil), newIndexItem(string(to), nil), visit)
+	t.tree.AscendRange(&keyIndex{key: from}, &keyIndex{key: to}, fn)
 }
 
 // compact compacts every key's history at atRev (see keyIndex.compact),
 // calling drop for each revision removed, and removes the keys left with
 // no history.
 func (t *treeIndex) compact(atRev int64, drop func(r revision, tomb bool)) {
-	var empty []indexItem
-	t.tree.Ascend(func(it indexItem) bool {
-		if it.ki.compact(atRev, drop) {
-			empty = append(empty, it)
+	var empty []*keyIndex
+	t.tree.Ascend(func(ki *keyIndex) bool {
+		if ki.compact(atRev, drop) {
+			empty = append(empty, ki)
 		}
 		return true
 	})
-	for _, it := range empty {
-		t.tree.Delete(it)
-		delete(t.keys, it.key)
+	for _, ki := range empty {
+		t.tree.Delete(ki)
+		delete(t.keys, string(ki.key))
 	}
 }

@@ -1,7 +1,6 @@
 package mvcc
 
 import (
-	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
 	"runtime"
@@ -187,43 +186,6 @@ func BenchmarkIndexCompact(b *testing.B) {
 			if dropped == 0 {
 				b.Fatal("compaction dropped nothing")
 			}
-		})
-	}
-}
-
-// BenchmarkIndexCreateKeyShapes builds an index of 100,000 keys, in
-// random order, for two shapes of key: 8 bytes holding a varint of the
-// key's number, as etcd's benchmark tool writes them, and paths that
-// share their first 15 bytes.
-func BenchmarkIndexCreateKeyShapes(b *testing.B) {
-	const n = 100_000
-	shapes := []struct {
-		name string
-		key  func(i int) []byte
-	}{
-		{"varint8", func(i int) []byte {
-			k := make([]byte, 8)
-			binary.PutVarint(k, int64(i))
-			return k
-		}},
-		{"path", func(i int) []byte { return fmt.Appendf(nil, "/registry/pods/ns-%d/pod-%d", i%97, i) }},
-	}
-	for _, sh := range shapes {
-		b.Run(sh.name, func(b *testing.B) {
-			keys := make([][]byte, n)
-			for i := range keys {
-				keys[i] = sh.key(i)
-			}
-			order := rand.New(rand.NewPCG(1, n)).Perm(n)
-			b.ReportAllocs()
-			b.ResetTimer()
-			for range b.N {
-				ix, _ := buildIndex(n, keys, order)
-				if ix.len() != n {
-					b.Fatalf("index holds %d keys, want %d", ix.len(), n)
-				}
-			}
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/key")
 		})
 	}
 }
