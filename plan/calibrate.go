@@ -190,6 +190,10 @@ func calibrate(ctx context.Context, cfg CalibrateConfig, runner clusterRunner) (
 	cal.Envelope = Envelope{MaxNodes: slices.Max(calNodes), MaxDelayMs: 5, MinValSize: cfg.ValSize / 4,
 		MaxValSize: cfg.ValSize * 4, Profiles: diskprofile.Names(), Backends: cfg.Backends.Names(),
 		MaxClients: 1000, SharedCores: true}
+	if err := fitGC(cal, runs, readGC().percent); err != nil {
+		return nil, err
+	}
+	say("collector: %s", cal.GC.Fit)
 	if err := fitCPU(cal, runs, memSave); err != nil {
 		return nil, err
 	}
@@ -250,7 +254,7 @@ func fitCPU(cal *Calibration, runs []CalRun, mem SaveCal) error {
 		known := ops*float64(n)*cal.CPU.Apply + msgs*cal.CPU.MsgInproc + bytes*cal.CPU.ByteInproc +
 			saves*mem.CPUCall + entries*mem.CPUEntry
 		rows = append(rows, []float64{ops, saves, entries})
-		ys = append(ys, r.CPU-known)
+		ys = append(ys, cal.taskCPU(r)-known)
 	}
 	x, err := nnls(rows, ys)
 	if err != nil {
@@ -293,7 +297,7 @@ func fitThroughModel(cal *Calibration, runs []CalRun, mem SaveCal) error {
 			n := float64(r.Setup.Nodes)
 			known := n*cal.CPU.Apply + res.MsgsPerWrite*cal.CPU.MsgInproc/2 + res.BytesPerWrite*cal.CPU.ByteInproc/2 +
 				res.PassesPerWrite*mem.CPUCall + res.EntriesPerWrite*mem.CPUEntry
-			y := r.CPU/float64(r.Ops) - known
+			y := cal.taskCPU(r)/float64(r.Ops) - known
 			// Weighted by the measured CPU per write: relative errors
 			// count alike for cheap and expensive runs.
 			w := float64(r.Ops) / r.CPU
@@ -319,6 +323,16 @@ func fitThroughModel(cal *Calibration, runs []CalRun, mem SaveCal) error {
 		len(runs), slices.Max(calNodes), calClients[len(calClients)-1][0], x[0]*1e6, x[1]*1e6, cal.CPU.Gen*1e6,
 		genClients, genConns, x[2]*1e6, x[3]*1e6, pcts(resid))
 	return nil
+}
+
+// taskCPU is the CPU of run r the model's tasks must account for: all of
+// it, less the collector's marking when the model runs the collector
+// itself.
+func (c *Calibration) taskCPU(r CalRun) float64 {
+	if c.GC != nil && r.GC != nil {
+		return r.CPU - r.GC.Mark()
+	}
+	return r.CPU
 }
 
 func pcts(v []float64) string {
