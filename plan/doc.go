@@ -42,7 +42,7 @@
 //     quarter of the cores);
 //   - the CPU per write, per raft loop pass and per entry, fitted through
 //     the model to closed-loop inproc runs of the memory backend (1, 3 and
-//     5 members, 1, 16 and 256 clients): the model, run on each of those
+//     5 members, 1, 16, 256 and 1000 clients): the model, run on each of those
 //     setups, must spend the CPU per write that was measured, less the
 //     collector's marking, which the model runs as a task of its own.
 //
