@@ -73,13 +73,14 @@
 //     calibration ran, one-way delays above 5 ms, values more than four
 //     times larger or smaller, more than 1000 clients, dedicated cores)
 //     are marked extrapolated.
-//   - An inproc prediction on this machine runs the collector (package
-//     model says how): its marks, not its average CPU, are what make a
-//     shared-core cluster's tail long well before its cores are busy. An
-//     open-loop simulation then covers a whole probe (1 s of warm-up and
-//     5 s measured, from a fresh cluster), since the live heap, and each
-//     mark, grows with the log through it. Predictions for processes of
-//     their own or dedicated servers leave it in the task costs, evenly.
+//   - An inproc prediction on this machine runs the collector when the
+//     calibration measured it (package model says how): its marks
+//     lengthen a shared-core cluster's tail well before its cores are
+//     busy, which its average CPU does not show. An open-loop simulation
+//     then covers a whole probe (1 s of warm-up and 5 s measured, from a
+//     fresh cluster), since the live heap, and each mark, grows with the
+//     log through it. Predictions for processes of their own or
+//     dedicated servers leave it in the task costs, evenly.
 //   - A prediction's capacity search starts from the closed-loop
 //     throughput of its clients, which bounds what an open loop with as
 //     many workers can sustain; its band is the final bracket, widened by
