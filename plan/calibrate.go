@@ -55,15 +55,18 @@ func (c *CalibrateConfig) defaults() {
 }
 
 // calNodes and calClients are the cluster runs the CPU costs are fitted
-// to: 1, 3 and 5 members, each with 1 client (a pass per write), 16 and
-// 256 (large batches), on the memory backend so no disk is in the way.
+// to: 1, 3 and 5 members, each with 1 client (a pass per write), 16, 256
+// (large batches) and 1000 on 100 connections (the load the capacity
+// questions ask about, whose goroutines and heap set how hard the
+// collector's assists press), on the memory backend so no disk is in the
+// way.
 // genClients and genConns are the load of the generator's own
 // measurement.
 const genClients, genConns = 64, 16
 
 var (
 	calNodes   = []int{1, 3, 5}
-	calClients = [][2]int{{1, 1}, {16, 16}, {256, 32}}
+	calClients = [][2]int{{1, 1}, {16, 16}, {256, 32}, {1000, 100}}
 )
 
 // Calibrate measures this machine's costs for the model.
@@ -190,6 +193,10 @@ func calibrate(ctx context.Context, cfg CalibrateConfig, runner clusterRunner) (
 	cal.Envelope = Envelope{MaxNodes: slices.Max(calNodes), MaxDelayMs: 5, MinValSize: cfg.ValSize / 4,
 		MaxValSize: cfg.ValSize * 4, Profiles: diskprofile.Names(), Backends: cfg.Backends.Names(),
 		MaxClients: 1000, SharedCores: true}
+	if err := fitGC(cal, runs, readGC().percent); err != nil {
+		return nil, err
+	}
+	say("collector: %s", cal.GC.Fit)
 	if err := fitCPU(cal, runs, memSave); err != nil {
 		return nil, err
 	}
@@ -250,7 +257,7 @@ func fitCPU(cal *Calibration, runs []CalRun, mem SaveCal) error {
 		known := ops*float64(n)*cal.CPU.Apply + msgs*cal.CPU.MsgInproc + bytes*cal.CPU.ByteInproc +
 			saves*mem.CPUCall + entries*mem.CPUEntry
 		rows = append(rows, []float64{ops, saves, entries})
-		ys = append(ys, r.CPU-known)
+		ys = append(ys, cal.taskCPU(r)-known)
 	}
 	x, err := nnls(rows, ys)
 	if err != nil {
@@ -293,7 +300,7 @@ func fitThroughModel(cal *Calibration, runs []CalRun, mem SaveCal) error {
 			n := float64(r.Setup.Nodes)
 			known := n*cal.CPU.Apply + res.MsgsPerWrite*cal.CPU.MsgInproc/2 + res.BytesPerWrite*cal.CPU.ByteInproc/2 +
 				res.PassesPerWrite*mem.CPUCall + res.EntriesPerWrite*mem.CPUEntry
-			y := r.CPU/float64(r.Ops) - known
+			y := cal.taskCPU(r)/float64(r.Ops) - known
 			// Weighted by the measured CPU per write: relative errors
 			// count alike for cheap and expensive runs.
 			w := float64(r.Ops) / r.CPU
@@ -319,6 +326,16 @@ func fitThroughModel(cal *Calibration, runs []CalRun, mem SaveCal) error {
 		len(runs), slices.Max(calNodes), calClients[len(calClients)-1][0], x[0]*1e6, x[1]*1e6, cal.CPU.Gen*1e6,
 		genClients, genConns, x[2]*1e6, x[3]*1e6, pcts(resid))
 	return nil
+}
+
+// taskCPU is the CPU of run r the model's tasks must account for: all of
+// it, less the collector's marking when the model runs the collector
+// itself.
+func (c *Calibration) taskCPU(r CalRun) float64 {
+	if c.GC != nil && r.GC != nil {
+		return r.CPU - r.GC.Mark()
+	}
+	return r.CPU
 }
 
 func pcts(v []float64) string {

@@ -40,8 +40,12 @@ type Calibration struct {
 	// prediction for this machine then assumes it still does.
 	Cores          int     `json:"cores"`
 	AvailableCores float64 `json:"available_cores,omitempty"`
-	// CPU are the costs per task, in seconds of CPU.
+	// CPU are the costs per task, in seconds of CPU: without the garbage
+	// collector's marking when GC is set, with it spread evenly when not.
 	CPU CPUCosts `json:"cpu"`
+	// GC is the Go collector of the process every member and the
+	// generator share on this machine, when measured.
+	GC *GCCal `json:"gc,omitempty"`
 	// Saves are the Save latency distributions and CPU of each log
 	// backend on each disk profile measured.
 	Saves []SaveCal `json:"saves"`
@@ -134,6 +138,9 @@ type CalRun struct {
 	// against CPU/Ops: unlike throughput it does not depend on how much
 	// of the machine others left the run.
 	PredictedCPU float64 `json:"predicted_cpu_s"`
+	// GC is the collector's work during an inproc run (nil for runs in
+	// other processes, and in calibrations made before it was measured).
+	GC *GCStats `json:"gc,omitempty"`
 }
 
 // Envelope is the range calibration covered.
@@ -372,10 +379,19 @@ func (c *Calibration) ModelConfig(s Setup, rate float64) (Built, error) {
 		cfg.SharedCores = c.Cores
 		// The cores run slower by the share others took.
 		scaleCosts(&cfg.Costs, c.cpuScale())
+		if c.GC != nil && s.Target == TargetInproc {
+			// One process: its collector marks in phases that slow
+			// every core.
+			cfg.GC = c.GC.modelGC(s.Nodes, c.cpuScale())
+		}
 	} else {
 		cfg.CoresPerMember = s.CoresPerMember
 		cfg.ClientCores = s.CoresPerMember
 		b.Extrapolated = append(b.Extrapolated, fmt.Sprintf("%d dedicated cores per member (calibrated: %d shared)", s.CoresPerMember, c.Cores))
+	}
+	if c.GC != nil && cfg.GC.Percent == 0 {
+		// The costs leave marking out: spread it over them.
+		scaleCosts(&cfg.Costs, 1+c.GC.Overhead)
 	}
 	e := c.Envelope
 	if s.Nodes > e.MaxNodes {

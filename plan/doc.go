@@ -33,10 +33,18 @@
 //   - the state machine's CPU per put;
 //   - the load generator's CPU per write, alone in its process (process
 //     target);
+//   - the Go garbage collector of the process the inproc runs share
+//     (runtime/metrics over each cluster run below): bytes allocated per
+//     write and per entry, the live heap of a fresh cluster and what each
+//     entry appended adds to it, the marking CPU per live byte, and the
+//     share of the cores a mark takes (from the runs that keep the cores
+//     busy: all marking CPU over the background workers', times their
+//     quarter of the cores);
 //   - the CPU per write, per raft loop pass and per entry, fitted through
 //     the model to closed-loop inproc runs of the memory backend (1, 3 and
-//     5 members, 1, 16 and 256 clients): the model, run on each of those
-//     setups, must spend the CPU per write that was measured.
+//     5 members, 1, 16, 256 and 1000 clients): the model, run on each of those
+//     setups, must spend the CPU per write that was measured, less the
+//     collector's marking, which the model runs as a task of its own.
 //
 // # The model's assumptions
 //
@@ -65,6 +73,14 @@
 //     calibration ran, one-way delays above 5 ms, values more than four
 //     times larger or smaller, more than 1000 clients, dedicated cores)
 //     are marked extrapolated.
+//   - An inproc prediction on this machine runs the collector when the
+//     calibration measured it (package model says how): its marks
+//     lengthen a shared-core cluster's tail well before its cores are
+//     busy, which its average CPU does not show. An open-loop simulation
+//     then covers a whole probe (1 s of warm-up and 5 s measured, from a
+//     fresh cluster), since the live heap, and each mark, grows with the
+//     log through it. Predictions for processes of their own or
+//     dedicated servers leave it in the task costs, evenly.
 //   - A prediction's capacity search starts from the closed-loop
 //     throughput of its clients, which bounds what an open loop with as
 //     many workers can sustain; its band is the final bracket, widened by

@@ -135,6 +135,7 @@ func (h harnessRunner) closedRun(ctx context.Context, s Setup, warmup, d time.Du
 		return CalRun{}, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	gen := func(id int) harness.Generator { return wl.Worker(id) }
+	fresh := liveNow()
 	run := harness.RunConfig{Mode: results.ModeClosed, Clients: s.Clients, Duration: warmup, OpTimeout: 30 * time.Second}
 	if _, err := harness.Run(ctx, run, gen, conns); err != nil {
 		return CalRun{}, err
@@ -148,10 +149,15 @@ func (h harnessRunner) closedRun(ctx context.Context, s Setup, warmup, d time.Du
 		return CalRun{}, err
 	}
 	run.Duration = d
+	live := liveNow()
+	gc0 := readGC()
 	res, err := harness.Run(ctx, run, gen, conns)
 	if err != nil {
 		return CalRun{}, err
 	}
+	gc1 := readGC()
+	gc := gcOver(gc0, gc1)
+	gc.LiveFresh, gc.LiveStart, gc.LiveEnd = fresh, live, liveNow()
 	if ctx.Err() != nil {
 		return CalRun{}, ctx.Err()
 	}
@@ -162,7 +168,7 @@ func (h harnessRunner) closedRun(ctx context.Context, s Setup, warmup, d time.Du
 	if res.Errors > 0 {
 		return CalRun{}, fmt.Errorf("%w: %s: %d operations failed", ErrCalibration, s.Label(), res.Errors)
 	}
-	cr := CalRun{Setup: s, Ops: res.Ops, Seconds: res.Elapsed.Seconds(), CPU: res.CPU.Seconds(), Throughput: res.Throughput()}
+	cr := CalRun{Setup: s, Ops: res.Ops, Seconds: res.Elapsed.Seconds(), CPU: res.CPU.Seconds(), Throughput: res.Throughput(), GC: &gc}
 	// Leader first, then the followers in member order.
 	order := []int{}
 	for i, ep := range eps {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"time"
 
 	"github.com/adrbench/adrbench/plan/model"
 	"github.com/adrbench/adrbench/plan/search"
@@ -35,6 +36,12 @@ type Predictor struct {
 	Measure int
 	// Seed varies the simulations' random draws.
 	Seed uint64
+	// ProbeWarmup and ProbeDuration are the warm-up and measured time of
+	// the probes a prediction stands for (0: 1 s and 5 s, plan measure's
+	// defaults). When the model runs the collector, an open-loop
+	// simulation covers as much, from a fresh cluster: the live heap, and
+	// with it each mark phase, grows through a probe.
+	ProbeWarmup, ProbeDuration time.Duration
 }
 
 func (p *Predictor) measure() int {
@@ -59,6 +66,17 @@ func (p *Predictor) Simulate(s Setup, rate float64, seed uint64) (model.Result, 
 	// high rates a count of writes alone would end the run while the
 	// loops are still settling into the batch size the rate gives them.
 	b.Config.Warmup, b.Config.Measure = max(1000, int(0.1*rate)), max(m, s.Clients, int(0.15*rate))
+	if b.Config.GC.Percent > 0 && rate > 0 {
+		w, d := p.ProbeWarmup, p.ProbeDuration
+		if w == 0 {
+			w = time.Second
+		}
+		if d == 0 {
+			d = 5 * time.Second
+		}
+		b.Config.Warmup = max(b.Config.Warmup, int(w.Seconds()*rate))
+		b.Config.Measure = max(b.Config.Measure, int(d.Seconds()*rate))
+	}
 	if rate == 0 {
 		// A closed loop whose clients' writes go in a few large Saves
 		// (a slow disk under fsync) completes them in lumps: measure

@@ -49,6 +49,55 @@ type Disk struct {
 	NoSync    float64   `json:"no_sync_s"`
 }
 
+// GC is the garbage collector of the one Go process that every member
+// and the generator share (SharedCores). A cycle starts when the process
+// has allocated Percent% of the live heap since the previous one; its
+// mark phase is MarkPerByte seconds of CPU per live byte, during which
+// the collector (its background workers and the assists it charges the
+// goroutines that allocate) takes Share of the cores: every task that
+// starts while it marks runs 1/(1-Share) times longer. The live heap grows
+// with the log: every member keeps each entry it appends in memory (its
+// raft log and its state machine's index), LivePerEntry bytes of it, on
+// top of LiveBase. The zero value (Percent 0) collects nothing; the task
+// costs then include the collector's work, spread evenly.
+type GC struct {
+	Percent      float64 `json:"percent"`
+	LiveBase     float64 `json:"live_base_bytes"`
+	LivePerEntry float64 `json:"live_per_entry_bytes"`
+	// AllocWrite is the bytes allocated per write by the generator and
+	// the member taking it; AllocEntry those per entry a member appends
+	// (raft, its log backend, applying it).
+	AllocWrite  float64 `json:"alloc_write_bytes"`
+	AllocEntry  float64 `json:"alloc_entry_bytes"`
+	MarkPerByte float64 `json:"mark_per_byte_s"`
+	Share       float64 `json:"share"`
+}
+
+func (g GC) validate(shared int) error {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: gc: "+format, append([]any{ErrConfig}, args...)...)
+	}
+	if g.Percent == 0 {
+		return nil
+	}
+	for name, v := range map[string]float64{"percent": g.Percent, "live_base": g.LiveBase,
+		"live_per_entry": g.LivePerEntry, "alloc_write": g.AllocWrite, "alloc_entry": g.AllocEntry,
+		"mark_per_byte": g.MarkPerByte} {
+		if math.IsNaN(v) || math.IsInf(v, 0) || v < 0 {
+			return bad("%s = %v", name, v)
+		}
+	}
+	switch {
+	case shared == 0:
+		return bad("a collector needs shared_cores: it models the one process they run")
+	case !(g.Share > 0 && g.Share < 1):
+		return bad("share %v not in (0, 1)", g.Share)
+	case g.LiveBase <= 0:
+		return bad("live_base %v: a process has a live heap", g.LiveBase)
+	}
+	return nil
+}
+
 // Load is what the clients do.
 type Load struct {
 	// Closed: each client sends its next write when the previous one
@@ -97,6 +146,9 @@ type Config struct {
 	LeaderDisk *Disk `json:"leader_disk,omitempty"`
 
 	Load Load `json:"load"`
+	// GC, when its Percent is set, collects the shared process's garbage
+	// in mark phases that slow every core (SharedCores only).
+	GC GC `json:"gc"`
 	// EntryBytes is one entry's size in a message (key, value, request
 	// framing).
 	EntryBytes int `json:"entry_bytes"`
@@ -150,6 +202,9 @@ func (c Config) Validate() error {
 		if !finite(v) {
 			return bad("cost %s = %v", name, v)
 		}
+	}
+	if err := c.GC.validate(c.SharedCores); err != nil {
+		return err
 	}
 	if err := c.Disk.validate("disk"); err != nil {
 		return err

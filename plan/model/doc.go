@@ -39,9 +39,24 @@
 //     waiting request) hands that one goroutine its core next, ahead of
 //     the queue, as the Go runtime's runnext slot does; everything else
 //     queues. Task costs are the calibrated constants (exponential draws
-//     only in the queueing tests). Garbage collection and scheduler
-//     overhead are not separate tasks: calibration measures them as part
-//     of the per-request, per-pass and per-entry costs.
+//     only in the queueing tests). Scheduler overhead is not a separate
+//     task: calibration measures it as part of the per-request, per-pass
+//     and per-entry costs. Garbage collection is too unless Config.GC is
+//     set.
+//   - With Config.GC, the one process of SharedCores collects garbage in
+//     cycles, as Go's collector does: a cycle starts when the bytes
+//     allocated (per write, per entry appended) reach GOGC% of the heap
+//     left live by the previous one, and marks for a time proportional to
+//     that live heap, during which it takes a fixed share of every core
+//     (its background workers and the assists it charges allocating
+//     goroutines): every task that starts while it marks holds its core
+//     1/(1-share) times longer. Marking is what the collector costs; its
+//     stop-the-world pauses (tens of microseconds) are left out. The live
+//     heap grows by a fixed number of bytes per entry a member appends
+//     (its raft log in memory and the state machine's index keep every
+//     entry of a run: no snapshot or compaction frees them). The mark is
+//     one fixed length per cycle, whether the cores are busy or idle (the
+//     runtime's idle workers shorten it on idle cores).
 //   - A log backend's CPU for a Save (encoding, a sync's kernel time, a
 //     flush) takes a core while the Save runs, within its measured
 //     latency, not before it.

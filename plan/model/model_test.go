@@ -192,6 +192,93 @@ func TestClosedLoopLittlesLaw(t *testing.T) {
 	}
 }
 
+// TestGCSlowsTheCoreWhileItMarks checks the collector on one saturated
+// core whose only task is the generator's send (cost c, every write). A
+// cycle starts every N = LiveBase/AllocWrite writes (Percent 100, a live
+// heap that does not grow) and marks for D = MarkPerByte*LiveBase/Share;
+// while it marks the core does 1-Share of its work, so a cycle completes N
+// writes in N*c + Share*D: throughput N/(N*c + Share*D), the share of the
+// time spent marking D/(N*c + Share*D). Without the collector the same
+// core completes 1/c.
+func TestGCSlowsTheCoreWhileItMarks(t *testing.T) {
+	const c = 100e-6
+	tests := []struct {
+		name        string
+		live, alloc float64
+		share, mark float64 // mark: seconds of one mark phase
+	}{
+		{"half the core for 50 ms every 1000 writes", 1e6, 1e3, 0.5, 0.05},
+		{"three quarters for 20 ms every 4000 writes", 4e6, 1e3, 0.75, 0.02},
+		{"a tenth for 200 ms every 2000 writes", 1e6, 500, 0.1, 0.2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := Config{
+				Nodes: 1, SharedCores: 1,
+				Costs:  Costs{GenSend: c},
+				Disk:   Fixed(0),
+				Load:   Load{Closed: true, Clients: 50, Conns: 1},
+				Warmup: 5000, Measure: 200000, Seed: 5,
+				GC: GC{Percent: 100, LiveBase: tt.live, AllocWrite: tt.alloc, Share: tt.share,
+					MarkPerByte: tt.mark * tt.share / tt.live},
+			}
+			r, err := Simulate(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n := tt.live / tt.alloc
+			cycle := n*c + tt.share*tt.mark
+			if want := n / cycle; math.Abs(r.Throughput-want)/want > 0.01 {
+				t.Fatalf("throughput %.0f/s, want %.0f/s (without the collector %.0f/s)", r.Throughput, want, 1/c)
+			}
+			if want := tt.mark / cycle; math.Abs(r.GCMarking-want) > 0.01 {
+				t.Fatalf("marking %.3f of the time, want %.3f", r.GCMarking, want)
+			}
+			if want := r.Window / cycle; math.Abs(float64(r.GCCycles)-want) > 1 {
+				t.Fatalf("%d cycles in %.2f s, want %.1f", r.GCCycles, r.Window, want)
+			}
+			cfg.GC = GC{}
+			if r, err = Simulate(cfg); err != nil {
+				t.Fatal(err)
+			}
+			if math.Abs(r.Throughput*c-1) > 0.01 || r.GCCycles != 0 {
+				t.Fatalf("without the collector: throughput %.0f/s, %d cycles; want %.0f/s, none", r.Throughput, r.GCCycles, 1/c)
+			}
+		})
+	}
+}
+
+// TestGCHeapGrowsWithTheLog checks that the live heap, and with it the
+// time between cycles and each mark's length, grows with the entries the
+// members append: a 3-member cluster keeping 1 kB per entry marks longer
+// and less often than one keeping nothing, at the same allocation.
+func TestGCHeapGrowsWithTheLog(t *testing.T) {
+	run := func(perEntry float64) Result {
+		cfg := Config{
+			Nodes: 3, SharedCores: 2,
+			Costs:  Costs{GenSend: 20e-6, ReqIn: 20e-6, Ready: 10e-6, Entry: 2e-6, Apply: 5e-6},
+			Disk:   Fixed(50e-6),
+			Load:   Load{Rate: 5000, Clients: 200, Conns: 10},
+			Warmup: 5000, Measure: 40000, Seed: 9,
+			GC: GC{Percent: 100, LiveBase: 4e6, LivePerEntry: perEntry, AllocWrite: 20e3, Share: 0.5,
+				MarkPerByte: 1e-9},
+		}
+		r, err := Simulate(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	flat, growing := run(0), run(1000)
+	if growing.GCCycles >= flat.GCCycles {
+		t.Fatalf("%d cycles with a growing heap, %d with a flat one: want fewer", growing.GCCycles, flat.GCCycles)
+	}
+	if growing.GCMarking/float64(growing.GCCycles) <= flat.GCMarking/float64(flat.GCCycles) {
+		t.Fatalf("mark phases %.4f of the window each with a growing heap, %.4f with a flat one: want longer",
+			growing.GCMarking/float64(growing.GCCycles), flat.GCMarking/float64(flat.GCCycles))
+	}
+}
+
 func TestValidateNamesTheField(t *testing.T) {
 	good := queueConfig(1e-6, 0.5, false)
 	tests := []struct {
@@ -207,6 +294,13 @@ func TestValidateNamesTheField(t *testing.T) {
 		{"decreasing disk", func(c *Config) { c.Disk = Disk{Quantiles: []float64{2, 1}} }},
 		{"negative cost", func(c *Config) { c.Costs.Apply = -1 }},
 		{"nothing measured", func(c *Config) { c.Measure = 0 }},
+		{"gc share of 1", func(c *Config) { c.GC = GC{Percent: 100, LiveBase: 1, Share: 1} }},
+		{"gc without a live heap", func(c *Config) { c.GC = GC{Percent: 100, Share: 0.5} }},
+		{"gc negative allocation", func(c *Config) { c.GC = GC{Percent: 100, LiveBase: 1, Share: 0.5, AllocWrite: -1} }},
+		{"gc on dedicated cores", func(c *Config) {
+			c.SharedCores, c.CoresPerMember = 0, 1
+			c.GC = GC{Percent: 100, LiveBase: 1, Share: 0.5}
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

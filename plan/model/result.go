@@ -69,8 +69,12 @@ type Result struct {
 	EntriesPerWrite float64 `json:"entries_per_write"`
 	MsgsPerWrite    float64 `json:"msgs_per_write"`
 	BytesPerWrite   float64 `json:"bytes_per_write"`
-	Window          float64 `json:"window_s"`
-	Events          int     `json:"events"`
+	// GCCycles are the collection cycles that started in the window and
+	// GCMarking the share of the window the collector spent marking.
+	GCCycles  int     `json:"gc_cycles"`
+	GCMarking float64 `json:"gc_marking"`
+	Window    float64 `json:"window_s"`
+	Events    int     `json:"events"`
 }
 
 func (s *sim) result() (Result, error) {
@@ -111,6 +115,8 @@ func (s *sim) result() (Result, error) {
 	if w <= 0 {
 		return r, nil
 	}
+	r.GCCycles = int(s.gc1[0] - s.gc0[0])
+	r.GCMarking = (s.gc1[1] - s.gc0[1]) / w
 	util := func(p int) float64 {
 		pl := s.pools[p]
 		if pl.cores == 0 {

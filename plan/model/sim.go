@@ -9,6 +9,7 @@ const (
 	evDeliver               // the head of the link from a to m reaches m
 	evSaveDone              // member m's Save returns
 	evMarkEnd               // the measured window closes (open loop)
+	evGCEnd                 // the collector's mark phase ends
 	tGenSend                // the generator sent request a
 	tReqIn                  // member m took request a
 	tLoop                   // member m's loop pass finished its CPU work
@@ -102,6 +103,17 @@ type sim struct {
 	backlog  []float64
 	backHead int
 
+	// The collector: bytes allocated since the last cycle started, the
+	// live heap it marks, entries all members have appended, and whether
+	// (until when) a mark phase runs.
+	gcAlloc   float64
+	gcLive    float64
+	gcEntries int64
+	gcMarking bool
+	gcCycles  int
+	gcMarked  float64 // seconds spent marking, to the last cycle's end
+	gcStart   float64
+
 	// runnext says whether what is being dispatched may still hand a
 	// woken goroutine its core's runnext slot.
 	runnext bool
@@ -126,6 +138,7 @@ type sim struct {
 	entries1   []int64
 	passes0    [4]int64
 	passes1    [4]int64
+	gc0, gc1   [2]float64 // cycles started and seconds marked
 	nevents    int
 	windowOpen bool
 }
@@ -170,6 +183,7 @@ func newSim(cfg Config) *sim {
 		s.pools[n].cores = cfg.ClientCores
 		s.client = int16(n)
 	}
+	s.gcLive = cfg.GC.LiveBase
 	s.links = make([][]link, n)
 	for i := range s.links {
 		s.links[i] = make([]link, n)
@@ -223,6 +237,9 @@ func (s *sim) dispatch(e event) {
 	case evMarkEnd:
 		s.markEnd()
 		return
+	case evGCEnd:
+		s.gcEnd()
+		return
 	}
 	if e.p >= 0 {
 		// The core is free: a goroutine the finished task wakes takes it
@@ -265,9 +282,10 @@ func (s *sim) submit(p int16, cost float64, kind uint8, m int32, a int64) {
 		return
 	}
 	pl := &s.pools[p]
-	pl.busyTime += cost
 	if pl.cores == 0 || pl.busy < pl.cores {
 		pl.busy++
+		cost = s.slowed(cost)
+		pl.busyTime += cost
 		s.ev.push(event{t: s.now + cost, kind: kind, p: p, m: m, a: a})
 		return
 	}
@@ -294,8 +312,46 @@ func (s *sim) fill(p int16) {
 			return
 		}
 		pl.busy++
-		s.ev.push(event{t: s.now + t.cost, kind: t.kind, p: p, m: t.m, a: t.a})
+		cost := s.slowed(t.cost)
+		pl.busyTime += cost
+		s.ev.push(event{t: s.now + cost, kind: t.kind, p: p, m: t.m, a: t.a})
 	}
+}
+
+// slowed is how long a task of the given cost that starts now holds its
+// core: longer while the collector marks, which takes its share of every
+// core.
+func (s *sim) slowed(cost float64) float64 {
+	if s.gcMarking {
+		return cost / (1 - s.cfg.GC.Share)
+	}
+	return cost
+}
+
+// allocate counts bytes the process allocates and starts a collection
+// cycle once they reach the collector's percent of the live heap.
+func (s *sim) allocate(bytes float64) {
+	g := &s.cfg.GC
+	if g.Percent == 0 {
+		return
+	}
+	s.gcAlloc += bytes
+	if s.gcMarking || s.gcAlloc < s.gcLive*g.Percent/100 {
+		return
+	}
+	s.gcAlloc = 0
+	s.gcMarking, s.gcStart = true, s.now
+	s.gcCycles++
+	mark := g.MarkPerByte * s.gcLive / (g.Share * float64(s.cfg.SharedCores))
+	s.ev.push(event{t: s.now + mark, kind: evGCEnd, p: -1})
+}
+
+// gcEnd ends a mark phase; the heap it leaves live holds every entry the
+// members have appended.
+func (s *sim) gcEnd() {
+	s.gcMarking = false
+	s.gcMarked += s.now - s.gcStart
+	s.gcLive = s.cfg.GC.LiveBase + s.cfg.GC.LivePerEntry*float64(s.gcEntries)
 }
 
 // arrive takes the next open-loop ticket.
@@ -335,6 +391,7 @@ func (s *sim) issue(w int32, due float64) {
 		mem = int32((int(w) % l.Conns) % s.cfg.Nodes)
 	}
 	s.reqs = append(s.reqs, request{due: due, member: mem, worker: w, measured: int(id) >= s.cfg.Warmup})
+	s.allocate(s.cfg.GC.AllocWrite)
 	if l.Closed {
 		if int(id) == s.cfg.Warmup {
 			s.markStart()
@@ -376,6 +433,17 @@ func (s *sim) markStart() {
 	s.inWindow, s.windowOpen, s.winStart = true, true, s.now
 	s.snapshot(s.busy0, s.loop0, s.save0, s.saves0, s.entries0)
 	s.passes0 = s.totalPasses()
+	s.gc0 = s.gcSoFar()
+}
+
+// gcSoFar is the collection cycles started and the seconds spent marking
+// up to now.
+func (s *sim) gcSoFar() [2]float64 {
+	t := s.gcMarked
+	if s.gcMarking {
+		t += s.now - s.gcStart
+	}
+	return [2]float64{float64(s.gcCycles), t}
 }
 
 // totalPasses sums the members' passes, entries appended, messages and
@@ -399,6 +467,7 @@ func (s *sim) markEnd() {
 	s.inWindow, s.winEnd = false, s.now
 	s.snapshot(s.busy1, s.loop1, s.save1, s.saves1, s.entries1)
 	s.passes1 = s.totalPasses()
+	s.gc1 = s.gcSoFar()
 }
 
 func (s *sim) snapshot(busy, loop, save []float64, saves []int, entries []int64) {
@@ -502,6 +571,7 @@ func (s *sim) leaderPass() {
 	m.appended += newEnts
 	m.msgs += int64(msgs + out)
 	m.bytes += int64(bytes + outBytes)
+	s.appendedGC(newEnts)
 	cost := c.Ready + float64(newEnts)*c.Entry + float64(msgs+out)*c.Msg + float64(bytes+outBytes)*c.Byte
 	s.submit(m.pool, cost, tLoop, 0, 0)
 }
@@ -561,8 +631,16 @@ func (s *sim) followerPass(i int32) {
 	m.appended += newEnts
 	m.msgs += int64(msgs + out)
 	m.bytes += int64(bytes + outBytes)
+	s.appendedGC(newEnts)
 	cost := c.Ready + float64(newEnts)*c.Entry + float64(msgs+out)*c.Msg + float64(bytes+outBytes)*c.Byte
 	s.submit(m.pool, cost, tLoop, i, 0)
+}
+
+// appendedGC counts entries a member appended: they stay live, and
+// appending and applying them allocates.
+func (s *sim) appendedGC(n int64) {
+	s.gcEntries += n
+	s.allocate(float64(n) * s.cfg.GC.AllocEntry)
 }
 
 // followerSaved saves what the pass appended (a follower answers only
