@@ -20,8 +20,11 @@ type keyIndex struct {
 	lease int64 // lease the live value is attached to; 0 when none or deleted
 }
 
+// newKeyIndex returns the history of a key with one open, empty life. The
+// slice of lives has room for that one only: most keys are never deleted,
+// and a second life is rare enough to pay for growing the slice.
 func newKeyIndex(key []byte) *keyIndex {
-	return &keyIndex{key: key, gens: make([]generation, 1, 2)}
+	return &keyIndex{key: key, gens: make([]generation, 1)}
 }
 
 func (ki *keyIndex) put(r revision) {

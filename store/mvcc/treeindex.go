@@ -3,6 +3,7 @@ package mvcc
 import (
 	"bytes"
 	"fmt"
+	"unsafe"
 
 	"github.com/google/btree"
 )
@@ -38,13 +39,16 @@ func newTreeIndex() *treeIndex {
 func (t *treeIndex) get(key []byte) *keyIndex { return t.keys[string(key)] }
 
 // create adds an empty history for key, which must not be in the index,
-// and returns it. The index keeps its own copy of key.
+// and returns it. The index keeps its own copy of key, one for the map and
+// the history both: the history's key is never written to, so it may share
+// the bytes of the map's string key.
 func (t *treeIndex) create(key []byte) *keyIndex {
-	ki := newKeyIndex(bytes.Clone(key))
+	k := string(key)
+	ki := newKeyIndex(unsafe.Slice(unsafe.StringData(k), len(k)))
 	if _, found := t.tree.ReplaceOrInsert(ki); found {
 		panic(fmt.Sprintf("mvcc: key %q created twice in the index", key)) // broken invariant
 	}
-	t.keys[string(ki.key)] = ki
+	t.keys[k] = ki
 	return ki
 }
 

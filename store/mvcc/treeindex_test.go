@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"sort"
 	"sync"
@@ -237,6 +238,29 @@ func TestTreeIndexCreateCopiesKey(t *testing.T) {
 	ix.ascend(nil, nil, func(ki *keyIndex) bool { seen = append(seen, string(ki.key)); return true })
 	if !slices.Equal(seen, []string{"abc"}) {
 		t.Fatalf("ascend saw %q", seen)
+	}
+}
+
+// TestTreeIndexHeapPerKey bounds the heap the index holds for a key put
+// once: the history, one copy of the key shared by the map and the B-tree,
+// a life with room for one, and the map and B-tree slots. At 100,000
+// 16-byte keys they took 232 bytes each when the map and the history held
+// a copy each and every history had room for two lives; they take 184 now.
+func TestTreeIndexHeapPerKey(t *testing.T) {
+	const n = 100_000
+	keys, order := benchKeys(n)
+	before := heapInUse()
+	ix, _ := buildIndex(n, keys, order)
+	after := heapInUse()
+	runtime.KeepAlive(ix)
+	perKey := float64(int64(after)-int64(before)) / n
+	t.Logf("%.0f heap bytes per key", perKey)
+	const limit = 200
+	if perKey > limit {
+		t.Fatalf("the index holds %.0f heap bytes per 16-byte key, more than %d", perKey, limit)
+	}
+	if ki := ix.get(keys[0]); cap(ki.gens) != 1 {
+		t.Fatalf("a key put once has room for %d lives, want 1", cap(ki.gens))
 	}
 }
 
