@@ -1,7 +1,6 @@
 package mvcc
 
 import (
-	"bytes"
 	"fmt"
 	"unsafe"
 
@@ -26,7 +25,7 @@ type treeIndex struct {
 	tree *btree.BTreeG[*keyIndex]
 }
 
-func keyLess(a, b *keyIndex) bool { return bytes.Compare(a.key, b.key) < 0 }
+func keyLess(a, b *keyIndex) bool { return a.key < b.key }
 
 func newTreeIndex() *treeIndex {
 	return &treeIndex{
@@ -39,18 +38,21 @@ func newTreeIndex() *treeIndex {
 func (t *treeIndex) get(key []byte) *keyIndex { return t.keys[string(key)] }
 
 // create adds an empty history for key, which must not be in the index,
-// and returns it. The index keeps its own copy of key, one for the map and
-// the history both: the history's key is never written to, so it may share
-// the bytes of the map's string key.
+// and returns it. The index keeps its own copy of key, one string for the
+// map and the history both.
 func (t *treeIndex) create(key []byte) *keyIndex {
 	k := string(key)
-	ki := newKeyIndex(unsafe.Slice(unsafe.StringData(k), len(k)))
+	ki := newKeyIndex(k)
 	if _, found := t.tree.ReplaceOrInsert(ki); found {
 		panic(fmt.Sprintf("mvcc: key %q created twice in the index", key)) // broken invariant
 	}
 	t.keys[k] = ki
 	return ki
 }
+
+// bytesView returns b as a string without copying it; b must not change
+// while the string is in use.
+func bytesView(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 
 // len returns the number of keys in the index.
 func (t *treeIndex) len() int { return len(t.keys) }
@@ -59,12 +61,13 @@ func (t *treeIndex) len() int { return len(t.keys) }
 // returns false; to nil means no upper bound.
 func (t *treeIndex) ascend(from, to []byte, fn func(ki *keyIndex) bool) {
 	// The B-tree compares items, so the bounds travel as keyIndexes; they
-	// cost an allocation each, as they escape into the comparisons.
+	// cost an allocation each, as they escape into the comparisons. Their
+	// keys view the caller's bytes, which the walk does not outlive.
 	if to == nil {
-		t.tree.AscendGreaterOrEqual(&keyIndex{key: from}, fn)
+		t.tree.AscendGreaterOrEqual(&keyIndex{key: bytesView(from)}, fn)
 		return
 	}
-	t.tree.AscendRange(&keyIndex{key: from}, &keyIndex{key: to}, fn)
+	t.tree.AscendRange(&keyIndex{key: bytesView(from)}, &keyIndex{key: bytesView(to)}, fn)
 }
 
 // compact compacts every key's history at atRev (see keyIndex.compact),
@@ -80,6 +83,6 @@ func (t *treeIndex) compact(atRev int64, drop func(r revision, tomb bool)) {
 	})
 	for _, ki := range empty {
 		t.tree.Delete(ki)
-		delete(t.keys, string(ki.key))
+		delete(t.keys, ki.key)
 	}
 }
