@@ -285,7 +285,7 @@ run_server() {
 		done_keys=$((done_keys + c))
 	done
 	local count
-	count="$(ctl --endpoints "$ep0" get "" --from-key --limit 1 -w json | grep -o '"count":[0-9]*' | cut -d: -f2)"
+	count="$(ctl --endpoints "$ep0" --command-timeout=120s get "" --from-key --limit 1 -w json | grep -o '"count":[0-9]*' | cut -d: -f2)"
 	[[ $count == "$n" ]] || die "$server holds $count keys after the load, not $n"
 	record "$n" load-writes-s "$server" "$(awk -v n="$n" -v s="$secs" 'BEGIN { printf "%.0f", n / s }')"
 
@@ -298,7 +298,7 @@ run_server() {
 	record "$n" full-put-writes-s "$server" "$(awk -v n="$puts" -v s="$t" 'BEGIN { printf "%.0f", n / s }')"
 
 	local mid=$((n / 2)) r
-	count="$(ctl --endpoints "$ep0" get "$(key "$mid")" "$(key $((mid + 1000)))" --limit 1 -w json | grep -o '"count":[0-9]*' | cut -d: -f2)"
+	count="$(ctl --endpoints "$ep0" --command-timeout=120s get "$(key "$mid")" "$(key $((mid + 1000)))" --limit 1 -w json | grep -o '"count":[0-9]*' | cut -d: -f2)"
 	[[ $count == 1000 ]] || die "the range [$(key "$mid"), $(key $((mid + 1000)))) holds $count keys on $server, not 1000"
 	read -r p50 p99 r <<<"$(bench_etcd get range "$(key "$mid")" --consistency l --total "$gets")"
 	record "$n" get-p50-ms "$server" "$p50"
