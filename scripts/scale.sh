@@ -42,8 +42,9 @@
 #      --initial-cluster-state existing; timed from m1's start until its
 #      revision equals m0's. A server whose MemberAdd fails (adrbench's
 #      membership is static) gets "unsupported" and the error in the log.
-# Every timed phase (each load chunk, the puts, each read run, the startup,
-# the snapshot) holds `flock BENCH_LOCK`, released in between.
+# The timed phases hold `flock BENCH_LOCK` in four stretches, released in
+# between: each load chunk; the puts and reads; the crash (its puts, the
+# kill, the restart); the snapshot.
 #
 # Environment (defaults in parentheses):
 #   KEYS            store sizes, space-separated ("1000000")
@@ -143,13 +144,14 @@ ctl() { env -u ETCDCTL_ENDPOINTS ETCDCTL_API=3 "$etcdctl_bin" "$@"; }
 in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 now() { date +%s.%N; }
 key() { printf "%0${key_size}d" "$1"; }
-# lock_take and lock_release hold BENCH_LOCK around a timed phase run in
-# this shell.
+# lock_take and lock_release hold BENCH_LOCK, on fd 9, around timed phases
+# run in this shell. Members are started with fd 9 closed: a member that
+# kept it open would hold the lock for as long as it runs.
 lock_take() {
-	exec {lock_fd}>>"$lock"
-	flock "$lock_fd"
+	exec 9>>"$lock"
+	flock 9
 }
-lock_release() { exec {lock_fd}>&-; }
+lock_release() { exec 9>&-; }
 # record appends "N metric server value" to the results.
 record() { echo "$1 $2 $3 $4" | tee -a "$work/all" >&2; }
 
@@ -164,8 +166,8 @@ start_member() {
 		--initial-cluster "$initial" --initial-cluster-state "$state"
 		--initial-cluster-token scale --quota-backend-bytes "$quota" --snapshot-count "$snap")
 	case $server in
-	etcd) "$etcd_bin" "${common[@]}" --logger=zap --log-level=warn >>"$work/$name.log" 2>&1 & ;;
-	adrbench) "$adrbench" serve "${common[@]}" --log-backend "$backend" >>"$work/$name.log" 2>&1 & ;;
+	etcd) "$etcd_bin" "${common[@]}" --logger=zap --log-level=warn >>"$work/$name.log" 2>&1 9>&- & ;;
+	adrbench) "$adrbench" serve "${common[@]}" --log-backend "$backend" >>"$work/$name.log" 2>&1 9>&- & ;;
 	esac
 	started_pid=$!
 }
@@ -221,13 +223,13 @@ memory() {
 	record "$n" "rssanon-$phase" "$server" "$anon"
 }
 
-# bench_adr LOGNAME ARGS... runs adrbench bench against m0 under the lock
-# and prints its total seconds.
+# bench_adr LOGNAME ARGS... runs adrbench bench against m0 and prints its
+# total seconds.
 bench_adr() {
 	local log="$work/$1.out" out="$work/run-$1"
 	shift
 	rm -rf "$out"
-	flock "$lock" "$adrbench" bench --target external --endpoints "http://127.0.0.1:$port_base" \
+	"$adrbench" bench --target external --endpoints "http://127.0.0.1:$port_base" \
 		--clients "$clients" --conns "$conns" --key-size "$key_size" --val-size "$val_size" \
 		--out "$out" "$@" >"$log" 2>&1 || {
 		echo "$prog: adrbench bench $* failed:" >&2
@@ -238,12 +240,12 @@ bench_adr() {
 	awk '/^ *Total:/ { print $2 }' "$log"
 }
 
-# bench_etcd LOGNAME ARGS... runs etcd's benchmark tool against m0 under the
-# lock and prints "p50_ms p99_ms requests_per_s".
+# bench_etcd LOGNAME ARGS... runs etcd's benchmark tool against m0 and
+# prints "p50_ms p99_ms requests_per_s".
 bench_etcd() {
 	local log="$work/$1.out"
 	shift
-	flock "$lock" "$bench" --endpoints "127.0.0.1:$port_base" --clients "$rclients" --conns "$rclients" "$@" \
+	"$bench" --endpoints "127.0.0.1:$port_base" --clients "$rclients" --conns "$rclients" "$@" \
 		>"$log" 2>&1 || {
 		echo "$prog: etcd's benchmark tool ($*) failed:" >&2
 		tail -5 "$log" >&2
@@ -276,11 +278,13 @@ run_server() {
 	local done_keys=0 secs=0 c t
 	while ((done_keys < n)); do
 		c=$((n - done_keys < chunk ? n - done_keys : chunk))
+		lock_take
 		if ((done_keys == 0)); then
 			t="$(bench_adr load --workload put --distribution sequential --key-space "$c" --total "$c")"
 		else
 			t="$(bench_adr load --workload mixed --mix insert=100 --key-space "$done_keys" --total "$c")"
 		fi
+		lock_release
 		secs="$(awk -v a="$secs" -v b="$t" 'BEGIN { print a + b }')"
 		done_keys=$((done_keys + c))
 	done
@@ -294,17 +298,19 @@ run_server() {
 	record "$n" go-heap-loaded "$server" \
 		"$(curl -sf "http://$ep0/metrics" | awk '/^go_memstats_heap_alloc_bytes / { printf "%.0f", $2 }')"
 
-	t="$(bench_adr puts --workload put --distribution uniform --key-space "$n" --total "$puts")"
-	record "$n" full-put-writes-s "$server" "$(awk -v n="$puts" -v s="$t" 'BEGIN { printf "%.0f", n / s }')"
-
 	local mid=$((n / 2)) r
 	count="$(ctl --endpoints "$ep0" --command-timeout=120s get "$(key "$mid")" "$(key $((mid + 1000)))" --limit 1 -w json | grep -o '"count":[0-9]*' | cut -d: -f2)"
 	[[ $count == 1000 ]] || die "the range [$(key "$mid"), $(key $((mid + 1000)))) holds $count keys on $server, not 1000"
+	lock_take
+	t="$(bench_adr puts --workload put --distribution uniform --key-space "$n" --total "$puts")"
+	record "$n" full-put-writes-s "$server" "$(awk -v n="$puts" -v s="$t" 'BEGIN { printf "%.0f", n / s }')"
+
 	read -r p50 p99 r <<<"$(bench_etcd get range "$(key "$mid")" --consistency l --total "$gets")"
 	record "$n" get-p50-ms "$server" "$p50"
 	record "$n" get-p99-ms "$server" "$p99"
 	read -r p50 p99 r <<<"$(bench_etcd range1000 range "$(key "$mid")" "$(key $((mid + 1000)))" --consistency l --total "$ranges")"
 	record "$n" range1000-p50-ms "$server" "$p50"
+	lock_release
 	record "$n" range1000-p99-ms "$server" "$p99"
 
 	record "$n" db-bytes "$server" "$(stat -c %s "$work/data/m0/member/snap/db")"
@@ -315,6 +321,7 @@ run_server() {
 	idx="$(status_field "$ep0" raftIndex)"
 	if [[ $server == etcd ]]; then last="$(last_snapshot)"; else last=$((idx / snap * snap)); fi
 	top=$((snap - 2000 - (idx - last)))
+	lock_take
 	if ((top > 0)); then
 		bench_adr topup --workload put --distribution uniform --key-space "$n" --total "$top" >/dev/null
 	fi
@@ -324,7 +331,6 @@ run_server() {
 	kill -KILL "${pids[0]}"
 	wait "${pids[0]}" 2>/dev/null || true
 	local t0 t1
-	lock_take
 	t0="$(now)"
 	start_member "$server" m0 0 "m0=$peer0" new
 	pids=("$started_pid")
