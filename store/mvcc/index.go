@@ -18,8 +18,8 @@ type generation struct {
 // keyIndex is the history of one key, as revisions only: the values live
 // in bbolt (or the uncommitted buffer) under those revisions.
 type keyIndex struct {
-	// key is never changed once the history is made: the index's map
-	// shares its bytes as its own key, and keyBytes hands them out.
+	// key is never changed once the history is made, so keyBytes can
+	// hand its bytes out without copying them.
 	key   string
 	gens  []generation
 	lease int64 // lease the live value is attached to; 0 when none or deleted

@@ -242,11 +242,11 @@ func TestTreeIndexCreateCopiesKey(t *testing.T) {
 }
 
 // TestTreeIndexHeapPerKey bounds the heap the index holds for a key put
-// once: the history, one copy of the key (a string shared by the map and
-// the history), a life with room for one, and the map and B-tree slots. At
-// 100,000 16-byte keys they took 232 bytes each when the map and the
-// history held a copy each, the history's key was a slice and every
-// history had room for two lives; they take 168 now.
+// once: the history, one copy of the key (a string), a life with room for
+// one, and the B-tree's slot. At 100,000 16-byte keys they took 232 bytes
+// each when a map beside the tree and the history held a copy each, the
+// history's key was a slice and every history had room for two lives; 168
+// with the map's key shared with the history; 133 now, without the map.
 func TestTreeIndexHeapPerKey(t *testing.T) {
 	const n = 100_000
 	keys, order := benchKeys(n)
@@ -256,7 +256,7 @@ func TestTreeIndexHeapPerKey(t *testing.T) {
 	runtime.KeepAlive(ix)
 	perKey := float64(int64(after)-int64(before)) / n
 	t.Logf("%.0f heap bytes per key", perKey)
-	const limit = 180
+	const limit = 150
 	if perKey > limit {
 		t.Fatalf("the index holds %.0f heap bytes per 16-byte key, more than %d", perKey, limit)
 	}
