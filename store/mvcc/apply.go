@@ -253,7 +253,7 @@ func (s *Store) putLocked(w *writer, p *etcdserverpb.PutRequest) (*etcdserverpb.
 		ki = s.index.create(p.Key)
 	}
 	r := revision{main: w.rev, sub: w.sub}
-	kv := &mvccpb.KeyValue{Key: ki.key, ModRevision: w.rev, Value: val, Lease: leaseID}
+	kv := &mvccpb.KeyValue{Key: ki.keyBytes(), ModRevision: w.rev, Value: val, Lease: leaseID}
 	if g := ki.latest(); len(g.revs) == 0 {
 		kv.CreateRevision, kv.Version = w.rev, 1
 	} else {
@@ -298,13 +298,13 @@ func (s *Store) writeLocked(r revision, tomb bool, kv *mvccpb.KeyValue) error {
 // HashKV equal to etcd's for the same history.
 func (s *Store) deleteKeyLocked(w *writer, ki *keyIndex) error {
 	r := revision{main: w.rev, sub: w.sub}
-	if err := s.writeLocked(r, true, &mvccpb.KeyValue{Key: ki.key}); err != nil {
+	if err := s.writeLocked(r, true, &mvccpb.KeyValue{Key: ki.keyBytes()}); err != nil {
 		return err
 	}
 	ki.tombstone(r)
 	s.attachLocked(ki, 0)
 	w.sub++
-	w.evs = append(w.evs, &mvccpb.Event{Type: mvccpb.Event_DELETE, Kv: &mvccpb.KeyValue{Key: ki.key, ModRevision: w.rev}})
+	w.evs = append(w.evs, &mvccpb.Event{Type: mvccpb.Event_DELETE, Kv: &mvccpb.KeyValue{Key: ki.keyBytes(), ModRevision: w.rev}})
 	return nil
 }
 

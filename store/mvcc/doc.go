@@ -11,7 +11,7 @@
 // its revision, as an encoded mvccpb.KeyValue; an in-memory index maps
 // each key to its generations of revisions, like etcd's keyIndex: a
 // B-tree (github.com/google/btree, as etcd's treeIndex) orders the keys
-// for ranges and compaction, and a map serves point lookups.
+// and serves ranges, compaction and point lookups.
 //
 // Writes go into one long-lived bbolt write transaction, the batch, which
 // commits every BatchInterval or BatchLimit writes, never once per write:

@@ -1,6 +1,9 @@
 package mvcc
 
-import "sort"
+import (
+	"sort"
+	"unsafe"
+)
 
 // generation is one life of a key: from the put that created it to the
 // tombstone that deleted it. Every generation but the last of a keyIndex
@@ -15,14 +18,23 @@ type generation struct {
 // keyIndex is the history of one key, as revisions only: the values live
 // in bbolt (or the uncommitted buffer) under those revisions.
 type keyIndex struct {
-	key   []byte
+	// key is never changed once the history is made, so keyBytes can
+	// hand its bytes out without copying them.
+	key   string
 	gens  []generation
 	lease int64 // lease the live value is attached to; 0 when none or deleted
 }
 
-func newKeyIndex(key []byte) *keyIndex {
-	return &keyIndex{key: key, gens: make([]generation, 1, 2)}
+// newKeyIndex returns the history of a key with one open, empty life. The
+// slice of lives has room for that one only: most keys are never deleted,
+// and a second life is rare enough to pay for growing the slice.
+func newKeyIndex(key string) *keyIndex {
+	return &keyIndex{key: key, gens: make([]generation, 1)}
 }
+
+// keyBytes returns the key as bytes without copying them, for the
+// KeyValues and events the store hands out, which nobody writes to.
+func (ki *keyIndex) keyBytes() []byte { return unsafe.Slice(unsafe.StringData(ki.key), len(ki.key)) }
 
 func (ki *keyIndex) put(r revision) {
 	g := &ki.gens[len(ki.gens)-1]

@@ -7,7 +7,7 @@ import (
 )
 
 func TestKeyIndexAt(t *testing.T) {
-	ki := newKeyIndex([]byte("k"))
+	ki := newKeyIndex("k")
 	ki.put(revision{2, 0})
 	ki.put(revision{4, 1})
 	ki.tombstone(revision{6, 0})
@@ -41,7 +41,7 @@ func TestKeyIndexAt(t *testing.T) {
 func TestKeptAtMatchesCompact(t *testing.T) {
 	rnd := rand.New(rand.NewPCG(3, 4))
 	for n := 0; n < 300; n++ {
-		ki := newKeyIndex([]byte("k"))
+		ki := newKeyIndex("k")
 		rev := int64(1)
 		for i := rnd.IntN(12); i >= 0; i-- {
 			rev += 1 + int64(rnd.IntN(3))

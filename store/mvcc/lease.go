@@ -82,10 +82,10 @@ func (s *Store) attachLocked(ki *keyIndex, id int64) {
 		return
 	}
 	if old := s.leases[ki.lease]; old != nil {
-		delete(old.keys, string(ki.key))
+		delete(old.keys, ki.key)
 	}
 	ki.lease = id
 	if l := s.leases[id]; l != nil {
-		l.keys[string(ki.key)] = struct{}{}
+		l.keys[ki.key] = struct{}{}
 	}
 }

@@ -264,7 +264,7 @@ func (s *Store) loadLocked(db *bbolt.DB) error {
 			orphan = ki
 			return false
 		}
-		l.keys[string(ki.key)] = struct{}{}
+		l.keys[ki.key] = struct{}{}
 		return true
 	})
 	if orphan != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"sort"
 	"sync"
@@ -240,6 +241,30 @@ func TestTreeIndexCreateCopiesKey(t *testing.T) {
 	}
 }
 
+// TestTreeIndexHeapPerKey bounds the heap the index holds for a key put
+// once: the history, one copy of the key (a string), a life with room for
+// one, and the B-tree's slot. At 100,000 16-byte keys they took 232 bytes
+// each when a map beside the tree and the history held a copy each, the
+// history's key was a slice and every history had room for two lives; 168
+// with the map's key shared with the history; 133 now, without the map.
+func TestTreeIndexHeapPerKey(t *testing.T) {
+	const n = 100_000
+	keys, order := benchKeys(n)
+	before := heapInUse()
+	ix, _ := buildIndex(n, keys, order)
+	after := heapInUse()
+	runtime.KeepAlive(ix)
+	perKey := float64(int64(after)-int64(before)) / n
+	t.Logf("%.0f heap bytes per key", perKey)
+	const limit = 150
+	if perKey > limit {
+		t.Fatalf("the index holds %.0f heap bytes per 16-byte key, more than %d", perKey, limit)
+	}
+	if ki := ix.get(keys[0]); cap(ki.gens) != 1 {
+		t.Fatalf("a key put once has room for %d lives, want 1", cap(ki.gens))
+	}
+}
+
 // TestTreeIndexConcurrentReaders holds the index to the Store's contract:
 // any number of readers under a read lock while one writer mutates under
 // the write lock. Run with -race, it fails if a read path writes shared
@@ -262,13 +287,13 @@ func TestTreeIndexConcurrentReaders(t *testing.T) {
 			for i := range 300 {
 				mu.RLock()
 				n := 0
-				prev := []byte(nil)
+				prev, first := "", true
 				ix.ascend(key((i*7+r)%keys), nil, func(ki *keyIndex) bool {
-					if prev != nil && bytes.Compare(prev, ki.key) >= 0 {
+					if !first && prev >= ki.key {
 						errs <- fmt.Errorf("ascend went from %q to %q", prev, ki.key)
 						return false
 					}
-					prev = ki.key
+					prev, first = ki.key, false
 					n++
 					return n < 50
 				})
