@@ -92,7 +92,7 @@ func newFrontend(cfg Config, ln net.Listener, member identity, st *memberState, 
 		},
 		maintenance: &maintenanceServer{kv: st.kv, headers: hdr, status: c.node.status, applied: c.applied, proposer: c.proposer, quotaBytes: cfg.QuotaBackendBytes, auth: authn},
 		cluster:     &clusterServer{members: st.members, reads: c.reads, headers: hdr, auth: authn},
-		auth:        &authServer{kv: st.kv, proposer: c.proposer, headers: hdr, auth: authn, simple: c.tokens, bcryptCost: cfg.BcryptCost},
+		auth:        &authServer{kv: st.kv, reads: c.reads, proposer: c.proposer, headers: hdr, auth: authn, simple: c.tokens, bcryptCost: cfg.BcryptCost},
 		health:      healthHandler{status: c.node.status, reads: c.reads, kv: st.kv},
 		metrics:     metrics,
 	})

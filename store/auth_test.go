@@ -299,3 +299,44 @@ func TestAuthJWT(t *testing.T) {
 		t.Fatalf("clientv3 did not authenticate again after the auth store changed: %v", err)
 	}
 }
+
+// TestAuthenticateOnALaggingMember checks that Authenticate on a member
+// that has not yet applied AuthEnable waits for the leader's commit index,
+// as a linearizable read does, instead of answering that authentication
+// is not enabled.
+func TestAuthenticateOnALaggingMember(t *testing.T) {
+	c := newTestCluster(t, 3, clusterOpts{config: func(cfg *Config) { cfg.BcryptCost = bcrypt.MinCost }})
+	ctx := ctxT(t)
+	l := c.leader()
+	f := c.follower()
+	admin := c.clients[l]
+	for i, step := range []func() error{
+		func() error { _, err := admin.UserAdd(ctx, "root", "rootpw"); return err },
+		func() error { _, err := admin.UserGrantRole(ctx, "root", "root"); return err },
+	} {
+		if err := step(); err != nil {
+			t.Fatalf("setup step %d: %v", i, err)
+		}
+	}
+	// f misses AuthEnable: the leader and the third member commit it.
+	c.net.Isolate(c.members[f].ID())
+	if _, err := admin.AuthEnable(ctx); err != nil {
+		t.Fatal(err)
+	}
+	c.net.Heal()
+	// Until f hears from the leader again its read may fail as unavailable;
+	// it must never say that authentication is off.
+	eventually(t, 15*time.Second, func() error {
+		resp, err := c.clients[f].Authenticate(ctx, "root", "rootpw")
+		if isRPCErr(err, rpctypes.ErrGRPCAuthNotEnabled) {
+			t.Fatalf("member that had not applied AuthEnable answered: %v", err)
+		}
+		if err != nil {
+			return err
+		}
+		if resp.Token == "" {
+			t.Fatal("Authenticate gave no token")
+		}
+		return nil
+	})
+}

@@ -22,6 +22,7 @@ import (
 type authServer struct {
 	pb.UnimplementedAuthServer
 	kv         *mvcc.Store
+	reads      *readBatcher
 	proposer   *proposer
 	headers    headers
 	auth       *authenticator
@@ -61,6 +62,13 @@ func (s *authServer) AuthStatus(ctx context.Context, r *pb.AuthStatusRequest) (*
 // token is made once it is applied. If the auth store changed between the
 // check and the apply, the check is made again, as etcd does.
 func (s *authServer) Authenticate(ctx context.Context, r *pb.AuthenticateRequest) (*pb.AuthenticateResponse, error) {
+	// Whether auth is on, and the user's password, are read locally, so
+	// the member first catches up with the leader's commit index, as a
+	// linearizable read does: a client that enabled auth or changed a
+	// password through another member is not answered from before it.
+	if err := s.reads.read(ctx); err != nil {
+		return nil, toGRPC(err)
+	}
 	for {
 		if !s.kv.AuthEnabled() {
 			return nil, rpctypes.ErrGRPCAuthNotEnabled
