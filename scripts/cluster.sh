@@ -14,6 +14,8 @@
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
+# shellcheck source=lib.sh
+source "$root/scripts/lib.sh"
 dir="${ADRBENCH_CLUSTER_DIR:-${TMPDIR:-/tmp}/adrbench-cluster}"
 names=(m0 m1 m2)
 base="${ADRBENCH_CLUSTER_PORT_BASE:-21000}"
@@ -22,9 +24,6 @@ for i in "${!names[@]}"; do
 	client_ports+=($((base + i * 1000 + 379)))
 	peer_ports+=($((base + i * 1000 + 380)))
 done
-
-# in_use reports whether something already listens on a loopback port.
-in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 endpoints() {
 	local eps=()

@@ -51,9 +51,9 @@
 #   SERVERS         servers, in order ("etcd adrbench")
 #   ETCD            etcd server binary (etcd on PATH; Debian's etcd-server)
 #   ETCDCTL         etcdctl binary (etcdctl on PATH; Debian's etcd-client)
-#   ETCD_BENCHMARK  etcd's benchmark tool ($ADRBENCH_CACHE/etcd-benchmark-v3.5.17,
-#                   as scripts/vs-etcd.sh builds it; ADRBENCH_CACHE defaults
-#                   to ${XDG_CACHE_HOME:-$HOME/.cache}/adrbench)
+#   ETCD_BENCHMARK  etcd's benchmark tool (without it, built from etcd's Go
+#                   module at ETCD_BENCHMARK_VERSION, default v3.5.17, and
+#                   cached, as scripts/vs-etcd.sh does: see scripts/lib.sh)
 #   ADRBENCH        adrbench binary (built from this checkout)
 #   LOG_BACKEND     adrbench's --log-backend (batched)
 #   QUOTA           --quota-backend-bytes of both servers (8589934592)
@@ -70,13 +70,15 @@
 set -euo pipefail
 
 prog=scale.sh
+root="$(cd "$(dirname "$0")/.." && pwd)"
+# shellcheck source=lib.sh
+source "$root/scripts/lib.sh"
 die() {
 	echo "$prog: $*" >&2
 	exit 2
 }
 (($# == 0)) || die "takes no arguments (set KEYS, SERVERS, ... in the environment); got $#: $*"
 
-root="$(cd "$(dirname "$0")/.." && pwd)"
 keys_list="${KEYS:-1000000}" servers="${SERVERS:-etcd adrbench}" backend="${LOG_BACKEND:-batched}"
 quota="${QUOTA:-8589934592}" snap="${SNAP:-100000}"
 clients="${CLIENTS:-500}" conns="${CONNS:-50}" chunk="${LOAD_CHUNK:-1000000}" puts="${PUTS:-100000}"
@@ -114,8 +116,6 @@ etcd_bin="${ETCD:-etcd}" etcdctl_bin="${ETCDCTL:-etcdctl}"
 command -v "$etcd_bin" >/dev/null || die "etcd server '$etcd_bin' not found; install Debian's etcd-server or set ETCD"
 command -v "$etcdctl_bin" >/dev/null || die "etcdctl '$etcdctl_bin' not found; install Debian's etcd-client or set ETCDCTL"
 command -v flock >/dev/null || die "flock (util-linux) not found"
-bench="${ETCD_BENCHMARK:-${ADRBENCH_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/adrbench}/etcd-benchmark-v3.5.17}"
-[[ -x $bench ]] || die "etcd's benchmark tool $bench is not an executable file; run scripts/vs-etcd.sh once to build it, or set ETCD_BENCHMARK"
 
 if [[ -n ${WORK_DIR:-} ]]; then
 	work="$WORK_DIR"
@@ -131,6 +131,7 @@ cleanup() {
 	((keep_work)) || rm -rf "$work"
 }
 trap cleanup EXIT
+bench="$(etcd_benchmark "${ETCD_BENCHMARK_VERSION:-v3.5.17}" "$work")"
 
 adrbench="${ADRBENCH:-}"
 if [[ -n $adrbench ]]; then
@@ -141,7 +142,6 @@ else
 fi
 
 ctl() { env -u ETCDCTL_ENDPOINTS ETCDCTL_API=3 "$etcdctl_bin" "$@"; }
-in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 now() { date +%s.%N; }
 key() { printf "%0${key_size}d" "$1"; }
 # lock_take and lock_release hold BENCH_LOCK, on fd 9, around timed phases
@@ -183,17 +183,6 @@ wait_get() {
 	done
 }
 
-# stop_all stops the running members with SIGTERM (SIGKILL after 30 s).
-stop_all() {
-	local p deadline=$((SECONDS + 30))
-	for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-	for p in "${pids[@]}"; do
-		while kill -0 "$p" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.1; done
-		kill -KILL "$p" 2>/dev/null || true
-		wait "$p" 2>/dev/null || true
-	done
-	pids=()
-}
 
 # status_field EP FIELD prints a field of etcdctl endpoint status -w json
 # (revision, raftIndex, dbSize).
@@ -360,7 +349,7 @@ run_server() {
 		lock_release
 		record "$n" snapshot-catchup-s "$server" "$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')"
 	fi
-	stop_all
+	stop_members 30
 	rm -rf "$work/data"
 }
 

@@ -66,6 +66,9 @@
 set -euo pipefail
 
 prog=vs-etcd.sh
+root="$(cd "$(dirname "$0")/.." && pwd)"
+# shellcheck source=lib.sh
+source "$root/scripts/lib.sh"
 die() {
 	echo "$prog: $*" >&2
 	exit 2
@@ -75,7 +78,6 @@ rounds="${1:-3}"
 (($# <= 1)) || die "takes at most one argument, ROUNDS; got $#: $*"
 [[ $rounds =~ ^[1-9][0-9]*$ ]] || die "ROUNDS must be a positive integer, got '$rounds'"
 
-root="$(cd "$(dirname "$0")/.." && pwd)"
 clients="${CLIENTS:-1000}" conns="${CONNS:-100}" total="${TOTAL:-100000}"
 key_size="${KEY_SIZE:-8}" val_size="${VAL_SIZE:-256}" key_space="${KEY_SPACE:-100000}"
 port_base="${PORT_BASE:-24000}" pin="${PIN:-0}" backend="${LOG_BACKEND:-batched}"
@@ -144,38 +146,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# build_benchmark prints the path of etcd's benchmark tool, building it into
-# the cache the first time.
-build_benchmark() {
-	local cache="${ADRBENCH_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/adrbench}"
-	local bin="$cache/etcd-benchmark-$version"
-	if [[ -x $bin ]]; then
-		echo "$bin"
-		return
-	fi
-	command -v go >/dev/null || die "building etcd's benchmark tool needs go; install it or set ETCD_BENCHMARK"
-	echo "$prog: building etcd's benchmark tool $version into $bin" >&2
-	local dir src
-	dir="$(GOFLAGS=-mod=mod go mod download -json "go.etcd.io/etcd/v3@$version" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')"
-	[[ -n $dir && -d $dir ]] || die "go mod download of go.etcd.io/etcd/v3@$version gave no source directory"
-	src="$work/etcd-src"
-	cp -r "$dir/." "$src"
-	chmod -R u+w "$src"
-	sed -i '/^replace (/,/^)/d' "$src/go.mod"
-	mkdir -p "$cache"
-	(cd "$src" && GOWORK=off GOFLAGS="-mod=mod -buildvcs=false" go build -o "$bin.tmp" ./tools/benchmark) >&2 ||
-		die "building ./tools/benchmark of go.etcd.io/etcd/v3@$version failed"
-	mv "$bin.tmp" "$bin"
-	rm -rf "$src"
-	echo "$bin"
-}
-
-bench="${ETCD_BENCHMARK:-}"
-if [[ -n $bench ]]; then
-	[[ -x $bench ]] || die "ETCD_BENCHMARK=$bench is not an executable file"
-else
-	bench="$(build_benchmark)"
-fi
+bench="$(etcd_benchmark "$version" "$work")"
 adrbench="${ADRBENCH:-}"
 if [[ -n $adrbench ]]; then
 	[[ -x $adrbench ]] || die "ADRBENCH=$adrbench is not an executable file"
@@ -189,9 +160,6 @@ if [[ $pin == 1 ]]; then
 	srv_pin=(taskset -c 1) gen_pin=(taskset -c 0)
 fi
 hz="$(getconf CLK_TCK)"
-
-# in_use reports whether something already listens on a loopback port.
-in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 # server_ticks prints the user+system clock ticks of the running members.
 server_ticks() {
@@ -249,22 +217,6 @@ start_cluster() {
 	done
 }
 
-# stop_cluster stops the members with SIGTERM, and with SIGKILL those
-# still running 10 s later.
-stop_cluster() {
-	local p deadline=$((SECONDS + 10))
-	for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-	for p in "${pids[@]}"; do
-		while kill -0 "$p" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.1; done
-		if kill -0 "$p" 2>/dev/null; then
-			echo "$prog: member pid $p did not stop within 10 s of SIGTERM; killing it" >&2
-			kill -KILL "$p" 2>/dev/null || true
-		fi
-		wait "$p" 2>/dev/null || true
-	done
-	pids=()
-}
-
 # run_one measures one workload on one fresh cluster and appends a line
 # "workload members server ops_s cpu_per_100k p50_ms p99_ms" to $work/all.
 run_one() {
@@ -294,7 +246,7 @@ run_one() {
 		exit 1
 	}
 	after="$(server_ticks)"
-	stop_cluster
+	stop_members 10
 	if grep -q '^Error distribution' "$work/bench.out"; then
 		echo "$prog: warning: $server ($n members, $workload) answered with errors:" >&2
 		sed -n '/^Error distribution/,$p' "$work/bench.out" >&2
