@@ -301,8 +301,9 @@ func (s *Store) deleteKeyLocked(w *writer, ki *keyIndex) error {
 	if err := s.writeLocked(r, true, &mvccpb.KeyValue{Key: ki.keyBytes()}); err != nil {
 		return err
 	}
-	ki.tombstone(r)
+	// Detached first: the tombstone opens a new life, which has no lease.
 	s.attachLocked(ki, 0)
+	ki.tombstone(r)
 	w.sub++
 	w.evs = append(w.evs, &mvccpb.Event{Type: mvccpb.Event_DELETE, Kv: &mvccpb.KeyValue{Key: ki.keyBytes(), ModRevision: w.rev}})
 	return nil

@@ -7,7 +7,7 @@ import (
 )
 
 func TestKeyIndexAt(t *testing.T) {
-	ki := newKeyIndex("k")
+	ki := newKeyIndex([]byte("k"))
 	ki.put(revision{2, 0})
 	ki.put(revision{4, 1})
 	ki.tombstone(revision{6, 0})
@@ -41,7 +41,7 @@ func TestKeyIndexAt(t *testing.T) {
 func TestKeptAtMatchesCompact(t *testing.T) {
 	rnd := rand.New(rand.NewPCG(3, 4))
 	for n := 0; n < 300; n++ {
-		ki := newKeyIndex("k")
+		ki := newKeyIndex([]byte("k"))
 		rev := int64(1)
 		for i := rnd.IntN(12); i >= 0; i-- {
 			rev += 1 + int64(rnd.IntN(3))
@@ -72,9 +72,9 @@ func TestKeptAtMatchesCompact(t *testing.T) {
 }
 
 func copyKeyIndex(ki *keyIndex) *keyIndex {
-	cp := &keyIndex{key: ki.key, lease: ki.lease, gens: make([]generation, len(ki.gens))}
+	cp := &keyIndex{key: ki.key, gens: make([]generation, len(ki.gens))}
 	for i, g := range ki.gens {
-		cp.gens[i] = generation{ver: g.ver, created: g.created, revs: append([]revision(nil), g.revs...)}
+		cp.gens[i] = generation{ver: g.ver, created: g.created, lease: g.lease, revs: append([]revision(nil), g.revs...)}
 	}
 	return cp
 }

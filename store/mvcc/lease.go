@@ -78,13 +78,14 @@ func (s *Store) Lease(id int64) (LeaseInfo, bool) {
 
 // attachLocked moves ki's live value to lease id (0 = none).
 func (s *Store) attachLocked(ki *keyIndex, id int64) {
-	if ki.lease == id {
+	cur := ki.leaseID()
+	if cur == id {
 		return
 	}
-	if old := s.leases[ki.lease]; old != nil {
+	if old := s.leases[cur]; old != nil {
 		delete(old.keys, ki.key)
 	}
-	ki.lease = id
+	ki.setLease(id)
 	if l := s.leases[id]; l != nil {
 		l.keys[ki.key] = struct{}{}
 	}

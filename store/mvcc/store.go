@@ -235,11 +235,11 @@ func (s *Store) loadLocked(db *bbolt.DB) error {
 				ki = s.index.create(kv.Key)
 			}
 			if tomb {
+				// The life that starts here has no lease.
 				ki.tombstone(r)
-				ki.lease = 0
 			} else {
 				ki.put(r)
-				ki.lease = kv.Lease
+				ki.setLease(kv.Lease)
 				// A compacted life starts later than its first put:
 				// the record says when it began and how many
 				// versions it has.
@@ -256,10 +256,10 @@ func (s *Store) loadLocked(db *bbolt.DB) error {
 	}
 	var orphan *keyIndex
 	s.index.ascend(nil, nil, func(ki *keyIndex) bool {
-		if ki.lease == 0 {
+		if ki.leaseID() == 0 {
 			return true
 		}
-		l := s.leases[ki.lease]
+		l := s.leases[ki.leaseID()]
 		if l == nil {
 			orphan = ki
 			return false
@@ -270,7 +270,7 @@ func (s *Store) loadLocked(db *bbolt.DB) error {
 	if orphan != nil {
 		// A revoke deletes the keys in the same batch as the lease, so
 		// this cannot happen in a file this package wrote.
-		return fmt.Errorf("mvcc: load %s: %w: key %q attached to missing lease %d", s.cfg.Path, ErrCorrupt, orphan.key, orphan.lease)
+		return fmt.Errorf("mvcc: load %s: %w: key %q attached to missing lease %d", s.cfg.Path, ErrCorrupt, orphan.key, orphan.leaseID())
 	}
 	s.rev.Store(rev)
 	s.committedRev = rev

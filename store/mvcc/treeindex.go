@@ -42,7 +42,7 @@ func (t *treeIndex) get(key []byte) *keyIndex {
 // create adds an empty history for key, which must not be in the index,
 // and returns it. The index keeps its own copy of key.
 func (t *treeIndex) create(key []byte) *keyIndex {
-	ki := newKeyIndex(string(key))
+	ki := newKeyIndex(key)
 	if _, found := t.tree.ReplaceOrInsert(ki); found {
 		panic(fmt.Sprintf("mvcc: key %q created twice in the index", key)) // broken invariant
 	}
