@@ -293,7 +293,7 @@ const keepFrame = 4 << 20
 const firstChunk = 64 << 10
 
 // next reads one frame and returns its message and its size on the wire;
-// a keep-alive frame (length 0) has no message. proto.Unmarshal copies
+// a keep-alive frame (length 0) has no message. decodeMessage copies
 // bytes fields, so the buffer may be reused.
 func (fr *frameReader) next() (*raftpb.Message, int, error) {
 	var hdr [frameHdrSize]byte
@@ -311,8 +311,7 @@ func (fr *frameReader) next() (*raftpb.Message, int, error) {
 	if err != nil {
 		return nil, 0, err
 	}
-	m := &raftpb.Message{}
-	err = proto.Unmarshal(b, m)
+	m, err := decodeMessage(b)
 	if cap(fr.buf) > keepBuf {
 		fr.buf = nil
 	}
