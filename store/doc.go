@@ -8,7 +8,9 @@
 //
 // Requests flow one way: the client API proposes an InternalRaftRequest
 // (etcd's own wire type) with a cluster-unique id and waits on that id; the
-// raft loop (node.go) batches queued proposals into one MsgProp, and for
+// raft loop (node.go) batches queued proposals into one MsgProp (a leader
+// adds the proposals its followers forward and, when its Saves are fast,
+// holds them while its last append is uncommitted: group.go), and for
 // each Ready persists entries and HardState in the log backend before
 // sending the messages that depend on them — a leader sends its appends in
 // parallel with its own save, a follower after it; committed entries go to

@@ -26,6 +26,9 @@ const maxBatch = 512
 type proposal struct {
 	data []byte
 	id   uint64 // the request id its proposer waits on
+	// forwarded marks a follower's proposal that the leader took into
+	// its group: nobody here waits on it.
+	forwarded bool
 }
 
 // nodeStatus is what the rest of the server reads about raft without
@@ -101,6 +104,7 @@ type raftNode struct {
 	hooks     nodeHooks
 
 	propc      chan proposal
+	group      *proposalGroup
 	recvc      chan *raftpb.Message
 	readc      chan []byte
 	readStates chan raft.ReadState
@@ -142,6 +146,7 @@ func newRaftNode(cfg nodeConfig, storage logbackends.Backend, deps nodeDeps) (*r
 		sm:         deps.sm,
 		hooks:      deps.hooks,
 		propc:      make(chan proposal, 4096),
+		group:      newProposalGroup(),
 		recvc:      make(chan *raftpb.Message, 4096),
 		readc:      make(chan []byte, 64),
 		readStates: make(chan raft.ReadState, 64),
@@ -290,13 +295,12 @@ func (n *raftNode) report(f func(*raft.RawNode)) {
 func (n *raftNode) run() {
 	ticker := time.NewTicker(n.tick)
 	defer ticker.Stop()
-	props := make([]proposal, 0, maxBatch)
 	for {
 		// Like raft.Node, take no proposals while there is no leader: they
 		// wait in the queue (bounded by their request timeout) instead of
-		// failing during an election.
+		// failing during an election. A full group takes none either.
 		propc := n.propc
-		if !n.status.hasLeader.Load() {
+		if !n.status.hasLeader.Load() || n.group.full() {
 			propc = nil
 		}
 		select {
@@ -306,10 +310,10 @@ func (n *raftNode) run() {
 			n.step(m)
 			n.drainRecv()
 		case p := <-propc:
-			props = append(props[:0], p)
-			props = n.drainProps(props)
-			n.proposeBatch(props)
-			clear(props)
+			n.group.add(p, time.Now())
+			n.drainProps()
+		case <-n.group.expired():
+			n.group.fired()
 		case rctx := <-n.readc:
 			n.rn.ReadIndex(rctx)
 		case f := <-n.reportc:
@@ -321,6 +325,7 @@ func (n *raftNode) run() {
 		case <-n.stopc:
 			return
 		}
+		n.proposeHeld()
 		for n.rn.HasReady() {
 			if err := n.handleReady(); err != nil {
 				n.hooks.onFatal(err)
@@ -336,7 +341,16 @@ func (n *raftNode) run() {
 	}
 }
 
+// step steps a message from a peer into raft, except that the leader takes
+// a follower's forwarded proposal into its group.
 func (n *raftNode) step(m *raftpb.Message) {
+	if n.status.isLeader() && forwardable(m) {
+		now := time.Now()
+		for _, e := range m.GetEntries() {
+			n.group.add(proposal{data: e.GetData(), forwarded: true}, now)
+		}
+		return
+	}
 	if err := n.rn.Step(m); err != nil && !errors.Is(err, raft.ErrStepPeerNotFound) {
 		n.log.Debug("raft step", "type", m.GetType().String(), "from", m.GetFrom(), "err", err)
 	}
@@ -353,19 +367,37 @@ func (n *raftNode) drainRecv() {
 	}
 }
 
-func (n *raftNode) drainProps(props []proposal) []proposal {
-	for len(props) < maxBatch {
+// drainProps takes queued proposals into the group until it is full or the
+// queue is empty.
+func (n *raftNode) drainProps() {
+	now := time.Now()
+	for !n.group.full() {
 		select {
 		case p := <-n.propc:
-			props = append(props, p)
+			n.group.add(p, now)
 		default:
-			return props
+			return
 		}
 	}
-	return props
 }
 
-// proposeBatch steps all queued proposals as one MsgProp, so that a burst
+// proposeHeld proposes the group's proposals unless it should hold them
+// (see proposalGroup.hold). The commit index is raft's own, so an append
+// that the messages just stepped committed releases the group in the same
+// pass, and its entries share the Ready that carries the commit.
+func (n *raftNode) proposeHeld() {
+	if len(n.group.held) == 0 {
+		return
+	}
+	commit := func() uint64 { return n.rn.BasicStatus().GetCommit() }
+	if n.group.hold(time.Now(), n.status.isLeader(), commit) {
+		return
+	}
+	n.proposeBatch(n.group.take())
+	n.group.reset()
+}
+
+// proposeBatch steps all held proposals as one MsgProp, so that a burst
 // of client requests becomes one append and one message per follower.
 func (n *raftNode) proposeBatch(props []proposal) {
 	ents := make([]*raftpb.Entry, len(props))
@@ -378,7 +410,9 @@ func (n *raftNode) proposeBatch(props []proposal) {
 			err = ErrNoLeader
 		}
 		for _, p := range props {
-			n.hooks.onRefused(p.id, err)
+			if !p.forwarded {
+				n.hooks.onRefused(p.id, err)
+			}
 		}
 	}
 }
@@ -430,8 +464,12 @@ func (n *raftNode) handleReady() error {
 	if isLeader && len(committed) > 0 {
 		n.sm.enqueue(committed)
 	}
+	start := time.Now()
 	if err := n.storage.Save(rd.HardState, rd.Entries, snap, rd.MustSync); err != nil {
 		return fmt.Errorf("save raft log: %w", err)
+	}
+	if isLeader {
+		n.group.saved(rd.Entries, time.Since(start))
 	}
 	if !isLeader {
 		n.transport.Send(msgs)
