@@ -260,13 +260,15 @@ memory() {
 	record "$n" "rssanon-$phase" "$server" "$anon"
 }
 
-# bench_adr LOGNAME ARGS... runs adrbench bench against m0 and prints its
-# total seconds.
+# bench_adr LOGNAME ARGS... runs adrbench bench against the members in
+# bench_eps (comma-separated client URLs: m0 alone in the single phase, the
+# running members in the rejoin phase, as the harness looks for the leader
+# among them) and prints its total seconds.
 bench_adr() {
 	local log="$work/$1.out" out="$work/run-$1"
 	shift
 	rm -rf "$out"
-	"$adrbench" bench --target external --endpoints "http://127.0.0.1:$port_base" \
+	"$adrbench" bench --target external --endpoints "$bench_eps" \
 		--clients "$clients" --conns "$conns" --key-size "$key_size" --val-size "$val_size" \
 		--out "$out" "$@" >"$log" 2>&1 || {
 		echo "$prog: adrbench bench $* failed:" >&2
@@ -327,6 +329,7 @@ run_server() {
 	rm -rf "$work/data" "$work"/m?.log
 	mkdir -p "$work/data"
 	echo "$prog: $server, $n keys" >&2
+	bench_eps="http://$ep0"
 
 	start_member "$server" m0 0 "m0=$peer0" new
 	pids=("$started_pid")
@@ -446,6 +449,7 @@ run_rejoin() {
 		pids+=("$started_pid")
 	done
 	for i in 0 1 2; do wait_get "${eps[i]}" "${pids[i]}"; done
+	bench_eps="http://${eps[0]},http://${eps[1]},http://${eps[2]}"
 	load_keys "$server" "$n" lock_share
 
 	# The member to wipe: a follower other than m0, which the puts go to.
@@ -461,6 +465,7 @@ run_rejoin() {
 	local vname="m$victim" vep="${eps[victim]}"
 	stop_one "$server" "$victim"
 	rm -rf "${work:?}/data/$vname"
+	bench_eps="http://${eps[0]},http://${eps[3 - victim]}"
 
 	local marker="zz-rejoin" value="v-$n-$server-$RANDOM"
 	lock_share
