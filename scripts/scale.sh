@@ -46,9 +46,41 @@
 # between: each load chunk; the puts and reads; the crash (its puts, the
 # kill, the restart); the snapshot.
 #
+# The rejoin phase measures the snapshot a leader sends to a member whose
+# data dir was lost, the one way both servers support to bring a member up
+# from nothing (adrbench's membership is static, so it has no member add):
+#   1. three members, m0..m2, start on fresh data dirs (the same flags as
+#      above; adrbench at --log-level debug and etcd at --log-level info,
+#      so that both log raft's "restored snapshot"); N keys are loaded as
+#      in step 2, holding BENCH_LOCK shared, as the load is not measured;
+#   2. a follower other than m0 is stopped with SIGTERM and its data dir
+#      removed; REJOIN_PUTS more puts go to m0, then a marker key; the
+#      leader is restarted (SIGTERM, same data dir), as a leader that
+#      still holds the lost member's old match index sends it heartbeats
+#      that make raft panic on an empty log, in etcd as in adrbench, and
+#      a new term clears it; the new leader's raft index must exceed
+#      SNAP+5000, so that its log has been compacted past index 1 (both
+#      servers keep 5000 entries behind a snapshot) and a member with no
+#      log can only be sent a snapshot;
+#   3. under BENCH_LOCK, the member is started again on an empty data dir
+#      (adrbench: --initial-cluster-state new, which is how a member whose
+#      data dir was removed comes back; etcd: existing, how etcd restarts
+#      a member still in its membership); timed from its start until its
+#      revision equals the leader's and a serializable get on it returns
+#      the marker's value;
+#   4. it is checked that a snapshot was received (raft's "restored
+#      snapshot" in the member's log; none means a log replay, and the
+#      run fails); recorded: the catch-up time, the raft index of the
+#      snapshot restored, the member's new bbolt file, and for etcd the
+#      bytes its leader logged as sent ("sent database snapshot").
+#
 # Environment (defaults in parentheses):
 #   KEYS            store sizes, space-separated ("1000000")
 #   SERVERS         servers, in order ("etcd adrbench")
+#   PHASES          what to run for each size and server, in order
+#                   ("single rejoin"): single is steps 1-8 on one member,
+#                   rejoin the three-member snapshot phase
+#   REJOIN_PUTS     puts written while the member is down (5000)
 #   ETCD            etcd server binary (etcd on PATH; Debian's etcd-server)
 #   ETCDCTL         etcdctl binary (etcdctl on PATH; Debian's etcd-client)
 #   ETCD_BENCHMARK  etcd's benchmark tool (without it, built from etcd's Go
@@ -63,8 +95,8 @@
 #   KEY_SIZE (8, at most 16)  VAL_SIZE (256)  SETTLE (10, seconds)
 #   BENCH_LOCK      lock file held during timed phases (/tmp/adrbench-bench.lock)
 #   PORT_BASE       m0 listens for clients on PORT_BASE and peers on
-#                   PORT_BASE+1, m1 on PORT_BASE+10 and +11 (26100; below the
-#                   ephemeral range)
+#                   PORT_BASE+1, m1 on PORT_BASE+10 and +11, m2 on +20 and
+#                   +21 (26100; below the ephemeral range)
 #   WORK_DIR        where data dirs and logs go (a new temporary directory,
 #                   removed at exit)
 set -euo pipefail
@@ -85,20 +117,21 @@ clients="${CLIENTS:-500}" conns="${CONNS:-50}" chunk="${LOAD_CHUNK:-1000000}" pu
 rclients="${RANGE_CLIENTS:-16}" gets="${GETS:-20000}" ranges="${RANGES:-2000}"
 key_size="${KEY_SIZE:-8}" val_size="${VAL_SIZE:-256}" settle="${SETTLE:-10}"
 port_base="${PORT_BASE:-26100}" lock="${BENCH_LOCK:-/tmp/adrbench-bench.lock}"
+phases="${PHASES:-single rejoin}" rejoin_puts="${REJOIN_PUTS:-5000}"
 
-for knob in QUOTA SNAP CLIENTS CONNS LOAD_CHUNK PUTS RANGE_CLIENTS GETS RANGES KEY_SIZE VAL_SIZE SETTLE PORT_BASE; do
+for knob in QUOTA SNAP CLIENTS CONNS LOAD_CHUNK PUTS RANGE_CLIENTS GETS RANGES KEY_SIZE VAL_SIZE SETTLE PORT_BASE REJOIN_PUTS; do
 	case $knob in
 	QUOTA) v=$quota ;; SNAP) v=$snap ;; CLIENTS) v=$clients ;; CONNS) v=$conns ;;
 	LOAD_CHUNK) v=$chunk ;; PUTS) v=$puts ;; RANGE_CLIENTS) v=$rclients ;; GETS) v=$gets ;;
 	RANGES) v=$ranges ;; KEY_SIZE) v=$key_size ;; VAL_SIZE) v=$val_size ;; SETTLE) v=$settle ;;
-	PORT_BASE) v=$port_base ;;
+	PORT_BASE) v=$port_base ;; REJOIN_PUTS) v=$rejoin_puts ;;
 	esac
 	[[ $v =~ ^[1-9][0-9]*$ ]] || die "$knob must be a positive integer, got '$v'"
 done
 ((conns <= clients)) || die "CONNS ($conns) must not exceed CLIENTS ($clients)"
 ((key_size <= 16)) || die "KEY_SIZE must be at most 16, got $key_size"
 ((snap > 2000)) || die "SNAP must exceed 2000 (the crash phase leaves SNAP-2000 entries after the last snapshot), got $snap"
-((port_base + 11 < 32768)) || die "PORT_BASE $port_base puts ports at or above 32768, the ephemeral range"
+((port_base + 21 < 32768)) || die "PORT_BASE $port_base puts ports at or above 32768, the ephemeral range"
 read -ra keys_arr <<<"$keys_list"
 ((${#keys_arr[@]} > 0)) || die "KEYS is empty"
 for n in "${keys_arr[@]}"; do
@@ -110,6 +143,11 @@ read -ra server_arr <<<"$servers"
 ((${#server_arr[@]} > 0)) || die "SERVERS is empty"
 for s in "${server_arr[@]}"; do
 	[[ $s == etcd || $s == adrbench ]] || die "SERVERS holds unknown server '$s' (known: etcd adrbench)"
+done
+read -ra phase_arr <<<"$phases"
+((${#phase_arr[@]} > 0)) || die "PHASES is empty"
+for ph in "${phase_arr[@]}"; do
+	[[ $ph == single || $ph == rejoin ]] || die "PHASES holds unknown phase '$ph' (known: single rejoin)"
 done
 
 etcd_bin="${ETCD:-etcd}" etcdctl_bin="${ETCDCTL:-etcdctl}"
@@ -152,13 +190,23 @@ lock_take() {
 	flock 9
 }
 lock_release() { exec 9>&-; }
+# lock_share holds BENCH_LOCK shared, for work that burns CPU without
+# being measured; lock_release ends it.
+lock_share() {
+	exec 9>>"$lock"
+	flock -s 9
+}
 # record appends "N metric server value" to the results.
 record() { echo "$1 $2 $3 $4" | tee -a "$work/all" >&2; }
 
-# start_member SERVER NAME INDEX INITIAL_CLUSTER STATE starts a member in
-# the background and sets started_pid.
+# start_member SERVER NAME INDEX INITIAL_CLUSTER STATE [VERBOSE] starts a
+# member in the background and sets started_pid. With VERBOSE set to 1,
+# etcd logs at info and adrbench at debug (where raft's own messages go)
+# instead of warn and info.
 start_member() {
-	local server=$1 name=$2 i=$3 initial=$4 state=$5
+	local server=$1 name=$2 i=$3 initial=$4 state=$5 verbose=${6:-0}
+	local etcd_level=warn adr_level=info
+	if ((verbose)); then etcd_level=info adr_level=debug; fi
 	local c="http://127.0.0.1:$((port_base + 10 * i))" p="http://127.0.0.1:$((port_base + 10 * i + 1))"
 	local common=(--name "$name" --data-dir "$work/data/$name"
 		--listen-client-urls "$c" --advertise-client-urls "$c"
@@ -166,8 +214,8 @@ start_member() {
 		--initial-cluster "$initial" --initial-cluster-state "$state"
 		--initial-cluster-token scale --quota-backend-bytes "$quota" --snapshot-count "$snap")
 	case $server in
-	etcd) "$etcd_bin" "${common[@]}" --logger=zap --log-level=warn >>"$work/$name.log" 2>&1 9>&- & ;;
-	adrbench) "$adrbench" serve "${common[@]}" --log-backend "$backend" >>"$work/$name.log" 2>&1 9>&- & ;;
+	etcd) "$etcd_bin" "${common[@]}" --logger=zap --log-level="$etcd_level" >>"$work/$name.log" 2>&1 9>&- & ;;
+	adrbench) "$adrbench" serve "${common[@]}" --log-backend "$backend" --log-level "$adr_level" >>"$work/$name.log" 2>&1 9>&- & ;;
 	esac
 	started_pid=$!
 }
@@ -212,13 +260,15 @@ memory() {
 	record "$n" "rssanon-$phase" "$server" "$anon"
 }
 
-# bench_adr LOGNAME ARGS... runs adrbench bench against m0 and prints its
-# total seconds.
+# bench_adr LOGNAME ARGS... runs adrbench bench against the members in
+# bench_eps (comma-separated client URLs: m0 alone in the single phase, the
+# running members in the rejoin phase, as the harness looks for the leader
+# among them) and prints its total seconds.
 bench_adr() {
 	local log="$work/$1.out" out="$work/run-$1"
 	shift
 	rm -rf "$out"
-	"$adrbench" bench --target external --endpoints "http://127.0.0.1:$port_base" \
+	"$adrbench" bench --target external --endpoints "$bench_eps" \
 		--clients "$clients" --conns "$conns" --key-size "$key_size" --val-size "$val_size" \
 		--out "$out" "$@" >"$log" 2>&1 || {
 		echo "$prog: adrbench bench $* failed:" >&2
@@ -246,6 +296,29 @@ bench_etcd() {
 		die "no Requests/sec in $log"
 }
 
+# load_keys SERVER N LOCK writes keys 0..N-1 through m0, chunk by chunk,
+# each chunk under the lock on its own (LOCK is lock_take or lock_share),
+# checks that m0 then holds N keys, and sets load_secs to the chunks'
+# summed durations.
+load_keys() {
+	local server=$1 n=$2 take=$3 done_keys=0 c t count
+	load_secs=0
+	while ((done_keys < n)); do
+		c=$((n - done_keys < chunk ? n - done_keys : chunk))
+		"$take"
+		if ((done_keys == 0)); then
+			t="$(bench_adr load --workload put --distribution sequential --key-space "$c" --total "$c")"
+		else
+			t="$(bench_adr load --workload mixed --mix insert=100 --key-space "$done_keys" --total "$c")"
+		fi
+		lock_release
+		load_secs="$(awk -v a="$load_secs" -v b="$t" 'BEGIN { print a + b }')"
+		done_keys=$((done_keys + c))
+	done
+	count="$(ctl --endpoints "127.0.0.1:$port_base" --command-timeout=120s get "" --from-key --limit 1 -w json | grep -o '"count":[0-9]*' | cut -d: -f2)"
+	[[ $count == "$n" ]] || die "$server holds $count keys after the load, not $n"
+}
+
 run_server() {
 	local server=$1 n=$2 ep0="127.0.0.1:$port_base" ep1="127.0.0.1:$((port_base + 10))"
 	local peer0="http://127.0.0.1:$((port_base + 1))" peer1="http://127.0.0.1:$((port_base + 11))"
@@ -256,6 +329,7 @@ run_server() {
 	rm -rf "$work/data" "$work"/m?.log
 	mkdir -p "$work/data"
 	echo "$prog: $server, $n keys" >&2
+	bench_eps="http://$ep0"
 
 	start_member "$server" m0 0 "m0=$peer0" new
 	pids=("$started_pid")
@@ -263,31 +337,15 @@ run_server() {
 	sleep "$settle"
 	memory "$n" "$server" "${pids[0]}" empty
 
-	# Load, chunk by chunk, each chunk under the lock on its own.
-	local done_keys=0 secs=0 c t
-	while ((done_keys < n)); do
-		c=$((n - done_keys < chunk ? n - done_keys : chunk))
-		lock_take
-		if ((done_keys == 0)); then
-			t="$(bench_adr load --workload put --distribution sequential --key-space "$c" --total "$c")"
-		else
-			t="$(bench_adr load --workload mixed --mix insert=100 --key-space "$done_keys" --total "$c")"
-		fi
-		lock_release
-		secs="$(awk -v a="$secs" -v b="$t" 'BEGIN { print a + b }')"
-		done_keys=$((done_keys + c))
-	done
-	local count
-	count="$(ctl --endpoints "$ep0" --command-timeout=120s get "" --from-key --limit 1 -w json | grep -o '"count":[0-9]*' | cut -d: -f2)"
-	[[ $count == "$n" ]] || die "$server holds $count keys after the load, not $n"
-	record "$n" load-writes-s "$server" "$(awk -v n="$n" -v s="$secs" 'BEGIN { printf "%.0f", n / s }')"
+	load_keys "$server" "$n" lock_take
+	record "$n" load-writes-s "$server" "$(awk -v n="$n" -v s="$load_secs" 'BEGIN { printf "%.0f", n / s }')"
 
 	sleep "$settle"
 	memory "$n" "$server" "${pids[0]}" loaded
 	record "$n" go-heap-loaded "$server" \
 		"$(curl -sf "http://$ep0/metrics" | awk '/^go_memstats_heap_alloc_bytes / { printf "%.0f", $2 }')"
 
-	local mid=$((n / 2)) r
+	local mid=$((n / 2)) r count t
 	count="$(ctl --endpoints "$ep0" --command-timeout=120s get "$(key "$mid")" "$(key $((mid + 1000)))" --limit 1 -w json | grep -o '"count":[0-9]*' | cut -d: -f2)"
 	[[ $count == 1000 ]] || die "the range [$(key "$mid"), $(key $((mid + 1000)))) holds $count keys on $server, not 1000"
 	lock_take
@@ -353,13 +411,143 @@ run_server() {
 	rm -rf "$work/data"
 }
 
-echo "$prog: keys: ${keys_arr[*]}; servers: ${server_arr[*]}; adrbench --log-backend $backend; --quota-backend-bytes $quota --snapshot-count $snap; $clients clients over $conns connections" >&2
+# status_json EP prints etcdctl endpoint status -w json of EP.
+status_json() { ctl --endpoints "$1" --command-timeout=2s endpoint status -w json; }
+
+# json_field JSON FIELD prints the first numeric FIELD of JSON.
+json_field() { grep -o "\"$2\":[0-9]*" <<<"$1" | head -1 | cut -d: -f2; }
+
+# stop_one SERVER I stops member mI (pids[I]) with SIGTERM, failing if it
+# still runs 30 s later.
+stop_one() {
+	local server=$1 i=$2 deadline=$((SECONDS + 30))
+	kill -TERM "${pids[i]}"
+	while kill -0 "${pids[i]}" 2>/dev/null; do
+		((SECONDS < deadline)) || die "$server m$i did not stop within 30 s of SIGTERM"
+		sleep 0.1
+	done
+	wait "${pids[i]}" 2>/dev/null || true
+}
+
+# run_rejoin SERVER N: the rejoin phase (see the header).
+run_rejoin() {
+	local server=$1 n=$2 i p initial="" eps=()
+	for i in 0 1 2; do
+		for p in $((port_base + 10 * i)) $((port_base + 10 * i + 1)); do
+			in_use "$p" && die "port $p is taken by another process; set PORT_BASE to use other ports"
+		done
+		initial+="${initial:+,}m$i=http://127.0.0.1:$((port_base + 10 * i + 1))"
+		eps+=("127.0.0.1:$((port_base + 10 * i))")
+	done
+	rm -rf "$work/data" "$work"/m?.log
+	mkdir -p "$work/data"
+	echo "$prog: $server, $n keys, three members, rejoin" >&2
+
+	pids=()
+	for i in 0 1 2; do
+		start_member "$server" "m$i" "$i" "$initial" new 1
+		pids+=("$started_pid")
+	done
+	for i in 0 1 2; do wait_get "${eps[i]}" "${pids[i]}"; done
+	bench_eps="http://${eps[0]},http://${eps[1]},http://${eps[2]}"
+	load_keys "$server" "$n" lock_share
+
+	# The member to wipe: a follower other than m0, which the puts go to.
+	local st leader victim lead_i=-1
+	for i in 0 1 2; do
+		st="$(status_json "${eps[i]}")"
+		leader="$(json_field "$st" leader)"
+		if [[ "$(json_field "$st" member_id)" == "$leader" ]]; then lead_i=$i; fi
+	done
+	((lead_i >= 0)) || die "$server: no member reports itself the leader"
+	victim=2
+	if ((lead_i == 2)); then victim=1; fi
+	local vname="m$victim" vep="${eps[victim]}"
+	stop_one "$server" "$victim"
+	rm -rf "${work:?}/data/$vname"
+	bench_eps="http://${eps[0]},http://${eps[3 - victim]}"
+
+	local marker="zz-rejoin" value="v-$n-$server-$RANDOM"
+	lock_share
+	bench_adr rejoin-puts --workload put --distribution uniform --key-space "$n" --total "$rejoin_puts" >/dev/null
+	ctl --endpoints "${eps[0]}" put "$marker" "$value" >/dev/null
+	# The leader's progress for the lost member still holds the index it
+	# had matched, and raft's heartbeats carry min(match, commit): a member
+	# with an empty log that gets one panics in both servers ("tocommit(I)
+	# is out of range [lastIndex(0)]"). A new term resets every follower's
+	# progress to nothing matched, so the leader is restarted first.
+	stop_one "$server" "$lead_i"
+	start_member "$server" "m$lead_i" "$lead_i" "$initial" new 1
+	pids[lead_i]=$started_pid
+	wait_get "${eps[lead_i]}" "${pids[lead_i]}"
+	lock_release
+	local rev0 idx0
+	lead_i=-1
+	for i in 0 1 2; do
+		((i != victim)) || continue
+		st="$(status_json "${eps[i]}")"
+		if [[ "$(json_field "$st" member_id)" == "$(json_field "$st" leader)" ]]; then lead_i=$i; fi
+	done
+	((lead_i >= 0)) || die "$server: no member reports itself the leader after the restart"
+	st="$(status_json "${eps[lead_i]}")"
+	rev0="$(json_field "$st" revision)" idx0="$(json_field "$st" raftIndex)"
+	((idx0 > snap + 5000)) ||
+		die "$server: the leader's raft index $idx0 is not above SNAP+5000 ($((snap + 5000))), so its log may still start at index 1 and the member could catch up by log replay; load more keys or lower SNAP"
+	record "$n" rejoin-leader-raft-index "$server" "$idx0"
+
+	# A wiped etcd member rejoins with existing, an adrbench member with new.
+	local state=new t0 t1 got
+	if [[ $server == etcd ]]; then state=existing; fi
+	lock_take
+	t0="$(now)"
+	start_member "$server" "$vname" "$victim" "$initial" "$state" 1
+	pids[victim]=$started_pid
+	deadline=$((SECONDS + 1800))
+	while :; do
+		got="$(status_field "$vep" revision 2>/dev/null || true)"
+		if [[ $got == "$rev0" ]] &&
+			[[ "$(ctl --endpoints "$vep" --command-timeout=2s get "$marker" --consistency=s --print-value-only 2>/dev/null)" == "$value" ]]; then
+			break
+		fi
+		kill -0 "$started_pid" 2>/dev/null || die "$server $vname exited; see $work/$vname.log"
+		((SECONDS < deadline)) || die "$server $vname did not catch up within 1800 s"
+		sleep 0.1
+	done
+	t1="$(now)"
+	lock_release
+	record "$n" rejoin-catchup-s "$server" "$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')"
+
+	# A snapshot, not a log replay: raft logs "restored snapshot [index: I,"
+	# on the member that took one (etcd at info, adrbench at debug).
+	local restored
+	restored="$(grep -o 'restored snapshot \[index: [0-9]*' "$work/$vname.log" | tail -1 | grep -o '[0-9]*$' || true)"
+	[[ -n $restored ]] || die "$server $vname caught up without restoring a snapshot (no \"restored snapshot\" in $work/$vname.log)"
+	record "$n" rejoin-snapshot-index "$server" "$restored"
+	record "$n" rejoin-member-db-bytes "$server" "$(stat -c %s "$work/data/$vname/member/snap/db")"
+	if [[ $server == etcd ]]; then
+		local sent
+		sent="$(cat "$work"/m?.log | grep 'sent database snapshot to writer' | grep -o '"bytes":[0-9]*' | tail -1 | cut -d: -f2 || true)"
+		[[ -n $sent ]] || die "etcd's leader logged no \"sent database snapshot to writer\"; see $work"
+		record "$n" rejoin-snapshot-sent-bytes "$server" "$sent"
+	fi
+	stop_members 30
+	rm -rf "$work/data"
+}
+
+echo "$prog: keys: ${keys_arr[*]}; servers: ${server_arr[*]}; phases: ${phase_arr[*]}; adrbench --log-backend $backend; --quota-backend-bytes $quota --snapshot-count $snap; $clients clients over $conns connections" >&2
 : >"$work/all"
 for n in "${keys_arr[@]}"; do
-	for s in "${server_arr[@]}"; do run_server "$s" "$n"; done
+	for s in "${server_arr[@]}"; do
+		for ph in "${phase_arr[@]}"; do
+			case $ph in
+			single) run_server "$s" "$n" ;;
+			rejoin) run_rejoin "$s" "$n" ;;
+			esac
+		done
+	done
 done
 
-printf '\none member each; %s-byte keys, %s-byte values; adrbench --log-backend %s; --snapshot-count %s\n' "$key_size" "$val_size" "$backend" "$snap"
+printf '\nsingle: one member each; rejoin: three members, one wiped and restarted; %s-byte keys, %s-byte values; adrbench --log-backend %s; --snapshot-count %s\n' "$key_size" "$val_size" "$backend" "$snap"
 awk -v settle="$settle" '
 	{
 		k = $1 SUBSEP $2

@@ -43,6 +43,7 @@ func BenchmarkAgainstFio(b *testing.B) {
 			o = saveEntries(b, b.TempDir(), n)
 			f = runFio(b, b.TempDir())
 		}
+		b.Logf("round %d: fio %.0f IOPS, ours %.0f entries/s, ours/fio %.2f", i+1, f, o, o/f)
 		fios, ours, ratios = append(fios, f), append(ours, o), append(ratios, o/f)
 	}
 	b.ReportMetric(median(fios), "fio-iops")
