@@ -16,7 +16,7 @@ func TestFitGCRecoversTheCollector(t *testing.T) {
 		allocWrite, allocEntry = 9e3, 4e3
 		base, perMember        = 3e6, 2e6
 		perEntry, markPerByte  = 600.0, 1e-9
-		perClient              = 20e3
+		load, perClient        = 2e6, 20e3
 		share                  = 0.7
 	)
 	var runs []CalRun
@@ -36,7 +36,7 @@ func TestFitGCRecoversTheCollector(t *testing.T) {
 			end := start + perEntry*total
 			alloc := allocWrite*float64(ops) + allocEntry*total
 			cycles := alloc / ((start + end) / 2)
-			loaded := perClient * float64(cc[0])
+			loaded := load + perClient*float64(cc[0])
 			mark := cycles * markPerByte * ((start+end)/2 + loaded)
 			// On a busy machine the background workers do a quarter of
 			// the cores' work while marking and assists the rest of the
@@ -62,6 +62,7 @@ func TestFitGCRecoversTheCollector(t *testing.T) {
 		{"live base", g.LiveBase, base},
 		{"live per member", g.LivePerMember, perMember},
 		{"live per entry", g.LivePerEntry, perEntry},
+		{"live under load", g.LiveLoad, load},
 		{"live per client", g.LivePerClient, perClient},
 		{"mark per byte", g.MarkPerByte, markPerByte},
 		{"share", g.Share, share},
@@ -75,7 +76,7 @@ func TestFitGCRecoversTheCollector(t *testing.T) {
 		})
 	}
 	m := g.modelGC(3, 100, 2)
-	if want := base + 3*perMember + 100*perClient; math.Abs(m.LiveBase-want) > 1e-6*want || math.Abs(m.MarkPerByte-2*markPerByte) > 1e-6*markPerByte {
+	if want := base + 3*perMember + load + 100*perClient; math.Abs(m.LiveBase-want) > 1e-6*want || math.Abs(m.MarkPerByte-2*markPerByte) > 1e-6*markPerByte {
 		t.Fatalf("model collector for 3 members and 100 clients at half speed: live base %g (want %g), mark %g per byte", m.LiveBase, want, m.MarkPerByte)
 	}
 
