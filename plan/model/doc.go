@@ -53,9 +53,9 @@
 //     write path stops: no task starts on a core until the mark ends
 //     (tasks already running finish; Saves, links and arrivals go on). On
 //     this package's calibration host, with every goroutine of the write
-//     path allocating, writes completed during 25 marks of 26–67 ms at
+//     path allocating, writes completed during 24 marks of 19–67 ms at
 //     0–30% (median 3%) of the rate the cores sustain, and the writes due
-//     as a mark began completed 8–61 ms after it ended: the assists leave
+//     as a mark began completed 8–63 ms after it ended: the assists leave
 //     the write path next to nothing, rather than the 1-share of the cores
 //     the collector leaves idle. Marking is what the collector costs; its
 //     stop-the-world pauses (tens of microseconds) and the sweeping that
