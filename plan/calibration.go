@@ -382,7 +382,7 @@ func (c *Calibration) ModelConfig(s Setup, rate float64) (Built, error) {
 		if c.GC != nil && s.Target == TargetInproc {
 			// One process: its collector marks in phases that slow
 			// every core.
-			cfg.GC = c.GC.modelGC(s.Nodes, c.cpuScale())
+			cfg.GC = c.GC.modelGC(s.Nodes, s.Clients, c.cpuScale())
 		}
 	} else {
 		cfg.CoresPerMember = s.CoresPerMember

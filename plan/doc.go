@@ -36,7 +36,9 @@
 //   - the Go garbage collector of the process the inproc runs share
 //     (runtime/metrics over each cluster run below): bytes allocated per
 //     write and per entry, the live heap of a fresh cluster and what each
-//     entry appended adds to it, the marking CPU per live byte, and the
+//     entry appended adds to it, what the load itself keeps live per
+//     client (the live heap the last cycle of a run found, less the
+//     live heap after it), the marking CPU per live byte, and the
 //     share of the cores a mark takes (from the runs that keep the cores
 //     busy: all marking CPU over the background workers', times their
 //     quarter of the cores);
@@ -74,12 +76,12 @@
 //     times larger or smaller, more than 1000 clients, dedicated cores)
 //     are marked extrapolated.
 //   - An inproc prediction on this machine runs the collector when the
-//     calibration measured it (package model says how): its marks
-//     lengthen a shared-core cluster's tail well before its cores are
-//     busy, which its average CPU does not show. An open-loop simulation
-//     then covers a whole probe (1 s of warm-up and 5 s measured, from a
-//     fresh cluster), since the live heap, and each mark, grows with the
-//     log through it. Predictions for processes of their own or
+//     calibration measured it (package model says how): its marks, which
+//     stop the write path, lengthen a shared-core cluster's tail well
+//     before its cores are busy, which its average CPU does not show.
+//     An open-loop simulation then covers a whole probe (1 s of warm-up
+//     and 5 s measured, from a fresh cluster), since the live heap, and
+//     each mark, grows with the log through it. Predictions for processes of their own or
 //     dedicated servers leave it in the task costs, evenly.
 //   - A prediction's capacity search starts from the closed-loop
 //     throughput of its clients, which bounds what an open loop with as

@@ -26,7 +26,18 @@ type GCStats struct {
 	LiveFresh float64 `json:"live_fresh_bytes"`
 	LiveStart float64 `json:"live_start_bytes"`
 	LiveEnd   float64 `json:"live_end_bytes"`
+	// LiveLoaded is the heap the last cycle of the measured part found
+	// live, read before the forced collection: LiveEnd plus what the load
+	// itself kept reachable then (requests in flight, their buffers, the
+	// batch the state machine has not committed). 0 in calibrations made
+	// before it was measured.
+	LiveLoaded float64 `json:"live_loaded_bytes,omitempty"`
 }
+
+// inFlight is the heap a run's load kept live beyond the log and the
+// cluster: the last cycle's live heap less the live heap after the run
+// (an underestimate by what the log grew after that cycle).
+func (g *GCStats) inFlight() float64 { return max(0, g.LiveLoaded-g.LiveEnd) }
 
 // Mark is the collector's marking CPU over the run.
 func (g *GCStats) Mark() float64 { return g.Assist + g.Dedicated + g.Idle }
@@ -39,6 +50,11 @@ type GCCal struct {
 	LiveBase      float64 `json:"live_base_bytes"`
 	LivePerMember float64 `json:"live_per_member_bytes"`
 	LivePerEntry  float64 `json:"live_per_entry_bytes"`
+	// LiveLoad and LivePerClient are the heap a load keeps live while it
+	// runs, fixed and per client (least squares over the runs' in-flight
+	// heap), on top of the live heap of an idle cluster and its log.
+	LiveLoad      float64 `json:"live_load_bytes,omitempty"`
+	LivePerClient float64 `json:"live_per_client_bytes,omitempty"`
 	AllocWrite    float64 `json:"alloc_write_bytes"`
 	AllocEntry    float64 `json:"alloc_entry_bytes"`
 	MarkPerByte   float64 `json:"mark_per_byte_s"`
@@ -102,8 +118,10 @@ const gcBackgroundShare = 0.25
 
 // fitGC fits the collector to the cluster runs: allocation per write and
 // per entry appended (least squares), the live heap of a fresh cluster
-// per member (least squares) and per entry appended (pooled), the marking
-// CPU per live byte (pooled over cycles at the runs' mean live heap), and
+// per member (least squares) and per entry appended (pooled), the heap a
+// load keeps live, fixed and per client (least squares over the runs that
+// measured it), the marking CPU per live byte (pooled over cycles at the
+// runs' mean live heap, the load's included), and
 // the share of the cores a mark takes, from the runs that kept the cores
 // busy (the most clients: no idle workers): the background share scaled
 // by all marking CPU over the background workers'.
@@ -111,10 +129,24 @@ func fitGC(cal *Calibration, runs []CalRun, percent float64) error {
 	var allocRows, baseRows [][]float64
 	var allocY, baseY []float64
 	var dLive, dEntries, mark, cpu, scanned, busyMark, busyBG float64
+	var loadRows [][]float64
+	var loadY []float64
 	most := 0
 	for _, r := range runs {
 		most = max(most, r.Setup.Clients)
+		if r.GC != nil && r.GC.LiveLoaded > 0 {
+			loadRows = append(loadRows, []float64{1, float64(r.Setup.Clients)})
+			loadY = append(loadY, r.GC.inFlight())
+		}
 	}
+	load := []float64{0, 0}
+	if len(loadRows) > 0 {
+		var err error
+		if load, err = nnls(loadRows, loadY); err != nil {
+			return err
+		}
+	}
+	loaded := func(clients int) float64 { return load[0] + load[1]*float64(clients) }
 	for _, r := range runs {
 		g := r.GC
 		if g == nil {
@@ -132,7 +164,7 @@ func fitGC(cal *Calibration, runs []CalRun, percent float64) error {
 		dEntries += entries
 		mark += g.Mark()
 		cpu += r.CPU
-		scanned += g.Cycles * (g.LiveStart + g.LiveEnd) / 2
+		scanned += g.Cycles * ((g.LiveStart+g.LiveEnd)/2 + loaded(r.Setup.Clients))
 		if r.Setup.Clients == most {
 			busyMark += g.Assist + g.Dedicated
 			busyBG += g.Dedicated
@@ -151,21 +183,21 @@ func fitGC(cal *Calibration, runs []CalRun, percent float64) error {
 			ErrCalibration, dEntries, scanned, busyBG)
 	}
 	c := &GCCal{Percent: percent, LiveBase: b[0], LivePerMember: b[1], LivePerEntry: max(0, dLive/dEntries),
-		AllocWrite: a[0], AllocEntry: a[1], MarkPerByte: mark / scanned,
+		LiveLoad: load[0], LivePerClient: load[1], AllocWrite: a[0], AllocEntry: a[1], MarkPerByte: mark / scanned,
 		Share:    min(0.95, max(gcBackgroundShare, gcBackgroundShare*busyMark/busyBG)),
 		Overhead: mark / (cpu - mark)}
-	c.Fit = fmt.Sprintf("GOGC %.0f; fresh cluster %.1f MB + %.1f MB/member live, +%.0f B live per entry appended; "+
+	c.Fit = fmt.Sprintf("GOGC %.0f; fresh cluster %.1f MB + %.1f MB/member live, +%.0f B live per entry appended, +%.1f MB + %.1f kB per client while loaded; "+
 		"%.1f kB allocated per write + %.1f kB per entry; marking %.2f ms of CPU per live MB (%.0f%% of the runs' CPU); a mark takes %.0f%% of the cores",
-		percent, c.LiveBase/1e6, c.LivePerMember/1e6, c.LivePerEntry, c.AllocWrite/1e3, c.AllocEntry/1e3,
+		percent, c.LiveBase/1e6, c.LivePerMember/1e6, c.LivePerEntry, c.LiveLoad/1e6, c.LivePerClient/1e3, c.AllocWrite/1e3, c.AllocEntry/1e3,
 		c.MarkPerByte*1e9, 100*mark/cpu, 100*c.Share)
 	cal.GC = c
 	return nil
 }
 
-// modelGC is the collector of a shared-core setup of n members whose
-// cores run slower by scale.
-func (c *GCCal) modelGC(n int, scale float64) model.GC {
-	return model.GC{Percent: c.Percent, LiveBase: c.LiveBase + c.LivePerMember*float64(n),
+// modelGC is the collector of a shared-core setup of n members under the
+// load of clients, whose cores run slower by scale.
+func (c *GCCal) modelGC(n, clients int, scale float64) model.GC {
+	return model.GC{Percent: c.Percent, LiveBase: c.LiveBase + c.LivePerMember*float64(n) + c.LiveLoad + c.LivePerClient*float64(clients),
 		LivePerEntry: c.LivePerEntry, AllocWrite: c.AllocWrite, AllocEntry: c.AllocEntry,
 		MarkPerByte: c.MarkPerByte * scale, Share: c.Share}
 }

@@ -7,14 +7,16 @@ import (
 )
 
 // TestFitGCRecoversTheCollector builds runs from a known collector (bytes
-// allocated per write and per entry, live heap per member and per entry,
-// marking CPU per live byte, a mark's share of the cores) and checks that
+// allocated per write and per entry, live heap per member, per entry and
+// per client in flight, marking CPU per live byte, a mark's share of the
+// cores) and checks that
 // fitGC finds it again.
 func TestFitGCRecoversTheCollector(t *testing.T) {
 	const (
 		allocWrite, allocEntry = 9e3, 4e3
 		base, perMember        = 3e6, 2e6
 		perEntry, markPerByte  = 600.0, 1e-9
+		load, perClient        = 2e6, 20e3
 		share                  = 0.7
 	)
 	var runs []CalRun
@@ -34,14 +36,15 @@ func TestFitGCRecoversTheCollector(t *testing.T) {
 			end := start + perEntry*total
 			alloc := allocWrite*float64(ops) + allocEntry*total
 			cycles := alloc / ((start + end) / 2)
-			mark := cycles * markPerByte * (start + end) / 2
+			loaded := load + perClient*float64(cc[0])
+			mark := cycles * markPerByte * ((start+end)/2 + loaded)
 			// On a busy machine the background workers do a quarter of
 			// the cores' work while marking and assists the rest of the
 			// share.
 			bg := mark * gcBackgroundShare / share
 			runs = append(runs, CalRun{Setup: s, Ops: ops, Entries: entries, CPU: 4 * mark, GC: &GCStats{
 				Cycles: cycles, Alloc: alloc, Assist: mark - bg, Dedicated: bg,
-				LiveFresh: fresh, LiveStart: start, LiveEnd: end}})
+				LiveFresh: fresh, LiveStart: start, LiveEnd: end, LiveLoaded: end + loaded}})
 		}
 	}
 	cal := &Calibration{}
@@ -59,6 +62,8 @@ func TestFitGCRecoversTheCollector(t *testing.T) {
 		{"live base", g.LiveBase, base},
 		{"live per member", g.LivePerMember, perMember},
 		{"live per entry", g.LivePerEntry, perEntry},
+		{"live under load", g.LiveLoad, load},
+		{"live per client", g.LivePerClient, perClient},
 		{"mark per byte", g.MarkPerByte, markPerByte},
 		{"share", g.Share, share},
 		{"overhead", g.Overhead, 1.0 / 3},
@@ -70,9 +75,9 @@ func TestFitGCRecoversTheCollector(t *testing.T) {
 			}
 		})
 	}
-	m := g.modelGC(3, 2)
-	if m.LiveBase != base+3*perMember || m.MarkPerByte != 2*markPerByte {
-		t.Fatalf("model collector for 3 members at half speed: live base %g, mark %g per byte", m.LiveBase, m.MarkPerByte)
+	m := g.modelGC(3, 100, 2)
+	if want := base + 3*perMember + load + 100*perClient; math.Abs(m.LiveBase-want) > 1e-6*want || math.Abs(m.MarkPerByte-2*markPerByte) > 1e-6*markPerByte {
+		t.Fatalf("model collector for 3 members and 100 clients at half speed: live base %g (want %g), mark %g per byte", m.LiveBase, want, m.MarkPerByte)
 	}
 
 	runs[0].GC = nil

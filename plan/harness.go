@@ -157,7 +157,8 @@ func (h harnessRunner) closedRun(ctx context.Context, s Setup, warmup, d time.Du
 	}
 	gc1 := readGC()
 	gc := gcOver(gc0, gc1)
-	gc.LiveFresh, gc.LiveStart, gc.LiveEnd = fresh, live, liveNow()
+	gc.LiveFresh, gc.LiveStart, gc.LiveLoaded = fresh, live, gc1.live
+	gc.LiveEnd = liveNow()
 	if ctx.Err() != nil {
 		return CalRun{}, ctx.Err()
 	}

@@ -54,8 +54,9 @@ type Disk struct {
 // has allocated Percent% of the live heap since the previous one; its
 // mark phase is MarkPerByte seconds of CPU per live byte, during which
 // the collector (its background workers and the assists it charges the
-// goroutines that allocate) takes Share of the cores: every task that
-// starts while it marks runs 1/(1-Share) times longer. The live heap grows
+// goroutines that allocate) takes Share of the cores, so it lasts
+// MarkPerByte*live/(Share*SharedCores); no task starts while it marks
+// (the assists hold up the goroutines that allocate). The live heap grows
 // with the log: every member keeps each entry it appends in memory (its
 // raft log and its state machine's index), LivePerEntry bytes of it, on
 // top of LiveBase. The zero value (Percent 0) collects nothing; the task

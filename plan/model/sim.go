@@ -282,9 +282,8 @@ func (s *sim) submit(p int16, cost float64, kind uint8, m int32, a int64) {
 		return
 	}
 	pl := &s.pools[p]
-	if pl.cores == 0 || pl.busy < pl.cores {
+	if !s.gcMarking && (pl.cores == 0 || pl.busy < pl.cores) {
 		pl.busy++
-		cost = s.slowed(cost)
 		pl.busyTime += cost
 		s.ev.push(event{t: s.now + cost, kind: kind, p: p, m: m, a: a})
 		return
@@ -298,10 +297,11 @@ func (s *sim) submit(p int16, cost float64, kind uint8, m int32, a int64) {
 	}
 }
 
-// fill starts queued tasks on pool p's free cores, runnext ones first.
+// fill starts queued tasks on pool p's free cores, runnext ones first;
+// none while the collector marks.
 func (s *sim) fill(p int16) {
 	pl := &s.pools[p]
-	for pl.cores == 0 || pl.busy < pl.cores {
+	for !s.gcMarking && (pl.cores == 0 || pl.busy < pl.cores) {
 		var t pending
 		switch {
 		case !pl.hi.empty():
@@ -312,20 +312,9 @@ func (s *sim) fill(p int16) {
 			return
 		}
 		pl.busy++
-		cost := s.slowed(t.cost)
-		pl.busyTime += cost
-		s.ev.push(event{t: s.now + cost, kind: t.kind, p: p, m: t.m, a: t.a})
+		pl.busyTime += t.cost
+		s.ev.push(event{t: s.now + t.cost, kind: t.kind, p: p, m: t.m, a: t.a})
 	}
-}
-
-// slowed is how long a task of the given cost that starts now holds its
-// core: longer while the collector marks, which takes its share of every
-// core.
-func (s *sim) slowed(cost float64) float64 {
-	if s.gcMarking {
-		return cost / (1 - s.cfg.GC.Share)
-	}
-	return cost
 }
 
 // allocate counts bytes the process allocates and starts a collection
@@ -346,12 +335,15 @@ func (s *sim) allocate(bytes float64) {
 	s.ev.push(event{t: s.now + mark, kind: evGCEnd, p: -1})
 }
 
-// gcEnd ends a mark phase; the heap it leaves live holds every entry the
-// members have appended.
+// gcEnd ends a mark phase, and the tasks queued while it marked start;
+// the heap it leaves live holds every entry the members have appended.
 func (s *sim) gcEnd() {
 	s.gcMarking = false
 	s.gcMarked += s.now - s.gcStart
 	s.gcLive = s.cfg.GC.LiveBase + s.cfg.GC.LivePerEntry*float64(s.gcEntries)
+	for p := range s.pools {
+		s.fill(int16(p))
+	}
 }
 
 // arrive takes the next open-loop ticket.
