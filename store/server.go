@@ -179,11 +179,13 @@ func NewServer(cfg Config, backends *logbackends.Registry, opts ...Option) (_ *S
 func requestTimeout(cfg Config) time.Duration { return 5*time.Second + 2*cfg.ElectionTimeout }
 
 // start runs every part: the applier before the raft loop that feeds it,
-// the API last.
+// the API after them, and last the goroutine that closes the member on a
+// fatal error, so that a fatal error raised as soon as the raft loop runs
+// (a leader's heartbeat beyond an empty log) closes a member whose parts
+// have all started.
 func (s *Server) start() {
 	s.core.start()
 	s.api.start()
-	go s.stopOnFatal()
 	s.wg.Add(2)
 	go s.publishAttributes()
 	go s.expireLeases()
@@ -191,6 +193,7 @@ func (s *Server) start() {
 		s.wg.Add(1)
 		go s.checkCorruption()
 	}
+	go s.stopOnFatal()
 }
 
 // tcpTransport builds the peer transport: with peer TLS if configured,
