@@ -38,6 +38,11 @@ var (
 	// check finds a member whose key space differs from this member's at
 	// the same revision and compaction.
 	ErrCorruptData = errors.New("found data inconsistency with peers")
+	// ErrRaftInconsistent stops a member whose raft state contradicts what
+	// raft requires of it, such as a leader counting entries as stored on
+	// this member that its log does not have (its data dir was removed or
+	// restored from an older copy): going on could lose committed writes.
+	ErrRaftInconsistent = errors.New("raft found this member's log inconsistent with the cluster")
 )
 
 // toGRPC maps an error to the gRPC status etcd returns for it, so that

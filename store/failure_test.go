@@ -4,7 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
+	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -172,4 +176,119 @@ func isClosed(ch <-chan struct{}) bool {
 	default:
 		return false
 	}
+}
+
+// TestRaftPanicStopsMember checks that a panic of raft's own in the raft
+// loop stops the member with ErrRaftInconsistent and raft's reason, and
+// that any other panic is not swallowed.
+func TestRaftPanicStopsMember(t *testing.T) {
+	tests := []struct {
+		name     string
+		panicArg func(raftLogger)
+		wantHint bool
+	}{
+		{
+			name: "commit beyond the log",
+			panicArg: func(l raftLogger) {
+				l.Panicf("tocommit(%d) is out of range [lastIndex(%d)]. Was the raft log corrupted, truncated, or lost?", 8008, 3)
+			},
+			wantHint: true,
+		},
+		{
+			name:     "other invariant",
+			panicArg: func(l raftLogger) { l.Fatal("unexpected state") },
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got error
+			n := &raftNode{hooks: nodeHooks{onFatal: func(err error) { got = err }}}
+			func() {
+				defer n.recoverRaft()
+				tt.panicArg(raftLogger{log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+			}()
+			if !errors.Is(got, ErrRaftInconsistent) {
+				t.Fatalf("onFatal got %v, want ErrRaftInconsistent", got)
+			}
+			if hint := strings.Contains(got.Error(), "restart the current leader"); hint != tt.wantHint {
+				t.Errorf("error %q: hint present %v, want %v", got, hint, tt.wantHint)
+			}
+		})
+	}
+
+	t.Run("not raft's", func(t *testing.T) {
+		n := &raftNode{hooks: nodeHooks{onFatal: func(err error) { t.Errorf("onFatal called with %v", err) }}}
+		defer func() {
+			if r := recover(); r != "a bug" {
+				t.Errorf("recovered %v, want the panic to go on", r)
+			}
+		}()
+		defer n.recoverRaft()
+		panic("a bug")
+	})
+}
+
+// TestWipedMemberStops checks what happens when a follower comes back on an
+// empty data dir while the leader still counts entries as stored on it:
+// the member stops with ErrRaftInconsistent instead of crashing the
+// process, and after the leader restarts (a new term), the member starts
+// on an empty data dir again and catches up from the leader's snapshot.
+func TestWipedMemberStops(t *testing.T) {
+	c := newTestCluster(t, 3, clusterOpts{snapshotCount: 50, catchUp: 10})
+	ctx := ctxT(t)
+	lead := c.leader()
+	f := c.follower()
+	for i := range 100 {
+		if _, err := c.clients[lead].Put(ctx, fmt.Sprintf("k%d", i), "v"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, 10*time.Second, func() error {
+		if got, want := c.members[f].state.kv.Rev(), c.members[lead].state.kv.Rev(); got != want {
+			return fmt.Errorf("follower at revision %d, leader at %d", got, want)
+		}
+		return nil
+	})
+	c.stop(f)
+	if err := os.RemoveAll(c.cfgs[f].DataDir); err != nil {
+		t.Fatal(err)
+	}
+	for i := 100; i < 200; i++ {
+		if _, err := c.clients[lead].Put(ctx, fmt.Sprintf("k%d", i), "v"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.members[f] = nil // a member that starts from nothing
+	c.start(f)
+	select {
+	case <-c.members[f].Done():
+	case <-time.After(20 * time.Second):
+		t.Fatal("the wiped member did not stop")
+	}
+	if err := c.members[f].Err(); !errors.Is(err, ErrRaftInconsistent) {
+		t.Fatalf("the wiped member stopped with %v, want ErrRaftInconsistent", err)
+	}
+
+	// What the error advises: restart the leader, then the member. The
+	// stopped member's Close would return its error again.
+	c.clients[f].Close()
+	c.clients[f] = nil
+	c.members[f].Close()
+	if err := os.RemoveAll(c.cfgs[f].DataDir); err != nil {
+		t.Fatal(err)
+	}
+	c.stop(lead)
+	c.start(lead)
+	c.members[f] = nil
+	c.start(f)
+	eventually(t, 20*time.Second, func() error {
+		resp, err := c.clients[f].Get(ctx, "k199", clientv3.WithSerializable())
+		if err != nil {
+			return err
+		}
+		if len(resp.Kvs) != 1 {
+			return fmt.Errorf("k199 not on the rejoined member yet")
+		}
+		return nil
+	})
 }

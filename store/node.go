@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -293,6 +294,7 @@ func (n *raftNode) report(f func(*raft.RawNode)) {
 }
 
 func (n *raftNode) run() {
+	defer n.recoverRaft()
 	ticker := time.NewTicker(n.tick)
 	defer ticker.Stop()
 	for {
@@ -593,7 +595,34 @@ func (l raftLogger) Warningf(format string, v ...any) {
 }
 func (l raftLogger) Error(v ...any)                 { l.log.Error(fmt.Sprint(v...)) }
 func (l raftLogger) Errorf(format string, v ...any) { l.log.Error(fmt.Sprintf(format, v...)) }
-func (l raftLogger) Fatal(v ...any)                 { panic(fmt.Sprint(v...)) }
-func (l raftLogger) Fatalf(format string, v ...any) { panic(fmt.Sprintf(format, v...)) }
-func (l raftLogger) Panic(v ...any)                 { panic(fmt.Sprint(v...)) }
-func (l raftLogger) Panicf(format string, v ...any) { panic(fmt.Sprintf(format, v...)) }
+func (l raftLogger) Fatal(v ...any)                 { panic(raftPanic(fmt.Sprint(v...))) }
+func (l raftLogger) Fatalf(format string, v ...any) { panic(raftPanic(fmt.Sprintf(format, v...))) }
+func (l raftLogger) Panic(v ...any)                 { panic(raftPanic(fmt.Sprint(v...))) }
+func (l raftLogger) Panicf(format string, v ...any) { panic(raftPanic(fmt.Sprintf(format, v...))) }
+
+// raftPanic is what raft panics with, through raftLogger, when an invariant
+// of its own does not hold.
+type raftPanic string
+
+// recoverRaft turns a panic of raft's own in the raft loop into a fatal
+// error that stops the member with raft's reason, instead of crashing the
+// process; any other panic is a bug and goes on. The commonest cause is a
+// member whose data dir was removed while a leader still counts entries as
+// stored on it: that leader's heartbeat then carries a commit index beyond
+// the member's log.
+func (n *raftNode) recoverRaft() {
+	r := recover()
+	if r == nil {
+		return
+	}
+	p, ok := r.(raftPanic)
+	if !ok {
+		panic(r)
+	}
+	hint := ""
+	if strings.Contains(string(p), "out of range [lastIndex(") {
+		hint = ": the leader counts entries as stored on this member that its log does not have, as after its data dir was removed or restored from an older copy; " +
+			"if the data dir was removed on purpose, restart the current leader (a new term makes the leader forget how far this member had got), then start this member again on an empty data dir"
+	}
+	n.hooks.onFatal(fmt.Errorf("%w: %s%s", ErrRaftInconsistent, string(p), hint))
+}

@@ -219,7 +219,7 @@ func databaseBehind(path, state string, ci, snapIndex uint64) error {
 	if state == "does not exist" {
 		at = state
 	}
-	return fmt.Errorf("%w: the database %s %s, but the raft log was compacted behind its snapshot at index %d, so entries %d..%d can no longer be replayed into it: restore this member's database from a backup, or remove its data dir and start the member with --initial-cluster-state new (it then takes the leader's snapshot, but has forgotten its vote: do that only while the rest of the cluster has a quorum)",
+	return fmt.Errorf("%w: the database %s %s, but the raft log was compacted behind its snapshot at index %d, so entries %d..%d can no longer be replayed into it: restore this member's database from a backup, or remove its data dir, restart the current leader (so that a new term makes it forget how far this member had got) and start the member with --initial-cluster-state new (it then takes the leader's snapshot, but has forgotten its vote: do that only while the rest of the cluster has a quorum)",
 		ErrDatabaseBehind, path, at, snapIndex, ci+1, snapIndex)
 }
 
