@@ -4,6 +4,41 @@
 # (print MSG and exit), and keeps the pids of the members it started in
 # the array pids.
 
+# work_dir NAME sets work to WORK_DIR, kept at exit, or else to a new
+# directory NAME.XXXXXX under TMPDIR, removed at exit; it empties pids and
+# has every process left in it killed at exit.
+work_dir() {
+	if [[ -n ${WORK_DIR:-} ]]; then
+		work="$WORK_DIR"
+		mkdir -p "$work"
+		keep_work=1
+	else
+		work="$(mktemp -d "${TMPDIR:-/tmp}/$1.XXXXXX")"
+		keep_work=0
+	fi
+	pids=()
+	trap cleanup_work EXIT
+}
+
+# cleanup_work kills what is left in pids and removes the work dir unless
+# it was given.
+cleanup_work() {
+	for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
+	((keep_work)) || rm -rf "$work"
+}
+
+# adrbench_binary ROOT prints ADRBENCH when set, or else builds
+# ./cmd/adrbench of the checkout at ROOT into the work dir and prints that.
+adrbench_binary() {
+	if [[ -n ${ADRBENCH:-} ]]; then
+		[[ -x $ADRBENCH ]] || die "ADRBENCH=$ADRBENCH is not an executable file"
+		echo "$ADRBENCH"
+		return
+	fi
+	(cd "$1" && go build -o "$work/adrbench" ./cmd/adrbench) >&2 || die "building adrbench failed"
+	echo "$work/adrbench"
+}
+
 # in_use reports whether something already listens on a loopback port.
 in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 

@@ -155,29 +155,10 @@ command -v "$etcd_bin" >/dev/null || die "etcd server '$etcd_bin' not found; ins
 command -v "$etcdctl_bin" >/dev/null || die "etcdctl '$etcdctl_bin' not found; install Debian's etcd-client or set ETCDCTL"
 command -v flock >/dev/null || die "flock (util-linux) not found"
 
-if [[ -n ${WORK_DIR:-} ]]; then
-	work="$WORK_DIR"
-	mkdir -p "$work"
-	keep_work=1
-else
-	work="$(mktemp -d "${TMPDIR:-/tmp}/scale.XXXXXX")"
-	keep_work=0
-fi
-pids=()
-cleanup() {
-	for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
-	((keep_work)) || rm -rf "$work"
-}
-trap cleanup EXIT
+work_dir scale
 bench="$(etcd_benchmark "${ETCD_BENCHMARK_VERSION:-v3.5.17}" "$work")"
 
-adrbench="${ADRBENCH:-}"
-if [[ -n $adrbench ]]; then
-	[[ -x $adrbench ]] || die "ADRBENCH=$adrbench is not an executable file"
-else
-	adrbench="$work/adrbench"
-	(cd "$root" && go build -o "$adrbench" ./cmd/adrbench) || die "building adrbench failed"
-fi
+adrbench="$(adrbench_binary "$root")"
 
 ctl() { env -u ETCDCTL_ENDPOINTS ETCDCTL_API=3 "$etcdctl_bin" "$@"; }
 now() { date +%s.%N; }

@@ -131,29 +131,10 @@ if [[ " ${workload_arr[*]} " == *" range-"* ]]; then
 fi
 command -v taskset >/dev/null || [[ $pin == 0 ]] || die "PIN=1 needs taskset (util-linux)"
 
-if [[ -n ${WORK_DIR:-} ]]; then
-	work="$WORK_DIR"
-	mkdir -p "$work"
-	keep_work=1
-else
-	work="$(mktemp -d "${TMPDIR:-/tmp}/vs-etcd.XXXXXX")"
-	keep_work=0
-fi
-pids=()
-cleanup() {
-	for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
-	((keep_work)) || rm -rf "$work"
-}
-trap cleanup EXIT
+work_dir vs-etcd
 
 bench="$(etcd_benchmark "$version" "$work")"
-adrbench="${ADRBENCH:-}"
-if [[ -n $adrbench ]]; then
-	[[ -x $adrbench ]] || die "ADRBENCH=$adrbench is not an executable file"
-else
-	adrbench="$work/adrbench"
-	(cd "$root" && go build -o "$adrbench" ./cmd/adrbench) || die "building adrbench failed"
-fi
+adrbench="$(adrbench_binary "$root")"
 
 srv_pin=() gen_pin=()
 if [[ $pin == 1 ]]; then
